@@ -1,0 +1,1 @@
+"""IO adapters (Prometheus, SSH, target files). No Textual."""

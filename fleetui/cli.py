@@ -1,0 +1,97 @@
+"""The `fleetui` command: the console by default, and a headless twin of every screen.
+
+Each subcommand lives in `fleetui/commands/<name>.py` with `add_arguments(parser)` and
+`run(args, settings) -> int`. Those modules keep heavy imports (Textual, httpx, asyncssh) inside `run`, so
+`fleetui status --json` never pays for the UI. Exit codes: 0 ok, 1 the operation found or hit a problem,
+2 bad input or configuration (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fleetui import __version__
+from fleetui.config import KEYS_BY_PATH, ConfigError, Settings, load
+
+# name -> one-line help; the module is fleetui.commands.<name with - as _>
+# (each helper adds its command here when the module exists)
+COMMANDS: dict[str, str] = {
+    "config": "show the effective configuration (secrets are never shown)",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit 2."""
+
+
+def _override_pairs(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fleetui",
+        description="Keyboard-driven console for a Prometheus + Grafana Alloy fleet.",
+    )
+    p.add_argument("--version", action="version", version=f"fleetui {__version__}")
+    p.add_argument("--config", type=Path, metavar="FILE", help="configuration file (default: XDG config path)")
+    p.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (prometheus.url)")
+    p.add_argument("--targets-dir", metavar="DIR", help="file_sd targets directory or ssh://user@host/path")
+    p.add_argument("--theme", metavar="NAME", help="console theme")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any configuration key, e.g. --set refresh_interval=5")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        _module(name).add_arguments(sp)
+    return p
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"fleetui.commands.{name.replace('-', '_')}")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = _override_pairs(args.set)
+    for flag, key in (("prometheus", "prometheus.url"), ("targets_dir", "targets.dir"), ("theme", "theme")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = value
+    unknown = [k for k in overrides if k not in KEYS_BY_PATH]
+    if unknown:
+        raise UsageError(f"--set {unknown[0]}: unknown key (see `fleetui --help` and the README's reference)")
+    return load(args.config, overrides=overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "tui"
+    try:
+        settings = settings_from_args(args)
+        code: int = _module(command).run(args, settings)
+        return code
+    except ConfigError as e:
+        print(f"fleetui: config error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"fleetui: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per `fleetui` subcommand: `add_arguments(parser)` and `run(args, settings) -> int`."""

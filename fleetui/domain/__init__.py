@@ -1,0 +1,1 @@
+"""The domain: small typed values and pure rules. No IO, no Textual."""

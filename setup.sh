@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up everything fleetui needs on a Debian machine (run as root): the real components the lab and the
+# tests run on, from Debian's packages, and a virtualenv in .venv with fleetui and its test tools.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBS=(prometheus prometheus-node-exporter openssh-server sudo gpg dpkg-dev python3-venv tmux curl)
+missing=()
+for d in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's packages start their own services where systemd runs; the lab uses other ports, so they may stay.
+
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
