@@ -1,0 +1,1 @@
+"""Grafana Alloy knowledge that does not need a host: its configuration syntax."""
