@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (prometheus.url)")
     p.add_argument("--targets-dir", metavar="DIR", help="file_sd targets directory or ssh://user@host/path")
     p.add_argument("--theme", metavar="NAME", help="console theme")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any configuration key, e.g. --set refresh_interval=5")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any configuration key, e.g. --set refresh_interval=5",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)

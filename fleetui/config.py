@@ -209,21 +209,32 @@ KEYS: tuple[Key, ...] = (
     Key("prometheus.ca_file", _opt_path, None, "CA bundle to verify Prometheus' TLS certificate"),
     Key("prometheus.tenant", _opt_str, None, "X-Scope-OrgID header for Mimir/Cortex"),
     Key("prometheus.timeout", _pos_float, 10.0, "seconds before a Prometheus request times out"),
-    Key("prometheus.remote_write_url", _opt_url, None, "remote_write URL push-mode hosts send to "
-        "(default: <prometheus.url>/api/v1/write)"),
+    Key(
+        "prometheus.remote_write_url",
+        _opt_url,
+        None,
+        "remote_write URL push-mode hosts send to (default: <prometheus.url>/api/v1/write)",
+    ),
     Key("refresh_interval", _pos_float, 15.0, "seconds between fleet refreshes in the console"),
     Key("stale_after", _pos_float, 120.0, "a push host whose newest sample is older than this is stale"),
     Key("lookback", _pos_float, 86400.0, "how far back (seconds) a vanished host is still listed as gone"),
     Key("schema.required_labels", _label_list, ("environment", "maintainers"), "labels every host must carry"),
-    Key("schema.aliases", _alias_map, {"maintainer": "maintainers", "env": "environment", "owner": "maintainers"},
-        "label keys that are known misspellings of a schema key (alias: key)"),
-    Key("targets.dir", _targets_location, "/etc/prometheus/targets",
-        "Prometheus file_sd directory: a local path or ssh://user@host/path"),
+    Key(
+        "schema.aliases",
+        _alias_map,
+        {"maintainer": "maintainers", "env": "environment", "owner": "maintainers"},
+        "label keys that are known misspellings of a schema key (alias: key)",
+    ),
+    Key(
+        "targets.dir",
+        _targets_location,
+        "/etc/prometheus/targets",
+        "Prometheus file_sd directory: a local path or ssh://user@host/path",
+    ),
     Key("ssh.user", _str, "root", "default SSH user for enrollment"),
     Key("ssh.port", _port, 22, "default SSH port"),
     Key("ssh.identity_file", _opt_path, None, "default private key (else agent and ~/.ssh defaults)"),
-    Key("ssh.known_hosts", _opt_path, None, "fleetui's own known_hosts file "
-        "(default: <config dir>/known_hosts)"),
+    Key("ssh.known_hosts", _opt_path, None, "fleetui's own known_hosts file (default: <config dir>/known_hosts)"),
     Key("ssh.connect_timeout", _pos_float, 15.0, "seconds to establish an SSH connection"),
     Key("ssh.command_timeout", _pos_float, 300.0, "seconds a single remote command may run"),
     Key("ssh.concurrency", _pos_int, 8, "hosts enrolled at once in a batch"),
@@ -265,8 +276,7 @@ class Settings:
             try:
                 return Path(path).read_text().strip()
             except OSError as e:
-                raise ConfigError(str(self.source or "config"), file_key,
-                                  f"cannot read {path}: {e.strerror}") from None
+                raise ConfigError(str(self.source or "config"), file_key, f"cannot read {path}: {e.strerror}") from None
         env = self.values[env_key]
         if env is not None:
             val = os.environ.get(env)
@@ -304,8 +314,9 @@ def _flatten(data: Mapping[str, Any], source: str, prefix: str = "") -> dict[str
     return out
 
 
-def load(path: Path | None = None, *, environ: Mapping[str, str] | None = None,
-         overrides: Mapping[str, Any] | None = None) -> Settings:
+def load(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
     """Build Settings from defaults, the YAML file, the environment and flag overrides.
 
     `path` None means `$FLEETUI_CONFIG` or the XDG default; a missing default file is fine (first run), a

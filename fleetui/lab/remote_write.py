@@ -69,19 +69,25 @@ def snappy_literal(data: bytes) -> bytes:
     return bytes(out)
 
 
-def push(url: str, series: Iterable[Series], *, timeout: float = 10.0,
-         headers: Mapping[str, str] | None = None) -> None:
+def push(
+    url: str, series: Iterable[Series], *, timeout: float = 10.0, headers: Mapping[str, str] | None = None
+) -> None:
     """POST one remote_write request; raises RemoteWriteError with Prometheus' answer on failure."""
     body = snappy_literal(encode_write_request(series))
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Encoding": "snappy",
-        "Content-Type": "application/x-protobuf",
-        "X-Prometheus-Remote-Write-Version": "0.1.0",
-        "User-Agent": "fleetui-lab-remote-write",
-        **(headers or {}),
-    })
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Encoding": "snappy",
+            "Content-Type": "application/x-protobuf",
+            "X-Prometheus-Remote-Write-Version": "0.1.0",
+            "User-Agent": "fleetui-lab-remote-write",
+            **(headers or {}),
+        },
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (lab URL, http only)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             resp.read()
     except urllib.error.HTTPError as e:
         raise RemoteWriteError(f"{url}: HTTP {e.code}: {e.read().decode(errors='replace').strip()}") from None
