@@ -1,0 +1,113 @@
+"""Fleet model helpers the console relies on: diff, JSON shape, ages and the host filter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleetui.domain.age import format_age
+from fleetui.domain.filter import FilterError, parse_filter
+from fleetui.domain.fleet import (
+    FleetSnapshot,
+    HostState,
+    HostStatus,
+    Mode,
+    Problem,
+    diff_snapshots,
+)
+
+NOW = 1_700_000_000.0
+
+
+def host(instance: str, state: HostState = HostState.UP, mode: Mode = Mode.PULL, last_seen: float | None = NOW,
+         problems: tuple[Problem, ...] = (), **labels: str) -> HostStatus:
+    return HostStatus(instance, state, mode, last_seen, {"instance": instance, **labels}, problems)
+
+
+@pytest.mark.parametrize(("delta", "text"), [
+    (0, "just now"), (42, "42s ago"), (65, "1m 05s ago"), (3 * 3600 + 22 * 60 + 9, "3h 22m ago"),
+    (2 * 86400 + 3 * 3600, "2d 3h ago"), (-2, "just now"), (-90, "1m 30s in the future"),
+])
+def test_format_age(delta: float, text: str) -> None:
+    assert format_age(NOW - delta, NOW) == text
+
+
+def test_format_age_never() -> None:
+    assert format_age(None, NOW) == "never"
+
+
+def test_diff_from_nothing_adds_everything_sorted() -> None:
+    new = FleetSnapshot((host("b"), host("a")), NOW)
+    d = diff_snapshots(None, new)
+    assert [h.instance for h in d.added] == ["a", "b"]
+    assert d.removed == () and d.changed == ()
+
+
+def test_diff_added_removed_changed() -> None:
+    old = FleetSnapshot((host("a"), host("b"), host("c")), NOW)
+    new = FleetSnapshot((host("a"), host("b", HostState.DOWN), host("d")), NOW + 15)
+    d = diff_snapshots(old, new)
+    assert [h.instance for h in d.added] == ["d"]
+    assert d.removed == ("c",)
+    assert [(h.instance, h.state) for h in d.changed] == [("b", HostState.DOWN)]
+    assert not d.empty
+
+
+def test_diff_same_content_is_empty_and_last_seen_counts_as_change() -> None:
+    old = FleetSnapshot((host("a"),), NOW)
+    assert diff_snapshots(old, FleetSnapshot((host("a"),), NOW + 15)).empty
+    moved = diff_snapshots(old, FleetSnapshot((host("a", last_seen=NOW + 15),), NOW + 15))
+    assert [h.last_seen for h in moved.changed] == [NOW + 15]
+
+
+def test_json_shape_has_every_state_in_summary() -> None:
+    p = Problem("label_key_drift", "label maintainer looks like maintainers", "rename it")
+    snap = FleetSnapshot((host("a", problems=(p,), job="node"), host("b", HostState.GONE, Mode.PUSH, None)), NOW)
+    doc = json.loads(json.dumps(snap.to_json()))
+    assert doc["summary"] == {"up": 1, "down": 0, "stale": 0, "gone": 1}
+    a = doc["hosts"][0]
+    assert {"instance", "state", "mode", "last_seen", "labels", "problems"} <= a.keys()
+    assert a["problems"] == [{"code": "label_key_drift", "message": p.message, "hint": p.hint}]
+    assert doc["hosts"][1]["last_seen"] is None and doc["hosts"][1]["mode"] == "push"
+
+
+def test_host_convenience_properties() -> None:
+    h = host("10.0.0.1:9100", hostname="web-01", job="node_exporter")
+    assert (h.hostname, h.job, h.healthy) == ("web-01", "node_exporter", True)
+    assert not host("x", HostState.STALE).healthy
+
+
+HOSTS = (
+    host("web-01", environment="production", maintainers="web"),
+    host("web-02", HostState.DOWN, environment="production", maintainer="web",
+         problems=(Problem("label_key_drift", "m", "h"),)),
+    host("pi", HostState.STALE, Mode.PUSH, environment="home", location="Primary Rack"),
+)
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    ("", ["web-01", "web-02", "pi"]),
+    ("web", ["web-01", "web-02"]),
+    ("WEB-02", ["web-02"]),
+    ("environment=production", ["web-01", "web-02"]),
+    ("environment!=production", ["pi"]),
+    ("maintainers=", ["web-02", "pi"]),
+    ("instance=~web-.*", ["web-01", "web-02"]),
+    ("instance=~web", []),  # anchored like PromQL
+    ("instance!~web-0[12]", ["pi"]),
+    ("state=down", ["web-02"]),
+    ("mode=push", ["pi"]),
+    ("problem=label_key_drift", ["web-02"]),
+    ("drift", ["web-02"]),
+    ('location="Primary Rack"', ["pi"]),
+    ("environment=production web-01", ["web-01"]),
+])
+def test_filter(expr: str, expected: list[str]) -> None:
+    assert [h.instance for h in parse_filter(expr).apply(HOSTS)] == expected
+
+
+@pytest.mark.parametrize(("expr", "fragment"), [("instance=~(", "bad regular expression"), ('a="b', "quotation")])
+def test_filter_errors(expr: str, fragment: str) -> None:
+    with pytest.raises(FilterError, match=fragment):
+        parse_filter(expr)
