@@ -2,6 +2,8 @@
 
 Shared by the offline checker (`fleetui check`, the enrollment engine's pre-flight check) and the lab's
 Alloy stand-in, which evaluates it. Positions are 1-based line and byte column, as Alloy reports them.
+`end` (where present) is the position of the closing bracket; the printer uses start and end lines to keep the
+author's line layout, as `alloy fmt` does. It defaults to None for trees built by hand.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Ident:
 class Array:
     elements: tuple[Expr, ...]
     pos: Pos
+    end: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ObjectField:
 class Object:
     fields: tuple[ObjectField, ...]
     pos: Pos
+    end: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Index:
     value: Expr
     index: Expr
     pos: Pos
+    end: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Call:
     func: Expr
     args: tuple[Expr, ...]
     pos: Pos
+    end: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Binary:
 class Paren:
     inner: Expr
     pos: Pos
+    end: Pos | None = None
 
 
 Expr = Literal | Ident | Array | Object | Access | Index | Call | Unary | Binary | Paren
@@ -120,6 +127,7 @@ class Block:
     label: str | None
     body: tuple[Stmt, ...]
     pos: Pos
+    end: Pos | None = None
 
     @property
     def full_name(self) -> str:
@@ -130,6 +138,15 @@ Stmt = Attribute | Block
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A `// line` or `/* block */` comment, text as written (carriage returns removed)."""
+
+    text: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class File:
     name: str
     body: tuple[Stmt, ...] = field(default=())
+    comments: tuple[Comment, ...] = field(default=())
