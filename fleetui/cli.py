@@ -22,6 +22,7 @@ from fleetui.config import KEYS_BY_PATH, ConfigError, Settings, load
 # (each helper adds its command here when the module exists)
 COMMANDS: dict[str, str] = {
     "config": "show the effective configuration (secrets are never shown)",
+    "tui": "open the console (the default when no command is given)",
 }
 
 

@@ -1,0 +1,115 @@
+"""FleetApp: screens, themes, app-wide keys and the command palette; the work lives in the screens.
+
+The fleet comes from a FleetSource handed in by the caller (fleetui.commands.tui builds a PrometheusSource),
+and time from a `clock`, so tests can render a fixed FleetSnapshot at a frozen time and get the same
+screen every run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.theme import Theme
+
+from fleetui.config import ConfigError, Settings, save_value
+from fleetui.domain.fleet import FleetSnapshot
+from fleetui.resources import themes_dir
+from fleetui.tui.commands import screen_commands
+from fleetui.tui.screens.fleet import FleetScreen
+from fleetui.tui.screens.help import HelpScreen, key_rows
+from fleetui.tui.screens.welcome import WelcomeScreen
+from fleetui.tui.source import FleetSource
+from fleetui.tui.themes import DEFAULT_THEME, STATUS_VARIABLES, load_themes
+
+STYLES = Path(__file__).parent / "styles"
+
+
+class FleetApp(App[None]):
+    TITLE = "fleetui"
+    CSS_PATH = STYLES / "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit fleetui"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
+        Binding("t", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next fleetui theme"),
+    ]
+
+    def __init__(self, settings: Settings, source: FleetSource, *, config_file: Path | None = None,
+                 clock: Callable[[], float] = time.time, extra_theme_dirs: Iterable[Path] = ()) -> None:
+        """`config_file`: where a theme change is remembered (None: not remembered, e.g. in tests)."""
+        super().__init__()
+        self.settings = settings
+        self.source = source
+        self.config_file = config_file
+        self.clock = clock
+        loaded = load_themes(themes_dir(), *extra_theme_dirs)
+        self.fleet_themes: list[str] = []
+        for theme in loaded.themes:
+            self.register_theme(theme)
+            self.fleet_themes.append(theme.name)
+        self._theme_failures = loaded.failures
+        self._remembered_theme = str(settings["theme"])
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATUS_VARIABLES)
+
+    def on_mount(self) -> None:
+        wanted = str(self.settings["theme"])
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+            self.notify(f"Theme {wanted!r} not found; using {self.theme}. "
+                        f"Known: {', '.join(self.fleet_themes)}", severity="warning", timeout=8)
+        for failure in self._theme_failures:
+            self.notify(f"Theme file skipped: {failure}", severity="warning", timeout=8)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.push_screen(FleetScreen(self.source, interval=float(self.settings["refresh_interval"]),
+                                     key_labels=tuple(self.settings["schema.required_labels"]), clock=self.clock))
+
+    # --- themes -----------------------------------------------------------------------------------------
+
+    def action_next_theme(self) -> None:
+        names = self.fleet_themes or sorted(self.available_themes)
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name == self._remembered_theme or self.config_file is None:
+            return
+        try:
+            save_value(self.config_file, "theme", theme.name)
+        except (OSError, ConfigError) as e:
+            self.notify(f"Could not remember the theme in {self.config_file}: {e}", severity="warning")
+            return
+        self._remembered_theme = theme.name
+
+    # --- help, palette, first run -----------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        title = {"fleet": "fleet", "host": "host detail", "welcome": "first run"}.get(self.screen.id or "", "")
+        self.push_screen(HelpScreen(title, key_rows(self.screen)))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from screen_commands(self, screen)
+
+    def fleet_refreshed(self, snapshot: FleetSnapshot | None, error: str | None) -> None:
+        """Show the first-run screen while there has never been data; close it on the first success."""
+        welcome = next((s for s in self.screen_stack if isinstance(s, WelcomeScreen)), None)
+        if snapshot is None and error is not None:
+            if welcome is None:
+                self.push_screen(WelcomeScreen(self.source.location, error, self.settings.source))
+            else:
+                welcome.update_error(error)
+        elif snapshot is not None and welcome is not None and self.screen is welcome:
+            self.pop_screen()

@@ -1,0 +1,79 @@
+"""What the fleet table shows for a host: its columns, the text of each cell and how each column sorts.
+
+Kept apart from the widget so the widget stays a generic, fast Line-API table and these rules can be read
+(and tested) without a terminal. Cells are plain strings: the table never parses them as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fleetui.domain.fleet import HostState, HostStatus
+from fleetui.tui.fmt import format_age, host_job, host_name
+
+STATE_GLYPH: dict[HostState, str] = {
+    HostState.UP: "●",
+    HostState.DOWN: "✖",
+    HostState.STALE: "◐",
+    HostState.GONE: "○",
+}
+# Severity first: what needs attention sorts to the top of the default view.
+STATE_RANK: dict[HostState, int] = {HostState.DOWN: 0, HostState.STALE: 1, HostState.GONE: 2, HostState.UP: 3}
+
+
+def state_text(state: HostState) -> str:
+    """`● up`: readable with or without colour."""
+    return f"{STATE_GLYPH[state]} {state.value}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column. `cell(host, now)` gives its text; `sort_key(host)` orders it.
+
+    `priority` decides what survives a narrow terminal: columns are kept in priority order (lowest first)
+    while they fit. `grow` columns take spare width, up to `max_width`.
+    """
+
+    key: str
+    title: str
+    cell: Callable[[HostStatus, float], str]
+    sort_key: Callable[[HostStatus], Any]
+    min_width: int
+    max_width: int
+    priority: int
+    right: bool = False
+    dynamic: bool = False  # depends on `now`: not measured from content (fixed width)
+
+
+def _last_seen_key(h: HostStatus) -> float:
+    return -(h.last_seen or 0.0)  # newest first
+
+
+def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:
+    return lambda h: fn(h).casefold()
+
+
+def _label_column(name: str, priority: int) -> Column:
+    def cell(h: HostStatus, now: float) -> str:
+        return h.labels.get(name, "")
+
+    return Column(f"label:{name}", name, cell, _text_key(lambda h: h.labels.get(name, "")), 4, 24, priority)
+
+
+def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
+    """The fleet screen's columns, in display order; `key_labels` are the schema's required labels."""
+    cols = [
+        Column("state", "state", lambda h, now: state_text(h.state), lambda h: STATE_RANK[h.state], 7, 7, 0),
+        Column("instance", "instance", lambda h, now: h.instance, _text_key(lambda h: h.instance), 12, 40, 1),
+        Column("hostname", "hostname", lambda h, now: host_name(h), _text_key(host_name), 8, 32, 3),
+        Column("job", "job", lambda h, now: host_job(h), _text_key(host_job), 3, 20, 5),
+        Column("mode", "mode", lambda h, now: h.mode.value, lambda h: h.mode.value, 4, 4, 6),
+        Column("last_seen", "last seen", lambda h, now: format_age(h.last_seen, now), _last_seen_key,
+               13, 13, 2, right=True, dynamic=True),
+        Column("problems", "probs", lambda h, now: str(len(h.problems)) if h.problems else "·",
+               lambda h: -len(h.problems), 5, 5, 4, right=True),
+    ]
+    cols += [_label_column(name, 7 + i) for i, name in enumerate(key_labels)]
+    return cols

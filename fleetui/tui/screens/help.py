@@ -1,0 +1,64 @@
+"""`?`: every key of the screen it was opened from, with what it does (read from the live bindings)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+# bindings every Textual screen or scroll view has, which are noise in a list of fleetui's keys
+_NOISE = {"scroll_left", "scroll_right", "page_left", "page_right", "app.focus_next", "app.focus_previous",
+          "screen.copy_text", "help_quit", "command_palette"}
+
+# keys handled inside widgets (no screen binding) that an operator still needs to know
+_TABLE_KEYS = [("↑ ↓ / j k", "Move the cursor"), ("PgUp PgDn", "Page up / down"),
+               ("Home End", "First / last host"), ("click header", "Sort by that column")]
+
+
+def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
+    """(keys, description) for every enabled binding active on `screen`, app bindings included."""
+    keys: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for active in screen.active_bindings.values():
+        b = active.binding
+        if not active.enabled or b.system or b.action in _NOISE:
+            continue
+        action = "quit" if b.action in ("quit", "app.quit") else b.action
+        labels.setdefault(action, b.tooltip or b.description or b.action)
+        display = screen.app.get_key_display(b)
+        if display not in keys.setdefault(action, []):
+            keys[action].append(display)
+    rows = [(" ".join(keys[a]), labels[a]) for a in keys]
+    if screen.id == "fleet":
+        rows += _TABLE_KEYS
+    rows.append(("^p", "Command palette: every action, searchable"))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
+        super().__init__(id="help")
+        self.title_text = title
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        width = max((len(k) for k, _ in self.rows), default=0)
+        text = Text()
+        for i, (keys, what) in enumerate(self.rows):
+            if i:
+                text.append("\n")
+            text.append(keys.rjust(width), "bold")
+            text.append(f"  {what}")
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = f"Keys — {self.title_text}"
+            box.border_subtitle = "Esc closes · Ctrl+P: every action"
+            yield Static(text, id="help-keys")

@@ -1,0 +1,160 @@
+"""One host in full: state, where it is scraped, its last error, every label, each problem with its fix.
+
+The actions come from fleetui.tui.actions.HOST_ACTIONS (a list later features extend); their keys become
+this screen's bindings, so they also appear in the footer, the help screen and the command palette. The
+screen follows the fleet screen's refreshes (FleetRefreshed) so what it shows is never older than the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from fleetui.domain.fleet import HostStatus
+from fleetui.tui.actions import HOST_ACTIONS, HostAction, actions_for
+from fleetui.tui.columns import state_text
+from fleetui.tui.fmt import format_age, host_job, host_name
+from fleetui.tui.messages import FleetRefreshed
+
+if TYPE_CHECKING:
+    from fleetui.tui.screens.fleet import FleetScreen
+
+
+class HostScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(a.key, f"host_action('{a.id}')", a.label, id=a.id, tooltip=a.help) for a in HOST_ACTIONS
+    ]
+
+    def __init__(self, host: HostStatus, *, clock: Callable[[], float], fleet: FleetScreen) -> None:
+        super().__init__(id="host")
+        self.host = host
+        self.clock = clock
+        self.fleet = fleet
+        self.gone_from_fleet = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◎")
+        with VerticalScroll(id="host-body"):
+            yield Static(id="host-title")
+            yield Static("Scrape", classes="section-title")
+            yield Static(id="host-overview")
+            yield Static("Labels", classes="section-title")
+            yield Static(id="host-labels")
+            yield Static("Problems", classes="section-title")
+            yield Static(id="host-problems")
+            yield Static("Actions", classes="section-title")
+            yield OptionList(id="host-actions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.host.instance
+        self._render_host()
+        self.query_one(OptionList).focus()
+
+    # --- content ----------------------------------------------------------------------------------------
+
+    def _render_host(self) -> None:
+        h, now = self.host, self.clock()
+        title = Text()
+        title.append(state_text(h.state))
+        title.append(f"  {h.instance}", "bold")
+        if self.gone_from_fleet:
+            title.append("   (no longer in the fleet: showing the last data)")
+        self.query_one("#host-title", Static).update(title)
+        self.query_one("#host-title", Static).set_classes(f"state-{h.state.value}")
+
+        seen = "never"
+        if h.last_seen is not None:
+            stamp = dt.datetime.fromtimestamp(h.last_seen, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            seen = f"{format_age(h.last_seen, now)} ({stamp})"
+        rows = [
+            ("hostname", host_name(h)),
+            ("job", host_job(h) or "—"),
+            ("mode", f"{h.mode.value} ({'Prometheus scrapes it' if h.mode.value == 'pull' else 'remote_write'})"),
+            ("last seen", seen),
+            ("scrape URL", h.scrape_url or "—"),
+            ("scrape took", f"{h.scrape_duration:.3f} s" if h.scrape_duration is not None else "—"),
+            ("last error", h.last_error or "none"),
+        ]
+        self.query_one("#host-overview", Static).update(_pairs(rows))
+        labels = sorted(h.labels.items())
+        self.query_one("#host-labels", Static).update(_pairs(labels) if labels else Text("no labels"))
+
+        problems = Text()
+        if not h.problems:
+            problems.append("none")
+        for i, p in enumerate(h.problems):
+            if i:
+                problems.append("\n")
+            problems.append(f"⚠ {p.code}", "bold")
+            problems.append(f"  {p.message}\n")
+            problems.append(f"  fix: {p.hint}")
+        self.query_one("#host-problems", Static).update(problems)
+
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options([Option(_action_line(a), id=a.id) for a in actions_for(h)])
+        if options.option_count:
+            options.highlighted = min(highlighted or 0, options.option_count - 1)
+
+    @on(FleetRefreshed)
+    def _fleet_refreshed(self, event: FleetRefreshed) -> None:
+        host = self.fleet.host(self.host.instance)
+        self.gone_from_fleet = event.snapshot is not None and host is None
+        if host is not None:
+            self.host = host
+        self._render_host()
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "host_action" and parameters:
+            return any(a.id == parameters[0] for a in actions_for(self.host))
+        return True
+
+    def action_host_action(self, action_id: str) -> None:
+        for a in actions_for(self.host):
+            if a.id == action_id:
+                a.run(self)
+                return
+
+    @on(OptionList.OptionSelected, "#host-actions")
+    def _action_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.action_host_action(event.option.id)
+
+    def request_refresh(self) -> None:
+        self.fleet.action_refresh()
+        self.notify("Refreshing the fleet…", timeout=2)
+
+
+def _action_line(a: HostAction) -> Text:
+    key = "Esc" if a.key == "escape" else a.key
+    line = Text()
+    line.append(f"{key:>5}  ", "bold")
+    line.append(f"{a.label:<10} ")
+    line.append(a.help)
+    return line
+
+
+def _pairs(rows: list[tuple[str, str]]) -> Text:
+    """`key  value` lines; values are plain text (a label `[red]` stays `[red]`)."""
+    width = max((len(k) for k, _ in rows), default=0)
+    text = Text(overflow="fold")
+    for i, (k, v) in enumerate(rows):
+        if i:
+            text.append("\n")
+        text.append(k.ljust(width) + "  ", "bold")
+        text.append(v)
+    return text

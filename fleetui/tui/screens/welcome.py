@@ -1,0 +1,65 @@
+"""Shown instead of an empty table when the very first refresh fails: what was tried and what to do.
+
+A first run with no config and no reachable Prometheus must explain itself rather than show a traceback or
+an empty grid. The fleet screen keeps retrying underneath and closes this screen on its first success.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class WelcomeScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry", id="welcome.retry", tooltip="Try Prometheus again now"),
+    ]
+
+    def __init__(self, location: str, error: str, config_file: Path | None) -> None:
+        super().__init__(id="welcome")
+        self.location, self.error, self.config_file = location, error, config_file
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◎")
+        with VerticalScroll(id="welcome-body"):
+            yield Static(self._text(), id="welcome-text")
+        yield Footer()
+
+    def _text(self) -> Text:
+        t = Text()
+        t.append("Cannot read the fleet from Prometheus\n\n", "bold")
+        t.append("Tried:  ", "bold")
+        t.append(f"{self.location}\n")
+        t.append("Error:  ", "bold")
+        t.append(f"{self.error}\n\n")
+        if self.config_file is None:
+            t.append("No configuration file was found, so the default URL was used.\n\n")
+        else:
+            t.append(f"Configuration: {self.config_file}\n\n")
+        t.append("What to do\n", "bold")
+        t.append("  • point fleetui at your Prometheus:  fleetui --prometheus http://prometheus:9090\n")
+        t.append("  • or set it for good in the config file:\n")
+        t.append("        prometheus:\n          url: http://prometheus:9090\n")
+        t.append("    (fleetui config shows the file in use and every key)\n")
+        t.append("  • or try fleetui on a lab fleet first:  fleetui demo\n\n")
+        t.append("fleetui keeps retrying; this screen closes by itself once Prometheus answers. ")
+        t.append("r retries now, q quits.")
+        return t
+
+    def update_error(self, error: str) -> None:
+        self.error = error
+        self.query_one("#welcome-text", Static).update(self._text())
+
+    def action_retry(self) -> None:
+        from fleetui.tui.screens.fleet import FleetScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, FleetScreen):
+                screen.action_refresh()
