@@ -1,0 +1,324 @@
+"""The Prometheus HTTP API over one httpx.AsyncClient, and the fleet reader built on it.
+
+`PrometheusClient` knows the transport: auth (basic or bearer), the CA file, Mimir/Cortex's `X-Scope-OrgID`,
+the timeout, and turns every failure into a typed `PrometheusError` whose `str()` is one line naming the
+URL, so commands print it and exit 2 and the console shows it in a notification, never as a traceback.
+
+`FleetReader.snapshot()` is one refresh: a fixed set of requests whatever the fleet size (see `QUERIES`),
+sent concurrently, then the pure rules of fleetui.domain.classify. Requests per refresh:
+
+1. GET  /api/v1/targets?state=active   which instances Prometheus scrapes (mode pull), health, last error
+2. POST /api/v1/query  CURRENT         newest sample time + labels of every current `up`/`node_uname_info`
+3. POST /api/v1/query  RULE            `node_last_seen_timestamp` over the look-back (the recording rule)
+4. POST /api/v1/query  MACOS           instances with macOS memory names and no Linux names
+5. POST /api/v1/query  HISTORY         only when RULE is empty: last successful sample time over the
+                                       look-back, computed with a 1-minute subquery
+
+So 4 requests with the recording rule installed (`fleetui rules`), 5 without it; never more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time as _time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from fleetui.config import Settings
+from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
+from fleetui.domain.fleet import FleetSnapshot
+
+_BODY_EXCERPT = 200
+
+
+class PrometheusError(Exception):
+    """Prometheus could not be read; `str()` is one readable line that names the URL."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url, self.detail = url, detail
+        super().__init__(f"Prometheus at {url}: {detail}")
+
+
+class Unreachable(PrometheusError):
+    """Connection refused, DNS failure, TLS failure: nothing answered."""
+
+
+class Timeout(PrometheusError):
+    """No answer within prometheus.timeout."""
+
+
+class HTTPStatusError(PrometheusError):
+    """An HTTP status other than the one expected; `body` is an excerpt of the reply."""
+
+    def __init__(self, url: str, status: int, body: str) -> None:
+        self.status, self.body = status, body
+        super().__init__(url, f"HTTP {status}" + (f": {body}" if body else ""))
+
+
+class BadJSON(PrometheusError):
+    """The reply is not the JSON envelope Prometheus sends (a proxy's HTML page, a truncated body)."""
+
+
+class QueryError(PrometheusError):
+    """Prometheus answered `status: error` (bad PromQL, timeout inside the engine, too many samples)."""
+
+    def __init__(self, url: str, error_type: str, error: str) -> None:
+        self.error_type, self.error = error_type, error
+        super().__init__(url, f"query failed ({error_type}): {error}")
+
+
+def _one_line(text: str, limit: int = _BODY_EXCERPT) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class PrometheusClient:
+    """Async context manager over one httpx.AsyncClient for the configured Prometheus.
+
+    `request_count` counts every HTTP request sent (an httpx event hook), so tests and benchmarks can check
+    the cost of a refresh. `transport` lets a test serve replies a real Prometheus cannot produce.
+    """
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url: str = settings["prometheus.url"]
+        self.request_count = 0
+        headers = {"Accept": "application/json", "User-Agent": "fleetui"}
+        tenant = settings["prometheus.tenant"]
+        if tenant:
+            headers["X-Scope-OrgID"] = tenant
+        auth: httpx.Auth | None = None
+        username = settings["prometheus.username"]
+        if username:
+            auth = httpx.BasicAuth(username, settings.secret("prometheus.password_file", "prometheus.password_env")
+                                   or "")
+        token = settings.secret("prometheus.bearer_token_file", "prometheus.bearer_token_env")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        ca = settings["prometheus.ca_file"]
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            auth=auth,
+            verify=str(ca) if ca else True,
+            timeout=httpx.Timeout(settings["prometheus.timeout"]),
+            transport=transport,
+            follow_redirects=True,
+            event_hooks={"request": [self._count]},
+        )
+
+    async def _count(self, request: httpx.Request) -> None:
+        self.request_count += 1
+
+    async def __aenter__(self) -> PrometheusClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- transport ---------------------------------------------------------------------------------------
+
+    async def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                    data: Mapping[str, str] | None = None) -> httpx.Response:
+        url = f"{self.base_url}{path}"
+        try:
+            return await self._client.request(method, path, params=params, data=data)
+        except httpx.TimeoutException:
+            raise Timeout(url, f"no answer within {self._client.timeout.read or self._client.timeout.connect}s "
+                               "(prometheus.timeout)") from None
+        except httpx.TransportError as e:
+            raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
+
+    async def _api(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                   data: Mapping[str, str] | None = None) -> Any:
+        """Send, check the status and the JSON envelope, return `data`."""
+        url = f"{self.base_url}{path}"
+        resp = await self._send(method, path, params=params, data=data)
+        try:
+            doc = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if resp.status_code != 200:
+                raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
+            raise BadJSON(url, f"reply is not JSON: {_one_line(resp.text, 80)!r}") from None
+        if not isinstance(doc, dict) or "status" not in doc:
+            if resp.status_code != 200:
+                raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
+            raise BadJSON(url, "reply is JSON but not a Prometheus API envelope (no \"status\")")
+        if doc["status"] != "success":
+            if "errorType" in doc or "error" in doc:
+                raise QueryError(url, str(doc.get("errorType", "error")), _one_line(str(doc.get("error", ""))))
+            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
+        if "data" not in doc:
+            raise BadJSON(url, "reply has status success but no \"data\"")
+        return doc["data"]
+
+    # --- API ---------------------------------------------------------------------------------------------
+
+    async def query(self, expr: str, time: float | None = None) -> list[Sample]:
+        """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
+        form = {"query": expr}
+        if time is not None:
+            form["time"] = f"{time:.3f}"
+        data = await self._api("POST", "/api/v1/query", data=form)
+        return _parse_result(f"{self.base_url}/api/v1/query", data)
+
+    async def targets(self) -> list[Target]:
+        """Active scrape targets (down ones included)."""
+        url = f"{self.base_url}/api/v1/targets"
+        data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+        try:
+            return [_parse_target(t) for t in data["activeTargets"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise BadJSON(url, f"unexpected targets reply ({type(e).__name__}: {e})") from None
+
+    async def ready(self) -> bool:
+        """True when /-/ready answers 200; False on 503 (starting up, replaying the WAL)."""
+        resp = await self._send("GET", "/-/ready")
+        if resp.status_code == 503:
+            return False
+        if resp.status_code != 200:
+            raise HTTPStatusError(f"{self.base_url}/-/ready", resp.status_code, _one_line(resp.text))
+        return True
+
+    async def reload(self) -> None:
+        """POST /-/reload; needs --web.enable-lifecycle (403 otherwise), 500 when the new config is bad."""
+        resp = await self._send("POST", "/-/reload")
+        if resp.status_code != 200:
+            raise HTTPStatusError(f"{self.base_url}/-/reload", resp.status_code, _one_line(resp.text))
+
+    async def buildinfo(self) -> dict[str, str]:
+        """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
+        data = await self._api("GET", "/api/v1/status/buildinfo")
+        if not isinstance(data, dict):
+            raise BadJSON(f"{self.base_url}/api/v1/status/buildinfo", "data is not an object")
+        return {str(k): str(v) for k, v in data.items()}
+
+
+def _float(v: Any) -> float:
+    f = float(v)
+    if math.isnan(f):
+        raise ValueError("NaN")
+    return f
+
+
+def _parse_result(url: str, data: Any) -> list[Sample]:
+    try:
+        kind, result = data["resultType"], data["result"]
+        if kind == "vector":
+            out = []
+            for r in result:
+                try:
+                    value = _float(r["value"][1])
+                except ValueError:  # NaN / stale: nothing to say about this series
+                    continue
+                out.append(Sample({str(k): str(v) for k, v in r["metric"].items()}, value))
+            return out
+        if kind == "scalar":
+            return [Sample({}, _float(result[1]))]
+        raise BadJSON(url, f"expected an instant vector, got a {kind}")
+    except (KeyError, TypeError, IndexError, ValueError) as e:
+        raise BadJSON(url, f"unexpected query result ({type(e).__name__}: {e})") from None
+
+
+def _rfc3339(s: str | None) -> float | None:
+    if not s or s.startswith("0001-01-01"):
+        return None
+    # Go writes nanoseconds; Python 3.11 takes at most microseconds
+    head, dot, frac = s.partition(".")
+    if dot:
+        digits = "".join(ch for ch in frac if ch.isdigit())
+        zone = frac[len(digits):]
+        s = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def _parse_target(t: Mapping[str, Any]) -> Target:
+    labels = {str(k): str(v) for k, v in t["labels"].items()}
+    duration = t.get("lastScrapeDuration")
+    return Target(
+        instance=labels.get("instance", ""),
+        scrape_pool=str(t.get("scrapePool", "")),
+        labels=labels,
+        health=str(t.get("health", "unknown")),
+        scrape_url=t.get("scrapeUrl") or None,
+        last_error=t.get("lastError") or None,
+        last_scrape=_rfc3339(t.get("lastScrape")),
+        scrape_duration=float(duration) if duration is not None else None,
+    )
+
+
+# --- the fleet reader --------------------------------------------------------------------------------------
+
+
+def _tag(expr: str, source: str) -> str:
+    return f'label_replace({expr}, "{SOURCE_LABEL}", "{source}", "", "")'
+
+
+def queries(lookback: float) -> dict[str, str]:
+    """The PromQL of one refresh, by name (see the module docstring)."""
+    lb = f"{int(lookback)}s"
+    return {
+        "current": f"{_tag('timestamp(up)', 'up')} or {_tag('timestamp(node_uname_info)', 'uname')}",
+        "rule": f"last_over_time(node_last_seen_timestamp[{lb}])",
+        "macos": "count by (instance) (node_memory_total_bytes)"
+                 " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
+        # `timestamp(up == 1)` would be the evaluation time; `and` keeps the sample's own timestamp
+        "history": f"{_tag(f'max_over_time((timestamp(up) and up == 1)[{lb}:1m])', 'up')}"
+                   f" or {_tag(f'max_over_time(timestamp(node_uname_info)[{lb}:1m])', 'uname')}",
+    }
+
+
+class FleetReader:
+    """One refresh of the fleet from Prometheus: `await reader.snapshot()`.
+
+    `stale_after` and `required_labels` override the settings (the command's flags); the label schema and
+    look-back come from the settings.
+    """
+
+    def __init__(self, client: PrometheusClient, settings: Settings, *, stale_after: float | None = None,
+                 required_labels: Sequence[str] = ()) -> None:
+        self.client = client
+        self.lookback: float = settings["lookback"]
+        self.policy = Policy(
+            stale_after=stale_after if stale_after is not None else settings["stale_after"],
+            required_labels=tuple(dict.fromkeys((*settings["schema.required_labels"], *required_labels))),
+            aliases=dict(settings["schema.aliases"]),
+        )
+        self.queries = queries(self.lookback)
+
+    async def inputs(self, now: float | None = None) -> tuple[FleetInputs, str]:
+        """Read everything one refresh needs; returns the parsed inputs and the last_seen source."""
+        t = _time.time() if now is None else now
+        q = self.queries
+        targets, current, rule, macos = await asyncio.gather(
+            self.client.targets(),
+            self.client.query(q["current"], t),
+            self.client.query(q["rule"], t),
+            self.client.query(q["macos"], t),
+        )
+        source = "recording_rule"
+        history = rule
+        if not rule:
+            source = "computed"
+            history = await self.client.query(q["history"], t)
+        inputs = FleetInputs(
+            now=t,
+            targets=tuple(targets),
+            current=tuple(current),
+            history=tuple(history),
+            macos=frozenset(s.instance for s in macos if s.instance),
+        )
+        return inputs, source
+
+    async def snapshot(self, now: float | None = None) -> FleetSnapshot:
+        inputs, source = await self.inputs(now)
+        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source)
