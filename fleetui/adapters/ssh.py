@@ -1,0 +1,500 @@
+"""One SSH connection per host, reused for every step of an operation (asyncssh; no UI import).
+
+Why it looks like this:
+- Commands are argv lists joined with `shlex.quote` (`command_line`), never strings built from user input, so a
+  label value or a path with `;` or `$(...)` can only ever reach a remote shell as one quoted word.
+- Host keys live in fleetui's own known_hosts file. Checking is never switched off: an unknown key is trusted
+  only when an async callback (the UI asks the operator, the CLI compares `--trust-host-key`) says so, after
+  seeing the SHA256 fingerprint; a key that differs from the recorded one is refused with the file and line.
+  asyncssh's `validate_host_public_key` hook is synchronous, so an unknown key fails the first handshake, the
+  callback is awaited, and on trust the key is recorded and the connection made again (once per new host).
+- sudo for a non-root login is probed once per session (`sudo -n true`): passwordless sudo uses `sudo -n`,
+  otherwise `sudo -S -k` with the password on stdin (`-k` so a cached credential never lets the password line
+  leak into the command's stdin); no password given -> `SudoPasswordRequired`.
+- Every failure is a typed `SshError` whose `str()` is one readable line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shlex
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import asyncssh
+
+# --- errors --------------------------------------------------------------------------------------------------
+
+
+class SshError(Exception):
+    """Base of every SSH-layer error; `str(e)` is one line for a person."""
+
+
+class ConnectFailed(SshError):
+    pass
+
+
+class ConnectionLost(ConnectFailed):
+    """The connection dropped in the middle of an operation."""
+
+
+class AuthFailed(SshError):
+    pass
+
+
+class HostKeyUnknown(SshError):
+    def __init__(self, info: HostKeyInfo) -> None:
+        self.info = info
+        super().__init__(
+            f"host key of {info.display} is not known: {info.key_type} {info.fingerprint} "
+            f"(trust it with --trust-host-key {info.fingerprint} after checking it on the host)"
+        )
+
+
+class HostKeyChanged(SshError):
+    def __init__(self, info: HostKeyInfo, known_hosts: Path, lines: Sequence[int]) -> None:
+        self.info, self.known_hosts, self.lines = info, known_hosts, tuple(lines)
+        where = ", ".join(f"{known_hosts}:{n}" for n in lines)
+        super().__init__(
+            f"HOST KEY CHANGED for {info.display}: it now presents {info.key_type} {info.fingerprint}, "
+            f"which does not match {where}; refusing to connect (remove that line only if the change is expected)"
+        )
+
+
+class CommandTimeout(SshError):
+    pass
+
+
+class CommandFailed(SshError):
+    def __init__(self, command: str, result: CommandResult) -> None:
+        self.command, self.result = command, result
+        tail = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        why = tail[-1][:300] if tail else "no output"
+        super().__init__(f"`{command[:120]}` exited {result.exit_status}: {why}")
+
+
+class SudoPasswordRequired(SshError):
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host}: sudo needs a password; give --password-env")
+
+
+# --- value types ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    host: str
+    port: int = 22
+    user: str | None = None  # None: ~/.ssh/config's User, else the local user name
+
+    @property
+    def display(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SshAuth:
+    identity_file: Path | None = None
+    password: str | None = field(default=None, repr=False)  # also used for sudo -S
+    use_agent: bool = True
+
+
+@dataclass(frozen=True)
+class HostKeyInfo:
+    host: str
+    port: int
+    key_type: str
+    fingerprint: str  # "SHA256:..."
+
+    @property
+    def display(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int  # 0 when the tool could not tell (wget), or the request failed
+    body: str
+
+
+OnUnknownKey = Callable[[HostKeyInfo], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 15.0
+    command: float = 300.0
+    keepalive: float = 15.0
+
+
+def command_line(argv: Sequence[str], sudo_prefix: Sequence[str] = ()) -> str:
+    """The exact string sent to the remote shell: every word shell-quoted. Pure, so tests can assert on it."""
+    words = [*sudo_prefix, *argv]
+    if not words:
+        raise ValueError("empty command")
+    for w in words:
+        if not isinstance(w, str):
+            raise TypeError(f"argv items must be str, got {type(w).__name__}")
+        if "\x00" in w:
+            raise ValueError("a NUL byte cannot be passed in a command")
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# --- known_hosts ---------------------------------------------------------------------------------------------
+
+
+def host_token(host: str, port: int) -> str:
+    """How OpenSSH writes a host in known_hosts: `host` on 22, `[host]:port` otherwise."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+class KnownHosts:
+    """fleetui's own known_hosts file, in OpenSSH format (only plain, unhashed entries are written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def entries(self, host: str, port: int) -> list[tuple[int, asyncssh.SSHKey]]:
+        """(line number, key) for every line naming this host:port."""
+        token = host_token(host, port)
+        out: list[tuple[int, asyncssh.SSHKey]] = []
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return out
+        for n, line in enumerate(text.splitlines(), 1):
+            parts = line.split()
+            if len(parts) < 3 or line.lstrip().startswith("#") or parts[0].startswith("@"):
+                continue
+            if token not in parts[0].split(","):
+                continue
+            with contextlib.suppress(asyncssh.KeyImportError, ValueError):
+                out.append((n, asyncssh.import_public_key(f"{parts[1]} {parts[2]}")))
+        return out
+
+    def add(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{host_token(host, port)} {key.export_public_key('openssh').decode().strip()}\n"
+        with self.path.open("a") as f:
+            f.write(line)
+        self.path.chmod(0o600)
+
+
+class _Client(asyncssh.SSHClient):
+    """Records the key a server presented when it is not among the trusted ones, and rejects it."""
+
+    def __init__(self) -> None:
+        self.rejected_key: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        self.rejected_key = key
+        return False
+
+
+def _key_info(host: str, port: int, key: asyncssh.SSHKey) -> HostKeyInfo:
+    return HostKeyInfo(host, port, key.get_algorithm(), key.get_fingerprint("sha256"))
+
+
+# --- the session ---------------------------------------------------------------------------------------------
+
+
+class HostSession:
+    """An open connection to one host. Use `async with HostSession.connect(...) as s:`."""
+
+    def __init__(
+        self, conn: asyncssh.SSHClientConnection, target: SshTarget, auth: SshAuth, timeouts: Timeouts
+    ) -> None:
+        self._conn = conn
+        self.target = target
+        self._auth = auth
+        self.timeouts = timeouts
+        self._sudo_prefix: tuple[str, ...] | None = None
+        self._is_root: bool | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
+        # every command string sent, in order (tests assert that hostile input only ever arrives quoted)
+        self.sent: list[str] = []
+
+    # -- connecting --
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(
+        cls,
+        target: SshTarget,
+        auth: SshAuth,
+        known_hosts: Path,
+        on_unknown_key: OnUnknownKey | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> AsyncIterator[HostSession]:
+        t = timeouts or Timeouts()
+        conn = await _open(target, auth, KnownHosts(known_hosts), on_unknown_key, t)
+        session = cls(conn, target, auth, t)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    async def close(self) -> None:
+        if self._sftp is not None:
+            self._sftp.exit()
+            self._sftp = None
+        self._conn.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._conn.wait_closed(), 5)
+
+    # -- commands --
+
+    async def is_root(self) -> bool:
+        if self._is_root is None:
+            r = await self._exec(command_line(["id", "-u"]), None, self.timeouts.command)
+            self._is_root = r.stdout.strip() == "0"
+        return self._is_root
+
+    async def sudo_prefix(self) -> tuple[str, ...]:
+        """() for root, `sudo -n --` for passwordless sudo, `sudo -S -k -p '' --` with a password."""
+        if self._sudo_prefix is None:
+            if await self.is_root():
+                self._sudo_prefix = ()
+            else:
+                probe = await self._exec(command_line(["sudo", "-n", "true"]), None, self.timeouts.command)
+                if probe.ok:
+                    self._sudo_prefix = ("sudo", "-n", "--")
+                elif self._auth.password is None:
+                    raise SudoPasswordRequired(self.target.host)
+                else:
+                    prefix = ("sudo", "-S", "-k", "-p", "", "--")
+                    check = await self._exec(
+                        command_line(["true"], prefix), self._auth.password + "\n", self.timeouts.command
+                    )
+                    if not check.ok:
+                        raise AuthFailed(
+                            f"{self.target.host}: sudo rejected the password "
+                            f"({check.stderr.strip()[:120] or 'exit ' + str(check.exit_status)})"
+                        )
+                    self._sudo_prefix = prefix
+        return self._sudo_prefix
+
+    async def _prepare(self, argv: Sequence[str], sudo: bool, input: str | None) -> tuple[str, str | None]:
+        prefix = await self.sudo_prefix() if sudo else ()
+        cmd = command_line(argv, prefix)
+        if "-S" in prefix:
+            input = (self._auth.password or "") + "\n" + (input or "")
+        return cmd, input
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        sudo: bool = False,
+        input: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-command limit passed to asyncssh, not a wrapper
+        check: bool = True,
+    ) -> CommandResult:
+        """Run argv (quoted word by word); raise CommandFailed on non-zero exit when `check`."""
+        cmd, stdin = await self._prepare(argv, sudo, input)
+        result = await self._exec(cmd, stdin, timeout or self.timeouts.command)
+        if check and not result.ok:
+            raise CommandFailed(command_line(argv), result)
+        return result
+
+    async def _exec(self, cmd: str, stdin: str | None, timeout: float) -> CommandResult:  # noqa: ASYNC109
+        self.sent.append(cmd)
+        try:
+            r = await self._conn.run(cmd, input=stdin, check=False, timeout=timeout, errors="replace")
+        except asyncssh.TimeoutError:
+            raise CommandTimeout(f"{self.target.host}: `{cmd[:120]}` did not finish within {timeout:g}s") from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError, ConnectionError) as e:
+            raise ConnectionLost(f"{self.target.host}: connection lost while running `{cmd[:80]}`: {e}") from None
+        except asyncssh.ChannelOpenError as e:
+            raise ConnectionLost(f"{self.target.host}: cannot open a channel: {e.reason}") from None
+        status = r.exit_status if r.exit_status is not None else 255
+        return CommandResult(status, _text(r.stdout), _text(r.stderr))
+
+    async def stream(self, argv: Sequence[str], *, sudo: bool = False) -> AsyncIterator[str]:
+        """Lines of a long-running command's stdout (`journalctl -u alloy -f`); closing the iterator stops it."""
+        cmd, stdin = await self._prepare(argv, sudo, None)
+        self.sent.append(cmd)
+        try:
+            async with self._conn.create_process(cmd, errors="replace") as proc:
+                if stdin:
+                    proc.stdin.write(stdin)
+                async for line in proc.stdout:
+                    yield line.rstrip("\r\n")
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+            raise ConnectionLost(f"{self.target.host}: connection lost while streaming `{cmd[:80]}`: {e}") from None
+
+    # -- files --
+
+    async def sftp(self) -> asyncssh.SFTPClient:
+        if self._sftp is None:
+            try:
+                self._sftp = await self._conn.start_sftp_client()
+            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+                raise ConnectionLost(f"{self.target.host}: connection lost starting SFTP: {e}") from None
+            except asyncssh.ChannelOpenError as e:
+                raise ConnectFailed(f"{self.target.host}: SFTP is not available: {e.reason}") from None
+        return self._sftp
+
+    async def read_file(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist (read with sudo when the login cannot)."""
+        sftp = await self.sftp()
+        try:
+            async with sftp.open(path, "rb") as f:
+                data: bytes = await f.read()
+                return data
+        except asyncssh.SFTPNoSuchFile:
+            return None
+        except asyncssh.SFTPPermissionDenied:
+            pass
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+            raise ConnectionLost(f"{self.target.host}: connection lost reading {path}: {e}") from None
+        r = await self.run(["cat", "--", path], sudo=True, check=False)
+        if not r.ok:
+            if "No such file" in r.stderr:
+                return None
+            raise CommandFailed(command_line(["cat", "--", path]), r)
+        return r.stdout.encode()
+
+    async def _put(self, path: str, data: bytes, mode: int) -> None:
+        sftp = await self.sftp()
+        try:
+            async with sftp.open(path, "xb", asyncssh.SFTPAttrs(permissions=mode)) as f:
+                await f.write(data)
+            await sftp.chmod(path, mode)
+        except asyncssh.SFTPPermissionDenied:
+            raise CommandFailed(f"sftp put {path}", CommandResult(1, "", "permission denied")) from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+            raise ConnectionLost(f"{self.target.host}: connection lost writing {path}: {e}") from None
+
+    async def write_file_atomic(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Write `path` so readers see the old or the new file, never half of one.
+
+        Root: SFTP to a hidden temp file in the same directory, then rename over the target. Non-root: SFTP to
+        a private temp file in /tmp, `sudo install` it next to the target, `sudo mv` it into place.
+        """
+        p = PurePosixPath(path)
+        tmp_name = f".{p.name}.fleetui-{secrets.token_hex(4)}"
+        if await self.is_root():
+            tmp = str(p.parent / tmp_name)
+            await self._put(tmp, data, mode)
+            try:
+                await self.run(["mv", "-f", "--", tmp, path])
+            except SshError:
+                await self.run(["rm", "-f", "--", tmp], check=False)
+                raise
+            return
+        # random name, created exclusively with mode 0600 by SFTP (O_EXCL), removed in `finally`
+        staging = f"/tmp/fleetui-{secrets.token_hex(8)}"  # noqa: S108
+        await self._put(staging, data, 0o600)
+        try:
+            side = str(p.parent / tmp_name)
+            await self.run(["install", "-m", f"{mode:o}", "-o", "root", "-g", "root", "--", staging, side], sudo=True)
+            await self.run(["mv", "-f", "--", side, path], sudo=True)
+        finally:
+            await self.run(["rm", "-f", "--", staging], check=False)
+
+    async def http_get(self, url: str, timeout: float = 5.0) -> HttpResult:  # noqa: ASYNC109
+        """GET a URL from the host itself (curl, else wget, else python3), e.g. Alloy's /-/ready on loopback."""
+        t = f"{timeout:g}"
+        r = await self.run(["curl", "-sS", "-m", t, "-o", "-", "-w", "\n%{http_code}", "--", url], check=False)
+        if r.exit_status != 127:
+            body, _, code = r.stdout.rpartition("\n")
+            return HttpResult(int(code) if code.isdigit() else 0, body)
+        r = await self.run(["wget", "-q", "-T", t, "-O", "-", "--", url], check=False)
+        if r.exit_status != 127:
+            return HttpResult(200 if r.ok else 0, r.stdout)
+        script = (
+            "import sys,urllib.request as u,urllib.error as e\n"
+            "try:\n r=u.urlopen(sys.argv[1],timeout=float(sys.argv[2]));c=r.status;b=r.read()\n"
+            "except e.HTTPError as x:\n c=x.code;b=x.read()\n"
+            "except Exception:\n c=0;b=b''\n"
+            "sys.stdout.write(b.decode('utf-8','replace')+'\\n'+str(c))"
+        )
+        r = await self.run(["python3", "-c", script, url, t], check=False)
+        body, _, code = r.stdout.rpartition("\n")
+        return HttpResult(int(code) if code.isdigit() else 0, body)
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+async def _open(
+    target: SshTarget, auth: SshAuth, kh: KnownHosts, on_unknown_key: OnUnknownKey | None, t: Timeouts
+) -> asyncssh.SSHClientConnection:
+    for attempt in range(2):
+        trusted = [k for _, k in kh.entries(target.host, target.port)]
+        client = _Client()
+        opts: dict[str, Any] = {
+            "port": target.port,
+            "known_hosts": (trusted, [], []),
+            "server_host_key_algs": "default",  # keep all algorithms so a changed key *type* is seen too
+            "connect_timeout": t.connect,
+            "keepalive_interval": t.keepalive,
+            "keepalive_count_max": 3,
+            "password": auth.password,
+        }
+        if target.user:
+            opts["username"] = target.user
+        if auth.identity_file is not None:
+            opts["client_keys"] = [str(auth.identity_file)]
+        if not auth.use_agent:
+            opts["agent_path"] = None
+        started = time.monotonic()
+        try:
+            conn = await asyncssh.connect(
+                target.host,
+                client_factory=lambda c=client: c,
+                **opts,
+            )
+            return conn
+        except asyncssh.HostKeyNotVerifiable:
+            key = client.rejected_key
+            if key is None:
+                raise ConnectFailed(f"{target.display}: host key could not be verified") from None
+            info = _key_info(target.host, target.port, key)
+            known = kh.entries(target.host, target.port)
+            if known:
+                raise HostKeyChanged(info, kh.path, [n for n, _ in known]) from None
+            if attempt == 0 and on_unknown_key is not None and await on_unknown_key(info):
+                kh.add(target.host, target.port, key)
+                continue
+            raise HostKeyUnknown(info) from None
+        except asyncssh.PermissionDenied:
+            how = "password" if auth.password else "key/agent"
+            raise AuthFailed(f"{target.display}: authentication failed ({how} rejected)") from None
+        except TimeoutError:
+            raise ConnectFailed(f"{target.display}: no SSH answer within {t.connect:g}s") from None
+        except asyncssh.DisconnectError as e:
+            raise ConnectFailed(f"{target.display}: SSH refused: {e.reason}") from None
+        except OSError as e:
+            waited = time.monotonic() - started
+            raise ConnectFailed(f"{target.display}: cannot connect ({e.strerror or e}) after {waited:.1f}s") from None
+    raise ConnectFailed(f"{target.display}: host key was trusted but the server presented another one")
+
+
+def trust_exactly(fingerprint: str | None) -> OnUnknownKey:
+    """The CLI's callback: trust an unknown key only when its fingerprint equals `--trust-host-key`."""
+
+    async def decide(info: HostKeyInfo) -> bool:
+        return fingerprint is not None and info.fingerprint == fingerprint
+
+    return decide

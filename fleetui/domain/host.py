@@ -1,0 +1,218 @@
+"""What an enrollment is about: the request a user makes and the facts detected on the host.
+
+Pure types and parsing: the CLI, the wizard and the batch screen all build an `EnrollRequest`, and everything
+user-supplied in it is checked here (address, user, services and their parameters, labels) before the engine
+connects anywhere, so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from fleetui.domain.fleet import Mode
+from fleetui.domain.labels import LabelSchema, validate_labels
+
+
+class InputError(ValueError):
+    """Bad input from a user: one sentence naming the field. Nothing has been touched when it is raised."""
+
+
+class OsFamily(StrEnum):
+    DEBIAN = "debian"
+    RHEL = "rhel"
+    SUSE = "suse"
+    DARWIN = "darwin"
+
+
+ARCH_MAP = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "amd64", "amd64": "amd64", "armv7l": "armv7"}
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What `detect` found: used to pick install commands, paths and template branches."""
+
+    family: OsFamily
+    os_id: str
+    version_id: str
+    arch: str
+    nodename: str
+    alloy_version: str | None = None  # "1.9.2" when installed, else None
+
+
+_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_IPV6_RE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+_USER_RE = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\s\"'`\\$]")
+
+
+def check_address(address: str) -> str:
+    a = address.strip()
+    if a.startswith("[") and a.endswith("]"):
+        a = a[1:-1]
+    if ":" in a:
+        if not _IPV6_RE.fullmatch(a):
+            raise InputError(f"address {address[:60]!r} is not a host name or IP address")
+    elif not _HOST_RE.fullmatch(a):
+        raise InputError(f"address {address[:60]!r} is not a host name or IP address")
+    return a
+
+
+def check_user(user: str) -> str:
+    if not _USER_RE.fullmatch(user):
+        raise InputError(f"user {user[:40]!r} is not a valid login name")
+    return user
+
+
+def check_url(what: str, url: str) -> str:
+    if _UNSAFE.search(url.replace(" ", "")) or " " in url:
+        raise InputError(f"{what}: {url[:60]!r} contains spaces, quotes or control characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{what}: must be an http(s) URL, got {url[:60]!r}")
+    return url
+
+
+def check_path(what: str, path: str) -> str:
+    if not path.startswith("/") or _UNSAFE.search(path.replace(" ", "")) or "\n" in path:
+        raise InputError(f"{what}: must be an absolute path without quotes or control characters, got {path[:60]!r}")
+    return path
+
+
+def check_hostport(what: str, value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise InputError(f"{what}: must look like host:port, got {value[:60]!r}")
+    check_address(host)
+    return value
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One extra thing Alloy collects on the host. `params` never holds a secret, only where it is."""
+
+    name: str
+    params: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        v = self.params.get(key, default)
+        return v if isinstance(v, str) else (v[0] if v else default)
+
+    def list(self, key: str) -> tuple[str, ...]:
+        v = self.params.get(key, ())
+        return (v,) if isinstance(v, str) else tuple(v)
+
+
+# service -> {param: (checker, required, repeatable)}
+_SERVICE_PARAMS: dict[str, dict[str, tuple[str, bool, bool]]] = {
+    "postgres": {"dsn_env": ("env", True, False)},
+    "nginx": {"url": ("url", False, False), "exporter": ("hostport", False, False)},
+    "journal": {"loki_url": ("url", False, False), "unit": ("unit", False, True)},
+    "logfile": {"path": ("path", True, True), "loki_url": ("url", False, False)},
+    "self": {},
+}
+SERVICES = tuple(_SERVICE_PARAMS)
+
+
+def _check_param(service: str, key: str, kind: str, value: str) -> str:
+    what = f"--service {service}: {key}"
+    if kind == "env":
+        if not _ENV_RE.fullmatch(value):
+            raise InputError(f"{what}: must be an environment variable name, got {value[:40]!r}")
+        return value
+    if kind == "url":
+        return check_url(what, value)
+    if kind == "path":
+        return check_path(what, value)
+    if kind == "hostport":
+        return check_hostport(what, value)
+    if kind == "unit" and not re.fullmatch(r"[A-Za-z0-9@._:-]{1,200}", value):
+        raise InputError(f"{what}: {value[:40]!r} is not a systemd unit name")
+    return value
+
+
+def parse_service(text: str) -> ServiceSpec:
+    """`NAME[:k=v,...]` -> ServiceSpec, checking the name, every key and every value."""
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if name not in _SERVICE_PARAMS:
+        raise InputError(f"--service: unknown service {name[:40]!r} (known: {', '.join(SERVICES)})")
+    allowed = _SERVICE_PARAMS[name]
+    params: dict[str, str | tuple[str, ...]] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise InputError(f"--service {name}: unknown parameter {key[:40]!r} (known: {known})")
+        kind, _, repeatable = allowed[key]
+        value = _check_param(name, key, kind, value)
+        if key in params:
+            if not repeatable:
+                raise InputError(f"--service {name}: {key} given twice")
+            prev = params[key]
+            params[key] = (*((prev,) if isinstance(prev, str) else prev), value)
+        else:
+            params[key] = (value,) if repeatable else value
+    for key, (_, required, _) in allowed.items():
+        if required and key not in params:
+            raise InputError(f"--service {name}: needs {key}=...")
+    return ServiceSpec(name, params)
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    """Everything needed to enroll one host. `password_env` names a variable; the password is never stored."""
+
+    address: str
+    port: int = 22
+    user: str = "root"
+    identity_file: str | None = None
+    password_env: str | None = None
+    mode: Mode = Mode.PULL
+    services: tuple[ServiceSpec, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    trust_host_key: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The target file's base name: one file per address."""
+        return re.sub(r"[^A-Za-z0-9._-]", "_", self.address)
+
+
+def build_request(
+    address: str,
+    *,
+    port: int = 22,
+    user: str = "root",
+    identity_file: str | None = None,
+    password_env: str | None = None,
+    mode: str = "pull",
+    services: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    trust_host_key: str | None = None,
+    schema: LabelSchema | None = None,
+) -> EnrollRequest:
+    """Validate every field and build the request; raises InputError / LabelError on the first bad one."""
+    addr = check_address(address)
+    if not 1 <= port <= 65535:
+        raise InputError(f"port {port} is not between 1 and 65535")
+    check_user(user)
+    if password_env is not None and not _ENV_RE.fullmatch(password_env):
+        raise InputError(f"--password-env: {password_env[:40]!r} is not an environment variable name")
+    try:
+        m = Mode(mode)
+    except ValueError:
+        raise InputError(f"--mode must be pull or push, got {mode[:20]!r}") from None
+    specs = tuple(parse_service(s) for s in services)
+    names = [s.name for s in specs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise InputError(f"--service {sorted(dup)[0]} given twice")
+    if trust_host_key is not None and not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", trust_host_key):
+        raise InputError("--trust-host-key must be a SHA256:... fingerprint as ssh-keygen -lf prints it")
+    checked = validate_labels(labels or {}, schema)
+    return EnrollRequest(addr, port, user, identity_file, password_env, m, specs, checked, trust_host_key)
