@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fleetui.alloy.syntax.diagnostics import AlloySyntaxError, Diagnostic
 from fleetui.alloy.syntax.parser import MAX_DEPTH, check, parse
+from fleetui.alloy.syntax.printer import format_file
 from fleetui.alloy.syntax.scanner import is_valid_identifier
 
-__all__ = ["MAX_DEPTH", "AlloySyntaxError", "Diagnostic", "check", "is_valid_identifier", "parse"]
+__all__ = ["MAX_DEPTH", "AlloySyntaxError", "Diagnostic", "check", "format_file", "is_valid_identifier", "parse"]
