@@ -23,6 +23,7 @@ from fleetui.config import KEYS_BY_PATH, ConfigError, Settings, load
 COMMANDS: dict[str, str] = {
     "config": "show the effective configuration (secrets are never shown)",
     "tui": "open the console (the default when no command is given)",
+    "check": "check Alloy configuration files for syntax errors, offline (like `alloy fmt`)",
 }
 
 
