@@ -23,6 +23,8 @@ from fleetui.config import KEYS_BY_PATH, ConfigError, Settings, load
 COMMANDS: dict[str, str] = {
     "config": "show the effective configuration (secrets are never shown)",
     "tui": "open the console (the default when no command is given)",
+    "status": "fleet status from Prometheus: state, last seen and label problems per host",
+    "rules": "print Prometheus rules: last-seen recording rule and HostDown for pull and push hosts",
     "check": "check Alloy configuration files for syntax errors, offline (like `alloy fmt`)",
 }
 

@@ -33,6 +33,7 @@ import httpx
 from fleetui.config import Settings
 from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
 
@@ -268,7 +269,7 @@ def queries(lookback: float) -> dict[str, str]:
     lb = f"{int(lookback)}s"
     return {
         "current": f"{_tag('timestamp(up)', 'up')} or {_tag('timestamp(node_uname_info)', 'uname')}",
-        "rule": f"last_over_time(node_last_seen_timestamp[{lb}])",
+        "rule": f"last_over_time({LAST_SEEN_METRIC}[{lb}])",
         "macos": "count by (instance) (node_memory_total_bytes)"
                  " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
         # `timestamp(up == 1)` would be the evaluation time; `and` keeps the sample's own timestamp
