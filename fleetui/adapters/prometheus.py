@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import ssl
 import time as _time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -93,20 +94,28 @@ class PrometheusClient:
         tenant = settings["prometheus.tenant"]
         if tenant:
             headers["X-Scope-OrgID"] = tenant
+        # a bearer token, when configured, wins over basic auth (one Authorization header only)
         auth: httpx.Auth | None = None
-        username = settings["prometheus.username"]
-        if username:
-            auth = httpx.BasicAuth(username, settings.secret("prometheus.password_file", "prometheus.password_env")
-                                   or "")
         token = settings.secret("prometheus.bearer_token_file", "prometheus.bearer_token_env")
+        username = settings["prometheus.username"]
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, settings.secret("prometheus.password_file", "prometheus.password_env")
+                                   or "")
+        verify: ssl.SSLContext | bool = True
         ca = settings["prometheus.ca_file"]
+        if ca:
+            try:
+                verify = ssl.create_default_context(cafile=str(ca))
+            except (OSError, ssl.SSLError) as e:
+                raise PrometheusError(self.base_url, f"cannot load CA file {ca} (prometheus.ca_file): "
+                                                     f"{getattr(e, 'strerror', None) or e}") from None
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
             auth=auth,
-            verify=str(ca) if ca else True,
+            verify=verify,
             timeout=httpx.Timeout(settings["prometheus.timeout"]),
             transport=transport,
             follow_redirects=True,
