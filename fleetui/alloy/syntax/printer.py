@@ -6,11 +6,16 @@ they had in the source; the result goes through elastic tabstops (`tabwriter.py`
 comments line up in runs of consecutive lines, then blanks at line ends are trimmed. Layout decisions (one line
 or several, blank lines between statements) follow the source lines, as in Alloy.
 
-Known difference: a quoted object key is written from its value (`go_quote(key)`), where Alloy re-quotes the raw
-text and so doubles escapes in keys such as `"a\\"b"`.
+Known differences, both where Alloy's output would change a value:
+- a quoted object key is written from its value (`go_quote(key)`); Alloy re-quotes the raw text and so doubles
+  escapes in keys such as `"a\\"b"`;
+- tab characters inside string literals, and blanks at the end of lines inside raw strings, are kept; Alloy's
+  printer lets its tabwriter expand or trim them.
 """
 
 from __future__ import annotations
+
+import re
 
 from fleetui.alloy.syntax import ast
 from fleetui.alloy.syntax import tokens as t
@@ -21,6 +26,14 @@ from fleetui.alloy.syntax.tabwriter import ESC, tabwrite, trim
 _IGNORE, _BLANK, _VTAB, _NEWLINE, _FORMFEED, _INDENT, _UNINDENT = "", " ", "\v", "\n", "\f", ">", "<"
 _BIG = (1 << 62, 1 << 62)
 _LITERAL = "LITERAL"  # last token was whitespace
+
+
+_NEEDS_PROTECTION = re.compile(r"[\t\v\f]|[ \t]\n")
+
+
+def _protect(segment: str) -> str:
+    """Make one line of a string literal opaque to the tabwriter and trimmer when they would alter it."""
+    return ESC + segment + ESC if _NEEDS_PROTECTION.search(segment + "\n") else segment
 
 
 def _blen(s: str) -> int:
@@ -93,15 +106,18 @@ class _Printer:
         self._emit(tok, tok)
 
     def text(self, data: str, kind: str) -> None:
-        self._emit(data, kind)
+        if kind == t.STRING and _NEEDS_PROTECTION.search(data):
+            self._emit(data, kind, "\n".join(_protect(seg) for seg in data.split("\n")))
+        else:
+            self._emit(data, kind)
 
     # --- machinery -------------------------------------------------------------------------------------
 
-    def _emit(self, data: str, kind: str) -> None:
+    def _emit(self, data: str, kind: str, shown: str | None = None) -> None:
         self.last_tok = kind
         nxt = (self.pos[0], self.pos[1])
         self.flush(nxt, kind)
-        self._write_string(nxt, data, False)
+        self._write_string(nxt, data, False, shown)
 
     def _comment_before(self, nxt: tuple[int, int]) -> bool:
         if self.ci >= len(self.comments):
@@ -164,14 +180,15 @@ class _Printer:
         self.pos[1] += self.indent
         self.out_line_col1 = self.indent == 0
 
-    def _write_string(self, pos: tuple[int, int], s: str, is_lit: bool) -> None:
+    def _write_string(self, pos: tuple[int, int], s: str, is_lit: bool, shown: str | None = None) -> None:
+        """Write `s` (or its protected form `shown`); comments (`is_lit`) are opaque to the tabwriter."""
         if self.out_line_col1:
             self._write_indent()
         self.pos = [pos[0], pos[1]]
         if is_lit:
             self.out.append(ESC + s + ESC)
         else:
-            self.out.append(s)
+            self.out.append(s if shown is None else shown)
         self.out_len += len(s)
         newlines = s.count("\n") + s.count("\f")
         if newlines:
