@@ -1,0 +1,65 @@
+"""OS detection from `/etc/os-release` and `uname`: pure parsing, so every distribution is unit-testable."""
+
+from __future__ import annotations
+
+import shlex
+
+from fleetui.domain.host import ARCH_MAP, InputError, OsFamily
+
+_FAMILIES: dict[str, OsFamily] = {
+    "debian": OsFamily.DEBIAN,
+    "ubuntu": OsFamily.DEBIAN,
+    "raspbian": OsFamily.DEBIAN,
+    "rhel": OsFamily.RHEL,
+    "centos": OsFamily.RHEL,
+    "fedora": OsFamily.RHEL,
+    "rocky": OsFamily.RHEL,
+    "almalinux": OsFamily.RHEL,
+    "amzn": OsFamily.RHEL,
+    "ol": OsFamily.RHEL,
+    "suse": OsFamily.SUSE,
+    "sles": OsFamily.SUSE,
+    "sled": OsFamily.SUSE,
+    "opensuse": OsFamily.SUSE,
+}
+
+
+class UnsupportedOs(InputError):
+    """The host runs an OS fleetui cannot enroll; nothing was changed on it."""
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, raw = line.partition("=")
+        if not sep or not key.strip() or key.lstrip().startswith("#"):
+            continue
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            words = [raw.strip().strip("\"'")]
+        out[key.strip()] = words[0] if words else ""
+    return out
+
+
+def family_of(uname_s: str, os_release: dict[str, str]) -> OsFamily:
+    kernel = uname_s.strip()
+    if kernel == "Darwin":
+        return OsFamily.DARWIN
+    if kernel != "Linux":
+        what = "Windows" if not kernel or "windows" in kernel.lower() or "MINGW" in kernel else kernel
+        raise UnsupportedOs(f"{what} is not supported (fleetui enrolls Linux and macOS hosts); nothing was changed")
+    ids = [os_release.get("ID", "").lower(), *os_release.get("ID_LIKE", "").lower().split()]
+    for i in ids:
+        fam = _FAMILIES.get(i) or (OsFamily.SUSE if i.startswith("opensuse") else None)
+        if fam is not None:
+            return fam
+    name = os_release.get("PRETTY_NAME") or os_release.get("ID") or "this Linux distribution"
+    raise UnsupportedOs(f"{name} is not supported (debian, rhel and suse families only); nothing was changed")
+
+
+def map_arch(machine: str) -> str:
+    m = machine.strip()
+    if m not in ARCH_MAP:
+        raise UnsupportedOs(f"architecture {m or '?'} is not supported (Alloy ships amd64 and arm64 packages)")
+    return ARCH_MAP[m]
