@@ -31,13 +31,21 @@ def fleet(n: int) -> FleetSnapshot:
     hosts = []
     for i in range(n):
         problems = (Problem("missing_label", "no environment label", "add environment=…"),) if i % 13 == 0 else ()
-        hosts.append(HostStatus(
-            instance=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}:9100",
-            state=STATES[i % len(STATES)], mode=Mode.PUSH if i % 5 == 0 else Mode.PULL,
-            last_seen=NOW - (i % 3600),
-            labels={"job": "node", "hostname": f"host-{i:05d}", "environment": ("prod", "staging", "dev")[i % 3],
-                    "maintainers": f"team-{i % 17}"},
-            problems=problems))
+        hosts.append(
+            HostStatus(
+                instance=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}:9100",
+                state=STATES[i % len(STATES)],
+                mode=Mode.PUSH if i % 5 == 0 else Mode.PULL,
+                last_seen=NOW - (i % 3600),
+                labels={
+                    "job": "node",
+                    "hostname": f"host-{i:05d}",
+                    "environment": ("prod", "staging", "dev")[i % 3],
+                    "maintainers": f"team-{i % 17}",
+                },
+                problems=problems,
+            )
+        )
     return FleetSnapshot(tuple(hosts), NOW)
 
 
@@ -48,8 +56,9 @@ def change(snapshot: FleetSnapshot, count: int, round_: int) -> FleetSnapshot:
     for k in range(count):
         i = (k * step + round_) % len(hosts)
         h = hosts[i]
-        hosts[i] = dataclasses.replace(h, state=STATES[(STATES.index(h.state) + 3) % len(STATES)],
-                                       last_seen=NOW + round_)
+        hosts[i] = dataclasses.replace(
+            h, state=STATES[(STATES.index(h.state) + 3) % len(STATES)], last_seen=NOW + round_
+        )
     return FleetSnapshot(tuple(hosts), NOW + round_)
 
 
@@ -89,8 +98,10 @@ async def bench(n: int, changed: int, rounds: int) -> None:
         await pilot.pause()  # the frame with the rows is composed and written
         t_painted = time.perf_counter()
         print(f"hosts: {n}")
-        print(f"first paint (app start -> table with {n} rows on screen): {(t_painted - t0) * 1000:.0f} ms "
-              f"(data handed over -> painted: {(t_painted - t_loaded) * 1000:.0f} ms + load)")
+        print(
+            f"first paint (app start -> table with {n} rows on screen): {(t_painted - t0) * 1000:.0f} ms "
+            f"(data handed over -> painted: {(t_painted - t_loaded) * 1000:.0f} ms + load)"
+        )
 
         # cost of applying one refresh's diff (the longest a key can wait behind it)
         apply_ms = []
@@ -123,12 +134,18 @@ async def bench(n: int, changed: int, rounds: int) -> None:
         filter_ms = (time.perf_counter() - t) * 1000
         shown = len(screen.table.view)
 
-    print(f"refresh changing {changed} rows, applied to the table (diff + upsert + re-sort + re-filter): "
-          f"median {statistics.median(apply_ms):.1f} ms, max {max(apply_ms):.1f} ms over {rounds} rounds")
-    print(f"key latency while those refreshes land (key in -> cursor moved and frame written): median "
-          f"{statistics.median(key_ms):.1f} ms, max {max(key_ms):.1f} ms over {len(key_ms)} keys")
-    print(f"key latency with no refresh: median {statistics.median(idle_ms):.1f} ms, "
-          f"max {max(idle_ms):.1f} ms over {len(idle_ms)} keys")
+    print(
+        f"refresh changing {changed} rows, applied to the table (diff + upsert + re-sort + re-filter): "
+        f"median {statistics.median(apply_ms):.1f} ms, max {max(apply_ms):.1f} ms over {rounds} rounds"
+    )
+    print(
+        f"key latency while those refreshes land (key in -> cursor moved and frame written): median "
+        f"{statistics.median(key_ms):.1f} ms, max {max(key_ms):.1f} ms over {len(key_ms)} keys"
+    )
+    print(
+        f"key latency with no refresh: median {statistics.median(idle_ms):.1f} ms, "
+        f"max {max(idle_ms):.1f} ms over {len(idle_ms)} keys"
+    )
     print(f"sort by next column: {sort_ms:.0f} ms; filter environment=prod ({shown} rows): {filter_ms:.0f} ms")
     ok = (t_painted - t0) < 1.0 and max(key_ms) < 100
     print("targets (first paint < 1 s, key latency < 100 ms):", "met" if ok else "NOT met")

@@ -40,8 +40,15 @@ class FleetApp(App[None]):
         Binding("t", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next fleetui theme"),
     ]
 
-    def __init__(self, settings: Settings, source: FleetSource, *, config_file: Path | None = None,
-                 clock: Callable[[], float] = time.time, extra_theme_dirs: Iterable[Path] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        source: FleetSource,
+        *,
+        config_file: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        extra_theme_dirs: Iterable[Path] = (),
+    ) -> None:
         """`config_file`: where a theme change is remembered (None: not remembered, e.g. in tests)."""
         super().__init__()
         self.settings = settings
@@ -65,13 +72,22 @@ class FleetApp(App[None]):
             self.theme = wanted
         else:
             self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-            self.notify(f"Theme {wanted!r} not found; using {self.theme}. "
-                        f"Known: {', '.join(self.fleet_themes)}", severity="warning", timeout=8)
+            self.notify(
+                f"Theme {wanted!r} not found; using {self.theme}. Known: {', '.join(self.fleet_themes)}",
+                severity="warning",
+                timeout=8,
+            )
         for failure in self._theme_failures:
             self.notify(f"Theme file skipped: {failure}", severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.push_screen(FleetScreen(self.source, interval=float(self.settings["refresh_interval"]),
-                                     key_labels=tuple(self.settings["schema.required_labels"]), clock=self.clock))
+        self.push_screen(
+            FleetScreen(
+                self.source,
+                interval=float(self.settings["refresh_interval"]),
+                key_labels=tuple(self.settings["schema.required_labels"]),
+                clock=self.clock,
+            )
+        )
 
     # --- themes -----------------------------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ Kept apart from the widget so the widget stays a generic, fast Line-API table an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus
@@ -51,8 +53,17 @@ def _last_seen_key(h: HostStatus) -> float:
     return -(h.last_seen or 0.0)  # newest first
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+@lru_cache(maxsize=65536)
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """`web-2` before `web-10`, `10.0.0.9` before `10.0.0.10`: numbers compare as numbers."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _DIGITS.split(text.casefold()) if p)
+
+
 def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:
-    return lambda h: fn(h).casefold()
+    return lambda h: natural_key(fn(h))
 
 
 def _label_column(name: str, priority: int) -> Column:
@@ -70,10 +81,27 @@ def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
         Column("hostname", "hostname", lambda h, now: host_name(h), _text_key(host_name), 8, 32, 3),
         Column("job", "job", lambda h, now: host_job(h), _text_key(host_job), 3, 20, 5),
         Column("mode", "mode", lambda h, now: h.mode.value, lambda h: h.mode.value, 4, 4, 6),
-        Column("last_seen", "last seen", lambda h, now: format_age(h.last_seen, now), _last_seen_key,
-               13, 13, 2, right=True, dynamic=True),
-        Column("problems", "probs", lambda h, now: str(len(h.problems)) if h.problems else "·",
-               lambda h: -len(h.problems), 5, 5, 4, right=True),
+        Column(
+            "last_seen",
+            "last seen",
+            lambda h, now: format_age(h.last_seen, now),
+            _last_seen_key,
+            13,
+            13,
+            2,
+            right=True,
+            dynamic=True,
+        ),
+        Column(
+            "problems",
+            "probs",
+            lambda h, now: str(len(h.problems)) if h.problems else "·",
+            lambda h: -len(h.problems),
+            5,
+            5,
+            4,
+            right=True,
+        ),
     ]
     cols += [_label_column(name, 7 + i) for i, name in enumerate(key_labels)]
     return cols

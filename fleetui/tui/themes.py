@@ -26,8 +26,19 @@ STATUS_VARIABLES: dict[str, str] = {
     "problem": "#E8A33C",
 }
 
-_COLOR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
-                 "background", "surface", "panel", "boost")
+_COLOR_FIELDS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 _OTHER_FIELDS = ("name", "dark", "luminosity_spread", "text_alpha", "variables")
 
 

@@ -40,37 +40,62 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
 }
 
 
-def describe_error(error: BaseException | None) -> str:
-    """One line for the banner: the adapter's PrometheusError already is one; anything else gets its type."""
+def describe_error(error: BaseException | None, location: str) -> str:
+    """One line for the banner: the adapter's PrometheusError already is one (naming the URL); anything else
+    gets the location and its type, so an unexpected failure is still readable rather than a traceback."""
     if error is None:
-        return "unknown error"
+        return f"{location}: unknown error"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if type(error).__name__ == "PrometheusError":
+    if any(cls.__name__ == "PrometheusError" for cls in type(error).__mro__):
         return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return f"{location}: {type(error).__name__}" + (f": {text}" if text else "")
 
 
 class FleetScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="fleet.filter", tooltip="Filter: text, label=value, "
-                "label!=value, label=~regex"),
-        Binding("escape", "clear_filter", "Clear", id="fleet.clear", show=False,
-                tooltip="Clear the filter and the show-only scope"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="fleet.filter",
+            tooltip="Filter: text, label=value, label!=value, label=~regex",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear",
+            id="fleet.clear",
+            show=False,
+            tooltip="Clear the filter and the show-only scope",
+        ),
         Binding("r", "refresh", "Refresh", id="fleet.refresh", tooltip="Read the fleet from Prometheus now"),
         Binding("d", "scope('down')", "Down", id="fleet.only_down", tooltip="Show only down hosts (again: all)"),
-        Binding("s", "scope('stale')", "Stale", id="fleet.only_stale", show=False,
-                tooltip="Show only stale hosts (again: all)"),
-        Binding("x", "scope('gone')", "Gone", id="fleet.only_gone", show=False,
-                tooltip="Show only gone hosts (again: all)"),
-        Binding("p", "scope('problems')", "Problems", id="fleet.only_problems",
-                tooltip="Show only hosts with label problems (again: all)"),
+        Binding(
+            "s",
+            "scope('stale')",
+            "Stale",
+            id="fleet.only_stale",
+            show=False,
+            tooltip="Show only stale hosts (again: all)",
+        ),
+        Binding(
+            "x", "scope('gone')", "Gone", id="fleet.only_gone", show=False, tooltip="Show only gone hosts (again: all)"
+        ),
+        Binding(
+            "p",
+            "scope('problems')",
+            "Problems",
+            id="fleet.only_problems",
+            tooltip="Show only hosts with label problems (again: all)",
+        ),
         Binding("a", "scope('')", "All", id="fleet.all", show=False, tooltip="Show all hosts"),
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
     ]
 
-    def __init__(self, source: FleetSource, *, interval: float, key_labels: tuple[str, ...],
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self, source: FleetSource, *, interval: float, key_labels: tuple[str, ...], clock: Callable[[], float]
+    ) -> None:
         super().__init__(id="fleet")
         self.source = source
         self.interval = interval
@@ -95,8 +120,9 @@ class FleetScreen(Screen[None]):
         yield Header(icon="◎")
         yield StaleBanner(id="stale")
         yield SummaryBar(id="summary")
-        yield Input(placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)",
-                    id="filter")
+        yield Input(
+            placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
+        )
         yield FleetTable(self._columns, self.clock, id="table")
         yield Footer()
 
@@ -121,9 +147,13 @@ class FleetScreen(Screen[None]):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self._worker = self.run_worker(self.source.snapshot(), name="refresh", group="refresh",
-                                       description=f"read the fleet from {self.source.location}",
-                                       exit_on_error=False)
+        self._worker = self.run_worker(
+            self.source.snapshot(),
+            name="refresh",
+            group="refresh",
+            description=f"read the fleet from {self.source.location}",
+            exit_on_error=False,
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._worker:
@@ -133,7 +163,7 @@ class FleetScreen(Screen[None]):
             assert result is not None
             self.apply_snapshot(result)
         elif event.state is WorkerState.ERROR:
-            self.show_failure(describe_error(event.worker.error))
+            self.show_failure(describe_error(event.worker.error, self.source.location))
         else:
             return
         self._timer = self.set_timer(self.interval, self.action_refresh, name="next-refresh")
@@ -156,9 +186,9 @@ class FleetScreen(Screen[None]):
 
     def show_failure(self, error: str) -> None:
         self.error = error
-        self.query_one(StaleBanner).show(error, self.source.location,
-                                         self.snapshot.taken_at if self.snapshot else None,
-                                         self.clock(), self.interval)
+        self.query_one(StaleBanner).show(
+            error, self.snapshot.taken_at if self.snapshot else None, self.clock(), self.interval
+        )
         self._tell_others()
 
     def _tell_others(self) -> None:

@@ -12,12 +12,25 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 # bindings every Textual screen or scroll view has, which are noise in a list of fleetui's keys
-_NOISE = {"scroll_left", "scroll_right", "page_left", "page_right", "app.focus_next", "app.focus_previous",
-          "screen.copy_text", "help_quit", "command_palette"}
+_NOISE = {
+    "scroll_left",
+    "scroll_right",
+    "page_left",
+    "page_right",
+    "app.focus_next",
+    "app.focus_previous",
+    "screen.copy_text",
+    "help_quit",
+    "command_palette",
+}
 
 # keys handled inside widgets (no screen binding) that an operator still needs to know
-_TABLE_KEYS = [("↑ ↓ / j k", "Move the cursor"), ("PgUp PgDn", "Page up / down"),
-               ("Home End", "First / last host"), ("click header", "Sort by that column")]
+_TABLE_KEYS = [
+    ("↑ ↓ / j k", "Move the cursor"),
+    ("PgUp PgDn", "Page up / down"),
+    ("Home End", "First / last host"),
+    ("click header", "Sort by that column"),
+]
 
 
 def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
@@ -29,7 +42,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         if not active.enabled or b.system or b.action in _NOISE:
             continue
         action = "quit" if b.action in ("quit", "app.quit") else b.action
-        labels.setdefault(action, b.tooltip or b.description or b.action)
+        labels.setdefault(action, "Quit fleetui" if action == "quit" else b.tooltip or b.description or b.action)
         display = screen.app.get_key_display(b)
         if display not in keys.setdefault(action, []):
             keys[action].append(display)

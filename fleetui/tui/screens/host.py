@@ -59,7 +59,7 @@ class HostScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.host.instance
         self._render_host()
-        self.query_one(OptionList).focus()
+        self.query_one("#host-body", VerticalScroll).focus()  # arrows scroll; actions have their own keys
 
     # --- content ----------------------------------------------------------------------------------------
 

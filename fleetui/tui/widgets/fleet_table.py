@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fleetui.domain.fleet import HostState, HostStatus
-from fleetui.tui.columns import Column
+from fleetui.tui.columns import Column, natural_key
 
 HostPredicate = Callable[[HostStatus], bool]
 
@@ -73,8 +73,7 @@ class FleetTable(ScrollView, can_focus=True):
     class ViewChanged(Message):
         """Sort, filter or content changed: the summary bar re-counts."""
 
-    def __init__(self, columns: Sequence[Column], clock: Callable[[], float], *,
-                 id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[Column], clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
         self._clock = clock
@@ -149,7 +148,7 @@ class FleetTable(ScrollView, can_focus=True):
         if self._predicate is not None:
             hosts = filter(self._predicate, hosts)
         key = column.sort_key
-        view = sorted(hosts, key=lambda h: h.instance)  # stable tiebreak on instance
+        view = sorted(hosts, key=lambda h: natural_key(h.instance))  # stable tiebreak on instance
         view.sort(key=key, reverse=self.sort_reverse)
         self._view = view
         if keep is not None:

@@ -9,11 +9,11 @@ from fleetui.tui.fmt import format_age
 
 
 class StaleBanner(Static):
-    def show(self, error: str, location: str, data_taken_at: float | None, now: float, retry: float) -> None:
+    def show(self, error: str, data_taken_at: float | None, now: float, retry: float) -> None:
         age = format_age(data_taken_at, now) if data_taken_at is not None else "no data yet"
         text = Text(no_wrap=False)
         text.append("⚠ STALE ", "bold")
-        text.append(f"cannot refresh from {location}: {error}")
+        text.append(f"cannot refresh: {error}")
         text.append(f" — showing data from {age}; retrying every {retry:g}s (r retries now)")
         self.update(text)
         self.display = True

@@ -13,7 +13,12 @@ from fleetui.tui.columns import STATE_GLYPH
 
 class SummaryBar(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "summary--up", "summary--down", "summary--stale", "summary--gone", "summary--problem", "summary--dim",
+        "summary--up",
+        "summary--down",
+        "summary--stale",
+        "summary--gone",
+        "summary--problem",
+        "summary--dim",
     }
 
     def show(self, snapshot: FleetSnapshot | None, shown: int, scope: str, sort: str) -> None:

@@ -1,0 +1,80 @@
+"""A fixed fleet and a frozen clock for console tests, so every snapshot renders the same.
+
+This feeds the screens a domain value (a FleetSnapshot) through FixedSource; it does not stand in for
+Prometheus: tests of refreshing, failing and recovering use the real adapter against the lab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fleetui.config import KEYS, Settings
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
+from fleetui.tui.app import FleetApp
+from fleetui.tui.source import FixedSource, FleetSource
+
+NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+_MISSING_ENV = Problem(
+    "missing_label",
+    "required label 'environment' is missing",
+    "add environment=<prod|staging|dev> to the host's target (fleetui enroll --label)",
+)
+_ALIAS = Problem(
+    "alias_label",
+    "label 'maintainer' looks like a misspelling of 'maintainers'",
+    "rename maintainer to maintainers in the host's labels",
+)
+
+
+def _host(i: int, state: HostState, mode: Mode = Mode.PULL, age: float = 15.0, **labels: str) -> HostStatus:
+    base = {
+        "job": "node" if mode is Mode.PULL else "alloy-push",
+        "hostname": f"web-{i:02d}",
+        "environment": "prod",
+        "maintainers": "ops-team",
+    }
+    base.update(labels)
+    base = {k: v for k, v in base.items() if v != ""}
+    problems = []
+    if "environment" not in base:
+        problems.append(_MISSING_ENV)
+    if "maintainer" in base:
+        problems.append(_ALIAS)
+    return HostStatus(
+        instance=f"10.0.0.{i}:{9100 if mode is Mode.PULL else 12345}",
+        state=state,
+        mode=mode,
+        last_seen=NOW - age,
+        labels=base,
+        problems=tuple(problems),
+        nodename=f"web-{i:02d}.lab",
+        scrape_url=f"http://10.0.0.{i}:9100/metrics" if mode is Mode.PULL else None,
+        last_error=f'Get "http://10.0.0.{i}:9100/metrics": connection refused' if state is HostState.DOWN else None,
+        scrape_duration=0.0123 if mode is Mode.PULL else None,
+    )
+
+
+def fleet() -> FleetSnapshot:
+    hosts = [
+        _host(2, HostState.DOWN, age=3 * 3600 + 22 * 60, environment="", maintainer="alice"),
+        _host(3, HostState.UP, environment="staging"),
+        _host(4, HostState.UP, environment="[red]", maintainers="[bold]ops[/bold]"),
+        _host(5, HostState.STALE, Mode.PUSH, age=600),
+        _host(6, HostState.GONE, age=2 * 86400 + 3 * 3600),
+        _host(7, HostState.UP, Mode.PUSH, age=4, environment="dev"),
+        _host(8, HostState.DOWN, age=125),
+    ]
+    hosts += [_host(i, HostState.UP, age=10 + i, environment=("prod", "staging", "dev")[i % 3]) for i in range(10, 40)]
+    return FleetSnapshot(tuple(hosts), NOW - 95)
+
+
+def settings(**overrides: Any) -> Settings:
+    """Built-in defaults only (no file, no environment), a refresh interval that never fires in a test."""
+    values = {k.path: k.default for k in KEYS}
+    return Settings(values).with_overrides({"refresh_interval": 3600, **overrides})
+
+
+def make_app(source: FleetSource | None = None, *, config_file: Path | None = None, **overrides: Any) -> FleetApp:
+    return FleetApp(settings(**overrides), source or FixedSource(fleet()), config_file=config_file, clock=lambda: NOW)

@@ -1,0 +1,244 @@
+"""Pilot tests: the console's keys over a fixed fleet (frozen clock), no network.
+
+The fleet is a domain value handed to the screen (fleet_fixture.FixedSource); refreshing against a real,
+stopped and restarted Prometheus is in test_lab_refresh.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+from fleet_fixture import NOW, fleet, make_app
+from textual.widgets import Input
+
+from fleetui.domain.fleet import FleetSnapshot, HostState
+from fleetui.tui.screens.fleet import FleetScreen
+from fleetui.tui.screens.help import HelpScreen
+from fleetui.tui.screens.host import HostScreen
+from fleetui.tui.source import FixedSource
+
+
+async def _fleet_screen(app) -> FleetScreen:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    screen = app.screen
+    assert isinstance(screen, FleetScreen)
+    return screen
+
+
+def _line_text(screen: FleetScreen, y: int) -> str:
+    return screen.table.render_line(y).text
+
+
+async def test_filter_by_label_and_clear() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        total = len(fleet().hosts)
+        assert len(screen.table.view) == total
+        await pilot.press("slash", *"environment=staging", "enter")
+        view = screen.table.view
+        assert view and all(h.labels.get("environment") == "staging" for h in view)
+        assert len(view) == sum(1 for h in fleet().hosts if h.labels.get("environment") == "staging")
+        assert screen.query_one("#filter").display  # the active filter stays visible
+        await pilot.press("escape")
+        assert len(screen.table.view) == total
+        assert not screen.query_one("#filter").display
+
+
+async def test_filter_negation_regex_and_free_text() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        await pilot.press("slash", *"environment!=prod", "enter")
+        assert all(h.labels.get("environment") != "prod" for h in screen.table.view)
+        await pilot.press("escape", "slash", *"hostname=~web-0[2-4]", "enter")
+        assert sorted(h.instance for h in screen.table.view) == ["10.0.0.2:9100", "10.0.0.3:9100", "10.0.0.4:9100"]
+        await pilot.press("escape", "slash", *"alloy-push", "enter")
+        assert {h.mode.value for h in screen.table.view} == {"push"}
+
+
+async def test_bad_regex_is_flagged_and_keeps_the_previous_filter() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        await pilot.press("slash", *"environment=dev")
+        shown = len(screen.table.view)
+        box = screen.query_one("#filter", Input)
+        box.value = "environment=dev hostname=~(web"  # pasted in one go
+        await pilot.pause()
+        assert box.has_class("-invalid")
+        assert "regular expression" in str(box.border_subtitle)
+        assert len(screen.table.view) == shown
+
+
+async def test_show_only_keys_toggle() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        for key, state in (("d", HostState.DOWN), ("s", HostState.STALE), ("x", HostState.GONE)):
+            await pilot.press(key)
+            assert screen.table.view and {h.state for h in screen.table.view} == {state}
+            await pilot.press(key)  # again: everything
+            assert len(screen.table.view) == len(fleet().hosts)
+        await pilot.press("p")
+        assert [h.instance for h in screen.table.view] == ["10.0.0.2:9100"]
+        await pilot.press("a")
+        assert len(screen.table.view) == len(fleet().hosts)
+
+
+async def test_sort_keys_and_header_click() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        table = screen.table
+        assert [h.state for h in table.view[:2]] == [HostState.DOWN, HostState.DOWN]  # severity first
+        await pilot.press("o")  # next column: instance, natural order
+        assert table.sort_key == "instance"
+        instances = [h.instance for h in table.view]
+        assert instances[:3] == ["10.0.0.2:9100", "10.0.0.3:9100", "10.0.0.4:9100"]
+        await pilot.press("O")
+        assert [h.instance for h in table.view] == instances[::-1]
+        assert "instance▼" in _line_text(screen, 0)
+        # click the "last seen" header: newest first
+        x = _line_text(screen, 0).index("last seen")
+        await pilot.click(table, offset=(x, 0))
+        assert table.sort_key == "last_seen"
+        seen = [h.last_seen or 0 for h in table.view]
+        assert seen == sorted(seen, reverse=True)
+
+
+async def test_enter_opens_detail_and_escape_returns_with_cursor_kept() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        await pilot.press("down", "down")
+        chosen = screen.table.cursor_host
+        assert chosen is not None
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, HostScreen) and detail.host.instance == chosen.instance
+        await pilot.press("escape")
+        assert app.screen is screen and screen.table.cursor_host == chosen
+
+
+async def test_detail_shows_labels_problems_and_hints_as_plain_text() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 60)) as pilot:
+        screen = await _fleet_screen(app)
+        screen.open_host("10.0.0.2:9100")
+        await pilot.pause()
+        text = app.screen.query_one("#host-problems").render()
+        assert "missing_label" in str(text) and "fix: rename maintainer to maintainers" in str(text)
+        overview = str(app.screen.query_one("#host-overview").render())
+        assert "http://10.0.0.2:9100/metrics" in overview and "connection refused" in overview
+        assert "3h 22m ago" in overview
+        await pilot.press("escape")
+        screen.open_host("10.0.0.4:9100")
+        await pilot.pause()
+        labels = str(app.screen.query_one("#host-labels").render())
+        assert "[red]" in labels and "[bold]ops[/bold]" in labels
+
+
+async def test_label_values_are_not_markup_in_the_table() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        screen.table.move_cursor_to("10.0.0.4:9100")
+        await pilot.pause()
+        row = screen.table.cursor - int(screen.table.scroll_offset.y) + 1
+        line = _line_text(screen, row)
+        assert "[red]" in line and "[bold]ops[/bold]" in line
+
+
+async def test_refresh_applies_the_diff_keeping_cursor_and_scroll() -> None:
+    source = FixedSource(fleet())
+    app = make_app(source)
+    async with app.run_test(size=(120, 16)) as pilot:
+        screen = await _fleet_screen(app)
+        await pilot.press("o")  # by instance, so the changed rows do not move
+        for _ in range(20):
+            await pilot.press("down")
+        table = screen.table
+        chosen, top = table.cursor_host, table.scroll_offset.y
+        assert chosen is not None and top > 0
+        hosts = list(source.current.hosts)
+        hosts[0] = dataclasses.replace(hosts[0], state=HostState.UP, problems=())  # 10.0.0.2 recovers
+        hosts.pop()  # one host vanishes
+        source.current = FleetSnapshot(tuple(hosts), NOW)
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert source.calls == 2
+        assert table.cursor_host == chosen and table.scroll_offset.y == top
+        assert len(table.view) == len(hosts)
+        assert table.hosts["10.0.0.2:9100"].state is HostState.UP
+        assert screen.snapshot is source.current
+
+
+async def test_theme_key_switches_and_remembers(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("refresh_interval: 30\n")
+    app = make_app(config_file=config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _fleet_screen(app)
+        assert app.theme == "fleet-dark"
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.theme != "fleet-dark" and app.theme in app.fleet_themes
+        saved = yaml.safe_load(config.read_text())
+        assert saved == {"refresh_interval": 30, "theme": app.theme}
+        assert app.current_theme.variables["status-down"]  # fleetui's own variables travel with the theme
+
+
+async def test_configured_theme_and_invalid_theme_fallback() -> None:
+    app = make_app(theme="fleet-high-contrast")
+    async with app.run_test(size=(100, 30)):
+        await _fleet_screen(app)
+        assert app.theme == "fleet-high-contrast"
+    app = make_app(theme="no-such-theme")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _fleet_screen(app)
+        await pilot.pause()
+        assert app.theme == "fleet-dark"
+        assert any("no-such-theme" in str(n.message) for n in app._notifications)
+
+
+async def test_help_lists_every_key_of_the_screen() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await _fleet_screen(app)
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        keys = {k for k, _ in help_screen.rows}
+        for key in ("/", "r", "d", "s", "x", "p", "a", "o", "O", "esc", "q", "?", "t"):
+            assert any(key in k.split() for k in keys), key
+        await pilot.press("escape")
+        assert app.screen is screen
+        screen.open_host("10.0.0.3:9100")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert any("Read the fleet" in what for _, what in app.screen.rows)  # type: ignore[attr-defined]
+
+
+async def test_palette_offers_every_screen_action() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)):
+        screen = await _fleet_screen(app)
+        titles = {c.title for c in app.get_system_commands(screen)}
+        for title in (
+            "Refresh now",
+            "Filter hosts",
+            "Clear filter",
+            "Show only down",
+            "Show only with problems",
+            "Sort by last seen",
+            "Reverse sort order",
+            "Theme: fleet-light",
+            "Help: keys of this screen",
+            "Open 10.0.0.2:9100",
+            "Quit",
+        ):
+            assert title in titles, title
