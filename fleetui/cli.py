@@ -26,6 +26,11 @@ COMMANDS: dict[str, str] = {
     "status": "fleet status from Prometheus: state, last seen and label problems per host",
     "rules": "print Prometheus rules: last-seen recording rule and HostDown for pull and push hosts",
     "check": "check Alloy configuration files for syntax errors, offline (like `alloy fmt`)",
+    "enroll": "enroll a host over SSH: install Alloy, deploy its config, add it to Prometheus",
+    "plan": "show what `fleetui enroll` would change on a host, changing nothing",
+    "retire": "stop monitoring a host: rename its target file (audit trail), optionally stop Alloy",
+    "history": "the targets directory as an audit trail: enrolled and retired hosts with times",
+    "render": "print the Alloy config, env file and target JSON for a host description (no host touched)",
 }
 
 

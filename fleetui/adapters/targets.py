@@ -61,14 +61,14 @@ class HistoryEntry:
             "name": self.name,
             "file": self.file,
             "state": self.state,
-            "updated_at": _iso(self.updated_at),
-            "retired_at": _iso(self.retired_at) if self.retired_at is not None else None,
+            "updated_at": iso_utc(self.updated_at),
+            "retired_at": iso_utc(self.retired_at) if self.retired_at is not None else None,
             "targets": list(self.targets),
             "labels": self.labels,
         }
 
 
-def _iso(t: float) -> str:
+def iso_utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

@@ -1,0 +1,46 @@
+"""`fleetui plan ADDRESS ...`: what `fleetui enroll` with the same arguments would do, changing nothing.
+
+It connects and reads (OS, installed Alloy, current config, env file and target file) but writes nothing: the
+install commands it would run, unified diffs of the config, the env file (secrets masked) and the target file,
+and which steps would be skipped because their input is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from fleetui.commands import enroll as _enroll
+from fleetui.config import Settings
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    _enroll.add_arguments(p)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import json
+
+    from fleetui.deploy.pipeline import Enrollment, resolve_secrets
+    from fleetui.domain.host import InputError
+
+    try:
+        req, password = _enroll.build(args, settings)
+        secrets = resolve_secrets(req, os.environ)
+    except (_enroll.BadInput, InputError) as e:
+        print(f"fleetui plan: {e}", file=sys.stderr)
+        return 2
+    op = Enrollment(
+        req, settings, password=password, secrets=secrets, on_unknown_key=_enroll.host_key_callback(args), dry_run=True
+    )
+    result = asyncio.run(_enroll.drive(op, True))
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif result.ok:
+        print(f"Plan for {req.address} ({req.mode.value} mode); nothing was changed")
+        _enroll.print_plan(result)
+    else:
+        print(f"fleetui plan: {result.failed_step} failed: {result.error}", file=sys.stderr)
+    return _enroll.exit_code(result)

@@ -1,0 +1,51 @@
+"""`fleetui retire ADDRESS`: stop monitoring a host, keeping its record.
+
+The target file is renamed `<name>.json.deleted.<UTC timestamp>` (the audit trail `fleetui history` reads) and
+Prometheus reloaded; with `--stop-agent` Alloy is also stopped and disabled on the host over SSH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fleetui.commands import enroll as _enroll
+from fleetui.config import Settings
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    _enroll.add_connection_arguments(p)
+    p.add_argument("--stop-agent", action="store_true", help="also stop and disable Alloy on the host")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import json
+
+    from fleetui.deploy.retire import Retirement
+
+    try:
+        req, password = _enroll.build(args, settings, with_services=False)
+    except _enroll.BadInput as e:
+        print(f"fleetui retire: {e}", file=sys.stderr)
+        return 2
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("fleetui retire: refusing without confirmation: pass --yes", file=sys.stderr)
+            return 2
+        what = " and stop its Alloy" if args.stop_agent else ""
+        if input(f"Retire {req.address}{what}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 0
+    op = Retirement(
+        req, settings, stop_agent=args.stop_agent, password=password, on_unknown_key=_enroll.host_key_callback(args)
+    )
+    result = asyncio.run(_enroll.drive(op, args.json))
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif result.ok:
+        print(f"{req.address} retired ({result.summary.get('retired_as')})")
+    else:
+        print(f"fleetui retire: {result.failed_step} failed: {result.error}", file=sys.stderr)
+    return _enroll.exit_code(result)
