@@ -78,3 +78,27 @@ def settings(**overrides: Any) -> Settings:
 
 def make_app(source: FleetSource | None = None, *, config_file: Path | None = None, **overrides: Any) -> FleetApp:
     return FleetApp(settings(**overrides), source or FixedSource(fleet()), config_file=config_file, clock=lambda: NOW)
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
+
+
+class FixedThenPrometheus:
+    """The fixed fleet once, then the real Prometheus adapter at `url` (unreachable in the stale tests).
+
+    The first value is a domain value for a deterministic table; the failure after it is real: the adapter's
+    own error from a refused connection, not a fabricated one.
+    """
+
+    def __init__(self, url: str = UNREACHABLE) -> None:
+        from fleetui.tui.source import PrometheusSource
+
+        self.first: FixedSource | None = FixedSource(fleet())
+        self.real = PrometheusSource(settings(**{"prometheus.url": url}))
+        self.location = self.real.location
+
+    async def snapshot(self) -> FleetSnapshot:
+        if self.first is not None:
+            first, self.first = self.first, None
+            return await first.snapshot()
+        return await self.real.snapshot()

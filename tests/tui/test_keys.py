@@ -6,18 +6,21 @@ stopped and restarted Prometheus is in test_lab_refresh.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
 import yaml
-from fleet_fixture import NOW, fleet, make_app
+from fleet_fixture import NOW, UNREACHABLE, FixedThenPrometheus, fleet, make_app, settings
 from textual.widgets import Input
+from textual.worker import WorkerFailed
 
 from fleetui.domain.fleet import FleetSnapshot, HostState
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.host import HostScreen
-from fleetui.tui.source import FixedSource
+from fleetui.tui.screens.welcome import WelcomeScreen
+from fleetui.tui.source import FixedSource, PrometheusSource
 
 
 async def _fleet_screen(app) -> FleetScreen:  # type: ignore[no-untyped-def]
@@ -25,6 +28,13 @@ async def _fleet_screen(app) -> FleetScreen:  # type: ignore[no-untyped-def]
     screen = app.screen
     assert isinstance(screen, FleetScreen)
     return screen
+
+
+async def _settle(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait for running refreshes, failed ones included (their error is what the screen shows)."""
+    with contextlib.suppress(WorkerFailed):
+        await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def _line_text(screen: FleetScreen, y: int) -> str:
@@ -242,3 +252,31 @@ async def test_palette_offers_every_screen_action() -> None:
             "Quit",
         ):
             assert title in titles, title
+
+
+async def test_failed_refresh_keeps_data_and_shows_stale_banner() -> None:
+    app = make_app(FixedThenPrometheus())
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        assert not screen.query_one("#stale").display
+        await pilot.press("r")
+        await _settle(app, pilot)
+        banner = str(screen.query_one("#stale").render())
+        assert screen.query_one("#stale").display
+        assert UNREACHABLE in banner and "cannot connect" in banner
+        assert "showing data from 1m 35s ago" in banner  # the fixed fleet was taken 95 s before the frozen now
+        assert len(screen.table.view) == len(fleet().hosts)  # last data kept
+
+
+async def test_first_run_without_prometheus_says_what_to_do() -> None:
+    source = PrometheusSource(settings(**{"prometheus.url": UNREACHABLE}))
+    app = make_app(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(app, pilot)
+        welcome = app.screen
+        assert isinstance(welcome, WelcomeScreen)
+        text = str(welcome.query_one("#welcome-text").render())
+        for needle in (UNREACHABLE, "cannot connect", "--prometheus", "prometheus:", "url:", "fleetui demo"):
+            assert needle in text, needle
+        await pilot.press("q")
+    assert app.return_code in (None, 0)

@@ -5,11 +5,13 @@ Update only after looking at the report: `pytest tests/tui/test_snapshots.py --s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
-from fleet_fixture import make_app
+from fleet_fixture import FixedThenPrometheus, make_app
 from textual.pilot import Pilot
+from textual.worker import WorkerFailed
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
@@ -52,3 +54,15 @@ def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet_stale_banner(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        await pilot.press("r")  # the real adapter now meets a refused connection
+        with contextlib.suppress(WorkerFailed):
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(make_app(FixedThenPrometheus()), terminal_size=size, run_before=run_before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from fleetui.domain.age import format_duration
 from fleetui.tui.fmt import format_age
 
 
@@ -14,7 +15,7 @@ class StaleBanner(Static):
         text = Text(no_wrap=False)
         text.append("⚠ STALE ", "bold")
         text.append(f"cannot refresh: {error}")
-        text.append(f" — showing data from {age}; retrying every {retry:g}s (r retries now)")
+        text.append(f" — showing data from {age}; retrying every {format_duration(retry)} (r retries now)")
         self.update(text)
         self.display = True
 
