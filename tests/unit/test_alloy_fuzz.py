@@ -6,11 +6,24 @@ configurations. The `alloy-fuzz` profile bounds the run to a few seconds; raise 
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleetui.alloy.syntax import AlloySyntaxError, Diagnostic, check, format_file, parse
-from tests.unit.test_alloy_printer import strip_positions
+
+
+def strip_positions(node: Any) -> Any:
+    """The tree without positions, raw texts and comments (as in test_alloy_printer)."""
+    if isinstance(node, tuple):
+        return tuple(strip_positions(n) for n in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        kept = [f.name for f in dataclasses.fields(node) if f.name not in ("pos", "end", "comments", "raw")]
+        return (type(node).__name__, *((name, strip_positions(getattr(node, name))) for name in kept))
+    return node
+
 
 settings.register_profile("alloy-fuzz", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ = settings.get_profile("alloy-fuzz")
