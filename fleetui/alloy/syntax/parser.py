@@ -21,6 +21,7 @@ from fleetui.alloy.syntax.source import Source, decode
 from fleetui.alloy.syntax.strings import go_quote, unquote
 
 MAX_DEPTH = 100
+_RECURSION_LIMIT = 4000
 
 _STATEMENT_END = frozenset((t.TERMINATOR, t.RPAREN, t.RCURLY, t.RBRACK, t.COMMA))
 _PREC = t.PRECEDENCE
@@ -106,6 +107,9 @@ class Parser:
         try:
             body = self.parse_body(t.EOF)
         except _TooDeep:
+            body = ()
+        except RecursionError:  # only if the caller's own stack was already deep
+            self._add(self.off, f"nesting too deep (more than {MAX_DEPTH} levels)")
             body = ()
         return ast.File(self.filename, body, tuple(self.comments))
 
@@ -381,15 +385,12 @@ def _literal_value(tok: str, lit: str) -> int | float | str | bool | None:
 
 def parse(src: str | bytes, filename: str = "<input>") -> ast.File:
     """Parse a whole Alloy file, or raise AlloySyntaxError with every diagnostic."""
-    limit = sys.getrecursionlimit()
-    if limit < 4000:
-        sys.setrecursionlimit(4000)  # MAX_DEPTH levels of ~7 frames each, on top of the caller's stack
-    try:
-        p = Parser(src, filename)
-        f = p.parse_file()
-    finally:
-        if limit < 4000:
-            sys.setrecursionlimit(limit)
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        # MAX_DEPTH levels take ~7 frames each. Raised once and never lowered again, so concurrent parses in
+        # other threads cannot have the limit pulled from under them.
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+    p = Parser(src, filename)
+    f = p.parse_file()
     if p.diags:
         raise AlloySyntaxError(p.diags)
     return f
