@@ -4,17 +4,26 @@
 the timeout, and turns every failure into a typed `PrometheusError` whose `str()` is one line naming the
 URL, so commands print it and exit 2 and the console shows it in a notification, never as a traceback.
 
-`FleetReader.snapshot()` is one refresh: a fixed set of requests whatever the fleet size (see `QUERIES`),
-sent concurrently, then the pure rules of fleetui.domain.classify. Requests per refresh:
+`FleetReader.snapshot()` is one refresh: a fixed set of requests whatever the fleet size, sent
+concurrently where they do not depend on each other, then the pure rules of fleetui.domain.classify:
 
 1. GET  /api/v1/targets?state=active   which instances Prometheus scrapes (mode pull), health, last error
-2. POST /api/v1/query  CURRENT         newest sample time + labels of every current `up`/`node_uname_info`
-3. POST /api/v1/query  RULE            `node_last_seen_timestamp` over the look-back (the recording rule)
-4. POST /api/v1/query  MACOS           instances with macOS memory names and no Linux names
-5. POST /api/v1/query  HISTORY         only when RULE is empty: last successful sample time over the
-                                       look-back, computed with a 1-minute subquery
+2. POST /api/v1/query  current         newest sample time + labels of every current `up`/`node_uname_info`
+3. POST /api/v1/query  rule            `node_last_seen_timestamp` over the look-back (the recording rule)
+4. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
+   -- only when the recording rule answered nothing:
+5. POST /api/v1/series                 `up`/`node_uname_info` series of the look-back window (index only,
+                                       no samples decoded): the candidates for "gone"
+6. POST /api/v1/query  history         last successful sample time of the candidates that are not current
+                                       (and of down pull hosts), by a 1-minute subquery restricted to them
+                                       (skipped when there is none)
 
-So 4 requests with the recording rule installed (`fleetui rules`), 5 without it; never more.
+So 4 requests with the recording rule installed (`fleetui rules`), at most 6 without it. Why the detour: a
+24 h subquery over the whole fleet costs ~6 s at 5,000 series (measured, bench/refresh.py); restricted to
+the hosts that are gone or down it costs in proportion to those. Precision of the computed history: exact
+for push hosts (remote-written series end without a stale marker), up to one minute early for a pull
+target that went down or was removed (the step can miss the few seconds before `up 0` or the stale marker).
+With the recording rule it is exact to the rule's evaluation.
 """
 
 from __future__ import annotations
@@ -138,7 +147,7 @@ class PrometheusClient:
     # --- transport ---------------------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                    data: Mapping[str, str] | None = None) -> httpx.Response:
+                    data: Mapping[str, str | list[str]] | None = None) -> httpx.Response:
         url = f"{self.base_url}{path}"
         try:
             return await self._client.request(method, path, params=params, data=data)
@@ -149,7 +158,7 @@ class PrometheusClient:
             raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
 
     async def _api(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                   data: Mapping[str, str] | None = None) -> Any:
+                   data: Mapping[str, str | list[str]] | None = None) -> Any:
         """Send, check the status and the JSON envelope, return `data`."""
         url = f"{self.base_url}{path}"
         resp = await self._send(method, path, params=params, data=data)
@@ -175,11 +184,19 @@ class PrometheusClient:
 
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
-        form = {"query": expr}
+        form: dict[str, str | list[str]] = {"query": expr}
         if time is not None:
             form["time"] = f"{time:.3f}"
         data = await self._api("POST", "/api/v1/query", data=form)
         return _parse_result(f"{self.base_url}/api/v1/query", data)
+
+    async def series(self, matchers: Sequence[str], start: float, end: float) -> list[dict[str, str]]:
+        """Label sets of the series matching any of `matchers` with data in [start, end] (block granularity)."""
+        form: dict[str, str | list[str]] = {"match[]": list(matchers), "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        data = await self._api("POST", "/api/v1/series", data=form)
+        if not isinstance(data, list):
+            raise BadJSON(f"{self.base_url}/api/v1/series", "data is not a list")
+        return [{str(k): str(v) for k, v in d.items()} for d in data if isinstance(d, dict)]
 
     async def targets(self) -> list[Target]:
         """Active scrape targets (down ones included)."""
@@ -273,18 +290,42 @@ def _tag(expr: str, source: str) -> str:
     return f'label_replace({expr}, "{SOURCE_LABEL}", "{source}", "", "")'
 
 
+_RE2_SPECIAL = set("\\.+*?()|[]{}^$")
+
+
+def promql_string(s: str) -> str:
+    """A double-quoted PromQL string literal for any text."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def literal_regex(values: Sequence[str]) -> str:
+    """An RE2 alternation matching exactly these values (as a PromQL string literal)."""
+    alts = ("".join("\\" + c if c in _RE2_SPECIAL else c for c in v) for v in sorted(set(values)))
+    return promql_string("|".join(alts))
+
+
+PRESENCE_METRICS = ("up", "node_uname_info")
+
+
 def queries(lookback: float) -> dict[str, str]:
-    """The PromQL of one refresh, by name (see the module docstring)."""
-    lb = f"{int(lookback)}s"
+    """The fixed PromQL of one refresh, by name (see the module docstring; `history` is built per refresh)."""
     return {
         "current": f"{_tag('timestamp(up)', 'up')} or {_tag('timestamp(node_uname_info)', 'uname')}",
-        "rule": f"last_over_time({LAST_SEEN_METRIC}[{lb}])",
+        "rule": f"last_over_time({LAST_SEEN_METRIC}[{int(lookback)}s])",
         "macos": "count by (instance) (node_memory_total_bytes)"
                  " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
-        # `timestamp(up == 1)` would be the evaluation time; `and` keeps the sample's own timestamp
-        "history": f"{_tag(f'max_over_time((timestamp(up) and up == 1)[{lb}:1m])', 'up')}"
-                   f" or {_tag(f'max_over_time(timestamp(node_uname_info)[{lb}:1m])', 'uname')}",
     }
+
+
+def history_query(instances: Sequence[str], lookback: float) -> str:
+    """Last successful sample time of these instances over the look-back, at one-minute resolution.
+
+    `timestamp(up == 1)` would be the evaluation time; `and` keeps the sample's own timestamp.
+    """
+    sel = f"{{instance=~{literal_regex(instances)}}}"
+    lb = f"{int(lookback)}s"
+    return (f"{_tag(f'max_over_time((timestamp(up{sel}) and up{sel} == 1)[{lb}:1m])', 'up')}"
+            f" or {_tag(f'max_over_time(timestamp(node_uname_info{sel})[{lb}:1m])', 'uname')}")
 
 
 class FleetReader:
@@ -319,7 +360,7 @@ class FleetReader:
         history = rule
         if not rule:
             source = "computed"
-            history = await self.client.query(q["history"], t)
+            history = await self._computed_history(t, targets, current)
         inputs = FleetInputs(
             now=t,
             targets=tuple(targets),
@@ -328,6 +369,16 @@ class FleetReader:
             macos=frozenset(s.instance for s in macos if s.instance),
         )
         return inputs, source
+
+    async def _computed_history(self, t: float, targets: Sequence[Target], current: Sequence[Sample]) -> list[Sample]:
+        """Without the recording rule: candidates from the series index, then a subquery over them only."""
+        series = await self.client.series(PRESENCE_METRICS, t - self.lookback, t)
+        live = {s.instance for s in current if s.instance}
+        down = {tg.instance for tg in targets if tg.health != "up"}
+        candidates = sorted({d["instance"] for d in series if d.get("instance")} - live | down)
+        if not candidates:
+            return []
+        return await self.client.query(history_query(candidates, self.lookback), t)
 
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
         inputs, source = await self.inputs(now)
