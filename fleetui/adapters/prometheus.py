@@ -11,19 +11,21 @@ concurrently where they do not depend on each other, then the pure rules of flee
 2. POST /api/v1/query  current         newest sample time + labels of every current `up`/`node_uname_info`
 3. POST /api/v1/query  rule            `node_last_seen_timestamp` over the look-back (the recording rule)
 4. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
-   -- only when the recording rule answered nothing:
 5. POST /api/v1/series                 `up`/`node_uname_info` series of the look-back window (index only,
-                                       no samples decoded): the candidates for "gone"
-6. POST /api/v1/query  history         last successful sample time of the candidates that are not current
-                                       (and of down pull hosts), by a 1-minute subquery restricted to them
-                                       (skipped when there is none)
+                                       no samples decoded): every instance that may be gone
+6. POST /api/v1/query  history         only for the instances neither current nor known to the rule (and
+                                       down pull hosts the rule does not know): their last successful
+                                       sample time, by a 1-minute subquery restricted to them
 
-So 4 requests with the recording rule installed (`fleetui rules`), at most 6 without it. Why the detour: a
-24 h subquery over the whole fleet costs ~6 s at 5,000 series (measured, bench/refresh.py); restricted to
-the hosts that are gone or down it costs in proportion to those. Precision of the computed history: exact
-for push hosts (remote-written series end without a stale marker), up to one minute early for a pull
-target that went down or was removed (the step can miss the few seconds before `up 0` or the stale marker).
-With the recording rule it is exact to the rule's evaluation.
+1-5 are sent concurrently; 6 is skipped when there is no such instance — with the recording rule installed
+(`fleetui rules`) that is the usual case: 5 requests; without it, 6. Never more, whatever the fleet size.
+Why not one 24 h subquery over the whole fleet: it costs ~6 s at 5,000 series (measured, bench/refresh.py);
+restricted to the gone and down hosts it costs in proportion to those. The rule alone is not enough either:
+it cannot know hosts that vanished before it was installed.
+
+Precision of the computed history: exact for push hosts (remote-written series end without a stale marker),
+up to one minute early for a pull target that went down or was removed (the step can miss the seconds
+before `up 0` or the stale marker). From the recording rule it is exact to the rule's evaluation.
 """
 
 from __future__ import annotations
@@ -328,6 +330,16 @@ def history_query(instances: Sequence[str], lookback: float) -> str:
             f" or {_tag(f'max_over_time(timestamp(node_uname_info{sel})[{lb}:1m])', 'uname')}")
 
 
+def history_candidates(targets: Sequence[Target], current: Sequence[Sample], rule: Sequence[Sample],
+                       series: Sequence[Mapping[str, str]]) -> list[str]:
+    """Instances whose last-seen time must be computed: in the look-back's series index or down pull hosts,
+    minus those an instant query shows alive, minus those the recording rule already answers for."""
+    down = {tg.instance for tg in targets if tg.health != "up"}
+    live = {s.instance for s in current if s.instance} - down
+    known = {s.instance for s in rule if s.instance and s.value > 0}
+    return sorted(({d["instance"] for d in series if d.get("instance")} | down) - live - known)
+
+
 class FleetReader:
     """One refresh of the fleet from Prometheus: `await reader.snapshot()`.
 
@@ -350,17 +362,18 @@ class FleetReader:
         """Read everything one refresh needs; returns the parsed inputs and the last_seen source."""
         t = _time.time() if now is None else now
         q = self.queries
-        targets, current, rule, macos = await asyncio.gather(
+        targets, current, rule, macos, series = await asyncio.gather(
             self.client.targets(),
             self.client.query(q["current"], t),
             self.client.query(q["rule"], t),
             self.client.query(q["macos"], t),
+            self.client.series(PRESENCE_METRICS, t - self.lookback, t),
         )
-        source = "recording_rule"
-        history = rule
-        if not rule:
-            source = "computed"
-            history = await self._computed_history(t, targets, current)
+        source = "recording_rule" if rule else "computed"
+        history = list(rule)
+        candidates = history_candidates(targets, current, rule, series)
+        if candidates:
+            history += await self.client.query(history_query(candidates, self.lookback), t)
         inputs = FleetInputs(
             now=t,
             targets=tuple(targets),
@@ -369,16 +382,6 @@ class FleetReader:
             macos=frozenset(s.instance for s in macos if s.instance),
         )
         return inputs, source
-
-    async def _computed_history(self, t: float, targets: Sequence[Target], current: Sequence[Sample]) -> list[Sample]:
-        """Without the recording rule: candidates from the series index, then a subquery over them only."""
-        series = await self.client.series(PRESENCE_METRICS, t - self.lookback, t)
-        live = {s.instance for s in current if s.instance}
-        down = {tg.instance for tg in targets if tg.health != "up"}
-        candidates = sorted({d["instance"] for d in series if d.get("instance")} - live | down)
-        if not candidates:
-            return []
-        return await self.client.query(history_query(candidates, self.lookback), t)
 
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
         inputs, source = await self.inputs(now)
