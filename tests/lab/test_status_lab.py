@@ -1,0 +1,206 @@
+"""Fleet status against the lab's real Prometheus: every state and every problem code.
+
+Pull hosts are real scrapes: a file_sd target file of this module's own (`t-status.json`) points one target at
+a lab host's real node_exporter (up) and one at a closed port (down). Push hosts are real remote_write requests
+sent here, with past timestamps for the stale and gone ones (the lab's TSDB accepts out-of-order samples).
+Every instance is prefixed `t-status-` so other tests' hosts never matter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fleetui.adapters.prometheus import FleetReader, PrometheusClient, QueryError
+from fleetui.config import Settings
+from fleetui.domain.classify import PROBLEM_CODES
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, diff_snapshots
+from fleetui.lab.remote_write import push
+
+pytestmark = pytest.mark.lab
+
+P = "t-status-"
+TEAM = {"environment": "test", "maintainers": "status-tests"}
+
+
+def _node_series(instance: str, samples: list[tuple[int, float]], nodename: str | None = None,
+                 job: str = "integrations/unix", **labels: str) -> list[Any]:
+    base = {"instance": instance, "job": job, **labels}
+    return [
+        ({"__name__": "up", **base}, samples),
+        ({"__name__": "node_uname_info", **base, "nodename": nodename or instance, "sysname": "Linux"},
+         [(t, 1.0) for t, _ in samples]),
+    ]
+
+
+def _nodename_of(address: str) -> str:
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r'node_uname_info\{[^}]*nodename="([^"]*)"', text)
+    assert m, "node_exporter exposes no node_uname_info"
+    return m.group(1)
+
+
+def _push_fleet(url: str) -> float:
+    now_ms = int(time.time() * 1000)
+    recent = [(now_ms - 10_000, 1.0), (now_ms - 2_000, 1.0)]
+    stale = [(now_ms - 230_000, 1.0), (now_ms - 200_000, 1.0)]
+    gone = [(now_ms - m * 60_000, 1.0) for m in range(40, 29, -1)]  # ends exactly 30 min ago
+    series: list[Any] = []
+    series += _node_series(f"{P}push-up", recent, **TEAM)
+    series += _node_series(f"{P}push-stale", stale, **TEAM)
+    series += _node_series(f"{P}push-gone", gone, **TEAM)
+    # seed 000: a friendly instance, the real nodename, and job left as the component path
+    series += _node_series(f"{P}pi", recent, nodename=f"{P}4b", job="prometheus.scrape.node_exporter", **TEAM)
+    series += _node_series(f"{P}clone-a", recent, nodename=f"{P}golden", **TEAM)
+    series += _node_series(f"{P}clone-b", recent, nodename=f"{P}golden", **TEAM)
+    series += _node_series(f"{P}drift", recent, environment="test", maintainer="status-tests")
+    series += _node_series(f"{P}nolabels", recent)
+    series += _node_series(f"{P}mac", recent, **TEAM)
+    series.append(({"__name__": "node_memory_total_bytes", "instance": f"{P}mac", "job": "integrations/unix",
+                    **TEAM}, recent))
+    push(url, series)
+    return now_ms / 1000
+
+
+@pytest.fixture(scope="module")
+def fleet(lab: Any, lab_settings: Settings) -> Iterator[dict[str, Any]]:
+    """Write the module's pull targets and push hosts, wait for the scrapes, yield what was written."""
+    web = lab.host("web-01")
+    exporter = f"{web.address}:19100"
+    nodename = _nodename_of(exporter)
+    target_file = lab.targets_dir / "t-status.json"
+    tmp = target_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps([
+        {"targets": [exporter], "labels": {"instance": f"{P}pull-up:19100", "hostname": nodename, **TEAM}},
+        {"targets": ["127.0.0.1:9"], "labels": {"instance": f"{P}pull-down", **TEAM}},
+    ]))
+    tmp.replace(target_file)
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            with urllib.request.urlopen(f"{lab.prometheus}/api/v1/targets?state=active", timeout=10) as r:
+                health = {t["labels"].get("instance"): t["health"] for t in json.load(r)["data"]["activeTargets"]}
+            if health.get(f"{P}pull-up:19100") == "up" and health.get(f"{P}pull-down") == "down":
+                break
+            assert time.monotonic() < deadline, f"lab Prometheus did not scrape the test targets: {health}"
+            time.sleep(1)
+        written = _push_fleet(lab_settings.remote_write_url)
+        yield {"written": written, "nodename": nodename}
+    finally:
+        target_file.unlink(missing_ok=True)
+
+
+async def _snapshot(settings: Settings, **kw: Any) -> tuple[FleetSnapshot, int]:
+    async with PrometheusClient(settings) as c:
+        snap = await FleetReader(c, settings, **kw).snapshot()
+        return snap, c.request_count
+
+
+def _mine(snap: FleetSnapshot) -> dict[str, HostStatus]:
+    return {h.instance: h for h in snap.hosts if h.instance.startswith(P)}
+
+
+def _codes(h: HostStatus) -> set[str]:
+    return {p.code for p in h.problems}
+
+
+async def test_every_state_and_problem(fleet: dict[str, Any], lab_settings: Settings) -> None:
+    snap, requests = await _snapshot(lab_settings)
+    hosts = _mine(snap)
+    written = fleet["written"]
+    assert requests <= 6
+
+    up = hosts[f"{P}pull-up:19100"]
+    assert (up.state, up.mode, up.nodename, up.problems) == (HostState.UP, Mode.PULL, fleet["nodename"], ())
+    assert up.scrape_url and up.scrape_url.endswith("/metrics") and up.last_seen and snap.taken_at - up.last_seen < 30
+
+    down = hosts[f"{P}pull-down"]
+    assert (down.state, down.mode) == (HostState.DOWN, Mode.PULL)
+    assert down.last_error and "refused" in down.last_error
+
+    pu = hosts[f"{P}push-up"]
+    assert (pu.state, pu.mode, pu.problems) == (HostState.UP, Mode.PUSH, ())
+    assert pu.last_seen == pytest.approx(written - 2, abs=0.01)
+
+    st = hosts[f"{P}push-stale"]
+    assert (st.state, st.mode) == (HostState.STALE, Mode.PUSH)
+    assert st.last_seen == pytest.approx(written - 200, abs=0.01)
+
+    gone = hosts[f"{P}push-gone"]
+    assert gone.state is HostState.GONE
+    assert gone.last_seen == pytest.approx(written - 1800, abs=0.01)  # exact: the 1-minute subquery or the rule
+    assert gone.labels.get("environment") == "test"
+
+    assert _codes(hosts[f"{P}pi"]) == {"instance_nodename_mismatch", "job_component_path"}
+    # a clone keeps the golden image's hostname, so its instance differs from the nodename as well
+    clone_codes = {"duplicate_nodename", "instance_nodename_mismatch"}
+    assert _codes(hosts[f"{P}clone-a"]) == _codes(hosts[f"{P}clone-b"]) == clone_codes
+    assert _codes(hosts[f"{P}drift"]) == {"label_key_drift", "missing_required_label"}
+    assert _codes(hosts[f"{P}nolabels"]) == {"missing_required_label"}
+    assert _codes(hosts[f"{P}mac"]) == {"macos_memory_names"}
+
+    seen_codes = set().union(*(_codes(h) for h in hosts.values()))
+    assert seen_codes == set(PROBLEM_CODES)
+    assert {h.state for h in hosts.values()} == set(HostState)
+
+
+async def test_stale_after_and_required_labels_options(fleet: dict[str, Any], lab_settings: Settings) -> None:
+    snap, _ = await _snapshot(lab_settings, stale_after=600, required_labels=["location"])
+    hosts = _mine(snap)
+    assert hosts[f"{P}push-stale"].state is HostState.UP
+    assert "missing_required_label" in _codes(hosts[f"{P}push-up"])
+
+
+async def test_diff_between_two_real_refreshes(fleet: dict[str, Any], lab_settings: Settings) -> None:
+    first, _ = await _snapshot(lab_settings)
+    push(lab_settings.remote_write_url, _node_series(f"{P}late", [(int(time.time() * 1000), 1.0)], **TEAM))
+    second, _ = await _snapshot(lab_settings)
+    d = diff_snapshots(first, second)
+    assert f"{P}late" in [h.instance for h in d.added]
+    assert f"{P}late" not in d.removed
+
+
+async def test_lab_prometheus_api(lab_settings: Settings) -> None:
+    async with PrometheusClient(lab_settings) as c:
+        assert await c.ready()
+        assert (await c.buildinfo())["version"]
+        with pytest.raises(QueryError) as ei:
+            await c.query("up{")
+        assert ei.value.error_type == "bad_data" and "\n" not in str(ei.value)
+
+
+def _cli(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "status", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_status_command_exit_codes_and_json(fleet: dict[str, Any], lab: Any) -> None:
+    ok = _cli(lab, "--json", "--filter", f"instance=~{P}push-up|{P}pull-up.*")
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert sorted(h["instance"] for h in doc["hosts"]) == [f"{P}pull-up:19100", f"{P}push-up"]
+    assert doc["summary"] == {"up": 2, "down": 0, "stale": 0, "gone": 0}
+    assert all(h["problems"] == [] and isinstance(h["last_seen"], float) for h in doc["hosts"])
+
+    bad = _cli(lab, "--json", "--filter", f"instance=~{P}.*")
+    assert bad.returncode == 1
+    summary = json.loads(bad.stdout)["summary"]
+    assert all(summary[s] >= 1 for s in ("up", "down", "stale", "gone"))
+
+    required = _cli(lab, "--filter", f"instance={P}push-up", "--require-label", "location")
+    assert required.returncode == 1 and "missing_required_label" in required.stdout
+
+    table = _cli(lab, "--filter", f"{P}push-stale")
+    assert table.returncode == 1
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split() == ["INSTANCE", "STATE", "MODE", "LAST", "SEEN", "JOB", "PROBLEMS"]
+    assert row.split()[:3] == [f"{P}push-stale", "stale", "push"] and " ago" in row
