@@ -274,15 +274,12 @@ class FleetScreen(Screen[None]):
         self._update_summary()
 
     def _update_summary(self) -> None:
-        table = self.table
         parts = []
         if self.scope:
             parts.append(SCOPES[self.scope][0])
         if self.filter_text:
             parts.append("filtered")
-        title = next(c.title for c in self._columns if c.key == table.sort_key)
-        arrow = "▼" if table.sort_reverse else "▲"
-        self.query_one(SummaryBar).show(self.snapshot, len(table.view), " · ".join(parts), f"{title}{arrow}")
+        self.query_one(SummaryBar).show(self.snapshot, len(self.table.view), " · ".join(parts))
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:

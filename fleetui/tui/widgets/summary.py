@@ -21,7 +21,8 @@ class SummaryBar(Static):
         "summary--dim",
     }
 
-    def show(self, snapshot: FleetSnapshot | None, shown: int, scope: str, sort: str) -> None:
+    def show(self, snapshot: FleetSnapshot | None, shown: int, scope: str) -> None:
+        """Counts are over the whole fleet; `shown` and `scope` say what the table shows of it."""
         text = Text(no_wrap=True, overflow="ellipsis")
         counts = snapshot.summary() if snapshot else {s.value: 0 for s in HostState}
         for state in HostState:
@@ -36,5 +37,4 @@ class SummaryBar(Static):
         text.append(f"  │ {shown}/{total} shown", dim)
         if scope:
             text.append(f" · {scope}", dim)
-        text.append(f" · by {sort}", dim)
         self.update(text)

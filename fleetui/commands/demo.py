@@ -1,0 +1,36 @@
+"""`fleetui demo`: bring the embedded lab up (idempotent) and open the console on its fleet.
+
+The quickest way to see fleetui without a Prometheus of your own. The lab needs root on Debian; when it
+cannot run, this says why in one line and exits 2. The console reads the lab's own config file, so a theme
+chosen during the demo is remembered there, not in your configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fleetui.config import Settings, load
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = "The lab keeps running afterwards; stop it with `fleetui lab down`."
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from fleetui import lab
+    from fleetui.lab.manager import LabError
+
+    try:
+        info = lab.up()
+    except LabError as e:
+        print(f"fleetui demo: the lab cannot run here: {e}", file=sys.stderr)
+        return 2
+    from fleetui.tui.app import FleetApp
+    from fleetui.tui.source import PrometheusSource
+
+    overrides = {"theme": args.theme} if getattr(args, "theme", None) else {}
+    demo_settings = load(info.config_file, overrides=overrides)
+    app = FleetApp(demo_settings, PrometheusSource(demo_settings), config_file=info.config_file)
+    app.run()
+    return 0 if app.return_code in (None, 0) else 1
