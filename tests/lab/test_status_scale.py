@@ -9,6 +9,7 @@ pull (file_sd targets on closed loopback ports, so Prometheus really lists 5,000
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -39,15 +40,19 @@ def _free_port() -> int:
 class PrivatePrometheus:
     """A throwaway Prometheus with the remote_write receiver and one file_sd job."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, rules: str | None = None) -> None:
         self.root = root
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.targets_file = root / "targets" / "scale.json"
         self.targets_file.parent.mkdir(parents=True)
         self.targets_file.write_text("[]")
+        rule_files = ""
+        if rules is not None:
+            (root / "rules.yml").write_text(rules)
+            rule_files = f"rule_files: ['{root / 'rules.yml'}']\n"
         (root / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\n"
+            "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n" + rule_files +
             "scrape_configs:\n  - job_name: node\n    file_sd_configs:\n"
             f"      - files: ['{self.targets_file.parent}/*.json']\n"
         )
@@ -100,7 +105,7 @@ class PrivatePrometheus:
             with urllib.request.urlopen(f"{self.url}/api/v1/targets?state=active", timeout=10) as r:
                 if len(json.load(r)["data"]["activeTargets"]) == n:
                     return
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
         raise AssertionError(f"Prometheus did not list {n} targets in 60 s")
 
     def stop(self) -> None:
@@ -145,3 +150,35 @@ async def test_requests_per_refresh_same_at_10_and_10000_hosts(private_prometheu
     assert (n_large, modes_large) == (10_000, {"pull": 5_000, "push": 5_000})
 
     assert small == large <= 6
+
+
+async def test_reader_uses_the_recording_rule_fleetui_rules_prints(tmp_path_factory: pytest.TempPathFactory,
+                                                                   tmp_path: Path) -> None:
+    """The rules file of `fleetui rules`, loaded by a real Prometheus, feeds last_seen (and saves a query)."""
+    if shutil.which("prometheus") is None:
+        pytest.skip("the prometheus binary is not installed")
+    from fleetui.domain.rules import render_rules
+
+    prom = PrivatePrometheus(tmp_path_factory.mktemp("rule-prom"), rules=render_rules())
+    try:
+        now = int(time.time() * 1000)
+        labels = {"instance": "t-rule-push", "job": "integrations/unix", "environment": "x", "maintainers": "y"}
+        push(f"{prom.url}/api/v1/write", [({"__name__": "up", **labels}, [(now - 1000, 1.0)])])
+        deadline = time.monotonic() + 20
+        s = prom.settings(tmp_path)
+        while True:
+            async with PrometheusClient(s) as c:
+                rule = await c.query("node_last_seen_timestamp")
+            if rule:
+                break
+            assert time.monotonic() < deadline, "the recording rule recorded nothing"
+            await asyncio.sleep(0.5)
+        assert rule[0].value == pytest.approx((now - 1000) / 1000, abs=0.001)  # the sample's time, not eval time
+        async with PrometheusClient(s) as c:
+            snap = await FleetReader(c, s).snapshot()
+            assert c.request_count == 5  # no host the rule does not know: no history query
+        assert snap.last_seen_source == "recording_rule"
+        (host,) = snap.hosts
+        assert (host.instance, host.state, host.last_seen) == ("t-rule-push", HostState.UP, (now - 1000) / 1000)
+    finally:
+        prom.stop()
