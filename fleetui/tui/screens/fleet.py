@@ -108,6 +108,7 @@ class FleetScreen(Screen[None]):
         self._worker: Worker[FleetSnapshot] | None = None
         self._timer: Timer | None = None
         self._columns = fleet_columns(key_labels)
+        self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
 
     @property
     def fleet_app(self) -> FleetApp:
@@ -180,6 +181,8 @@ class FleetScreen(Screen[None]):
                 else:
                     table.apply((*diff.added, *diff.changed), diff.removed)
             self.snapshot, self.error = snapshot, None
+            # counted once per snapshot, not on every filter keystroke
+            self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
             self.query_one(StaleBanner).clear()
             self._update_summary()
         self._tell_others()
@@ -279,7 +282,8 @@ class FleetScreen(Screen[None]):
             parts.append(SCOPES[self.scope][0])
         if self.filter_text:
             parts.append("filtered")
-        self.query_one(SummaryBar).show(self.snapshot, len(self.table.view), " · ".join(parts))
+        counts, problems, total = self._counts
+        self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:
