@@ -105,7 +105,7 @@ class PrivatePrometheus:
             with urllib.request.urlopen(f"{self.url}/api/v1/targets?state=active", timeout=10) as r:
                 if len(json.load(r)["data"]["activeTargets"]) == n:
                     return
-            await asyncio.sleep(0.5)
+            time.sleep(0.5)
         raise AssertionError(f"Prometheus did not list {n} targets in 60 s")
 
     def stop(self) -> None:
