@@ -1,10 +1,16 @@
-"""OS detection from `/etc/os-release` and `uname`: pure parsing, so every distribution is unit-testable."""
+"""OS detection from `/etc/os-release` and `uname`: pure parsing (unit-testable per distribution) plus
+`detect_host`, the two read-only commands the pipeline runs."""
 
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
-from fleetui.domain.host import ARCH_MAP, InputError, OsFamily
+from fleetui.deploy.install import parse_alloy_version
+from fleetui.domain.host import ARCH_MAP, HostFacts, InputError, OsFamily
+
+if TYPE_CHECKING:
+    from fleetui.adapters.ssh import HostSession
 
 _FAMILIES: dict[str, OsFamily] = {
     "debian": OsFamily.DEBIAN,
@@ -63,3 +69,25 @@ def map_arch(machine: str) -> str:
     if m not in ARCH_MAP:
         raise UnsupportedOs(f"architecture {m or '?'} is not supported (Alloy ships amd64 and arm64 packages)")
     return ARCH_MAP[m]
+
+
+async def detect_host(session: HostSession) -> HostFacts:
+    """Family, version, architecture, nodename and installed Alloy version of the host. Changes nothing."""
+    r = await session.run(["uname", "-snm"], check=False)
+    words = r.stdout.split()
+    if not r.ok or len(words) < 3:
+        family_of("", {})  # raises: a host without uname is Windows (or worse)
+    kernel, nodename, machine = words[0], words[1], words[-1]
+    osr: dict[str, str] = {}
+    if kernel == "Linux":
+        text = await session.read_file("/etc/os-release")
+        osr = parse_os_release((text or b"").decode("utf-8", "replace"))
+    family = family_of(kernel, osr)
+    arch = map_arch(machine)
+    os_id = osr.get("ID", "macos" if family is OsFamily.DARWIN else "")
+    from fleetui.deploy.platform import platform_for
+
+    facts = HostFacts(family, os_id, osr.get("VERSION_ID", ""), arch, nodename)
+    v = await session.run([platform_for(facts).alloy_bin, "--version"], check=False)
+    version = parse_alloy_version(v.stdout + v.stderr) if v.ok else None
+    return HostFacts(family, os_id, facts.version_id, arch, nodename, version)

@@ -10,6 +10,7 @@ locked") is retried with a pause rather than failed, since unattended upgrades o
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from fleetui.config import Settings
@@ -33,7 +34,7 @@ class Cmd:
     lock_retry: bool = False  # retry while another package manager holds the lock
 
     def describe(self) -> str:
-        return " ".join(self.argv)
+        return shlex.join(self.argv)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from fleetui.adapters.ssh import (
 from fleetui.adapters.targets import TargetStore, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy import remote_scripts
-from fleetui.deploy.detect import family_of, map_arch, parse_os_release
+from fleetui.deploy.detect import detect_host
 from fleetui.deploy.events import STEPS, OperationResult, StepEvent, StepStatus
 from fleetui.deploy.install import LOCK_RE, Cmd, PutFile, RepoUrls, has_validate, install_steps, parse_alloy_version
 from fleetui.deploy.locks import HostLocks
@@ -249,28 +249,19 @@ class Enrollment:
 
     async def _step_detect(self) -> Outcome:
         s = self._s()
-        r = await s.run(["uname", "-snm"], check=False)
-        words = r.stdout.split()
-        if not r.ok or len(words) < 3:
-            family_of("", {})  # raises UnsupportedOs: no uname is Windows (or worse)
-        kernel, nodename, machine = words[0], words[1], words[-1]
-        osr: dict[str, str] = {}
-        if kernel == "Linux":
-            text = await s.read_file("/etc/os-release")
-            osr = parse_os_release((text or b"").decode("utf-8", "replace"))
-        family = family_of(kernel, osr)
-        arch = map_arch(machine)
-        os_id = osr.get("ID", "macos" if family is OsFamily.DARWIN else "")
-        facts = HostFacts(family, os_id, osr.get("VERSION_ID", ""), arch, nodename)
-        self.platform = platform_for(facts)
-        v = await s.run([self.platform.alloy_bin, "--version"], check=False)
-        version = parse_alloy_version(v.stdout + v.stderr) if v.ok else None
-        self.facts = HostFacts(family, os_id, facts.version_id, arch, nodename, version)
-        if family is not OsFamily.DARWIN:
+        self.facts = f = await detect_host(s)
+        self.platform = platform_for(f)
+        if f.family is not OsFamily.DARWIN:
             await s.sudo_prefix()  # fail now, before changing anything, when sudo needs a password we lack
-        msg = f"{os_id} {facts.version_id} ({family.value}, {arch}), nodename {nodename}"
+        msg = f"{f.os_id} {f.version_id} ({f.family.value}, {f.arch}), nodename {f.nodename}"
         return _done(
-            msg, family=family.value, os=os_id, version=facts.version_id, arch=arch, nodename=nodename, alloy=version
+            msg,
+            family=f.family.value,
+            os=f.os_id,
+            version=f.version_id,
+            arch=f.arch,
+            nodename=f.nodename,
+            alloy=f.alloy_version,
         )
 
     async def _step_install(self) -> Outcome:
