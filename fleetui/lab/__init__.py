@@ -1,1 +1,116 @@
-"""The embedded lab: real Prometheus, sshd and node_exporter on loopback, one namespace per host."""
+"""The embedded lab: real Prometheus, sshd and node_exporter on loopback, one namespace per host.
+
+This module stays light (dataclasses and thin wrappers): the work lives in `fleetui.lab.manager`, imported
+only when a function is called, so `import fleetui.lab` costs nothing for a test collection or the CLI.
+
+The lab is for the demo and the tests only; product code never imports it. Root on Debian only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One lab host: where to reach it over SSH and what the starting fleet made of it.
+
+    `enrolled` is "pull", "push" or None as the starting fleet set it up (a "down" host is a pull host whose
+    Alloy is stopped). `password_file`/`ssh_password_user`: the one host with password login has a non-root
+    user whose password (also its sudo password) is in that 0600 file. `key_user`: a non-root user that logs
+    in with the lab key and has NOPASSWD sudo.
+    """
+
+    name: str
+    address: str
+    ssh_port: int
+    ssh_user: str
+    identity_file: Path
+    os: str
+    enrolled: str | None
+    os_id: str = ""
+    role: str = ""
+    alloy_version: str | None = None
+    password_file: Path | None = None
+    ssh_password_user: str | None = None
+    key_user: str | None = None
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """A running lab: Prometheus URL, the file_sd targets dir fleetui writes to, the hosts, and a fleetui
+    config file (`config_file`) that points at all of it (`fleetui --config <config_file> ...`)."""
+
+    prometheus: str
+    targets_dir: Path
+    hosts: tuple[LabHost, ...]
+    config_file: Path
+    state_dir: Path
+    rules_dir: Path
+    known_hosts: Path
+    identity_file: Path
+    apt_repo_url: str
+    apt_key_url: str
+    gone_instance: str
+
+    def host(self, name: str) -> LabHost:
+        """The host called `name` (KeyError if the lab has none)."""
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+
+def up() -> LabInfo:
+    """Start whatever part of the lab is not running (idempotent) and return its description.
+
+    A host that was not running is provisioned fresh (its overlay upper dirs are reset); a cold start (no
+    Prometheus running) also resets the targets dir, the lab known_hosts file and the starting fleet.
+    Raises `fleetui.lab.manager.LabError` (with a one-line message) when not root or a binary is missing.
+    """
+    from fleetui.lab import manager
+
+    return manager.up()
+
+
+def down() -> None:
+    """Stop every lab process; hosts' mounts vanish with their namespaces. Prometheus data is kept."""
+    from fleetui.lab import manager
+
+    manager.down()
+
+
+def status() -> LabInfo | None:
+    """The running lab, or None when it is not up (Prometheus or every host not running)."""
+    from fleetui.lab import manager
+
+    return manager.status()
+
+
+def stop_prometheus() -> None:
+    """Stop only Prometheus (for tests of an unreachable Prometheus); its data dir is kept."""
+    from fleetui.lab import manager
+
+    manager.stop_prometheus()
+
+
+def start_prometheus() -> None:
+    """Start Prometheus again on the same data dir (data written before the stop survives); waits until ready."""
+    from fleetui.lab import manager
+
+    manager.start_prometheus()
+
+
+def host_exec(
+    host: LabHost | str, argv: Sequence[str], *, input: str | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv` as root inside a lab host's namespaces (nsenter), to inspect or break things in tests.
+
+    Not over SSH on purpose: it works even when a test broke the host's sshd. Output is captured as text.
+    """
+    from fleetui.lab import manager
+
+    return manager.host_exec(host if isinstance(host, str) else host.name, argv, input=input, timeout=timeout)

@@ -1,0 +1,94 @@
+"""PID 1 of one lab host: runs inside fresh mount + UTS + PID namespaces made by `unshare`.
+
+`python -m fleetui.lab.hostinit SPEC.json` sets the hostname, lays overlays over /etc, /usr, /var, /root and
+/home (upper dirs in the lab dir, so `apt-get install` or `useradd` inside the host changes only that host),
+gives the host its own tmpfs /run and /tmp, creates its users on first boot, then starts its sshd, its
+node_exporter and (when the host is enrolled) its Alloy stand-in through the host's `systemctl` stand-in.
+It then reaps orphans forever. Killing it kills every process of the host, and the kernel drops the
+host's mounts with its mount namespace: that is how `lab down` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def _log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} hostinit: {msg}", flush=True)
+
+
+def _setup_users(spec: dict[str, Any]) -> None:
+    marker = Path("/etc/fleetui-lab/users-done")
+    if marker.exists():
+        return
+    for user in spec["users"]:
+        name = user["name"]
+        # `*`: no password but not locked (sshd without PAM refuses a locked `!` account even with a key)
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", "-p", "*", name], check=True)
+        home = Path("/home") / name
+        if user.get("authorized_key"):
+            ssh = home / ".ssh"
+            ssh.mkdir(mode=0o700, exist_ok=True)
+            (ssh / "authorized_keys").write_text(user["authorized_key"])
+            subprocess.run(["chown", "-R", f"{name}:{name}", str(ssh)], check=True)
+            (ssh / "authorized_keys").chmod(0o600)
+        if user.get("password"):
+            subprocess.run(["chpasswd"], input=f"{name}:{user['password']}\n", text=True, check=True)
+        rule = f"{name} ALL=(ALL) {'NOPASSWD: ' if user.get('nopasswd') else ''}ALL\n"
+        sudoers = Path("/etc/sudoers.d") / f"lab-{name}"
+        sudoers.write_text(rule)
+        sudoers.chmod(0o440)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("ok\n")
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())  # read before the overlays may hide the lab dir
+    socket.sethostname(spec["hostname"])
+    for d in spec["overlays"]:
+        _mount(
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={d['lower']},upperdir={d['upper']},workdir={d['work']}",
+            d["lower"],
+        )
+    _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
+    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")  # noqa: S108 (the host's own /tmp)
+    for d in ("/run/sshd", "/run/lock"):
+        Path(d).mkdir(parents=True, exist_ok=True)
+    os.chdir("/")
+    _setup_users(spec)
+    subprocess.run(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config"], check=True)
+    subprocess.Popen(spec["node_exporter"], stdin=subprocess.DEVNULL)
+    for argv in spec.get("then", []):
+        subprocess.run(argv, stdin=subprocess.DEVNULL, check=False)
+    _log(f"{spec['hostname']} up")
+
+    def _stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while True:  # PID 1 duty: reap every orphan of the host
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))

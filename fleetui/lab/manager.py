@@ -1,0 +1,617 @@
+"""Bring the lab up, down, and describe it.
+
+Processes: Prometheus and the apt repository server run in the machine's namespaces (detached, pid files in
+the lab dir); each host is `unshare --kill-child ... python -m fleetui.lab.hostinit`, so killing the `unshare`
+process kills the host's PID 1 and with it every process and mount of the host. `state.json` records the
+pids; liveness is always re-checked against /proc (a pid is only ours if its command line names the lab dir).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetui.lab import LabHost, LabInfo, topology
+from fleetui.lab.topology import HOSTS, HostSpec
+
+OVERLAY_DIRS = ("etc", "usr", "var", "home", "root")  # /root last: it hides the lab dir under it
+# binary -> Debian package that provides it
+REQUIRED = {
+    "prometheus": "prometheus",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "/usr/sbin/sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "unshare": "util-linux",
+    "nsenter": "util-linux",
+    "sudo": "sudo",
+    "gpg": "gpg",
+    "dpkg-deb": "dpkg",
+    "apt-ftparchive": "apt-utils",
+}
+
+
+class LabError(Exception):
+    """A reason the lab cannot run here, as one line (the CLI prints it and exits 2)."""
+
+
+def _optional(name: str) -> Any:
+    """A lab part that may not exist yet in this build (the lab grows in stages)."""
+    try:
+        return importlib.import_module(f"fleetui.lab.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"fleetui.lab.{name}":
+            raise
+        return None
+
+
+# --- small helpers ----------------------------------------------------------------------------------------
+
+
+def _check_machine() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it makes namespaces and overlay mounts): run it as root")
+    if not Path("/etc/debian_version").exists():
+        raise LabError("the lab runs on Debian only (/etc/debian_version not found)")
+    for binary, package in REQUIRED.items():
+        if not (Path(binary).exists() if binary.startswith("/") else shutil.which(binary)):
+            raise LabError(f"{binary} not found: install the Debian package {package!r} (apt-get install {package})")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int | None, marker: str) -> bool:
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return False
+    return marker in _cmdline(pid)
+
+
+def _port_open(addr: str, port: int) -> bool:
+    try:
+        with socket.create_connection((addr, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def _wait(cond: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _kill(pid: int, marker: str, timeout: float = 10.0) -> None:
+    if not _alive(pid, marker):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid, marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid, marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _spawn(argv: list[str], log: Path, **kw: Any) -> int:
+    with log.open("ab") as out:
+        p = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw
+        )
+    return p.pid
+
+
+class _Paths:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state = root / "state.json"
+        self.targets = root / "targets"
+        self.rules = root / "rules"
+        self.prom_dir = root / "prometheus"
+        self.prom_config = root / "prometheus" / "prometheus.yml"
+        self.prom_data = root / "prometheus" / "data"
+        self.key = root / "ssh" / "id_ed25519"
+        self.known_hosts = root / "ssh" / "known_hosts"
+        self.secrets = root / "secrets"
+        self.hosts = root / "hosts"
+        self.config = root / "fleetui.yaml"
+        self.logs = root / "logs"
+        self.repo = root / "repo"
+
+    @property
+    def marker(self) -> str:
+        return str(self.root)
+
+
+def _paths() -> _Paths:
+    return _Paths(topology.lab_dir())
+
+
+def _load_state(p: _Paths) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(p.state.read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(p: _Paths, state: dict[str, Any]) -> None:
+    tmp = p.state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(p.state)
+
+
+# --- Prometheus -------------------------------------------------------------------------------------------
+
+
+def _prometheus_yml(p: _Paths) -> str:
+    cfg = {
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "storage": {"tsdb": {"out_of_order_time_window": "2d"}},
+        "rule_files": [str(p.rules / "*.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "alloy",
+                "file_sd_configs": [{"files": [str(p.targets / "*.json")], "refresh_interval": "5s"}],
+            }
+        ],
+    }
+    return "# written by `fleetui lab up`\n" + yaml.safe_dump(cfg, sort_keys=False)
+
+
+def _prometheus_running(p: _Paths) -> bool:
+    return _alive(_load_state(p).get("prometheus"), p.marker)
+
+
+def _start_prometheus(p: _Paths) -> None:
+    if _prometheus_running(p):
+        return
+    for d in (p.prom_data, p.rules, p.targets, p.logs):
+        d.mkdir(parents=True, exist_ok=True)
+    p.prom_config.write_text(_prometheus_yml(p))
+    host, port = topology.PROMETHEUS_ADDR.split(":")
+    if _port_open(host, int(port)):
+        raise LabError(f"{topology.PROMETHEUS_ADDR} is already in use by another program")
+    pid = _spawn(
+        [
+            "prometheus",
+            f"--config.file={p.prom_config}",
+            f"--storage.tsdb.path={p.prom_data}",
+            f"--web.listen-address={topology.PROMETHEUS_ADDR}",
+            "--web.enable-lifecycle",
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.retention.time=15d",
+            "--log.level=warn",
+        ],
+        p.logs / "prometheus.log",
+    )
+    state = _load_state(p)
+    state["prometheus"] = pid
+    _save_state(p, state)
+
+
+def _wait_prometheus(timeout: float = 30.0) -> None:
+    _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "Prometheus to be ready")
+
+
+def start_prometheus() -> None:
+    p = _paths()
+    with _locked(p):
+        _start_prometheus(p)
+        _wait_prometheus()
+
+
+def stop_prometheus() -> None:
+    p = _paths()
+    with _locked(p):
+        pid = _load_state(p).get("prometheus")
+        if pid:
+            _kill(pid, p.marker, timeout=20)
+
+
+# --- hosts ------------------------------------------------------------------------------------------------
+
+
+def _host_dir(p: _Paths, h: HostSpec) -> Path:
+    return p.hosts / h.name
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def _sshd_config(h: HostSpec) -> str:
+    password = "yes" if h.password_user else "no"
+    return (
+        "# fleetui lab: this host's own sshd (the machine's sshd is not touched)\n"
+        f"ListenAddress {h.address}:{topology.SSH_PORT}\n"
+        "HostKey /etc/ssh/ssh_host_ed25519_key\n"
+        "PidFile /run/sshd.pid\n"
+        "UsePAM no\n"
+        "PermitRootLogin prohibit-password\n"
+        "PubkeyAuthentication yes\n"
+        f"PasswordAuthentication {password}\n"
+        "KbdInteractiveAuthentication no\n"
+        "AuthorizedKeysFile .ssh/authorized_keys\n"
+        "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+        "AcceptEnv LANG LC_*\n"
+        "PrintMotd no\n"
+        "MaxStartups 100:30:200\n"
+        "MaxSessions 50\n"
+    )
+
+
+def _provision_host(p: _Paths, h: HostSpec, pubkey: str) -> dict[str, Any]:
+    """Fresh upper dirs for `h` with its identity files; returns the hostinit spec."""
+    hd = _host_dir(p, h)
+    if hd.exists():
+        shutil.rmtree(hd)
+    overlays = []
+    for d in OVERLAY_DIRS:
+        (hd / "upper" / d).mkdir(parents=True)
+        (hd / "work" / d).mkdir(parents=True)
+        overlays.append({"lower": f"/{d}", "upper": str(hd / "upper" / d), "work": str(hd / "work" / d)})
+    up = hd / "upper"
+    (up / "root").chmod(0o711)  # the merged /root takes this mode: lets `alloy` reach the venv's python
+    os_release = topology.OS_RELEASE[h.os]
+    _write(up / "etc/os-release", os_release)
+    _write(up / "usr/lib/os-release", os_release)
+    _write(up / "etc/hostname", h.name + "\n")
+    _write(up / "etc/hosts", f"127.0.0.1\tlocalhost\n{h.address}\t{h.name}\n")
+    _write(up / "etc/ssh/sshd_config", _sshd_config(h))
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            f"root@{h.name}",
+            "-f",
+            str(up / "etc/ssh/ssh_host_ed25519_key"),
+        ],
+        check=True,
+    )
+    ssh = up / "root/.ssh"
+    ssh.mkdir(mode=0o700)
+    _write(ssh / "authorized_keys", pubkey, 0o600)
+    # apt talks only to the lab repository: an opaque sources.list.d hides the machine's sources
+    srcd = up / "etc/apt/sources.list.d"
+    srcd.mkdir(parents=True)
+    os.setxattr(srcd, "trusted.overlay.opaque", b"y")
+    _write(
+        up / "etc/fleetui-lab/standin.env",
+        f"# lab-only: where this host's node_exporter listens (read by the Alloy stand-in)\n"
+        f"NODE_EXPORTER_URL=http://{h.address}:{topology.NODE_EXPORTER_PORT}/metrics\n"
+        f"LAB_HOSTNAME={h.name}\n",
+    )
+    users: list[dict[str, Any]] = []
+    if h.key_user:
+        users.append({"name": h.key_user, "authorized_key": pubkey, "nopasswd": True})
+    if h.password_user:
+        users.append({"name": h.password_user, "password": _password(p, h).read_text().strip()})
+    then: list[list[str]] = []
+    standin_install = _optional("standin_install")
+    if standin_install is not None:
+        then = standin_install.provision(up, h)
+    return {
+        "hostname": h.name,
+        "overlays": overlays,
+        "users": users,
+        "node_exporter": [
+            "prometheus-node-exporter",
+            f"--web.listen-address={h.address}:{topology.NODE_EXPORTER_PORT}",
+            "--log.level=warn",
+        ],
+        "then": then,
+    }
+
+
+def _password(p: _Paths, h: HostSpec) -> Path:
+    f = p.secrets / f"{h.name}.password"
+    if not f.exists():
+        p.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(12) + "\n")
+    return f
+
+
+def _host_running(p: _Paths, state: dict[str, Any], h: HostSpec) -> bool:
+    return _alive(state.get("hosts", {}).get(h.name), p.marker)
+
+
+def _ns_pid(unshare_pid: int) -> int | None:
+    """The host's PID 1 as the machine sees it: the only child of its `unshare`."""
+    try:
+        children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def _start_host(p: _Paths, h: HostSpec, pubkey: str) -> int:
+    spec = _provision_host(p, h, pubkey)
+    hd = _host_dir(p, h)
+    spec_file = hd / "hostinit.json"
+    _write(spec_file, json.dumps(spec), 0o600)
+    return _spawn(
+        [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "fleetui.lab.hostinit",
+            str(spec_file),
+        ],
+        hd / "host.log",
+        cwd="/",
+    )
+
+
+def _wait_host(p: _Paths, pid: int, h: HostSpec) -> None:
+    def ready() -> bool:
+        if not _alive(pid, p.marker):
+            log = (_host_dir(p, h) / "host.log").read_text(errors="replace").strip().splitlines()
+            raise LabError(f"lab host {h.name} failed to start: {log[-1] if log else 'no output'}")
+        return _port_open(h.address, topology.SSH_PORT) and _port_open(h.address, topology.NODE_EXPORTER_PORT)
+
+    _wait(ready, 20, f"{h.name}'s sshd and node_exporter")
+
+
+def _ensure_key(p: _Paths) -> str:
+    if not p.key.exists():
+        p.key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetui-lab", "-f", str(p.key)], check=True
+        )
+    p.key.chmod(0o600)
+    return p.key.with_suffix(".pub").read_text()
+
+
+# --- config file fleetui uses against the lab ---------------------------------------------------------------
+
+
+def _repo_urls() -> tuple[str, str]:
+    return f"http://{topology.REPO_ADDR}", f"http://{topology.REPO_ADDR}/gpg-full.key"
+
+
+def _write_config(p: _Paths) -> None:
+    repo, key = _repo_urls()
+    cfg = {
+        "prometheus": {
+            "url": f"http://{topology.PROMETHEUS_ADDR}",
+            "remote_write_url": f"http://{topology.PROMETHEUS_ADDR}/api/v1/write",
+        },
+        "refresh_interval": 5,
+        "stale_after": 120,
+        "targets": {"dir": str(p.targets)},
+        "ssh": {
+            "user": "root",
+            "port": topology.SSH_PORT,
+            "identity_file": str(p.key),
+            "known_hosts": str(p.known_hosts),
+        },
+        "alloy": {"apt_repo_url": repo, "apt_key_url": key},
+    }
+    _write(
+        p.config,
+        "# fleetui configuration for the embedded lab (written by `fleetui lab up`)\n"
+        + yaml.safe_dump(cfg, sort_keys=False),
+    )
+
+
+# --- public operations --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(p: _Paths) -> Iterator[None]:
+    """One lab operation at a time per lab dir (several helpers and test sessions share one lab)."""
+    p.root.mkdir(parents=True, exist_ok=True)
+    with (p.root / "lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def up() -> LabInfo:
+    _check_machine()
+    p = _paths()
+    with _locked(p):
+        return _up(p)
+
+
+def _up(p: _Paths) -> LabInfo:
+    p.hosts.mkdir(exist_ok=True)
+    pubkey = _ensure_key(p)
+    cold = not _prometheus_running(p)
+    if cold:
+        p.known_hosts.write_text("")  # nothing pre-trusted: the first connection must show a fingerprint
+        p.known_hosts.chmod(0o600)
+        for f in p.targets.glob("*.json*"):
+            f.unlink()
+    for h in HOSTS:
+        if h.password_user:
+            _password(p, h)
+    _write_config(p)
+    _start_prometheus(p)
+    aptrepo = _optional("aptrepo")
+    if aptrepo is not None:
+        aptrepo.ensure(p.repo, p.logs, p.marker)
+    state = _load_state(p)
+    hosts = state.setdefault("hosts", {})
+    todo = [h for h in HOSTS if not _host_running(p, state, h)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for h, pid in zip(todo, pool.map(lambda h: _start_host(p, h, pubkey), todo), strict=True):
+            hosts[h.name] = pid
+    _save_state(p, state)
+    for h in todo:
+        _wait_host(p, hosts[h.name], h)
+    _wait_prometheus()
+    fleet = _optional("fleet")
+    if fleet is not None:
+        fleet.seed(p.targets, p.root, cold=cold, started=[h.name for h in todo])
+    info = status()
+    if info is None:
+        raise LabError("the lab did not come up (see the logs in " + str(p.logs) + ")")
+    return info
+
+
+def down() -> None:
+    p = _paths()
+    with _locked(p):
+        _down(p)
+
+
+def _down(p: _Paths) -> None:
+    state = _load_state(p)
+    hosts = [pid for pid in state.get("hosts", {}).values() if _alive(pid, p.marker)]
+    for pid in hosts:
+        # `unshare --fork` ignores SIGTERM; SIGKILL it and --kill-child SIGKILLs the host's PID 1, which
+        # takes every process of the host's PID namespace with it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for name in ("repo", "prometheus"):
+        pid = state.get(name)
+        if pid:
+            _kill(pid, p.marker, timeout=20)
+    # anything else of this lab still running (e.g. left by an interrupted `up`) goes too
+    strays = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _is_lab_process(int(e.name), p)]
+    for pid in strays:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _wait(lambda: not any(_alive(pid, p.marker) for pid in hosts + strays), 10, "the lab's processes to exit")
+    _save_state(p, {})
+
+
+def _lab_host(p: _Paths, h: HostSpec) -> LabHost:
+    return LabHost(
+        name=h.name,
+        address=h.address,
+        ssh_port=topology.SSH_PORT,
+        ssh_user="root",
+        identity_file=p.key,
+        os=topology.OS_PRETTY[h.os],
+        enrolled=h.enrolled,
+        os_id=h.os,
+        role=h.role,
+        alloy_version=h.alloy,
+        password_file=p.secrets / f"{h.name}.password" if h.password_user else None,
+        ssh_password_user=h.password_user,
+        key_user=h.key_user,
+    )
+
+
+def _is_lab_process(pid: int, p: _Paths) -> bool:
+    cmd = _cmdline(pid)
+    return (
+        pid != os.getpid()
+        and p.marker in cmd
+        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ")))
+    )
+
+
+def status() -> LabInfo | None:
+    p = _paths()
+    state = _load_state(p)
+    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in HOSTS):
+        return None
+    repo, key = _repo_urls()
+    return LabInfo(
+        prometheus=f"http://{topology.PROMETHEUS_ADDR}",
+        targets_dir=p.targets,
+        hosts=tuple(_lab_host(p, h) for h in HOSTS if _host_running(p, state, h)),
+        config_file=p.config,
+        state_dir=p.root,
+        rules_dir=p.rules,
+        known_hosts=p.known_hosts,
+        identity_file=p.key,
+        apt_repo_url=repo,
+        apt_key_url=key,
+        gone_instance=topology.GONE_INSTANCE,
+    )
+
+
+def host_pid(name: str) -> int:
+    """The machine-side pid of host `name`'s PID 1 (for nsenter)."""
+    p = _paths()
+    pid = _load_state(p).get("hosts", {}).get(name)
+    if not _alive(pid, p.marker):
+        raise LabError(f"lab host {name} is not running")
+    ns = _ns_pid(pid)
+    if ns is None:
+        raise LabError(f"lab host {name} has no PID 1")
+    return ns
+
+
+def host_exec(
+    name: str, argv: Any, *, input: str | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    pid = host_pid(name)
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "DEBIAN_FRONTEND": "noninteractive",
+    }
+    return subprocess.run(
+        ["nsenter", "-t", str(pid), "-m", "-u", "-p", "--", *argv],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+        env=env,
+        check=False,
+    )
