@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "tui": "open the console (the default when no command is given)",
     "status": "fleet status from Prometheus: state, last seen and label problems per host",
     "rules": "print Prometheus rules: last-seen recording rule and HostDown for pull and push hosts",
+    "lab": "start, stop or describe the embedded lab (root, Debian)",
     "check": "check Alloy configuration files for syntax errors, offline (like `alloy fmt`)",
     "enroll": "enroll a host over SSH: install Alloy, deploy its config, add it to Prometheus",
     "plan": "show what `fleetui enroll` would change on a host, changing nothing",
