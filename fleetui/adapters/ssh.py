@@ -250,6 +250,10 @@ class HostSession:
         finally:
             await session.close()
 
+    def abort(self) -> None:
+        """Drop the connection at once, as a network cut would (cancel buttons, and tests of a cut)."""
+        self._conn.abort()
+
     async def close(self) -> None:
         if self._sftp is not None:
             self._sftp.exit()
@@ -335,6 +339,8 @@ class HostSession:
                 if stdin:
                     proc.stdin.write(stdin)
                 async for line in proc.stdout:
+                    if not line:  # EOF marker, not an empty line (that would be "\n")
+                        break
                     yield line.rstrip("\r\n")
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
             raise ConnectionLost(f"{self.target.host}: connection lost while streaming `{cmd[:80]}`: {e}") from None
