@@ -1,8 +1,9 @@
 """Time one enrollment on the lab, as an operator would run it: `fleetui enroll ADDRESS --json --yes`.
 
 Prints the total and each step's time from the JSON events (the numbers the report quotes). Needs a running
-lab (`fleetui lab up`). Usage: python bench/enroll_time.py [HOST] (default new-03, the enrollment tests' host; it is reset first so the
-run includes the apt install from the lab repository; pass --keep to time a re-enrollment instead).
+lab (`fleetui lab up`). Usage: python bench/enroll_time.py [HOST] (default new-03, the enrollment tests'
+host; it is reset first so the run includes the apt install from the lab repository; --keep times a
+re-enrollment instead).
 """
 
 from __future__ import annotations

@@ -494,7 +494,7 @@ class Enrollment:
         deadline = time.monotonic() + READY_TIMEOUT_S + 30
         while time.monotonic() < deadline:
             r = await self._s().run(["cat", "--", self._status_path], check=False)
-            lines = r.stdout.splitlines()
+            lines = self._status_lines = r.stdout.splitlines()
             for ln in lines:
                 if ln.startswith(f"step {step} done"):
                     return ln
@@ -516,6 +516,7 @@ class Enrollment:
     async def _wait_result(self) -> bool:
         for _ in range(100):
             r = await self._s().run(["cat", "--", self._status_path], check=False)
+            self._status_lines = r.stdout.splitlines()
             if "result rolledback" in r.stdout:
                 return True
             await asyncio.sleep(0.3)
@@ -550,10 +551,14 @@ class Enrollment:
         return "; ".join(done) or "nothing to undo"
 
     async def _cleanup_staging(self) -> None:
-        if self._staged and self.session is not None:
+        """Remove staged files the apply script did not take over, and its status file once it has finished."""
+        leftovers = list(self._staged)
+        if self._status_path and any(ln.startswith("result ") for ln in self._status_lines):
+            leftovers.append(self._status_path)
+        if leftovers and self.session is not None:
             with contextlib.suppress(Exception):
-                await self.session.run(["rm", "-f", "--", *self._staged], sudo=True, check=False)
-            self._staged = []
+                await self.session.run(["rm", "-f", "--", *leftovers], sudo=True, check=False)
+        self._staged = []
 
 
 def _one_line(e: BaseException) -> str:
