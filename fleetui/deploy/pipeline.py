@@ -124,7 +124,6 @@ class Enrollment:
         self._on_unknown_key = on_unknown_key
         self._locks = locks or HostLocks()
         self.dry_run = dry_run
-        self.urls = RepoUrls.from_settings(settings)
         self.session: HostSession | None = None
         self.result: OperationResult | None = None
         self.events: list[StepEvent] = []
@@ -268,7 +267,7 @@ class Enrollment:
         assert self.facts is not None
         if self.facts.alloy_version:
             return _skipped(f"alloy v{self.facts.alloy_version} is installed", version=self.facts.alloy_version)
-        steps = install_steps(self.facts.family, self.urls)
+        steps = install_steps(self.facts.family, RepoUrls.from_settings(self.settings))
         described = [st.describe() for st in steps]
         self.plan["install"] = described
         if self.dry_run:
