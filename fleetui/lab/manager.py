@@ -247,6 +247,24 @@ def stop_prometheus() -> None:
             _kill(pid, p.marker, timeout=20)
 
 
+# --- apt repository -----------------------------------------------------------------------------------------
+
+
+def _start_repo(p: _Paths) -> None:
+    from fleetui.lab import aptrepo
+
+    state = _load_state(p)
+    if _alive(state.get("repo"), p.marker):
+        return
+    www = aptrepo.build(p.repo)
+    host, port = topology.REPO_ADDR.split(":")
+    if _port_open(host, int(port)):
+        raise LabError(f"{topology.REPO_ADDR} is already in use by another program")
+    state["repo"] = aptrepo.serve(www, p.logs / "repo.log")
+    _save_state(p, state)
+    _wait(lambda: _port_open(host, int(port)), 10, "the lab apt repository")
+
+
 # --- hosts ------------------------------------------------------------------------------------------------
 
 
@@ -486,9 +504,7 @@ def _up(p: _Paths) -> LabInfo:
             _password(p, h)
     _write_config(p)
     _start_prometheus(p)
-    aptrepo = _optional("aptrepo")
-    if aptrepo is not None:
-        aptrepo.ensure(p.repo, p.logs, p.marker)
+    _start_repo(p)
     state = _load_state(p)
     hosts = state.setdefault("hosts", {})
     todo = [h for h in HOSTS if not _host_running(p, state, h)]
