@@ -2,7 +2,9 @@
 
 The quickest way to see fleetui without a Prometheus of your own. The lab needs root on Debian; when it
 cannot run, this says why in one line and exits 2. The console reads the lab's own config file, so a theme
-chosen during the demo is remembered there, not in your configuration.
+chosen during the demo is remembered there, not in your configuration. On exit (also Ctrl-C or a crash) the
+lab is brought down again if the demo started it; a lab that was already running is left up, and `--keep`
+leaves it up in any case.
 """
 
 from __future__ import annotations
@@ -14,23 +16,35 @@ from fleetui.config import Settings, load
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = "The lab keeps running afterwards; stop it with `fleetui lab down`."
+    p.add_argument("--keep", action="store_true", help="leave the lab running after the console closes")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui import lab
     from fleetui.lab.manager import LabError
 
+    was_running = lab.status() is not None
     try:
         info = lab.up()
     except LabError as e:
         print(f"fleetui demo: the lab cannot run here: {e}", file=sys.stderr)
+        if not was_running:
+            lab.down()
         return 2
-    from fleetui.tui.app import FleetApp
-    from fleetui.tui.source import PrometheusSource
-
-    overrides = {"theme": args.theme} if getattr(args, "theme", None) else {}
-    demo_settings = load(info.config_file, overrides=overrides)
-    app = FleetApp(demo_settings, PrometheusSource(demo_settings), config_file=info.config_file)
-    app.run()
-    return 0 if app.return_code in (None, 0) else 1
+    try:
+        try:
+            from fleetui.tui.app import FleetApp
+            from fleetui.tui.source import PrometheusSource
+        except ImportError as e:
+            print(f"fleetui demo: the console is not available in this build ({e})", file=sys.stderr)
+            return 2
+        overrides = {"theme": args.theme} if getattr(args, "theme", None) else {}
+        demo_settings = load(info.config_file, overrides=overrides)
+        app = FleetApp(demo_settings, PrometheusSource(demo_settings), config_file=info.config_file)
+        app.run()
+        return 0 if app.return_code in (None, 0) else 1
+    finally:
+        if args.keep or was_running:
+            print("fleetui demo: the lab is still running (stop it with `fleetui lab down`)", file=sys.stderr)
+        else:
+            lab.down()

@@ -493,8 +493,12 @@ def up() -> LabInfo:
 def _up(p: _Paths) -> LabInfo:
     p.hosts.mkdir(exist_ok=True)
     pubkey = _ensure_key(p)
-    cold = not _prometheus_running(p)
+    state0 = _load_state(p)
+    # fresh: nothing of this lab runs (first start, or after `lab down`): start from the starting fleet with an
+    # empty TSDB. A restart of only Prometheus (stop_prometheus) or of one host is not fresh: data survives.
+    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in HOSTS)
     if cold:
+        shutil.rmtree(p.prom_data, ignore_errors=True)
         p.known_hosts.write_text("")  # nothing pre-trusted: the first connection must show a fingerprint
         p.known_hosts.chmod(0o600)
         for f in p.targets.glob("*.json*"):
