@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "status": "fleet status from Prometheus: state, last seen and label problems per host",
     "rules": "print Prometheus rules: last-seen recording rule and HostDown for pull and push hosts",
     "lab": "start, stop or describe the embedded lab (root, Debian)",
+    "demo": "bring the embedded lab up and open the console on it (lab down on exit)",
     "check": "check Alloy configuration files for syntax errors, offline (like `alloy fmt`)",
     "enroll": "enroll a host over SSH: install Alloy, deploy its config, add it to Prometheus",
     "plan": "show what `fleetui enroll` would change on a host, changing nothing",
