@@ -26,9 +26,9 @@ def _sh(host: str, script: str) -> tuple[int, str, str]:
 
 
 def _scratch(host: str, script: str) -> tuple[int, str, str]:
-    """Run `script` in a throwaway copy of `host` (changes to /etc, /usr, /var vanish afterwards)."""
+    """Run `script` in a throwaway copy of `host` (changes to /etc, /usr, /var, /run vanish afterwards)."""
     setup = (
-        "set -e; mkdir -p /run/scratch; mount -t tmpfs tmpfs /run/scratch; for d in etc usr var; do "
+        "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/scratch; for d in etc usr var; do "
         "mkdir -p /run/scratch/u/$d /run/scratch/w/$d; mount -t overlay overlay "
         "-o lowerdir=/$d,upperdir=/run/scratch/u/$d,workdir=/run/scratch/w/$d /$d; done\n"
     )
@@ -77,13 +77,14 @@ def test_agent_endpoints_on_a_pull_host(lab: LabInfo) -> None:
 
 
 def test_reload_keeps_last_good_config_and_logs_logfmt(lab: LabInfo) -> None:
-    host = lab.host("new-03")
+    host = lab.host("web-01")  # has alloy installed; this private agent uses its own port and files
     addr = f"{host.address}:12399"
     script = f"""
-cat > /tmp/good.alloy <<'X'
+cat > /tmp/labtest-reload.alloy <<'X'
 prometheus.exporter.unix "default" {{ }}
 X
-alloy run --server.http.listen-addr={addr} --storage.path=/tmp/d /tmp/good.alloy >/dev/null 2>/tmp/run.log &
+alloy run --server.http.listen-addr={addr} --storage.path=/tmp/labtest-d /tmp/labtest-reload.alloy \
+  >/dev/null 2>/tmp/labtest-run.log &
 echo $!
 """
     pid = _sh(host.name, script)[1].strip()
@@ -95,22 +96,24 @@ echo $!
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        assert httpx.get(f"http://{addr}/-/ready", timeout=1).status_code == 200, _sh(host.name, "cat /tmp/run.log")
-        _sh(host.name, "printf 'broken = \\n' > /tmp/good.alloy")
+        assert httpx.get(f"http://{addr}/-/ready", timeout=1).status_code == 200, _sh(
+            host.name, "cat /tmp/labtest-run.log"
+        )
+        _sh(host.name, "printf 'broken = \\n' > /tmp/labtest-reload.alloy")
         r = httpx.post(f"http://{addr}/-/reload", timeout=5)
-        assert r.status_code == 400 and "/tmp/good.alloy:2:1: expected expression" in r.text
+        assert r.status_code == 400 and "/tmp/labtest-reload.alloy:2:1: expected expression" in r.text
         assert (
             httpx.get(f"http://{addr}/api/v0/component/prometheus.exporter.unix.default/metrics", timeout=5).status_code
             == 200
         )  # last good config still serves
         assert httpx.put(f"http://{addr}/-/reload", timeout=5).status_code == 405
-        log = _sh(host.name, "cat /tmp/run.log")[1]
+        log = _sh(host.name, "cat /tmp/labtest-run.log")[1]
         assert 'level=info msg="now listening for http traffic" service=http addr=' + addr in log
         assert 'msg="reload requested via /-/reload endpoint"' in log
         assert 'level=error msg="failed to reload config" err=' in log
         assert all(line.startswith("ts=") for line in log.splitlines())
     finally:
-        _sh(host.name, f"kill {pid}; rm -rf /tmp/good.alloy /tmp/run.log /tmp/d")
+        _sh(host.name, f"kill {pid}; rm -rf /tmp/labtest-reload.alloy /tmp/labtest-run.log /tmp/labtest-d")
 
 
 def test_systemctl_and_journalctl_standins(lab: LabInfo) -> None:
