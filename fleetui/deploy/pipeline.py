@@ -380,7 +380,8 @@ class Enrollment:
         sub = "validate" if has_validate(version) else "fmt"
         if self.dry_run:
             return _skipped(f"plan: would run `alloy {sub}` on the new config")
-        r = await self._s().run([self.platform.alloy_bin, sub, self.platform.staging_path], check=False)
+        # sudo: /etc/alloy is root:alloy 0770 after the package install
+        r = await self._s().run([self.platform.alloy_bin, sub, self.platform.staging_path], sudo=True, check=False)
         if not r.ok:
             lines = [ln for ln in (r.stderr + "\n" + r.stdout).splitlines() if ln.strip()]
             raise StepFailed(
@@ -522,7 +523,7 @@ class Enrollment:
         return False
 
     def _needs_rollback(self) -> bool:
-        return self.swapped or self.target_written or bool(self._staged)
+        return self.swapped or self.target_written  # staged files alone are just removed (_cleanup_staging)
 
     async def _rollback(self) -> str:
         done = []
