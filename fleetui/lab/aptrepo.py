@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,9 +113,16 @@ def build(repo: Path) -> Path:
     www = repo / "www"
     www.mkdir(parents=True, exist_ok=True)
     home = _key(repo, www)
+    # The package's /usr/bin/alloy wrapper names this interpreter: a checkout elsewhere (a CI clone with its
+    # own .venv) must get a package of its own, not one that runs another checkout's code.
+    stamp = repo / "built-for"
+    if stamp.exists() and stamp.read_text() != sys.executable:
+        shutil.rmtree(www / "pool", ignore_errors=True)
+        shutil.rmtree(www / "dists", ignore_errors=True)
     if not (www / "dists" / "stable" / "InRelease").exists():
         _build_deb(www / "pool" / "main" / "a" / "alloy", topology.REPO_ALLOY_VERSION)
         _index(www, home)
+        stamp.write_text(sys.executable)
     return www
 
 
