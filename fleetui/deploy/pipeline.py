@@ -143,6 +143,7 @@ class Enrollment:
         self._status_lines: list[str] = []
         self._staged: list[str] = []
         self.plan: dict[str, Any] = {}
+        self._changed_at: float | None = None  # unix time of the first change on the host or the target file
 
     @property
     def host(self) -> str:
@@ -409,6 +410,7 @@ class Enrollment:
             return _skipped(f"plan: {verb}")
         if self.action == "none":
             return _skipped("unchanged; Alloy is running")
+        self._changed_at = self._changed_at or time.time()
         await self._launch_apply()
         line = await self._wait_for("swap")
         self.swapped = self.config_changed or self.env_changed
@@ -436,6 +438,7 @@ class Enrollment:
             return _skipped("target file unchanged", file=f"{self.req.name}.json")
         if self.dry_run:
             return _skipped(f"plan: would write {self.req.name}.json in {self.store.location}")
+        self._changed_at = self._changed_at or time.time()
         await self.store.write(self.req.name, self.rendered.target_json)
         self.target_written = True
         return _done(f"wrote {self.req.name}.json in {self.store.location}", file=f"{self.req.name}.json")
@@ -455,7 +458,9 @@ class Enrollment:
         timeout = float(self.settings["alloy.up_timeout"])
         unchanged = not (self.swapped or self.target_changed or self.action != "none")
         t0 = time.monotonic()
-        up, why = await _wait_up(self.settings, self.req.mode, self.rendered, self.facts.nodename, timeout)
+        # 5 s of slack for clock skew between this machine, Prometheus and the host
+        since = None if unchanged or self._changed_at is None else self._changed_at - 5.0
+        up, why = await _wait_up(self.settings, self.req.mode, self.rendered, self.facts.nodename, timeout, since)
         waited = time.monotonic() - t0
         if not up:
             raise StepFailed(f"Prometheus did not report the host up within {timeout:g}s ({why})")
@@ -594,10 +599,15 @@ async def _wait_up(
     rendered: Rendered,
     nodename: str,
     timeout: float,  # noqa: ASYNC109
+    since: float | None = None,
 ) -> tuple[bool, str]:
+    """Poll Prometheus until the host is up: pull, its target's last scrape succeeded; push, the newest
+    remote-written `up` is 1. With `since` (unix seconds) only a scrape/sample newer than that counts, so an
+    old `up` from before this enrollment cannot pass for a new one."""
     from fleetui.adapters.prometheus import PrometheusClient, PrometheusError
 
     want = f"http://{rendered.listen_addr}{rendered.metrics_path}"
+    sel = f'up{{instance={_promql_str(nodename)},job="node_exporter"}}'
     deadline = time.monotonic() + timeout
     why = "not scraped yet"
     async with PrometheusClient(settings) as prom:
@@ -607,14 +617,14 @@ async def _wait_up(
                     for t in await prom.targets():
                         if t.scrape_url == want:
                             why = f"target {t.health}" + (f": {t.last_error}" if t.last_error else "")
-                            if t.health == "up":
+                            fresh = since is None or (t.last_scrape is not None and t.last_scrape >= since)
+                            if t.health == "up" and fresh:
                                 return True, f"target {want} is up"
                 else:
-                    q = f'max_over_time(up{{instance={_promql_str(nodename)},job="node_exporter"}}[1m])'
-                    samples = await prom.query(q)
-                    if any(s.value == 1 for s in samples):
+                    q = f"({sel} == 1) and (timestamp({sel}) >= {since or 0:.3f})"
+                    if await prom.query(q):
                         return True, f"up{{instance={nodename!r}}} arrives through remote_write"
-                    why = "no remote-written up sample yet"
+                    why = "no fresh remote-written up == 1 yet"
             except PrometheusError as e:
                 why = _one_line(e)
             if time.monotonic() >= deadline:
