@@ -1,8 +1,9 @@
 """Fleet status against the lab's real Prometheus: every state and every problem code.
 
-Pull hosts are real scrapes: a file_sd target file of this module's own (`t-status.json`) points one target at
-the spare lab host new-01's real node_exporter (up) and one at a closed port (down). Push hosts are real remote_write requests
-sent here, with past timestamps for the stale and gone ones (the lab's TSDB accepts out-of-order samples).
+Pull hosts are real scrapes: a file_sd target file of this module's own (`t-status.json`) points one target
+at the spare lab host new-01's real node_exporter (up) and one at a closed port (down). Push hosts are real
+remote_write requests sent here, with past timestamps for the stale and gone ones (the lab's TSDB accepts
+out-of-order samples).
 Every instance is prefixed `t-status-` so other tests' hosts never matter.
 """
 
@@ -163,12 +164,13 @@ async def test_stale_after_and_required_labels_options(fleet: dict[str, Any], la
 
 
 async def test_diff_between_two_real_refreshes(fleet: dict[str, Any], lab_settings: Settings) -> None:
+    late = f"{P}late-{time.time_ns()}"  # new on every run, also against a lab that earlier runs wrote to
     first, _ = await _snapshot(lab_settings)
-    push(lab_settings.remote_write_url, _node_series(f"{P}late", [(int(time.time() * 1000), 1.0)], **TEAM))
+    push(lab_settings.remote_write_url, _node_series(late, [(int(time.time() * 1000), 1.0)], **TEAM))
     second, _ = await _snapshot(lab_settings)
     d = diff_snapshots(first, second)
-    assert f"{P}late" in [h.instance for h in d.added]
-    assert f"{P}late" not in d.removed
+    assert late in [h.instance for h in d.added]
+    assert late not in d.removed
 
 
 async def test_lab_prometheus_api(lab_settings: Settings) -> None:
