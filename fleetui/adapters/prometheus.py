@@ -112,16 +112,18 @@ class PrometheusClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         elif username:
-            auth = httpx.BasicAuth(username, settings.secret("prometheus.password_file", "prometheus.password_env")
-                                   or "")
+            auth = httpx.BasicAuth(
+                username, settings.secret("prometheus.password_file", "prometheus.password_env") or ""
+            )
         verify: ssl.SSLContext | bool = True
         ca = settings["prometheus.ca_file"]
         if ca:
             try:
                 verify = ssl.create_default_context(cafile=str(ca))
             except (OSError, ssl.SSLError) as e:
-                raise PrometheusError(self.base_url, f"cannot load CA file {ca} (prometheus.ca_file): "
-                                                     f"{getattr(e, 'strerror', None) or e}") from None
+                raise PrometheusError(
+                    self.base_url, f"cannot load CA file {ca} (prometheus.ca_file): {getattr(e, 'strerror', None) or e}"
+                ) from None
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
@@ -139,8 +141,9 @@ class PrometheusClient:
     async def __aenter__(self) -> PrometheusClient:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -148,19 +151,33 @@ class PrometheusClient:
 
     # --- transport ---------------------------------------------------------------------------------------
 
-    async def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                    data: Mapping[str, str | list[str]] | None = None) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
+    ) -> httpx.Response:
         url = f"{self.base_url}{path}"
         try:
             return await self._client.request(method, path, params=params, data=data)
         except httpx.TimeoutException:
-            raise Timeout(url, f"no answer within {self._client.timeout.read or self._client.timeout.connect}s "
-                               "(prometheus.timeout)") from None
+            raise Timeout(
+                url,
+                f"no answer within {self._client.timeout.read or self._client.timeout.connect}s (prometheus.timeout)",
+            ) from None
         except httpx.TransportError as e:
             raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
 
-    async def _api(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                   data: Mapping[str, str | list[str]] | None = None) -> Any:
+    async def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
+    ) -> Any:
         """Send, check the status and the JSON envelope, return `data`."""
         url = f"{self.base_url}{path}"
         resp = await self._send(method, path, params=params, data=data)
@@ -173,13 +190,13 @@ class PrometheusClient:
         if not isinstance(doc, dict) or "status" not in doc:
             if resp.status_code != 200:
                 raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
-            raise BadJSON(url, "reply is JSON but not a Prometheus API envelope (no \"status\")")
+            raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")')
         if doc["status"] != "success":
             if "errorType" in doc or "error" in doc:
                 raise QueryError(url, str(doc.get("errorType", "error")), _one_line(str(doc.get("error", ""))))
             raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
         if "data" not in doc:
-            raise BadJSON(url, "reply has status success but no \"data\"")
+            raise BadJSON(url, 'reply has status success but no "data"')
         return doc["data"]
 
     # --- API ---------------------------------------------------------------------------------------------
@@ -265,7 +282,7 @@ def _rfc3339(s: str | None) -> float | None:
     head, dot, frac = s.partition(".")
     if dot:
         digits = "".join(ch for ch in frac if ch.isdigit())
-        zone = frac[len(digits):]
+        zone = frac[len(digits) :]
         s = f"{head}.{digits[:6]}{zone}"
     return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
@@ -315,7 +332,7 @@ def queries(lookback: float) -> dict[str, str]:
         "current": f"{_tag('timestamp(up)', 'up')} or {_tag('timestamp(node_uname_info)', 'uname')}",
         "rule": f"last_over_time({LAST_SEEN_METRIC}[{int(lookback)}s])",
         "macos": "count by (instance) (node_memory_total_bytes)"
-                 " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
+        " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
     }
 
 
@@ -326,12 +343,15 @@ def history_query(instances: Sequence[str], lookback: float) -> str:
     """
     sel = f"{{instance=~{literal_regex(instances)}}}"
     lb = f"{int(lookback)}s"
-    return (f"{_tag(f'max_over_time((timestamp(up{sel}) and up{sel} == 1)[{lb}:1m])', 'up')}"
-            f" or {_tag(f'max_over_time(timestamp(node_uname_info{sel})[{lb}:1m])', 'uname')}")
+    return (
+        f"{_tag(f'max_over_time((timestamp(up{sel}) and up{sel} == 1)[{lb}:1m])', 'up')}"
+        f" or {_tag(f'max_over_time(timestamp(node_uname_info{sel})[{lb}:1m])', 'uname')}"
+    )
 
 
-def history_candidates(targets: Sequence[Target], current: Sequence[Sample], rule: Sequence[Sample],
-                       series: Sequence[Mapping[str, str]]) -> list[str]:
+def history_candidates(
+    targets: Sequence[Target], current: Sequence[Sample], rule: Sequence[Sample], series: Sequence[Mapping[str, str]]
+) -> list[str]:
     """Instances whose last-seen time must be computed: in the look-back's series index or down pull hosts,
     minus those an instant query shows alive, minus those the recording rule already answers for."""
     down = {tg.instance for tg in targets if tg.health != "up"}
@@ -347,8 +367,14 @@ class FleetReader:
     look-back come from the settings.
     """
 
-    def __init__(self, client: PrometheusClient, settings: Settings, *, stale_after: float | None = None,
-                 required_labels: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        client: PrometheusClient,
+        settings: Settings,
+        *,
+        stale_after: float | None = None,
+        required_labels: Sequence[str] = (),
+    ) -> None:
         self.client = client
         self.lookback: float = settings["lookback"]
         self.policy = Policy(

@@ -22,10 +22,18 @@ def _seconds(text: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stale-after", type=_seconds, metavar="SECONDS",
-                   help="push hosts are down after this many seconds without a sample (default: stale_after)")
-    p.add_argument("--lookback", type=_seconds, metavar="SECONDS",
-                   help="how long a vanished host keeps alerting (default: lookback)")
+    p.add_argument(
+        "--stale-after",
+        type=_seconds,
+        metavar="SECONDS",
+        help="push hosts are down after this many seconds without a sample (default: stale_after)",
+    )
+    p.add_argument(
+        "--lookback",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long a vanished host keeps alerting (default: lookback)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

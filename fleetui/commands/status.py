@@ -41,14 +41,29 @@ def _label_name(text: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # also accepted after the command name; SUPPRESS keeps the global flag's value when absent here
-    p.add_argument("--prometheus", metavar="URL", default=argparse.SUPPRESS,
-                   help="Prometheus base URL (prometheus.url)")
-    p.add_argument("--stale-after", type=_seconds, metavar="SECONDS",
-                   help="a push host whose newest sample is older than this is stale (default: stale_after)")
-    p.add_argument("--require-label", type=_label_name, action="append", default=[], metavar="NAME",
-                   help="also require this label on every host (repeatable)")
-    p.add_argument("--filter", default="", metavar="EXPR",
-                   help="free text and label=value, label!=value, label=~regex, label!~regex terms")
+    p.add_argument(
+        "--prometheus", metavar="URL", default=argparse.SUPPRESS, help="Prometheus base URL (prometheus.url)"
+    )
+    p.add_argument(
+        "--stale-after",
+        type=_seconds,
+        metavar="SECONDS",
+        help="a push host whose newest sample is older than this is stale (default: stale_after)",
+    )
+    p.add_argument(
+        "--require-label",
+        type=_label_name,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also require this label on every host (repeatable)",
+    )
+    p.add_argument(
+        "--filter",
+        default="",
+        metavar="EXPR",
+        help="free text and label=value, label!=value, label=~regex, label!~regex terms",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,11 +101,19 @@ def render_table(snap: FleetSnapshot) -> str:
     """Aligned columns: instance, state, mode, last seen, job, problem codes; then a summary line."""
     now = snap.taken_at or time.time()
     header = ("INSTANCE", "STATE", "MODE", "LAST SEEN", "JOB", "PROBLEMS")
-    rows = [(h.instance, h.state.value, h.mode.value, h.age(now), h.job or "-",
-             ", ".join(dict.fromkeys(p.code for p in h.problems)) or "-") for h in snap.hosts]
+    rows = [
+        (
+            h.instance,
+            h.state.value,
+            h.mode.value,
+            h.age(now),
+            h.job or "-",
+            ", ".join(dict.fromkeys(p.code for p in h.problems)) or "-",
+        )
+        for h in snap.hosts
+    ]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-             for r in (header, *rows)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in (header, *rows)]
     counts = ", ".join(f"{n} {state}" for state, n in snap.summary().items())
     n_problems = sum(len(h.problems) for h in snap.hosts)
     lines.append("")

@@ -48,10 +48,23 @@ PROBLEM_CODES = (
 )
 
 # first segment of an Alloy component name (prometheus.scrape.x, loki.source.file.y, otelcol.receiver.otlp.z)
-_ALLOY_NAMESPACES = frozenset({
-    "prometheus", "discovery", "loki", "otelcol", "pyroscope", "faro", "beyla", "local", "remote", "mimir",
-    "database_observability", "import", "declare",
-})
+_ALLOY_NAMESPACES = frozenset(
+    {
+        "prometheus",
+        "discovery",
+        "loki",
+        "otelcol",
+        "pyroscope",
+        "faro",
+        "beyla",
+        "local",
+        "remote",
+        "mimir",
+        "database_observability",
+        "import",
+        "declare",
+    }
+)
 _COMPONENT_PATH = re.compile(r"[a-z][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){2,}")
 _ADDRESS_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(?P<port>\d{1,5})")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
@@ -144,7 +157,7 @@ def nodename_problem(instance: str, labels: Mapping[str, str], nodenames: Iterab
         "instance_nodename_mismatch",
         f"{what} {name!r} differs from nodename {', '.join(map(repr, others))} in node_uname_info",
         "set instance (and hostname) to the machine's nodename in the target file or Alloy config, "
-        "or dashboards that filter instance=\"$node\" show no data",
+        'or dashboards that filter instance="$node" show no data',
     )
 
 
@@ -160,7 +173,7 @@ def job_problem(jobs: Iterable[str]) -> Problem | None:
     return Problem(
         "job_component_path",
         f"job {', '.join(map(repr, bad))} is an Alloy component path",
-        "set job explicitly in the scrape target (e.g. job = \"node_exporter\" or \"integrations/unix\")",
+        'set job explicitly in the scrape target (e.g. job = "node_exporter" or "integrations/unix")',
     )
 
 
@@ -173,10 +186,11 @@ def _near_miss(a: str, b: str) -> bool:
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        )
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def drift_target(key: str, policy: Policy) -> str | None:
@@ -196,11 +210,13 @@ def drift_problems(labels: Mapping[str, str], policy: Policy) -> list[Problem]:
     for key in sorted(labels):
         target = drift_target(key, policy)
         if target is not None:
-            out.append(Problem(
-                "label_key_drift",
-                f"label {key!r} looks like the schema key {target!r}",
-                f"rename {key} to {target} in the target file or Alloy config",
-            ))
+            out.append(
+                Problem(
+                    "label_key_drift",
+                    f"label {key!r} looks like the schema key {target!r}",
+                    f"rename {key} to {target} in the target file or Alloy config",
+                )
+            )
     return out
 
 
@@ -211,8 +227,11 @@ def missing_problems(labels: Mapping[str, str], required: Iterable[str], policy:
     for r in dict.fromkeys(required):
         if labels.get(r):
             continue
-        hint = (f"rename {drifted[r]} to {r}" if r in drifted
-                else f"add {r}=... to the host's labels (target file or Alloy config)")
+        hint = (
+            f"rename {drifted[r]} to {r}"
+            if r in drifted
+            else f"add {r}=... to the host's labels (target file or Alloy config)"
+        )
         out.append(Problem("missing_required_label", f"required label {r!r} is missing", hint))
     return out
 
@@ -319,19 +338,22 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             problems.append(MACOS_PROBLEM)
         down = [t for t in acc.targets if t.health != "up"]
         shown = down[0] if down else (acc.targets[0] if acc.targets else None)
-        hosts.append(HostStatus(
-            instance=inst,
-            state=state,
-            mode=mode,
-            last_seen=last_seen,
-            labels=dict(sorted(acc.labels.items())),
-            problems=tuple(problems),
-            nodename=min(acc.current_nodenames or acc.nodenames, default=None),
-            scrape_url=shown.scrape_url if shown else None,
-            last_error=(shown.last_error or ("not scraped yet" if shown.health == "unknown" else None))
-            if shown else None,
-            scrape_duration=shown.scrape_duration if shown else None,
-        ))
+        hosts.append(
+            HostStatus(
+                instance=inst,
+                state=state,
+                mode=mode,
+                last_seen=last_seen,
+                labels=dict(sorted(acc.labels.items())),
+                problems=tuple(problems),
+                nodename=min(acc.current_nodenames or acc.nodenames, default=None),
+                scrape_url=shown.scrape_url if shown else None,
+                last_error=(shown.last_error or ("not scraped yet" if shown.health == "unknown" else None))
+                if shown
+                else None,
+                scrape_duration=shown.scrape_duration if shown else None,
+            )
+        )
     return tuple(hosts)
 
 
