@@ -143,7 +143,7 @@ class Enrollment:
         self._status_lines: list[str] = []
         self._staged: list[str] = []
         self.plan: dict[str, Any] = {}
-        self._changed_at: float | None = None  # unix time of the first change on the host or the target file
+        self._changed_at: float | None = None  # unix time of the last change: Alloy ready, or target written
 
     @property
     def host(self) -> str:
@@ -410,7 +410,6 @@ class Enrollment:
             return _skipped(f"plan: {verb}")
         if self.action == "none":
             return _skipped("unchanged; Alloy is running")
-        self._changed_at = self._changed_at or time.time()
         await self._launch_apply()
         line = await self._wait_for("swap")
         self.swapped = self.config_changed or self.env_changed
@@ -429,6 +428,7 @@ class Enrollment:
         if self.dry_run or self.action == "none":
             return _skipped("plan: see swap" if self.dry_run else "unchanged")
         await self._wait_for("ready")
+        self._changed_at = time.time()  # only scrapes after Alloy answered with the new config count
         assert self.rendered is not None
         return _done(f"Alloy is ready and serves {self.rendered.metrics_path}")
 
@@ -438,7 +438,7 @@ class Enrollment:
             return _skipped("target file unchanged", file=f"{self.req.name}.json")
         if self.dry_run:
             return _skipped(f"plan: would write {self.req.name}.json in {self.store.location}")
-        self._changed_at = self._changed_at or time.time()
+        self._changed_at = time.time()
         await self.store.write(self.req.name, self.rendered.target_json)
         self.target_written = True
         return _done(f"wrote {self.req.name}.json in {self.store.location}", file=f"{self.req.name}.json")
@@ -458,8 +458,8 @@ class Enrollment:
         timeout = float(self.settings["alloy.up_timeout"])
         unchanged = not (self.swapped or self.target_changed or self.action != "none")
         t0 = time.monotonic()
-        # 5 s of slack for clock skew between this machine, Prometheus and the host
-        since = None if unchanged or self._changed_at is None else self._changed_at - 5.0
+        # 1 s of slack for clock skew between this machine, Prometheus and the host
+        since = None if unchanged or self._changed_at is None else self._changed_at - 1.0
         up, why = await _wait_up(self.settings, self.req.mode, self.rendered, self.facts.nodename, timeout, since)
         waited = time.monotonic() - t0
         if not up:
