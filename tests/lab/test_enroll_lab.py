@@ -250,6 +250,7 @@ async def test_retire_renames_target_and_history_shows_it(lab: Any, fresh_host: 
 @pytest.mark.parametrize(("name", "tool"), [("app-01", "alloy fmt"), ("build-01", "alloy validate")])
 async def test_enroll_other_families(lab: Any, settings: Settings, name: str, tool: str) -> None:
     h = lab.host(name)
+    lab_mod.host_exec(name, ["rm", "-f", CONFIG, "/etc/sysconfig/alloy"])  # as if never enrolled by fleetui
     result = await run_op(enrollment(h, settings))
     assert result.ok, (result.failed_step, result.error)
     steps = by_step(result)
