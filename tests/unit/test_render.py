@@ -197,3 +197,53 @@ def test_secrets_only_in_env_file() -> None:
     assert r.env_file is not None and 'FLEETUI_POSTGRES_DSN="postgresql://u:s3cret@db/x"' in r.env_file
     assert r.env_file_masked is not None and "s3cret" not in r.env_file_masked
     assert "s3cret" not in repr(r)
+
+
+def test_render_command_prints_what_enroll_would_deploy(capsys: pytest.CaptureFixture[str]) -> None:
+    from fleetui.cli import main
+
+    args = [
+        "render",
+        "--hostname",
+        "db-7",
+        "--address",
+        "10.0.0.7",
+        "--mode",
+        "push",
+        "--service",
+        "postgres:dsn_env=PG",
+        "--label",
+        "environment=prod",
+        "--label",
+        'maintainers=a"b',
+        "--json",
+    ]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["diagnostics"] == [] and check(doc["config"], "x") == []
+    assert doc["config_path"] == "/etc/alloy/config.alloy" and doc["env_path"] == "/etc/default/alloy"
+    assert 'FLEETUI_POSTGRES_DSN="********"' in doc["env_file"]
+    assert doc["target"] == [
+        {"targets": [], "labels": {"environment": "prod", "instance": "db-7", "maintainers": 'a"b'}}
+    ]
+    assert main(["render", "--hostname", "x", "--label", "environment=a\nb", "--label", "maintainers=m"]) == 2
+    assert "one line" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "render",
+                "--hostname",
+                "x",
+                "--os",
+                "rhel",
+                "--only",
+                "env",
+                "--label",
+                "environment=a",
+                "--label",
+                "maintainers=m",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("# Managed by fleetui.\nCONFIG_FILE=")
