@@ -1,8 +1,8 @@
 """PID 1 of one lab host: runs inside fresh mount + UTS + PID namespaces made by `unshare`.
 
-`python -m fleetui.lab.hostinit SPEC.json` sets the hostname, lays overlays over /etc, /usr, /var, /root and
-/home (upper dirs in the lab dir, so `apt-get install` or `useradd` inside the host changes only that host),
-gives the host its own tmpfs /run and /tmp, creates its users on first boot, then starts its sshd, its
+`python -m fleetui.lab.hostinit SPEC.json` sets the hostname, lays overlays over /etc, /usr, /var, /home,
+/tmp and /root (upper dirs in the lab dir, so `apt-get install` or `useradd` inside the host changes only that
+host), gives the host its own tmpfs /run, creates its users on first boot, then starts its sshd, its
 node_exporter and (when the host is enrolled) its Alloy stand-in through the host's `systemctl` stand-in.
 It then reaps orphans forever. Killing it kills every process of the host, and the kernel drops the
 host's mounts with its mount namespace: that is how `lab down` leaves nothing behind.
@@ -67,7 +67,6 @@ def main(spec_path: str) -> int:
             d["lower"],
         )
     _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
-    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")  # noqa: S108 (the host's own /tmp)
     for d in ("/run/sshd", "/run/lock"):
         Path(d).mkdir(parents=True, exist_ok=True)
     os.chdir("/")

@@ -32,7 +32,9 @@ import yaml
 from fleetui.lab import LabHost, LabInfo, topology
 from fleetui.lab.topology import HOSTS, HostSpec
 
-OVERLAY_DIRS = ("etc", "usr", "var", "home", "root")  # /root last: it hides the lab dir under it
+# /tmp is an overlay too, not a fresh tmpfs: a checkout (and its .venv, which the stand-in runs on) may live
+# under /tmp, as a CI clone does, and must stay visible inside the hosts. /root last: it hides the lab dir.
+OVERLAY_DIRS = ("etc", "usr", "var", "home", "tmp", "root")
 # binary -> Debian package that provides it
 REQUIRED = {
     "prometheus": "prometheus",
