@@ -310,6 +310,8 @@ def _provision_host(p: _Paths, h: HostSpec, pubkey: str) -> dict[str, Any]:
     for d in OVERLAY_DIRS:
         (hd / "upper" / d).mkdir(parents=True)
         (hd / "work" / d).mkdir(parents=True)
+        # the merged dir takes the upper dir's mode: keep the real one (/tmp must stay 1777 for apt, sudo users)
+        (hd / "upper" / d).chmod(os.stat(f"/{d}").st_mode & 0o7777)
         overlays.append({"lower": f"/{d}", "upper": str(hd / "upper" / d), "work": str(hd / "work" / d)})
     up = hd / "upper"
     (up / "root").chmod(0o711)  # the merged /root takes this mode: lets `alloy` reach the venv's python
