@@ -8,7 +8,7 @@ The lab dir is the default state dir unless `FLEETUI_LAB_DIR` is set.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,30 @@ def lab_settings(lab: object) -> Settings:
 def lab_owned(lab: object) -> bool:
     """True when this session started the lab (and will tear it down), so it may also restart it."""
     return _SESSION.get("owned", False)
+
+
+@pytest.fixture(scope="session")
+def reset_lab_host(lab: object) -> Callable[[str], object]:
+    """Put a not-enrolled lab host back as the lab made it: no Alloy package, config, repo entry or target file.
+
+    Enrollment tests start from this so a re-run against a long-lived lab behaves like a fresh one.
+    """
+    from fleetui import lab as lab_mod
+
+    def reset(name: str) -> object:
+        lab_mod.host_exec(
+            name,
+            [
+                "sh",
+                "-c",
+                "systemctl stop alloy >/dev/null 2>&1; "
+                "DEBIAN_FRONTEND=noninteractive apt-get purge -y alloy >/dev/null 2>&1; "
+                "rm -rf /etc/alloy /etc/default/alloy /etc/apt/sources.list.d/grafana.list "
+                "/var/tmp/fleetui-apply.lock; true",
+            ],
+        )
+        host = lab.host(name)  # type: ignore[attr-defined]
+        (Path(lab.targets_dir) / f"{host.address}.json").unlink(missing_ok=True)  # type: ignore[attr-defined]
+        return host
+
+    return reset

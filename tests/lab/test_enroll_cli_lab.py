@@ -41,20 +41,8 @@ def fleetui(lab: Any, kh: Path, *args: str, env: dict[str, str] | None = None) -
 
 
 @pytest.fixture(scope="module")
-def host(lab: Any) -> Any:
-    lab_mod.host_exec(
-        HOST,
-        [
-            "sh",
-            "-c",
-            "systemctl stop alloy >/dev/null 2>&1; "
-            "DEBIAN_FRONTEND=noninteractive apt-get purge -y alloy >/dev/null 2>&1; "
-            "rm -rf /etc/alloy /etc/default/alloy /var/tmp/fleetui-apply.lock; true",
-        ],
-    )
-    h = lab.host(HOST)
-    (Path(lab.targets_dir) / f"{h.address}.json").unlink(missing_ok=True)
-    return h
+def host(reset_lab_host: Any) -> Any:
+    return reset_lab_host(HOST)
 
 
 def test_bad_input_and_missing_confirmation_touch_nothing(lab: Any, host: Any, tmp_path: Path) -> None:

@@ -47,22 +47,9 @@ def settings(lab_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def fresh_host(lab: Any) -> Any:
+def fresh_host(reset_lab_host: Any) -> Any:
     """new-03 as the lab made it: no Alloy package, no config, no target file."""
-    lab_mod.host_exec(
-        HOST,
-        [
-            "sh",
-            "-c",
-            "systemctl stop alloy >/dev/null 2>&1; "
-            "DEBIAN_FRONTEND=noninteractive apt-get purge -y alloy >/dev/null 2>&1; "
-            "rm -rf /etc/alloy /etc/default/alloy /etc/apt/sources.list.d/grafana.list "
-            "/var/tmp/fleetui-apply.lock; true",
-        ],
-    )
-    h = lab.host(HOST)
-    (Path(lab.targets_dir) / f"{h.address}.json").unlink(missing_ok=True)
-    return h
+    return reset_lab_host(HOST)
 
 
 def request(h: Any, settings: Settings, **kw: Any) -> Any:
