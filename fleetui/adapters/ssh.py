@@ -24,9 +24,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
+
+if TYPE_CHECKING:
+    from fleetui.config import Settings
 
 # --- errors --------------------------------------------------------------------------------------------------
 
@@ -141,6 +144,27 @@ class Timeouts:
     connect: float = 15.0
     command: float = 300.0
     keepalive: float = 15.0
+
+
+def connect_with_settings(
+    settings: Settings,
+    target: SshTarget,
+    *,
+    identity_file: Path | str | None = None,
+    password: str | None = None,
+    on_unknown_key: OnUnknownKey | None = None,
+) -> contextlib.AbstractAsyncContextManager[HostSession]:
+    """Open a session with fleetui's own defaults: the configured key unless one is given, fleetui's
+    known_hosts file and the configured timeouts. Enrollment, retirement and the SFTP target store all connect
+    this way, so a host is reached the same way whichever operation asks."""
+    ident = identity_file or settings["ssh.identity_file"]
+    return HostSession.connect(
+        target,
+        SshAuth(Path(ident) if ident else None, password),
+        settings.known_hosts,
+        on_unknown_key,
+        Timeouts(connect=float(settings["ssh.connect_timeout"]), command=float(settings["ssh.command_timeout"])),
+    )
 
 
 def command_line(argv: Sequence[str], sudo_prefix: Sequence[str] = ()) -> str:

@@ -269,14 +269,8 @@ async def open_store(settings: Any, on_unknown_key: Any = None) -> AsyncIterator
     if ssh is None:
         yield LocalTargetStore(Path(location))
         return
-    from fleetui.adapters.ssh import HostSession, SshAuth, SshTarget, Timeouts
+    from fleetui.adapters.ssh import SshTarget, connect_with_settings
 
-    ident = settings["ssh.identity_file"]
-    async with HostSession.connect(
-        SshTarget(ssh.host, ssh.port, ssh.user),
-        SshAuth(identity_file=Path(ident) if ident else None),
-        settings.known_hosts,
-        on_unknown_key,
-        Timeouts(connect=float(settings["ssh.connect_timeout"])),
-    ) as session:
+    target = SshTarget(ssh.host, ssh.port, ssh.user)
+    async with connect_with_settings(settings, target, on_unknown_key=on_unknown_key) as session:
         yield SftpTargetStore(await session.sftp(), ssh.path, location)

@@ -28,10 +28,9 @@ from fleetui.adapters.ssh import (
     CommandFailed,
     HostSession,
     OnUnknownKey,
-    SshAuth,
     SshError,
     SshTarget,
-    Timeouts,
+    connect_with_settings,
 )
 from fleetui.adapters.targets import TargetStore, TargetStoreError, open_store
 from fleetui.config import Settings
@@ -230,18 +229,13 @@ class Enrollment:
         return self.session
 
     async def _step_connect(self) -> Outcome:
-        s = self.settings
-        ident = self.req.identity_file or s["ssh.identity_file"]
-        from pathlib import Path
-
-        timeouts = Timeouts(connect=float(s["ssh.connect_timeout"]), command=float(s["ssh.command_timeout"]))
         self.session = await self._stack.enter_async_context(
-            HostSession.connect(
+            connect_with_settings(
+                self.settings,
                 SshTarget(self.req.address, self.req.port, self.req.user),
-                SshAuth(Path(ident) if ident else None, self._password),
-                s.known_hosts,
-                self._on_unknown_key,
-                timeouts,
+                identity_file=self.req.identity_file,
+                password=self._password,
+                on_unknown_key=self._on_unknown_key,
             )
         )
         root = await self.session.is_root()

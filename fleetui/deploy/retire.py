@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshAuth, SshError, SshTarget, Timeouts
+from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshError, SshTarget, connect_with_settings
 from fleetui.adapters.targets import SUFFIX, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy.events import OperationResult, StepEvent, StepStatus
@@ -81,15 +80,13 @@ class Retirement:
     async def _step_connect(self) -> tuple[StepStatus, str]:
         if not self.stop_agent:
             return StepStatus.SKIPPED, "not stopping the agent (no --stop-agent)"
-        s = self.settings
-        ident = self.req.identity_file or s["ssh.identity_file"]
         self.session = await self._stack.enter_async_context(
-            HostSession.connect(
+            connect_with_settings(
+                self.settings,
                 SshTarget(self.req.address, self.req.port, self.req.user),
-                SshAuth(Path(ident) if ident else None, self._password),
-                s.known_hosts,
-                self._on_unknown_key,
-                Timeouts(connect=float(s["ssh.connect_timeout"]), command=float(s["ssh.command_timeout"])),
+                identity_file=self.req.identity_file,
+                password=self._password,
+                on_unknown_key=self._on_unknown_key,
             )
         )
         return StepStatus.DONE, "connected"
