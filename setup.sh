@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS=(prometheus prometheus-node-exporter openssh-server sudo gpg dpkg-dev python3-venv tmux curl)
+# The one list of Debian packages, shared with the lab's pre-flight check (first word of each line).
+mapfile -t DEBS < <(sed -e 's/#.*//' fleetui/lab/debian-packages.txt | awk 'NF {print $1}')
 missing=()
 for d in "${DEBS[@]}"; do
     dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")

@@ -81,8 +81,10 @@ async def time_refresh(s: Settings, runs: int = 3) -> tuple[list[float], int, in
 
 def report(label: str, result: tuple[list[float], int, int, str, dict[str, float]]) -> None:
     times, requests, hosts, source, per_query = result
-    print(f"{label}: {hosts} hosts, {requests} requests, last_seen from {source}; snapshot() "
-          f"median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, runs {len(times)})")
+    print(
+        f"{label}: {hosts} hosts, {requests} requests, last_seen from {source}; snapshot() "
+        f"median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, runs {len(times)})"
+    )
     print("    per query (sequential): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in per_query.items()))
 
 
@@ -92,11 +94,19 @@ def start_private(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     tdir.mkdir()
     (root / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\nscrape_configs:\n  - job_name: node\n"
-        f"    file_sd_configs:\n      - files: ['{tdir}/*.json']\n")
-    proc = subprocess.Popen(["prometheus", f"--config.file={root / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={root / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-                             "--web.enable-remote-write-receiver"],
-                            stdout=subprocess.DEVNULL, stderr=(root / "log.txt").open("w"))
+        f"    file_sd_configs:\n      - files: ['{tdir}/*.json']\n"
+    )
+    proc = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "log.txt").open("w"),
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -110,16 +120,16 @@ def start_private(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
 
 def write_fleet(url: str, tdir: Path, n: int, minutes: int, metric_names: tuple[str, ...]) -> None:
     pulls = [f"127.1.{i // 250}.{i % 250 + 1}:1" for i in range(0, n, 2)]
-    (tdir / "fleet.json").write_text(json.dumps([{"targets": pulls, "labels": {"environment": "bench",
-                                                                                "maintainers": "b"}}]))
+    (tdir / "fleet.json").write_text(
+        json.dumps([{"targets": pulls, "labels": {"environment": "bench", "maintainers": "b"}}])
+    )
     now = int(time.time() * 1000)
     full = [(now - m * 60_000, 1.0) for m in range(minutes, -1, -1)]
     ended = [x for x in full if x[0] <= now - 30 * 60_000]  # gone half an hour ago
     batch = []
     for i in range(1, n, 2):
         samples = ended if i % 20 == 1 else full
-        labels = {"instance": f"bench-push-{i}", "job": "integrations/unix", "environment": "bench",
-                  "maintainers": "b"}
+        labels = {"instance": f"bench-push-{i}", "job": "integrations/unix", "environment": "bench", "maintainers": "b"}
         for name in metric_names:
             extra = {"nodename": labels["instance"], "sysname": "Linux"} if name == "node_uname_info" else {}
             vals = [(t, t / 1000) for t, _ in samples] if name == "node_last_seen_timestamp" else samples
@@ -158,8 +168,10 @@ def main() -> int:
         try:
             t0 = time.perf_counter()
             write_fleet(url, tdir, args.hosts, args.history_minutes, ("up", "node_uname_info"))
-            print(f"wrote {args.hosts} hosts ({args.history_minutes} min history per push host) "
-                  f"in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"wrote {args.hosts} hosts ({args.history_minutes} min history per push host) "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
             s = settings_for(url, tmp)
             report(f"{args.hosts} hosts, computed history", asyncio.run(time_refresh(s)))
             write_fleet(url, tdir, args.hosts, args.history_minutes, ("node_last_seen_timestamp",))

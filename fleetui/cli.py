@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,7 +91,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load(args.config, overrides=overrides)
 
 
+def _stdout_closed() -> int:
+    """The reader of our output went away (`fleetui status --json | head -c 10`): end quietly, as `git log | head`
+    does. stdout is pointed at /dev/null so the interpreter's final flush cannot raise a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: buffered output meets a closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

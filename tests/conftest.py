@@ -3,6 +3,11 @@
 The lab is started once per session when it is not already running, and torn down at the end of that session
 even when tests fail; a lab found running (another helper's, or `fleetui lab up` by hand) is left up.
 The lab dir is the default state dir unless `FLEETUI_LAB_DIR` is set.
+
+A lab that cannot start is a test *error* with its reason on one line, never a silent skip: a green run must
+mean the real Prometheus, sshd and node_exporter were exercised. Only a developer who opts out explicitly with
+`FLEETUI_LAB=skip` (say, a non-root laptop) gets skips, and never under CI (`CI=true`). The session's closing
+lines always say how many lab-backed tests ran, and how many were skipped and why.
 """
 
 from __future__ import annotations
@@ -15,8 +20,71 @@ import pytest
 
 from fleetui.config import Settings, load
 
-KEEP_ENV = {"FLEETUI_LAB_DIR"}
+KEEP_ENV = {"FLEETUI_LAB_DIR", "FLEETUI_LAB"}
 _SESSION: dict[str, bool] = {}
+_LAB_OUTCOMES: dict[str, str] = {}  # nodeid -> passed / failed / error / skipped, for lab-backed tests only
+_LAB_SKIP_REASONS: dict[str, int] = {}
+
+
+def lab_opted_out() -> bool:
+    """True only when the developer asked for no lab (FLEETUI_LAB=skip) outside CI."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    return os.environ.get("FLEETUI_LAB", "").lower() == "skip"
+
+
+def _lab_unavailable(reason: str) -> None:
+    """Skip when opted out; otherwise fail the test with the reason on one line."""
+    if lab_opted_out():
+        pytest.skip(f"lab opted out (FLEETUI_LAB=skip): {reason}")
+    pytest.fail(f"the lab cannot start: {reason} (opt out on a dev machine with FLEETUI_LAB=skip)", pytrace=False)
+
+
+_LAB_BACKED: set[str] = set()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Lab-backed = uses the `lab` fixture (directly or through another fixture) or carries the lab marker."""
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()) or item.get_closest_marker("lab"):
+            _LAB_BACKED.add(item.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid not in _LAB_BACKED:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        _LAB_OUTCOMES[report.nodeid] = outcome
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            _LAB_SKIP_REASONS[reason] = _LAB_SKIP_REASONS.get(reason, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: dict[str, int] = {}
+    for outcome in _LAB_OUTCOMES.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    ran = sum(n for o, n in counts.items() if o != "skipped")
+    parts = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()) if o != "skipped") or "none"
+    terminalreporter.write_line(f"lab-backed tests: {ran} ran ({parts}), {counts.get('skipped', 0)} skipped")
+    for reason, n in sorted(_LAB_SKIP_REASONS.items()):
+        terminalreporter.write_line(f"  {n} skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def debian_tool() -> Callable[[str], str]:
+    """Path of a command from the Debian packages setup.sh installs; missing is a lab failure, not a skip."""
+    import shutil
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            _lab_unavailable(f"{name} not found: run ./setup.sh (it installs fleetui/lab/debian-packages.txt)")
+        assert path is not None
+        return path
+
+    return find
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +102,10 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[object]:
-    """The running lab as `fleetui.lab.LabInfo` (started if needed; skipped when not root)."""
+    """The running lab as `fleetui.lab.LabInfo` (started if needed). A lab that cannot start fails the tests
+    that need it, unless the developer opted out (see the module docstring)."""
     if os.geteuid() != 0:
-        pytest.skip("lab tests need root (namespaces, overlay mounts): run pytest as root on Debian")
+        _lab_unavailable("lab tests need root (namespaces, overlay mounts): run pytest as root on Debian")
     from fleetui import lab as lab_mod
     from fleetui.lab.manager import LabError
 
@@ -47,7 +116,7 @@ def lab() -> Iterator[object]:
     except LabError as e:
         if not found_running:
             lab_mod.down()
-        pytest.skip(f"the lab cannot run here: {e}")
+        _lab_unavailable(str(e))
     try:
         yield info
     finally:

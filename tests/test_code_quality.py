@@ -23,7 +23,7 @@ def test_ruff_lint() -> None:
 
 
 def test_ruff_format() -> None:
-    proc = _run(str(BIN / "ruff"), "format", "--check", "fleetui")
+    proc = _run(str(BIN / "ruff"), "format", "--check", ".")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -35,19 +35,21 @@ from fleetui.lab.topology import HOSTS, HostSpec
 # /tmp is an overlay too, not a fresh tmpfs: a checkout (and its .venv, which the stand-in runs on) may live
 # under /tmp, as a CI clone does, and must stay visible inside the hosts. /root last: it hides the lab dir.
 OVERLAY_DIRS = ("etc", "usr", "var", "home", "tmp", "root")
-# binary -> Debian package that provides it
-REQUIRED = {
-    "prometheus": "prometheus",
-    "prometheus-node-exporter": "prometheus-node-exporter",
-    "/usr/sbin/sshd": "openssh-server",
-    "ssh-keygen": "openssh-client",
-    "unshare": "util-linux",
-    "nsenter": "util-linux",
-    "sudo": "sudo",
-    "gpg": "gpg",
-    "dpkg-deb": "dpkg",
-    "apt-ftparchive": "apt-utils",
-}
+# file or command -> the Debian package that provides it, from the list ./setup.sh installs
+PACKAGES_FILE = Path(__file__).with_name("debian-packages.txt")
+
+
+def debian_packages(path: Path = PACKAGES_FILE) -> dict[str, tuple[str, ...]]:
+    """package -> the files/commands the lab checks for it, in file order (comments and blanks skipped)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text().splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            out[words[0]] = tuple(words[1:])
+    return out
+
+
+REQUIRED = {binary: package for package, binaries in debian_packages().items() for binary in binaries}
 
 
 class LabError(Exception):

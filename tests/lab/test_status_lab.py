@@ -32,13 +32,20 @@ P = "t-status-"
 TEAM = {"environment": "test", "maintainers": "status-tests"}
 
 
-def _node_series(instance: str, samples: list[tuple[int, float]], nodename: str | None = None,
-                 job: str = "integrations/unix", **labels: str) -> list[Any]:
+def _node_series(
+    instance: str,
+    samples: list[tuple[int, float]],
+    nodename: str | None = None,
+    job: str = "integrations/unix",
+    **labels: str,
+) -> list[Any]:
     base = {"instance": instance, "job": job, **labels}
     return [
         ({"__name__": "up", **base}, samples),
-        ({"__name__": "node_uname_info", **base, "nodename": nodename or instance, "sysname": "Linux"},
-         [(t, 1.0) for t, _ in samples]),
+        (
+            {"__name__": "node_uname_info", **base, "nodename": nodename or instance, "sysname": "Linux"},
+            [(t, 1.0) for t, _ in samples],
+        ),
     ]
 
 
@@ -66,8 +73,9 @@ def _push_fleet(url: str) -> float:
     series += _node_series(f"{P}drift", recent, environment="test", maintainer="status-tests")
     series += _node_series(f"{P}nolabels", recent)
     series += _node_series(f"{P}mac", recent, **TEAM)
-    series.append(({"__name__": "node_memory_total_bytes", "instance": f"{P}mac", "job": "integrations/unix",
-                    **TEAM}, recent))
+    series.append(
+        ({"__name__": "node_memory_total_bytes", "instance": f"{P}mac", "job": "integrations/unix", **TEAM}, recent)
+    )
     push(url, series)
     return now_ms / 1000
 
@@ -82,10 +90,14 @@ def fleet(lab: Any, lab_settings: Settings) -> Iterator[dict[str, Any]]:
     nodename = _nodename_of(exporter)
     target_file = lab.targets_dir / "t-status.json"
     tmp = target_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps([
-        {"targets": [exporter], "labels": {"instance": f"{P}pull-up:19100", "hostname": nodename, **TEAM}},
-        {"targets": ["127.0.0.1:9"], "labels": {"instance": f"{P}pull-down", **TEAM}},
-    ]))
+    tmp.write_text(
+        json.dumps(
+            [
+                {"targets": [exporter], "labels": {"instance": f"{P}pull-up:19100", "hostname": nodename, **TEAM}},
+                {"targets": ["127.0.0.1:9"], "labels": {"instance": f"{P}pull-down", **TEAM}},
+            ]
+        )
+    )
     tmp.replace(target_file)
     try:
         deadline = time.monotonic() + 40
@@ -183,8 +195,12 @@ async def test_lab_prometheus_api(lab_settings: Settings) -> None:
 
 
 def _cli(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "status", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "status", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_status_command_exit_codes_and_json(fleet: dict[str, Any], lab: Any) -> None:

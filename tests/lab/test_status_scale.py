@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,14 +51,21 @@ class PrivatePrometheus:
             (root / "rules.yml").write_text(rules)
             rule_files = f"rule_files: ['{root / 'rules.yml'}']\n"
         (root / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n" + rule_files +
-            "scrape_configs:\n  - job_name: node\n    file_sd_configs:\n"
+            "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n"
+            + rule_files
+            + "scrape_configs:\n  - job_name: node\n    file_sd_configs:\n"
             f"      - files: ['{self.targets_file.parent}/*.json']\n"
         )
         self.proc = subprocess.Popen(
-            ["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver"],
-            stdout=subprocess.DEVNULL, stderr=(root / "log.txt").open("w"),
+            [
+                "prometheus",
+                f"--config.file={root / 'prometheus.yml'}",
+                f"--storage.tsdb.path={root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-remote-write-receiver",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "log.txt").open("w"),
         )
         deadline = time.monotonic() + 30
         while True:
@@ -91,11 +97,19 @@ class PrivatePrometheus:
         series = []
         for i in range(start, stop):
             if i % 2:
-                labels = {"instance": f"{PUSH_PREFIX}{i}", "job": "integrations/unix", "environment": "scale",
-                          "maintainers": "t"}
+                labels = {
+                    "instance": f"{PUSH_PREFIX}{i}",
+                    "job": "integrations/unix",
+                    "environment": "scale",
+                    "maintainers": "t",
+                }
                 series.append(({"__name__": "up", **labels}, [(now, 1.0)]))
-                series.append(({"__name__": "node_uname_info", **labels, "nodename": labels["instance"],
-                                "sysname": "Linux"}, [(now, 1.0)]))
+                series.append(
+                    (
+                        {"__name__": "node_uname_info", **labels, "nodename": labels["instance"], "sysname": "Linux"},
+                        [(now, 1.0)],
+                    )
+                )
         for k in range(0, len(series), 4000):
             push(f"{self.url}/api/v1/write", series[k : k + 4000])
 
@@ -118,9 +132,10 @@ class PrivatePrometheus:
 
 
 @pytest.fixture(scope="module")
-def private_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePrometheus]:
-    if shutil.which("prometheus") is None:
-        pytest.skip("the prometheus binary is not installed")
+def private_prometheus(
+    tmp_path_factory: pytest.TempPathFactory, debian_tool: Callable[[str], str]
+) -> Iterator[PrivatePrometheus]:
+    debian_tool("prometheus")
     p = PrivatePrometheus(tmp_path_factory.mktemp("scale-prom"))
     try:
         yield p
@@ -137,8 +152,9 @@ async def _refresh(prom: PrivatePrometheus, tmp: Path) -> tuple[int, int, dict[s
         return c.request_count, len(snap.hosts), modes
 
 
-async def test_requests_per_refresh_same_at_10_and_10000_hosts(private_prometheus: PrivatePrometheus,
-                                                               tmp_path: Path) -> None:
+async def test_requests_per_refresh_same_at_10_and_10000_hosts(
+    private_prometheus: PrivatePrometheus, tmp_path: Path
+) -> None:
     private_prometheus.add_hosts(0, 10)
     private_prometheus.wait_targets(5)
     small, n_small, modes_small = await _refresh(private_prometheus, tmp_path)
@@ -152,11 +168,11 @@ async def test_requests_per_refresh_same_at_10_and_10000_hosts(private_prometheu
     assert small == large <= 6
 
 
-async def test_reader_uses_the_recording_rule_fleetui_rules_prints(tmp_path_factory: pytest.TempPathFactory,
-                                                                   tmp_path: Path) -> None:
+async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
     """The rules file of `fleetui rules`, loaded by a real Prometheus, feeds last_seen (and saves a query)."""
-    if shutil.which("prometheus") is None:
-        pytest.skip("the prometheus binary is not installed")
+    debian_tool("prometheus")
     from fleetui.domain.rules import render_rules
 
     prom = PrivatePrometheus(tmp_path_factory.mktemp("rule-prom"), rules=render_rules())

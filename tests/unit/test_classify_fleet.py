@@ -20,15 +20,29 @@ from fleetui.domain.fleet import (
 NOW = 1_700_000_000.0
 
 
-def host(instance: str, state: HostState = HostState.UP, mode: Mode = Mode.PULL, last_seen: float | None = NOW,
-         problems: tuple[Problem, ...] = (), **labels: str) -> HostStatus:
+def host(
+    instance: str,
+    state: HostState = HostState.UP,
+    mode: Mode = Mode.PULL,
+    last_seen: float | None = NOW,
+    problems: tuple[Problem, ...] = (),
+    **labels: str,
+) -> HostStatus:
     return HostStatus(instance, state, mode, last_seen, {"instance": instance, **labels}, problems)
 
 
-@pytest.mark.parametrize(("delta", "text"), [
-    (0, "just now"), (42, "42s ago"), (65, "1m 05s ago"), (3 * 3600 + 22 * 60 + 9, "3h 22m ago"),
-    (2 * 86400 + 3 * 3600, "2d 3h ago"), (-2, "just now"), (-90, "1m 30s in the future"),
-])
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (0, "just now"),
+        (42, "42s ago"),
+        (65, "1m 05s ago"),
+        (3 * 3600 + 22 * 60 + 9, "3h 22m ago"),
+        (2 * 86400 + 3 * 3600, "2d 3h ago"),
+        (-2, "just now"),
+        (-90, "1m 30s in the future"),
+    ],
+)
 def test_format_age(delta: float, text: str) -> None:
     assert format_age(NOW - delta, NOW) == text
 
@@ -80,29 +94,37 @@ def test_host_convenience_properties() -> None:
 
 HOSTS = (
     host("web-01", environment="production", maintainers="web"),
-    host("web-02", HostState.DOWN, environment="production", maintainer="web",
-         problems=(Problem("label_key_drift", "m", "h"),)),
+    host(
+        "web-02",
+        HostState.DOWN,
+        environment="production",
+        maintainer="web",
+        problems=(Problem("label_key_drift", "m", "h"),),
+    ),
     host("pi", HostState.STALE, Mode.PUSH, environment="home", location="Primary Rack"),
 )
 
 
-@pytest.mark.parametrize(("expr", "expected"), [
-    ("", ["web-01", "web-02", "pi"]),
-    ("web", ["web-01", "web-02"]),
-    ("WEB-02", ["web-02"]),
-    ("environment=production", ["web-01", "web-02"]),
-    ("environment!=production", ["pi"]),
-    ("maintainers=", ["web-02", "pi"]),
-    ("instance=~web-.*", ["web-01", "web-02"]),
-    ("instance=~web", []),  # anchored like PromQL
-    ("instance!~web-0[12]", ["pi"]),
-    ("state=down", ["web-02"]),
-    ("mode=push", ["pi"]),
-    ("problem=label_key_drift", ["web-02"]),
-    ("drift", ["web-02"]),
-    ('location="Primary Rack"', ["pi"]),
-    ("environment=production web-01", ["web-01"]),
-])
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("", ["web-01", "web-02", "pi"]),
+        ("web", ["web-01", "web-02"]),
+        ("WEB-02", ["web-02"]),
+        ("environment=production", ["web-01", "web-02"]),
+        ("environment!=production", ["pi"]),
+        ("maintainers=", ["web-02", "pi"]),
+        ("instance=~web-.*", ["web-01", "web-02"]),
+        ("instance=~web", []),  # anchored like PromQL
+        ("instance!~web-0[12]", ["pi"]),
+        ("state=down", ["web-02"]),
+        ("mode=push", ["pi"]),
+        ("problem=label_key_drift", ["web-02"]),
+        ("drift", ["web-02"]),
+        ('location="Primary Rack"', ["pi"]),
+        ("environment=production web-01", ["web-01"]),
+    ],
+)
 def test_filter(expr: str, expected: list[str]) -> None:
     assert [h.instance for h in parse_filter(expr).apply(HOSTS)] == expected
 

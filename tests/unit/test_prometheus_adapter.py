@@ -83,8 +83,9 @@ async def test_timeout_uses_configured_seconds(tmp_path: Path, silent_server: st
     assert "0.3s" in one_line(ei.value, silent_server)
 
 
-def mock(handler: httpx.MockTransport | None = None, status: int = 200, body: str = "",
-         ctype: str = "application/json") -> httpx.MockTransport:
+def mock(
+    handler: httpx.MockTransport | None = None, status: int = 200, body: str = "", ctype: str = "application/json"
+) -> httpx.MockTransport:
     return handler or httpx.MockTransport(lambda r: httpx.Response(status, text=body, headers={"Content-Type": ctype}))
 
 
@@ -94,22 +95,26 @@ URL = "http://prom.example:9090"
 async def test_proxy_html_error_page_is_http_status_with_excerpt(tmp_path: Path) -> None:
     """Mocked: a reverse proxy's 502 page; Prometheus itself never answers with HTML."""
     page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body></html>"
-    async with PrometheusClient(settings(tmp_path, prometheus__url=URL),
-                                transport=mock(status=502, body=page, ctype="text/html")) as c:
+    async with PrometheusClient(
+        settings(tmp_path, prometheus__url=URL), transport=mock(status=502, body=page, ctype="text/html")
+    ) as c:
         with pytest.raises(HTTPStatusError) as ei:
             await c.query("up")
     assert ei.value.status == 502 and "502 Bad Gateway" in ei.value.body
     assert "HTTP 502" in one_line(ei.value, URL)
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ('{"status":"success","data":{"resultType":"vec', "not JSON"),  # truncated
-    ("<html>login</html>", "not JSON"),  # an SSO page served with 200
-    ('["just", "a", "list"]', "not a Prometheus API envelope"),
-    ('{"status":"success"}', "no \\\"data\\\""),
-    ('{"status":"success","data":{"resultType":"matrix","result":[]}}', "expected an instant vector"),
-    ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}}', "unexpected query result"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{"status":"success","data":{"resultType":"vec', "not JSON"),  # truncated
+        ("<html>login</html>", "not JSON"),  # an SSO page served with 200
+        ('["just", "a", "list"]', "not a Prometheus API envelope"),
+        ('{"status":"success"}', 'no \\"data\\"'),
+        ('{"status":"success","data":{"resultType":"matrix","result":[]}}', "expected an instant vector"),
+        ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}}', "unexpected query result"),
+    ],
+)
 async def test_malformed_replies_are_bad_json(tmp_path: Path, body: str, fragment: str) -> None:
     """Mocked: malformed 200 replies that a real Prometheus does not produce."""
     async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
@@ -147,8 +152,14 @@ async def test_auth_tenant_and_request_count(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("TOKEN", "tok")
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
-    s = settings(tmp_path, prometheus__url=URL, prometheus__username="ops",
-                 prometheus__password_file=str(pw), prometheus__bearer_token_env="TOKEN", prometheus__tenant="team-a")
+    s = settings(
+        tmp_path,
+        prometheus__url=URL,
+        prometheus__username="ops",
+        prometheus__password_file=str(pw),
+        prometheus__bearer_token_env="TOKEN",
+        prometheus__tenant="team-a",
+    )
     async with PrometheusClient(s, transport=httpx.MockTransport(handler)) as c:
         assert await c.query("up", time=1700000000.5) == []
         await c.query("up")
@@ -168,8 +179,7 @@ async def test_basic_auth_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         return httpx.Response(200, json={"status": "success", "data": {"version": "2.42.0"}})
 
     monkeypatch.setenv("PW", "pw")
-    s = settings(tmp_path, prometheus__url=URL, prometheus__username="ops",
-                 prometheus__password_env="PW")
+    s = settings(tmp_path, prometheus__url=URL, prometheus__username="ops", prometheus__password_env="PW")
     async with PrometheusClient(s, transport=httpx.MockTransport(handler)) as c:
         assert (await c.buildinfo())["version"] == "2.42.0"
     assert seen[0].headers["Authorization"] == "Basic b3BzOnB3"
@@ -185,8 +195,12 @@ def test_status_command_unreachable_exit_2_one_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     cfg = tmp_path / "c.yaml"
     cfg.write_text("")
-    p = subprocess.run([sys.executable, "-m", "fleetui", "--config", str(cfg), "status", "--prometheus", url],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "fleetui", "--config", str(cfg), "status", "--prometheus", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and url in p.stderr and "Traceback" not in p.stderr
 
@@ -194,6 +208,10 @@ def test_status_command_unreachable_exit_2_one_line(tmp_path: Path) -> None:
 def test_status_command_bad_filter_exit_2(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("")
-    p = subprocess.run([sys.executable, "-m", "fleetui", "--config", str(cfg), "status", "--filter", "a=~("],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "fleetui", "--config", str(cfg), "status", "--filter", "a=~("],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and "bad regular expression" in p.stderr and "Traceback" not in p.stderr
