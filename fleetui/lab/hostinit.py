@@ -1,8 +1,7 @@
 """PID 1 of one lab host: runs inside fresh mount + UTS + PID namespaces made by `unshare`.
 
 `python -m fleetui.lab.hostinit SPEC.json` sets the hostname, lays overlays over /etc, /usr, /var, /home,
-/tmp and /root (upper dirs in the lab dir, so `apt-get install` or `useradd` inside the host changes only that
-host), gives the host its own tmpfs /run, creates its users on first boot, then starts its sshd, its
+/tmp and /root (so `apt-get install` or `useradd` inside the host changes only that host), gives the host its own tmpfs /run, creates its users on first boot, then starts its sshd, its
 node_exporter and (when the host is enrolled) its Alloy stand-in through the host's `systemctl` stand-in.
 It then reaps orphans forever. Killing it kills every process of the host, and the kernel drops the
 host's mounts with its mount namespace: that is how `lab down` leaves nothing behind.
@@ -27,6 +26,31 @@ def _mount(*args: str) -> None:
 
 def _log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} hostinit: {msg}", flush=True)
+
+
+def _layers_in_memory(overlays: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Move each overlay's writable layer onto a tmpfs private to this host's mount namespace.
+
+    Overlayfs refuses an upper dir that itself lies on overlayfs, and a fresh CI machine or container often has
+    an overlay as its root filesystem, so upper dirs in the lab dir cannot be used there. The manager provisions
+    them in the lab dir (identity files, users, the Alloy stand-in); they are copied onto the tmpfs here. The
+    tmpfs dies with the host's mount namespace, so a host still starts fresh each time and `lab down` still
+    leaves nothing behind.
+    """
+    if not overlays:
+        return overlays
+    mem = Path(overlays[0]["upper"]).parent.parent / "mem"
+    mem.mkdir(exist_ok=True)
+    _mount("-t", "tmpfs", "-o", "mode=0700", "tmpfs", str(mem))
+    moved = []
+    for d in overlays:
+        name = Path(d["upper"]).name
+        upper, work = mem / "upper" / name, mem / "work" / name
+        upper.parent.mkdir(exist_ok=True)
+        work.mkdir(parents=True)
+        subprocess.run(["cp", "-a", "--", d["upper"], str(upper)], check=True)
+        moved.append({**d, "upper": str(upper), "work": str(work)})
+    return moved
 
 
 def _setup_users(spec: dict[str, Any]) -> None:
@@ -57,7 +81,7 @@ def _setup_users(spec: dict[str, Any]) -> None:
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())  # read before the overlays may hide the lab dir
     socket.sethostname(spec["hostname"])
-    for d in spec["overlays"]:
+    for d in _layers_in_memory(spec["overlays"]):
         _mount(
             "-t",
             "overlay",
