@@ -1,10 +1,11 @@
 """PID 1 of one lab host: runs inside fresh mount + UTS + PID namespaces made by `unshare`.
 
 `python -m fleetui.lab.hostinit SPEC.json` sets the hostname, lays overlays over /etc, /usr, /var, /home,
-/tmp and /root (so `apt-get install` or `useradd` inside the host changes only that host), gives the host its own tmpfs /run, creates its users on first boot, then starts its sshd, its
-node_exporter and (when the host is enrolled) its Alloy stand-in through the host's `systemctl` stand-in.
-It then reaps orphans forever. Killing it kills every process of the host, and the kernel drops the
-host's mounts with its mount namespace: that is how `lab down` leaves nothing behind.
+/tmp and /root (so `apt-get install` or `useradd` inside the host changes only that host), gives the host its
+own tmpfs /run, creates its users on first boot, then starts its sshd, its node_exporter and (when the host is
+enrolled) its Alloy stand-in through the host's `systemctl` stand-in. It then reaps orphans forever. Killing it
+kills every process of the host, and the kernel drops the host's mounts with its mount namespace: that is how
+`lab down` leaves nothing behind.
 """
 
 from __future__ import annotations
