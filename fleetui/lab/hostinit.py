@@ -92,8 +92,8 @@ def main(spec_path: str) -> int:
             d["lower"],
         )
     _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
-    for d in ("/run/sshd", "/run/lock"):
-        Path(d).mkdir(parents=True, exist_ok=True)
+    for run_dir in ("/run/sshd", "/run/lock"):
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
     os.chdir("/")
     _setup_users(spec)
     subprocess.run(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config"], check=True)
