@@ -631,8 +631,10 @@ def host_exec(
         "LANG": "C.UTF-8",
         "DEBIAN_FRONTEND": "noninteractive",
     }
+    # -r/-w: the host's own root and working dir. Entering a mount namespace otherwise resets the root to the
+    # namespace's real root, which is not the lab's / when the lab runs inside a chroot (a fresh CI tree).
     return subprocess.run(
-        ["nsenter", "-t", str(pid), "-m", "-u", "-p", "--", *argv],
+        ["nsenter", "-t", str(pid), "-m", "-u", "-p", "-r", "-w", "--", *argv],
         input=input,
         capture_output=True,
         text=True,
