@@ -584,7 +584,7 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
     return (
         pid != os.getpid()
         and p.marker in cmd
-        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ")))
+        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "gpg-agent ")))
     )
 
 
