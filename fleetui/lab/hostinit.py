@@ -29,28 +29,30 @@ def _log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} hostinit: {msg}", flush=True)
 
 
+LAYERS = Path("/run/fleetui-lab")  # inside the host: upper/, work/ and lower/ of each overlaid dir
+
+
 def _layers_in_memory(overlays: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Move each overlay's writable layer onto a tmpfs private to this host's mount namespace.
+    """Move each overlay's writable layer onto the host's own /run tmpfs, and keep its read-only layer in view.
 
     Overlayfs refuses an upper dir that itself lies on overlayfs, and a fresh CI machine or container often has
     an overlay as its root filesystem, so upper dirs in the lab dir cannot be used there. The manager provisions
-    them in the lab dir (identity files, users, the Alloy stand-in); they are copied onto the tmpfs here. The
-    tmpfs dies with the host's mount namespace, so a host still starts fresh each time and `lab down` still
-    leaves nothing behind.
+    them in the lab dir (identity files, users, the Alloy stand-in); they are copied to LAYERS/upper here. /run
+    dies with the host's mount namespace, so a host still starts fresh each time and `lab down` still leaves
+    nothing behind. LAYERS/lower holds a bind mount of each real dir, so a test can lay a throwaway overlay
+    over a host from both layers instead of stacking a third overlay, which the kernel refuses.
     """
-    if not overlays:
-        return overlays
-    mem = Path(overlays[0]["upper"]).parent.parent / "mem"
-    mem.mkdir(exist_ok=True)
-    _mount("-t", "tmpfs", "-o", "mode=0700", "tmpfs", str(mem))
     moved = []
     for d in overlays:
-        name = Path(d["upper"]).name
-        upper, work = mem / "upper" / name, mem / "work" / name
-        upper.parent.mkdir(exist_ok=True)
+        name = Path(d["lower"]).name
+        upper, work, lower = LAYERS / "upper" / name, LAYERS / "work" / name, LAYERS / "lower" / name
+        upper.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         work.mkdir(parents=True)
+        lower.mkdir(parents=True)
         subprocess.run(["cp", "-a", "--", d["upper"], str(upper)], check=True)
+        _mount("--bind", d["lower"], str(lower))
         moved.append({**d, "upper": str(upper), "work": str(work)})
+    LAYERS.chmod(0o700)
     return moved
 
 
@@ -82,6 +84,7 @@ def _setup_users(spec: dict[str, Any]) -> None:
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())  # read before the overlays may hide the lab dir
     socket.sethostname(spec["hostname"])
+    _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
     for d in _layers_in_memory(spec["overlays"]):
         _mount(
             "-t",
@@ -91,7 +94,6 @@ def main(spec_path: str) -> int:
             f"lowerdir={d['lower']},upperdir={d['upper']},workdir={d['work']}",
             d["lower"],
         )
-    _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
     for run_dir in ("/run/sshd", "/run/lock"):
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     os.chdir("/")

@@ -558,6 +558,8 @@ def _down(p: _Paths) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _wait(lambda: not any(_alive(pid, p.marker) for pid in hosts + strays), 10, "the lab's processes to exit")
+    # a host's sshd dies with its PID namespace a moment after the host's `unshare`: wait for its port to close
+    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in HOSTS), 10, "the hosts' sshd to stop")
     _save_state(p, {})
 
 
