@@ -235,6 +235,13 @@ KEYS: tuple[Key, ...] = (
     Key("ssh.port", _port, 22, "default SSH port"),
     Key("ssh.identity_file", _opt_path, None, "default private key (else agent and ~/.ssh defaults)"),
     Key("ssh.known_hosts", _opt_path, None, "fleetui's own known_hosts file (default: <config dir>/known_hosts)"),
+    Key(
+        "ssh.config_file",
+        _opt_path,
+        "~/.ssh/config",
+        "OpenSSH client config whose Host aliases (HostName, Port, User, IdentityFile, ProxyJump) fleetui follows; "
+        "empty: none",
+    ),
     Key("ssh.connect_timeout", _pos_float, 15.0, "seconds to establish an SSH connection"),
     Key("ssh.command_timeout", _pos_float, 300.0, "seconds a single remote command may run"),
     Key("ssh.concurrency", _pos_int, 8, "hosts enrolled at once in a batch"),
