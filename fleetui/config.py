@@ -231,9 +231,14 @@ KEYS: tuple[Key, ...] = (
         "/etc/prometheus/targets",
         "Prometheus file_sd directory: a local path or ssh://user@host/path",
     ),
-    Key("ssh.user", _str, "root", "default SSH user for enrollment"),
-    Key("ssh.port", _port, 22, "default SSH port"),
-    Key("ssh.identity_file", _opt_path, None, "default private key (else agent and ~/.ssh defaults)"),
+    Key("ssh.user", _str, "root", "SSH user when neither --user nor the ssh config gives one"),
+    Key("ssh.port", _port, 22, "SSH port when neither --port nor the ssh config gives one"),
+    Key(
+        "ssh.identity_file",
+        _opt_path,
+        None,
+        "private key when neither --identity nor the ssh config gives one (else agent and ~/.ssh defaults)",
+    ),
     Key("ssh.known_hosts", _opt_path, None, "fleetui's own known_hosts file (default: <config dir>/known_hosts)"),
     Key(
         "ssh.config_file",
