@@ -69,6 +69,11 @@ def route_for(settings: Settings, target: SshTarget, *, identity_file: Path | st
     )
 
 
+def resolve_address(settings: Settings, name: str, port: int | None = None, user: str | None = None) -> str:
+    """Where `name` leads (its HostName), without connecting: for finding a host's target file by its alias."""
+    return route_for(settings, SshTarget(name, port, user)).target.host
+
+
 def config_path(value: object) -> Path | None:
     """The ssh config file to read: None (unset or empty) means none; `~` is expanded."""
     return Path(str(value)).expanduser() if value else None

@@ -249,6 +249,19 @@ def test_alias_with_proxyjump_enrolls_a_lab_host(lab: Any, hosts: tuple[Any, Any
     assert len(scraped) == 1 and scraped[0]["health"] == "up", scraped
 
 
+def fleetui(lab: Any, settings: Settings, *args: str) -> dict[str, Any]:
+    """Run `fleetui ... --json` as an operator would, with this module's ssh config, known_hosts and defaults."""
+    argv = [sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "--set", "alloy.up_timeout=60"]
+    for k in ("ssh.config_file", "ssh.known_hosts", "ssh.port", "ssh.user", "ssh.identity_file"):
+        argv += ["--set", f"{k}={settings[k] if settings[k] is not None else ''}"]
+    out = subprocess.run(
+        [*argv, *args, "--json"], capture_output=True, text=True, timeout=240, check=False, stdin=subprocess.DEVNULL
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc: dict[str, Any] = json.loads(out.stdout)
+    return doc
+
+
 def test_cli_reenroll_by_alias_changes_nothing_and_keeps_one_target_file(
     lab: Any, hosts: tuple[Any, Any], settings: Settings
 ) -> None:
@@ -256,18 +269,22 @@ def test_cli_reenroll_by_alias_changes_nothing_and_keeps_one_target_file(
     target, _ = hosts
     target_file = Path(lab.targets_dir) / f"{target.address}.json"
     before = target_file.stat().st_mtime_ns
-    sets = {
-        k: settings[k] if settings[k] is not None else ""
-        for k in ("ssh.config_file", "ssh.known_hosts", "ssh.port", "ssh.user", "ssh.identity_file")
-    }
-    argv = [sys.executable, "-m", "fleetui", "--config", str(lab.config_file)]
-    for k, v in sets.items():
-        argv += ["--set", f"{k}={v}"]
-    argv += ["--set", "alloy.up_timeout=60", "enroll", ALIAS, *LABELS, "--yes", "--json"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False, stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = fleetui(lab, settings, "enroll", ALIAS, *LABELS, "--yes")
     assert result["ok"] and not result["changed"], result
     assert {e["host"] for e in result["events"]} == {ALIAS}
     assert target_file.stat().st_mtime_ns == before
     assert not (Path(lab.targets_dir) / f"{ALIAS}.json").exists()
+
+
+def test_cli_retire_by_alias_finds_the_target_file_of_the_resolved_address(
+    lab: Any, hosts: tuple[Any, Any], settings: Settings
+) -> None:
+    target, _ = hosts
+    result = fleetui(lab, settings, "retire", ALIAS, "--stop-agent", "--yes")
+    assert result["ok"] and {e["host"] for e in result["events"]} == {ALIAS}, result
+    retired = result["summary"]["retired_as"]
+    assert retired.startswith(f"{target.address}.json.deleted.")
+    assert (Path(lab.targets_dir) / retired).exists()
+    assert not (Path(lab.targets_dir) / f"{target.address}.json").exists()
+    # --stop-agent reached the host through the jump host again
+    assert lab_mod.host_exec(HOST, ["systemctl", "is-active", "alloy"]).returncode != 0
