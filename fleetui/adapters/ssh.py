@@ -579,7 +579,7 @@ async def _open_route(
         for hop in route.jumps:
             jump_auth = SshAuth(None, None, auth.use_agent)
             jumps.append(await _open(hop, jump_auth, kh, on_unknown_key, t, jumps[-1] if jumps else None, route))
-        conn = await _open(route.target, auth, kh, on_unknown_key, t, jumps[-1] if jumps else None, None)
+        conn = await _open(route.target, auth, kh, on_unknown_key, t, jumps[-1] if jumps else None, None, route)
     except BaseException:
         for j in reversed(jumps):
             j.abort()
@@ -595,9 +595,13 @@ async def _open(
     t: Timeouts,
     tunnel: asyncssh.SSHClientConnection | None,
     jump_of: Route | None,
+    route: Route | None = None,
 ) -> asyncssh.SSHClientConnection:
-    """One hop. `jump_of` is the route this hop is a jump host of (None: this is the target)."""
-    what = f"jump host {hop.display} (on the way to {jump_of.target.name})" if jump_of else hop.display
+    """One hop. `jump_of` is the route this hop is a jump host of (None: this is the target, of `route`)."""
+    if jump_of is not None:
+        what = f"jump host {hop.display} (on the way to {jump_of.target.name})"
+    else:
+        what = route.display if route is not None else hop.display
     for attempt in range(2):
         trusted = [k for _, k in kh.entries(hop.host, hop.port)]
         client = _Client()
@@ -647,8 +651,8 @@ async def _open(
             raise AuthFailed(f"{what}: authentication failed ({how} rejected)") from None
         except TimeoutError:
             raise ConnectFailed(f"{what}: no SSH answer within {t.connect:g}s") from None
-        except asyncssh.ChannelOpenError as e:  # the jump host would not forward to the next hop
-            raise ConnectFailed(f"{what}: the jump host could not open a connection to it: {e.reason}") from None
+        except asyncssh.ChannelOpenError as e:  # the jump host would not (or could not) forward to this hop
+            raise ConnectFailed(f"{what}: the jump host could not connect onwards: {e.reason}") from None
         except asyncssh.DisconnectError as e:
             raise ConnectFailed(f"{what}: SSH refused: {e.reason}") from None
         except OSError as e:

@@ -30,6 +30,7 @@ import pytest
 
 from fleetui import lab as lab_mod
 from fleetui.adapters.ssh import (
+    ConnectFailed,
     HostKeyChanged,
     HostKeyInfo,
     HostKeyUnknown,
@@ -89,17 +90,20 @@ def hosts(lab: Any, reset_lab_host: Any) -> Iterator[tuple[Any, Any]]:
     reset_lab_host(HOST)
 
 
-@pytest.fixture(scope="module")
-def ssh_config(lab: Any, hosts: tuple[Any, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target, jump = hosts
-    cfg = tmp_path_factory.mktemp("sshcfg") / "config"
-    cfg.write_text(
+def alias_config(lab: Any, target: Any, jump: Any) -> str:
+    return (
         f"Host {ALIAS}\n"
         f"    HostName {target.address}\n    Port {target.ssh_port}\n    User root\n"
         f"    IdentityFile {lab.identity_file}\n    ProxyJump {JUMP_ALIAS}\n"
         f"Host {JUMP_ALIAS}\n"
         f"    HostName {jump.address}\n    Port {jump.ssh_port}\n    User root\n    IdentityFile {lab.identity_file}\n"
     )
+
+
+@pytest.fixture(scope="module")
+def ssh_config(lab: Any, hosts: tuple[Any, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = tmp_path_factory.mktemp("sshcfg") / "config"
+    cfg.write_text(alias_config(lab, *hosts))
     return cfg
 
 
@@ -159,6 +163,27 @@ async def test_jump_host_key_goes_through_the_same_check(
         async with connect_with_settings(s, SshTarget(ALIAS), on_unknown_key=only(fingerprint(JUMP))):
             pass
     assert f"HOST KEY CHANGED for jump host {JUMP_ALIAS}" in str(changed.value) and f"{kh}:1" in str(changed.value)
+
+
+async def test_a_target_the_jump_host_cannot_reach_is_named_with_the_route(
+    lab: Any, hosts: tuple[Any, Any], settings: Settings, tmp_path: Path
+) -> None:
+    target, jump = hosts
+    cfg = tmp_path / "config"
+    cfg.write_text(
+        f"Host closed\n    HostName {target.address}\n    Port 2299\n    ProxyJump {JUMP_ALIAS}\n"
+        + alias_config(lab, target, jump)
+    )
+    s = settings.with_overrides({"ssh.config_file": str(cfg), "ssh.known_hosts": str(tmp_path / "kh")})
+    with pytest.raises(ConnectFailed) as e:
+        async with connect_with_settings(
+            s, SshTarget("closed", None, "root"), on_unknown_key=trust_exactly(fingerprint(JUMP))
+        ):
+            pass
+    assert str(e.value).startswith(
+        f"closed (root@{target.address}:2299) via {JUMP_ALIAS} (root@{jump.address}:{jump.ssh_port}): "
+        "the jump host could not connect onwards:"
+    ), str(e.value)
 
 
 async def test_the_route_check_sees_a_direct_connection(
