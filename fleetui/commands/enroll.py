@@ -71,8 +71,8 @@ def build(args: argparse.Namespace, settings: Settings, *, with_services: bool =
         schema = LabelSchema(tuple(settings["schema.required_labels"]), dict(settings["schema.aliases"]))
         req = build_request(
             args.address,
-            port=args.port or int(settings["ssh.port"]),
-            user=args.user or str(settings["ssh.user"]),
+            port=args.port,  # None: the ssh config's Port, else ssh.port (resolved when connecting)
+            user=args.user,  # None: the ssh config's User, else ssh.user
             identity_file=args.identity,
             password_env=args.password_env,
             mode=getattr(args, "mode", "pull"),

@@ -13,7 +13,7 @@ class HostLocks:
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def lock_for(self, host: str, port: int = 22) -> asyncio.Lock:
+    def lock_for(self, host: str, port: int | None = 22) -> asyncio.Lock:
         key = f"{host.lower()}:{port}"
         lock = self._locks.get(key)
         if lock is None:

@@ -238,8 +238,9 @@ class Enrollment:
                 on_unknown_key=self._on_unknown_key,
             )
         )
+        self.req = self.req.resolved(self.session.resolved_host)
         root = await self.session.is_root()
-        return _done(f"connected as {self.req.user or 'default user'}", root=root)
+        return _done(f"connected to {self.session.route.display}", root=root)
 
     async def _step_detect(self) -> Outcome:
         s = self._s()
@@ -299,7 +300,7 @@ class Enrollment:
         assert self.facts is not None and self.platform is not None
         f, p, s = self.facts, self.platform, self._s()
         inp = RenderInput(
-            address=self.req.address,
+            address=self.req.target_address,
             nodename=f.nodename,
             family=f.family,
             mode=self.req.mode,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshError, SshTarget, connect_with_settings
+from fleetui.adapters.ssh_config import resolve_address
 from fleetui.adapters.targets import SUFFIX, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy.events import OperationResult, StepEvent, StepStatus
@@ -99,10 +100,11 @@ class Retirement:
         return StepStatus.DONE, "Alloy stopped and disabled"
 
     async def _step_retire(self) -> tuple[StepStatus, str]:
+        self.req = self.req.resolved(resolve_address(self.settings, self.req.address, self.req.port, self.req.user))
         async with open_store(self.settings, self._on_unknown_key) as store:
             name = self.req.name
             if await store.read(name) is None:
-                found = await store.find_by_target(_hostport_prefix(self.req.address))
+                found = await store.find_by_target(_hostport_prefix(self.req.target_address))
                 if found is None:
                     raise StepFailed(f"no active target file for {self.req.address} in {store.location}")
                 name = found[: -len(SUFFIX)]

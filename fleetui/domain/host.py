@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -165,29 +165,45 @@ def parse_service(text: str) -> ServiceSpec:
 
 @dataclass(frozen=True)
 class EnrollRequest:
-    """Everything needed to enroll one host. `password_env` names a variable; the password is never stored."""
+    """Everything needed to enroll one host. `password_env` names a variable; the password is never stored.
+
+    `address` is the operator's name for the host (an ssh-config alias stays one). `port`/`user` None: not given,
+    so the ssh config and then fleetui's `ssh.*` settings decide. `resolved_address` is where the connection
+    really went (the ssh config's HostName), set once connected: Alloy listens there and the target file is
+    named after it, so an alias and its address never make two target files.
+    """
 
     address: str
-    port: int = 22
-    user: str = "root"
+    port: int | None = None
+    user: str | None = None
     identity_file: str | None = None
     password_env: str | None = None
     mode: Mode = Mode.PULL
     services: tuple[ServiceSpec, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     trust_host_key: str | None = None
+    resolved_address: str | None = None
+
+    @property
+    def target_address(self) -> str:
+        """The address Alloy listens on and Prometheus scrapes: the resolved one once known."""
+        return self.resolved_address or self.address
 
     @property
     def name(self) -> str:
-        """The target file's base name: one file per address."""
-        return re.sub(r"[^A-Za-z0-9._-]", "_", self.address)
+        """The target file's base name: one file per (resolved) address."""
+        return re.sub(r"[^A-Za-z0-9._-]", "_", self.target_address)
+
+    def resolved(self, address: str) -> EnrollRequest:
+        """This request once the connection showed where `address` really leads."""
+        return replace(self, resolved_address=check_address(address))
 
 
 def build_request(
     address: str,
     *,
-    port: int = 22,
-    user: str = "root",
+    port: int | None = None,
+    user: str | None = None,
     identity_file: str | None = None,
     password_env: str | None = None,
     mode: str = "pull",
@@ -198,9 +214,10 @@ def build_request(
 ) -> EnrollRequest:
     """Validate every field and build the request; raises InputError / LabelError on the first bad one."""
     addr = check_address(address)
-    if not 1 <= port <= 65535:
+    if port is not None and not 1 <= port <= 65535:
         raise InputError(f"port {port} is not between 1 and 65535")
-    check_user(user)
+    if user is not None:
+        check_user(user)
     if password_env is not None and not _ENV_RE.fullmatch(password_env):
         raise InputError(f"--password-env: {password_env[:40]!r} is not an environment variable name")
     try:
