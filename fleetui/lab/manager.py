@@ -236,6 +236,24 @@ def _wait_prometheus(timeout: float = 30.0) -> None:
     _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "Prometheus to be ready")
 
 
+def _wait_first_scrapes(timeout: float = 20.0) -> None:
+    """On a cold start, wait until Prometheus has scraped every pull target once, so the first `fleetui status`
+    after `lab up` shows the whole starting fleet rather than only the push hosts. A target that stays
+    unscraped does not fail `lab up`: the fleet view shows it as it is."""
+
+    def scraped() -> bool:
+        try:
+            url = f"http://{topology.PROMETHEUS_ADDR}/api/v1/targets?state=active"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                targets = json.load(r)["data"]["activeTargets"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return False
+        return bool(targets) and all(t.get("health") != "unknown" for t in targets)
+
+    with contextlib.suppress(LabError):
+        _wait(scraped, timeout, "the first scrape of every pull target")
+
+
 def start_prometheus() -> None:
     p = _paths()
     with _locked(p):
@@ -528,6 +546,8 @@ def _up(p: _Paths) -> LabInfo:
     fleet = _optional("fleet")
     if fleet is not None:
         fleet.seed(p.targets, p.root, cold=cold, started=[h.name for h in todo])
+    if cold:
+        _wait_first_scrapes()
     info = status()
     if info is None:
         raise LabError("the lab did not come up (see the logs in " + str(p.logs) + ")")
