@@ -253,7 +253,7 @@ class EnrollOperation:
                 args += ["runlock" if st.lock_retry else "run", command_line(st.argv)]
         sudo = any(isinstance(st, Cmd) and st.sudo for st in steps)
         s = await ctx.session()
-        self.install_status = ctx.status_file("install")
+        self.install_status = ctx.status_file("install", with_log=True)
         self.touched.add("package")
         self._launched_at["install"] = time.monotonic()
         await onhost.launch(

@@ -136,13 +136,15 @@ class StepContext:
     async def progress(self, message: str, **detail: Any) -> None:
         await self._emit(StepStatus.PROGRESS, message, detail)
 
-    def status_file(self, kind: str) -> str:
-        """A new status-file path for an on-host script of this run; removed at the end."""
+    def status_file(self, kind: str, *, with_log: bool = False) -> str:
+        """A new status-file path for an on-host script of this run (and its `.log`, if it keeps one); both are
+        removed at the end."""
         from fleetui.deploy.remote_scripts import STATUS_DIR
 
         path = f"{STATUS_DIR}/fleetui-{kind}-{self.token}-{secrets.token_hex(3)}.status"
         self.files[path] = path
-        self.files[path + ".log"] = path
+        if with_log:
+            self.files[path + ".log"] = path
         return path
 
     def track(self, path: str, owner: str | None = None) -> None:

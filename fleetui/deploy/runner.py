@@ -267,8 +267,8 @@ class Run:
 
     async def _finish(self, ctx: StepContext) -> None:
         assert self._sessions is not None
-        if self.dry_run or self._kind is ErrorKind.CONNECT:
-            return  # a plan changes nothing; a run that never connected did nothing
+        if self.dry_run or self._kind is ErrorKind.CONNECT or not (self._applied or self._interrupted):
+            return  # a plan changes nothing; a run that never connected or never started a step did nothing
         if self._kind is not None and self._sessions.ever:
             settle = self._interrupted if self._interrupted is not None and self._interrupted.settle else None
             if self._kind is ErrorKind.CONNECTION_LOST or settle is not None:
