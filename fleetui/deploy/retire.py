@@ -136,8 +136,9 @@ class RetireOperation:
             return skipped("agent left running")
         s = await ctx.session()
         self.touched.add("service")
-        for argv in (("systemctl", "stop", "alloy"), ("systemctl", "disable", "alloy")):
-            await s.run(argv, sudo=True)
+        await s.run(("systemctl", "stop", "alloy"), sudo=True)
+        await ctx.progress("Alloy stopped")
+        await s.run(("systemctl", "disable", "alloy"), sudo=True)
         return done("Alloy stopped and disabled")
 
     async def observe(self, ctx: StepContext, *, finished: bool) -> Observation:
