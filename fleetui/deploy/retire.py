@@ -151,7 +151,7 @@ class RetireOperation:
                     kept = self.retired_as is not None and await _listed(store, self.retired_as)
                 observed.update(target_present=current is not None, retired_file_present=kept)
                 if current is None and kept:
-                    out.append(Change("target file", ChangeState.CHANGED, f"renamed to {self.retired_as}: retired"))
+                    out.append(Change("target file", ChangeState.CHANGED, f"renamed to {self.retired_as} (retired)"))
                 elif current is not None and self.retired_as is None:
                     out.append(Change("target file", ChangeState.UNCHANGED, f"{self.name}{SUFFIX} is still active"))
                 else:

@@ -258,22 +258,48 @@ async def test_retire_cut_reports_the_real_state(lab: Any, host: Any, settings: 
     assert left == "" and result.host_state == "changed"  # a retired host, whatever else happened
 
 
-async def test_retire_failing_after_the_rename_says_the_host_was_retired(
-    lab: Any, host: Any, settings: Settings
-) -> None:
-    """Prometheus is unreachable for the reload: the target file is already renamed, and the report says so."""
-    await baseline(host, settings)
-    broken = settings.with_overrides({"prometheus.url": "http://127.0.0.1:9"})  # nothing listens on port 9
-    req = build_request(host.address, port=host.ssh_port, user="root", identity_file=str(host.identity_file))
-    run = Runner(broken).start(retire_operation(req, broken, on_unknown_key=trust_exactly(fingerprint())))
-    async for _ in run.events():
-        pass
-    result = run.result
-    assert result is not None and not result.ok and result.failed_step == "reload"
-    assert result.error_kind is ErrorKind.FAILED and "Prometheus reload failed" in (result.error or "")
-    assert result.host_state == "changed" and result.summary["retired_as"].startswith(f"{host.address}.json.deleted.")
-    assert [c.to_json() for c in result.changes] == [
-        {"what": "target file", "state": "changed", "note": f"renamed to {result.summary['retired_as']}: retired"}
-    ]
+def test_retire_failing_after_the_rename_says_the_host_was_retired(lab: Any, host: Any, settings: Settings) -> None:
+    """`fleetui retire` with Prometheus unreachable for the reload: the target file is already renamed, and the
+    CLI says the host was retired and what failed (exit 1), not a configuration error."""
+    import asyncio
+    import json
+    import subprocess
+    import sys
+
+    asyncio.run(baseline(host, settings))
+    kh = settings["ssh.known_hosts"]
+    earlier = set(retired_files(lab, host))
+    r = subprocess.run(
+        [
+            sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "--set", f"ssh.known_hosts={kh}",
+            "--prometheus", "http://127.0.0.1:9",  # nothing listens on port 9
+            "retire", host.address, "--port", str(host.ssh_port), "--identity", str(host.identity_file),
+            "--stop-agent", "--yes",
+        ],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    (retired,) = set(retired_files(lab, host)) - earlier
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert line.startswith("fleetui retire: reload failed: Prometheus reload failed: ")
+    assert f"the host was retired (target file renamed to {retired})" in line
     assert not (Path(lab.targets_dir) / f"{host.address}.json").exists()
-    assert (Path(lab.targets_dir) / result.summary["retired_as"]).exists()
+    # the agent was not stopped (the run ended at the reload), and the report did not claim it was
+    assert lab_mod.host_exec(HOST, ["systemctl", "is-active", "alloy"]).returncode == 0
+    assert "alloy service" not in line
+    # --json says the same, item by item
+    asyncio.run(baseline(host, settings))
+    r = subprocess.run(
+        [
+            sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "--set", f"ssh.known_hosts={kh}",
+            "--prometheus", "http://127.0.0.1:9", "retire", host.address, "--port", str(host.ssh_port),
+            "--identity", str(host.identity_file), "--yes", "--json",
+        ],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+    )  # fmt: skip
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc["failed_step"] == "reload" and doc["error_kind"] == "failed"
+    assert doc["host_state"] == "changed" and doc["changes"] == [
+        {"what": "target file", "state": "changed", "note": f"renamed to {doc['summary']['retired_as']} (retired)"}
+    ]
