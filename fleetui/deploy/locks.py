@@ -1,7 +1,7 @@
-"""A per-host lock registry, owned by whoever runs operations (the app, a batch, one CLI run).
+"""A per-host lock registry, owned by a `Runner` (one per app, batch or CLI run).
 
-No module-level state: a batch creates one registry and hands it to every pipeline it starts, so two operations
-on one host wait for each other while different hosts run concurrently (up to `ssh.concurrency`).
+No module-level state: every run a runner starts shares its registry, so two operations on one host wait for
+each other while different hosts run concurrently (up to the concurrency `run_many` is given).
 """
 
 from __future__ import annotations
