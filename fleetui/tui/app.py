@@ -8,19 +8,22 @@ screen every run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
 from fleetui.config import ConfigError, Settings, save_value
 from fleetui.domain.fleet import FleetSnapshot
 from fleetui.resources import themes_dir
-from fleetui.tui.commands import screen_commands
+from fleetui.tui import safe
+from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen, key_rows
 from fleetui.tui.screens.welcome import WelcomeScreen
@@ -34,6 +37,7 @@ class FleetApp(App[None]):
     TITLE = "fleetui"
     CSS_PATH = STYLES / "app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {FleetCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit fleetui"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
@@ -115,9 +119,38 @@ class FleetApp(App[None]):
         title = {"fleet": "fleet", "host": "host detail", "welcome": "first run"}.get(self.screen.id or "", "")
         self.push_screen(HelpScreen(title, key_rows(self.screen)))
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield from screen_commands(self, screen)
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The app's own palette entries; each screen adds its own (fleetui.tui.commands)."""
+        yield PaletteCommand("Help: keys of this screen", "List every key of the current screen (?)", self.action_help)
+        for name in self.fleet_themes:
+            yield PaletteCommand(
+                f"Theme: {name}", f"Switch the console to {name} (remembered)", partial(setattr, self, "theme", name)
+            )
+
+    # --- the plain-text rule for app-wide sinks -------------------------------------------------------------
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header: screens put outside values in sub_title (an instance, a URL); shown as typed, cut."""
+        return super().format_title(safe.clip(title), safe.clip(sub_title))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: messages carry outside values (paths, errors, instances), and
+        Textual would parse them as markup. `markup` is accepted (Widget.notify passes it) and ignored."""
+        super().notify(
+            safe.clip(message, safe.NOTIFY_LIMIT),
+            title=safe.clip(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def fleet_refreshed(self, snapshot: FleetSnapshot | None, error: str | None) -> None:
         """Show the first-run screen while there has never been data; close it on the first success."""

@@ -8,7 +8,8 @@ going, so the screen recovers by itself when Prometheus is back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -21,9 +22,12 @@ from textual.worker import Worker, WorkerState
 
 from fleetui.domain.filter import FilterError, parse_filter
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, diff_snapshots
+from fleetui.tui import safe
 from fleetui.tui.columns import fleet_columns
+from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.messages import FleetRefreshed
 from fleetui.tui.source import FleetSource
+from fleetui.tui.widgets.filter_box import FilterBox
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.stale_banner import StaleBanner
 from fleetui.tui.widgets.summary import SummaryBar
@@ -103,7 +107,8 @@ class FleetScreen(Screen[None]):
         self.snapshot: FleetSnapshot | None = None
         self.error: str | None = None
         self.scope = ""
-        self.filter_text = ""
+        self.filter_text = ""  # the filter applied (stripped)
+        self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
         self._worker: Worker[FleetSnapshot] | None = None
         self._timer: Timer | None = None
@@ -121,11 +126,36 @@ class FleetScreen(Screen[None]):
         yield Header(icon="◎")
         yield StaleBanner(id="stale")
         yield SummaryBar(id="summary")
-        yield Input(
+        yield FilterBox(
             placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
         )
         yield FleetTable(self._columns, self.clock, id="table")
         yield Footer()
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """This screen's palette entries (the app adds help and themes)."""
+        yield PaletteCommand("Refresh now", "Read the fleet from Prometheus now (r)", self.action_refresh)
+        yield PaletteCommand(
+            "Filter hosts", "Filter by text, label=value, label!=value, label=~regex (/)", self.action_filter
+        )
+        yield PaletteCommand("Clear filter", "Show every host again (Esc)", self.action_clear_filter)
+        for scope, (label, _) in SCOPES.items():
+            yield PaletteCommand(
+                f"Show {label}", f"Show {label} hosts (press again for all)", partial(self.action_scope, scope)
+            )
+        yield PaletteCommand("Show all hosts", "Drop the show-only scope (a)", partial(self.action_scope, ""))
+        for col in self.table.columns:
+            yield PaletteCommand(
+                f"Sort by {col.title}", f"Order the table by {col.title}", partial(self.sort_by, col.key)
+            )
+        yield PaletteCommand("Reverse sort order", "Flip the current order (O)", self.action_reverse_sort)
+        host = self.table.cursor_host
+        if host is not None:
+            yield PaletteCommand(
+                f"Open {host.instance}",  # an outside value: the palette shows it as typed
+                "Host detail for the host under the cursor (Enter)",
+                partial(self.open_host, host.instance),
+            )
 
     @property
     def table(self) -> FleetTable:
@@ -207,13 +237,21 @@ class FleetScreen(Screen[None]):
     # --- filter, scope, sort ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        """Open the filter box on the current filter, cursor at the end, ready to edit like any text input."""
         box = self.query_one("#filter", Input)
+        if not box.display and box.value != self._filter_typed:
+            with box.prevent(Input.Changed):
+                box.value = self._filter_typed
         box.display = True
         box.focus()
+        box.cursor_position = len(box.value)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.set_filter(event.value)
+        # The box is the one source of its text: it is never written back from here, so an older Changed
+        # still queued behind newer keystrokes (or a paste) cannot reset it; only the newest value counts.
+        if event.value == event.input.value:
+            self.set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -222,27 +260,26 @@ class FleetScreen(Screen[None]):
         self.table.focus()
 
     def set_filter(self, text: str) -> bool:
-        """Apply a filter expression; a bad one is flagged on the input and the previous filter stays."""
+        """Apply a filter expression; a bad one is flagged on the box and the previous filter stays."""
         box = self.query_one("#filter", Input)
         try:
             parsed = parse_filter(text)
         except FilterError as e:
             box.add_class("-invalid")
-            box.border_subtitle = str(e)
+            box.border_subtitle = safe.content(str(e))  # quotes the operator's text: never markup
             return False
         box.remove_class("-invalid")
         box.border_subtitle = ""
-        self.filter_text = text.strip()
+        self.filter_text, self._filter_typed = text.strip(), text
         self._text_filter = parsed.matches if parsed.terms else None
-        if box.value != text:
-            box.value = text
-        box.display = bool(self.filter_text) or box.has_focus
         self._apply_predicate()
         return True
 
     def action_clear_filter(self) -> None:
+        """Esc: empty the box, close it, drop the filter and the show-only scope."""
         box = self.query_one("#filter", Input)
-        box.value = ""
+        with box.prevent(Input.Changed):
+            box.value = ""
         self.set_filter("")
         box.display = False
         self.scope = ""

@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from fleetui.tui import safe
+
 # bindings every Textual screen or scroll view has, which are noise in a list of fleetui's keys
 _NOISE = {
     "scroll_left",
@@ -72,6 +74,6 @@ class HelpScreen(ModalScreen[None]):
             text.append(keys.rjust(width), "bold")
             text.append(f"  {what}")
         with VerticalScroll(id="help-box") as box:
-            box.border_title = f"Keys — {self.title_text}"
+            box.border_title = safe.content(f"Keys — {self.title_text}")
             box.border_subtitle = "Esc closes · Ctrl+P: every action"
             yield Static(text, id="help-keys")

@@ -8,7 +8,8 @@ screen follows the fleet screen's refreshes (FleetRefreshed) so what it shows is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -21,8 +22,10 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fleetui.domain.fleet import HostStatus
+from fleetui.tui import safe
 from fleetui.tui.actions import HOST_ACTIONS, HostAction, actions_for
 from fleetui.tui.columns import state_text
+from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.fmt import format_age, host_job, host_name
 from fleetui.tui.messages import FleetRefreshed
 
@@ -66,8 +69,8 @@ class HostScreen(Screen[None]):
     def _render_host(self) -> None:
         h, now = self.host, self.clock()
         title = Text()
-        title.append(state_text(h.state))
-        title.append(f"  {h.instance}", "bold")
+        title.append(state_text(h.state) + "  ")
+        title.append(safe.text(h.instance, limit=safe.LINE_LIMIT, style="bold"))  # in full below
         if self.gone_from_fleet:
             title.append("   (no longer in the fleet: showing the last data)")
         self.query_one("#host-title", Static).update(title)
@@ -78,6 +81,7 @@ class HostScreen(Screen[None]):
             stamp = dt.datetime.fromtimestamp(h.last_seen, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             seen = f"{format_age(h.last_seen, now)} ({stamp})"
         rows = [
+            ("instance", h.instance),
             ("hostname", host_name(h)),
             ("job", host_job(h) or "—"),
             ("mode", f"{h.mode.value} ({'Prometheus scrapes it' if h.mode.value == 'pull' else 'remote_write'})"),
@@ -96,9 +100,12 @@ class HostScreen(Screen[None]):
         for i, p in enumerate(h.problems):
             if i:
                 problems.append("\n")
-            problems.append(f"⚠ {p.code}", "bold")
-            problems.append(f"  {p.message}\n")
-            problems.append(f"  fix: {p.hint}")
+            problems.append("⚠ ")
+            problems.append(safe.text(p.code, style="bold"))
+            problems.append("  ")
+            problems.append(safe.text(p.message))  # quotes label keys and values
+            problems.append("\n  fix: ")
+            problems.append(safe.text(p.hint))
         self.query_one("#host-problems", Static).update(problems)
 
         options = self.query_one(OptionList)
@@ -134,6 +141,10 @@ class HostScreen(Screen[None]):
         if event.option.id:
             self.action_host_action(event.option.id)
 
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        for action in actions_for(self.host):
+            yield PaletteCommand(f"Host: {action.label}", action.help, partial(self.action_host_action, action.id))
+
     def request_refresh(self) -> None:
         self.fleet.action_refresh()
         self.notify("Refreshing the fleet…", timeout=2)
@@ -149,12 +160,15 @@ def _action_line(a: HostAction) -> Text:
 
 
 def _pairs(rows: list[tuple[str, str]]) -> Text:
-    """`key  value` lines; values are plain text (a label `[red]` stays `[red]`)."""
-    width = max((len(k) for k, _ in rows), default=0)
+    """`key  value` lines, keys and values as typed (a label `[red]` stays `[red]`), values in full (folded):
+    this is where a value cut elsewhere can be read whole."""
+    keys = [safe.text(k, limit=safe.LINE_LIMIT // 2, style="bold") for k, _ in rows]
+    width = max((k.cell_len for k in keys), default=0)
     text = Text(overflow="fold")
-    for i, (k, v) in enumerate(rows):
+    for i, (key, (_, v)) in enumerate(zip(keys, rows, strict=True)):
         if i:
             text.append("\n")
-        text.append(k.ljust(width) + "  ", "bold")
-        text.append(v)
+        text.append(key)
+        text.append(" " * (width - key.cell_len + 2))
+        text.append(safe.text(v))
     return text

@@ -16,6 +16,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from fleetui.tui import safe
+
 
 class WelcomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,13 +38,16 @@ class WelcomeScreen(Screen[None]):
         t = Text()
         t.append("Cannot read the fleet from Prometheus\n\n", "bold")
         t.append("Tried:  ", "bold")
-        t.append(f"{self.location}\n")
-        t.append("Error:  ", "bold")
-        t.append(f"{self.error}\n\n")
+        t.append(safe.text(self.location))
+        t.append("\nError:  ", "bold")
+        t.append(safe.text(self.error, limit=safe.NOTIFY_LIMIT))  # may quote whatever answered
+        t.append("\n\n")
         if self.config_file is None:
             t.append("No configuration file was found, so the default URL was used.\n\n")
         else:
-            t.append(f"Configuration: {self.config_file}\n\n")
+            t.append("Configuration: ")
+            t.append(safe.text(str(self.config_file)))
+            t.append("\n\n")
         t.append("What to do\n", "bold")
         t.append("  • point fleetui at your Prometheus:  fleetui --prometheus http://prometheus:9090\n")
         t.append("  • or set it for good in the config file:\n")
