@@ -215,6 +215,12 @@ KEYS: tuple[Key, ...] = (
         None,
         "remote_write URL push-mode hosts send to (default: <prometheus.url>/api/v1/write)",
     ),
+    Key(
+        "loki.url",
+        _opt_url,
+        None,
+        "Loki push URL the journal and logfile services send to (a service's loki_url=... wins)",
+    ),
     Key("refresh_interval", _pos_float, 15.0, "seconds between fleet refreshes in the console"),
     Key("stale_after", _pos_float, 120.0, "a push host whose newest sample is older than this is stale"),
     Key("lookback", _pos_float, 86400.0, "how far back (seconds) a vanished host is still listed as gone"),

@@ -351,6 +351,9 @@ class HostSession:
             raise ConnectionLost(f"{self.target.host}: connection lost while running `{cmd[:80]}`: {e}") from None
         except asyncssh.ChannelOpenError as e:
             raise ConnectionLost(f"{self.target.host}: cannot open a channel: {e.reason}") from None
+        if r.exit_status is None and r.exit_signal is None:
+            # the channel closed without an exit status: the connection was cut, the command's fate is unknown
+            raise ConnectionLost(f"{self.target.host}: connection lost while running `{cmd[:80]}`")
         status = r.exit_status if r.exit_status is not None else 255
         return CommandResult(status, _text(r.stdout), _text(r.stderr))
 
@@ -378,6 +381,8 @@ class HostSession:
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
                 raise ConnectionLost(f"{self.target.host}: connection lost starting SFTP: {e}") from None
             except asyncssh.ChannelOpenError as e:
+                if self._conn.is_closed():
+                    raise ConnectionLost(f"{self.target.host}: connection lost starting SFTP") from None
                 raise ConnectFailed(f"{self.target.host}: SFTP is not available: {e.reason}") from None
         return self._sftp
 
@@ -392,7 +397,7 @@ class HostSession:
             return None
         except asyncssh.SFTPPermissionDenied:
             pass
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except (asyncssh.SFTPConnectionLost, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
             raise ConnectionLost(f"{self.target.host}: connection lost reading {path}: {e}") from None
         r = await self.run(["cat", "--", path], sudo=True, check=False)
         if not r.ok:
@@ -409,7 +414,7 @@ class HostSession:
             await sftp.chmod(path, mode)
         except asyncssh.SFTPPermissionDenied:
             raise CommandFailed(f"sftp put {path}", CommandResult(1, "", "permission denied")) from None
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except (asyncssh.SFTPConnectionLost, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
             raise ConnectionLost(f"{self.target.host}: connection lost writing {path}: {e}") from None
 
     async def write_file_atomic(self, path: str, data: bytes, mode: int = 0o644) -> None:

@@ -249,7 +249,8 @@ def duplicate_problem(nodename: str, instances: Iterable[str], me: str) -> Probl
 MACOS_PROBLEM = Problem(
     "macos_memory_names",
     "macOS memory metric names (node_memory_total_bytes) without the Linux names (node_memory_MemTotal_bytes)",
-    "add seed 000's prometheus.relabel rules renaming node_memory_total_bytes/free_bytes to the Linux names",
+    "add prometheus.relabel rules renaming node_memory_total_bytes/free_bytes to node_memory_MemTotal_bytes/"
+    "node_memory_MemAvailable_bytes (fleetui enroll deploys them on macOS hosts)",
 )
 
 
