@@ -70,9 +70,14 @@ def _decode(value: str | bytes) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
-def visible(value: str | bytes) -> str:
-    """`value` with every hidden or terminal-interpreted character replaced by a readable escape."""
+def visible(value: str | bytes, *, tab_size: int | None = None) -> str:
+    """`value` with every hidden or terminal-interpreted character replaced by a readable escape.
+
+    `tab_size`: expand tabs to spaces instead (file contents and diffs, where a tab is layout, not data).
+    """
     s = _decode(value)
+    if tab_size is not None and "\t" in s:
+        s = s.expandtabs(tab_size)
     if s.isprintable():  # the usual case, at C speed: nothing to replace
         return s
     return _HIDDEN.sub(lambda m: _escape_char(m.group()), s)
@@ -89,9 +94,11 @@ def clip(value: str | bytes, limit: int | None = LINE_LIMIT) -> str:
     return _cut(visible(value), limit)
 
 
-def _pieces(value: str | bytes) -> list[tuple[str, bool]]:
+def _pieces(value: str | bytes, tab_size: int | None = None) -> list[tuple[str, bool]]:
     """The visible form as (piece, is_escape) runs, so the escapes can be styled."""
     s = _decode(value)
+    if tab_size is not None and "\t" in s:
+        s = s.expandtabs(tab_size)
     if s.isprintable():
         return [(s, False)]
     out: list[tuple[str, bool]] = []
@@ -106,10 +113,10 @@ def _pieces(value: str | bytes) -> list[tuple[str, bool]]:
     return out
 
 
-def text(value: str | bytes, *, limit: int | None = None, style: str = "") -> Text:
+def text(value: str | bytes, *, limit: int | None = None, style: str = "", tab_size: int | None = None) -> Text:
     """A Rich Text of the visible form (escapes in ESCAPE_STYLE), cut to `limit` cells; never markup."""
     out = Text(style=style)
-    for piece, is_escape in _pieces(value):
+    for piece, is_escape in _pieces(value, tab_size):
         out.append(piece, ESCAPE_STYLE if is_escape else None)
     if limit is not None and out.cell_len > limit:
         out.truncate(max(0, limit - 1))

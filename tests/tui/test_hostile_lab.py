@@ -3,10 +3,11 @@
 Each corpus entry (tests/hostile.py) is a push host's instance, hostname, job and schema labels, written with
 remote_write by the `hostile_fleet` fixture; the console reads them with the real adapter. With the cursor on
 each such host, the test visits every screen that exists — fleet row, sort, filter, palette (listing and
-search, then opening the host from it), help, host detail and its own palette and help — and asserts that the
-console is still running, that the value is shown as typed (markup literal, control characters and bidi
-controls as visible escapes, long values cut except in the detail), and that no character the terminal
-would interpret is in any frame. A screen added later gets its visit added to `visit_every_screen`.
+search, then opening the host from it), help, plan an enrollment, host detail and its own palette and help —
+and asserts that the console is still running, that the value is shown as typed (markup literal, control
+characters and bidi controls as visible escapes, long values cut except in the detail), and that no
+character the terminal would interpret is in any frame. A screen added later gets its visit added to
+`visit_every_screen`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fleetui.tui.app import FleetApp
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.host import HostScreen
+from fleetui.tui.screens.plan import PlanScreen
 from fleetui.tui.source import PrometheusSource
 
 pytestmark = pytest.mark.lab
@@ -113,6 +115,14 @@ async def visit_every_screen(app: FleetApp, pilot: Pilot[Any], instance: str, sh
     assert isinstance(app.screen, HelpScreen)
     assert_nothing_raw(app)
     await pilot.press("escape")
+
+    # plan an enrollment (no host data on it, but opened with the cursor on the host like every screen)
+    app.action_plan_enrollment()
+    await pilot.pause()
+    assert isinstance(app.screen, PlanScreen)
+    assert_nothing_raw(app)
+    await pilot.press("escape")
+    assert app.screen is screen
 
     # palette: listed, found by search, and the host opened from it
     title = _cut(f"Open {shown}")

@@ -1,4 +1,8 @@
-"""`?`: every key of the screen it was opened from, with what it does (read from the live bindings)."""
+"""`?`: every key of the screen it was opened from, with what it does.
+
+Read from the screen's live bindings (so a registered host action shows up), plus what the screen declares
+itself: `HELP_TITLE`, and `HELP_ROWS` for keys its widgets handle without a screen binding.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +30,6 @@ _NOISE = {
     "command_palette",
 }
 
-# keys handled inside widgets (no screen binding) that an operator still needs to know
-_TABLE_KEYS = [
-    ("↑ ↓ / j k", "Move the cursor"),
-    ("PgUp PgDn", "Page up / down"),
-    ("Home End", "First / last host"),
-    ("click header", "Sort by that column"),
-]
-
 
 def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
     """(keys, description) for every enabled binding active on `screen`, app bindings included."""
@@ -49,8 +45,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         if display not in keys.setdefault(action, []):
             keys[action].append(display)
     rows = [(" ".join(keys[a]), labels[a]) for a in keys]
-    if screen.id == "fleet":
-        rows += _TABLE_KEYS
+    rows += list(getattr(screen, "HELP_ROWS", ()))
     rows.append(("^p", "Command palette: every action, searchable"))
     return rows
 
@@ -60,10 +55,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, screen: Screen[object]) -> None:
+        """The help of `screen` (the one below it)."""
         super().__init__(id="help")
-        self.title_text = title
-        self.rows = rows
+        self.title_text = str(getattr(screen, "HELP_TITLE", screen.id or ""))
+        self.rows = key_rows(screen)
 
     def compose(self) -> ComposeResult:
         width = max((len(k) for k, _ in self.rows), default=0)

@@ -6,6 +6,7 @@ an empty grid. The fleet screen keeps retrying underneath and closes this screen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,6 +18,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from fleetui.tui import safe
+from fleetui.tui.commands import PaletteCommand
+from fleetui.tui.feed import FleetFeed
 
 
 class WelcomeScreen(Screen[None]):
@@ -24,9 +27,12 @@ class WelcomeScreen(Screen[None]):
         Binding("r", "retry", "Retry", id="welcome.retry", tooltip="Try Prometheus again now"),
     ]
 
-    def __init__(self, location: str, error: str, config_file: Path | None) -> None:
+    HELP_TITLE = "first run"
+
+    def __init__(self, feed: FleetFeed, config_file: Path | None) -> None:
         super().__init__(id="welcome")
-        self.location, self.error, self.config_file = location, error, config_file
+        self.feed = feed
+        self.location, self.error, self.config_file = feed.location, feed.error or "", config_file
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◎")
@@ -63,8 +69,7 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#welcome-text", Static).update(self._text())
 
     def action_retry(self) -> None:
-        from fleetui.tui.screens.fleet import FleetScreen
+        self.feed.refresh_now()
 
-        for screen in self.app.screen_stack:
-            if isinstance(screen, FleetScreen):
-                screen.action_refresh()
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        yield PaletteCommand("Retry now", "Try Prometheus again now (r)", self.action_retry)
