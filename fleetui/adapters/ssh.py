@@ -86,6 +86,16 @@ class SudoPasswordRequired(SshError):
         super().__init__(f"{host}: sudo needs a password; give --password-env")
 
 
+# what asyncssh raises when the connection under an SFTP request is gone
+_LOST_SFTP = (
+    asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
+    asyncssh.ConnectionLost,
+    asyncssh.DisconnectError,
+    ConnectionError,
+)
+
+
 # --- value types ---------------------------------------------------------------------------------------------
 
 
@@ -397,7 +407,7 @@ class HostSession:
             return None
         except asyncssh.SFTPPermissionDenied:
             pass
-        except (asyncssh.SFTPConnectionLost, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except _LOST_SFTP as e:
             raise ConnectionLost(f"{self.target.host}: connection lost reading {path}: {e}") from None
         r = await self.run(["cat", "--", path], sudo=True, check=False)
         if not r.ok:
@@ -414,7 +424,7 @@ class HostSession:
             await sftp.chmod(path, mode)
         except asyncssh.SFTPPermissionDenied:
             raise CommandFailed(f"sftp put {path}", CommandResult(1, "", "permission denied")) from None
-        except (asyncssh.SFTPConnectionLost, asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except _LOST_SFTP as e:
             raise ConnectionLost(f"{self.target.host}: connection lost writing {path}: {e}") from None
 
     async def write_file_atomic(self, path: str, data: bytes, mode: int = 0o644) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from fleetui.commands import enroll as _enroll
 from fleetui.config import Settings
+
+if TYPE_CHECKING:
+    from fleetui.deploy.events import OperationResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,5 +58,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     elif result.ok:
         print(f"{req.address} retired ({result.summary.get('retired_as')})")
     else:
-        print(_enroll.failure_line("retire", result), file=sys.stderr)
+        print(failure_line(result), file=sys.stderr)
     return _enroll.exit_code(result)
+
+
+def failure_line(result: OperationResult) -> str:
+    """After the rename the host *is* retired, whatever failed next: say that first, then the rest."""
+    from fleetui.deploy.decisions import describe
+    from fleetui.deploy.events import ChangeState
+
+    renamed = any(c.what == "target file" and c.state is ChangeState.CHANGED for c in result.changes)
+    if not renamed:
+        return _enroll.failure_line("retire", result)
+    rest = describe([c for c in result.changes if c.what != "target file"])
+    also = "" if rest == "nothing changed" else f"; {rest}"
+    return (
+        f"fleetui retire: {result.failed_step} failed: {result.error}; the host was retired "
+        f"(target file renamed to {result.summary.get('retired_as')}){also}"
+    )

@@ -22,7 +22,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshError, SshTarget, connect_with_settings
+from fleetui.adapters.ssh import (
+    HostSession,
+    OnUnknownKey,
+    SshError,
+    SshTarget,
+    command_line,
+    connect_with_settings,
+)
 from fleetui.adapters.targets import TargetStore, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy import onhost, remote_scripts
@@ -226,9 +233,9 @@ class EnrollOperation:
 
     def _install_commands(self) -> list[str]:
         assert self.facts is not None
-        steps = install_steps(self.facts.family, RepoUrls.from_settings(self.settings))
-        self.plan["install"] = [st.describe() for st in steps]
-        return self.plan["install"]  # type: ignore[no-any-return]
+        described = [st.describe() for st in install_steps(self.facts.family, RepoUrls.from_settings(self.settings))]
+        self.plan["install"] = described
+        return described
 
     async def _plan_install(self, ctx: StepContext) -> Outcome:
         assert self.facts is not None
@@ -237,8 +244,6 @@ class EnrollOperation:
         return planned("alloy is not installed; would run the install commands", commands=self._install_commands())
 
     async def _install(self, ctx: StepContext) -> Outcome:
-        from fleetui.adapters.ssh import command_line
-
         assert self.facts is not None
         if self.facts.alloy_version:
             return skipped(f"alloy v{self.facts.alloy_version} is installed", version=self.facts.alloy_version)
@@ -317,7 +322,8 @@ class EnrollOperation:
         assert self.facts is not None
         f, p, s = self.facts, self._p(), await ctx.session()
         inp = RenderInput(
-            address=self.req.address,
+            # what Prometheus scrapes: the address an ssh_config alias stands for, when the session knows it
+            address=str(getattr(s, "resolved_host", None) or self.req.address),
             nodename=f.nodename,
             family=f.family,
             mode=self.req.mode,

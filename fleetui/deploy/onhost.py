@@ -2,8 +2,9 @@
 
 `launch` starts one; `follow` polls its status file, passing new progress lines on, until a condition holds;
 `wait_finished` is what a step's `settle` uses after a reconnect: wait (bounded) until the script has a result,
-or decide it never started. Every poll is a short command with its own timeout, so a stalled connection shows
-up as `CommandTimeout` within seconds (the runner treats it as a lost connection), not after minutes.
+or decide it never started. Every poll is a short command bounded by `POLL_TIMEOUT_S` (`bounded`), so a stalled
+connection shows up as `CommandTimeout` within seconds (the runner treats it as a lost connection), not after
+the keepalive gives up.
 """
 
 from __future__ import annotations
@@ -11,14 +12,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from fleetui.adapters.ssh import HostSession
+from fleetui.adapters.ssh import CommandTimeout, HostSession
 from fleetui.deploy import remote_scripts
 from fleetui.deploy.decisions import Phase, ScriptStatus, read_status, script_phase
 from fleetui.deploy.operation import StepFailed
 
+T = TypeVar("T")
+
 POLL_S = 0.3
 POLL_TIMEOUT_S = 10.0  # one status read; longer means the connection is stalled
+
+
+async def bounded(aw: Awaitable[T], what: str, seconds: float | None = None) -> T:
+    """Await a short host command, but no longer than `seconds`: asyncssh's own timeout starts only once the
+    channel is open, and opening one on a stalled connection waits for the keepalive (about a minute)."""
+    limit = POLL_TIMEOUT_S if seconds is None else seconds
+    try:
+        return await asyncio.wait_for(aw, limit)
+    except TimeoutError:
+        raise CommandTimeout(f"{what}: no answer within {limit:g}s") from None
 
 
 async def launch(session: HostSession, script: str, name: str, args: Sequence[str], *, sudo: bool) -> None:
@@ -29,9 +43,9 @@ async def launch(session: HostSession, script: str, name: str, args: Sequence[st
 
 
 async def read(session: HostSession, status_path: str) -> ScriptStatus:
-    r = await session.run(
-        ["sh", "-c", remote_scripts.READ_STATUS, "status", status_path, remote_scripts.LOCK_DIR],
-        timeout=POLL_TIMEOUT_S,
+    r = await bounded(
+        session.run(["sh", "-c", remote_scripts.READ_STATUS, "status", status_path, remote_scripts.LOCK_DIR]),
+        f"{session.target.host}: reading {status_path}",
     )
     return read_status(r.stdout)
 
@@ -81,8 +95,9 @@ async def hashes(session: HostSession, paths: Sequence[str]) -> dict[str, str]:
     """sha256 of each file on the host ("none" when absent), read as root (/etc/alloy is root:alloy 0770)."""
     if not paths:
         return {}
-    r = await session.run(
-        ["sh", "-c", remote_scripts.HASHES, "hashes", *paths], sudo=True, timeout=POLL_TIMEOUT_S, check=True
+    r = await bounded(
+        session.run(["sh", "-c", remote_scripts.HASHES, "hashes", *paths], sudo=True),
+        f"{session.target.host}: hashing {', '.join(paths)}",
     )
     out: dict[str, str] = {}
     for line in r.stdout.splitlines():

@@ -136,8 +136,9 @@ class RetireOperation:
             return skipped("agent left running")
         s = await ctx.session()
         self.touched.add("service")
-        for argv in (("systemctl", "stop", "alloy"), ("systemctl", "disable", "alloy")):
-            await s.run(argv, sudo=True)
+        await s.run(("systemctl", "stop", "alloy"), sudo=True)
+        await ctx.progress("Alloy stopped")
+        await s.run(("systemctl", "disable", "alloy"), sudo=True)
         return done("Alloy stopped and disabled")
 
     async def observe(self, ctx: StepContext, *, finished: bool) -> Observation:
@@ -150,7 +151,7 @@ class RetireOperation:
                     kept = self.retired_as is not None and await _listed(store, self.retired_as)
                 observed.update(target_present=current is not None, retired_file_present=kept)
                 if current is None and kept:
-                    out.append(Change("target file", ChangeState.CHANGED, f"renamed to {self.retired_as}: retired"))
+                    out.append(Change("target file", ChangeState.CHANGED, f"renamed to {self.retired_as} (retired)"))
                 elif current is not None and self.retired_as is None:
                     out.append(Change("target file", ChangeState.UNCHANGED, f"{self.name}{SUFFIX} is still active"))
                 else:

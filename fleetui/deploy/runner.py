@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from fleetui.adapters.ssh import CommandTimeout, ConnectFailed, ConnectionLost, HostSession, SshError
 from fleetui.config import Settings
-from fleetui.deploy import decisions
+from fleetui.deploy import decisions, onhost
 from fleetui.deploy.events import ChangeState, ErrorKind, OperationResult, StepEvent, StepStatus
 from fleetui.deploy.locks import HostLocks
 from fleetui.deploy.operation import HostUnreachable, Observation, Operation, Step, StepContext, StepFailed
@@ -336,7 +336,7 @@ class Run:
             return
         try:
             session = await s.get()
-            await session.run(["true"], timeout=PROBE_TIMEOUT_S)
+            await onhost.bounded(session.run(["true"]), f"{self.host}: probing the connection", PROBE_TIMEOUT_S)
             return
         except (ConnectionLost, CommandTimeout):
             pass
@@ -363,7 +363,8 @@ class Run:
 
         async def remove() -> None:
             session = await ctx.session()
-            await session.run(["rm", "-f", "--", *paths], sudo=ctx.sudo_cleanup, timeout=PROBE_TIMEOUT_S)
+            rm = session.run(["rm", "-f", "--", *paths], sudo=ctx.sudo_cleanup)
+            await onhost.bounded(rm, f"{self.host}: removing this run's files", PROBE_TIMEOUT_S)
 
         try:
             await self._with_host(remove)

@@ -57,16 +57,36 @@ def test_bad_input_and_missing_confirmation_touch_nothing(lab: Any, host: Any, t
         ([host.address, "--service", "logfile:path=/x/$(id)", "--yes"], "absolute path"),
         (
             [host.address, "--service", "nginx", "--label", "environment=a", "--label", "maintainers=b", "--yes"],
-            "needs --mode push",
+            "--service: nginx needs push mode",
+        ),
+        (
+            [host.address, "--mode", "push", "--label", "job=v1", "--label", "environment=a", "--yes"],
+            "--label: label 'job' is set by fleetui",
+        ),
+        (
+            [
+                host.address,
+                "--service",
+                "logfile:path=/var/log/x",
+                "--label",
+                "environment=a",
+                "--label",
+                "maintainers=b",
+                "--yes",
+            ],
+            "--service: journal and logfile need a Loki push URL",
         ),
         ([host.address, "--password-env", "FLEETUI_TEST_UNSET", "--yes"], "not set"),
         ([host.address, "--label", "environment=a", "--label", "maintainers=b"], "pass --yes"),
     ]
     for args, why in cases:
-        r = fleetui(lab, kh, "enroll", *args)
-        assert r.returncode == 2, (args, r.stderr)
-        assert why in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-        assert r.stdout == ""
+        for command in ("enroll", "plan"):
+            if command == "plan" and "--yes" not in args:
+                continue
+            r = fleetui(lab, kh, command, *[a for a in args if command == "enroll" or a != "--yes"])
+            assert r.returncode == 2, (command, args, r.stderr)
+            assert why in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+            assert r.stdout == ""
     assert sorted(p.name for p in Path(lab.targets_dir).iterdir()) == before
     assert not kh.exists()  # never even connected
 
@@ -101,7 +121,7 @@ def test_enroll_push_with_password_sudo_and_a_secret(lab: Any, host: Any, tmp_pa
     )
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(r.stdout)
-    done = [(e["step"], e["status"]) for e in doc["events"] if e["status"] != "started"]
+    done = [(e["step"], e["status"]) for e in doc["events"] if e["status"] not in ("started", "progress")]
     assert [s for s, _ in done] == [
         "connect",
         "detect",
