@@ -42,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from fleetui.adapters import backend as _backend
+from fleetui.adapters.backend import Backend
 from fleetui.config import Settings
 from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot
@@ -78,6 +80,10 @@ class BadJSON(PrometheusError):
     """The reply is not the JSON envelope Prometheus sends (a proxy's HTML page, a truncated body)."""
 
 
+class TargetsUnavailable(HTTPStatusError):
+    """The backend has no /api/v1/targets (Mimir); the fleet reader degrades instead of failing."""
+
+
 class QueryError(PrometheusError):
     """Prometheus answered `status: error` (bad PromQL, timeout inside the engine, too many samples)."""
 
@@ -101,6 +107,9 @@ class PrometheusClient:
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url: str = settings["prometheus.url"]
         self.request_count = 0
+        self._backend: Backend | None = None
+        self._backend_lock = asyncio.Lock()
+        self._notes: list[str] | None = None
         headers = {"Accept": "application/json", "User-Agent": "fleetui"}
         tenant = settings["prometheus.tenant"]
         if tenant:
@@ -193,7 +202,9 @@ class PrometheusClient:
             raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")')
         if doc["status"] != "success":
             if "errorType" in doc or "error" in doc:
-                raise QueryError(url, str(doc.get("errorType", "error")), _one_line(str(doc.get("error", ""))))
+                error = _one_line(str(doc.get("error", "")))
+                kind = _backend.error_type(str(doc.get("errorType", "error")), resp.status_code, error)
+                raise QueryError(url, kind, error)
             raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
         if "data" not in doc:
             raise BadJSON(url, 'reply has status success but no "data"')
@@ -203,7 +214,7 @@ class PrometheusClient:
 
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
-        form: dict[str, str | list[str]] = {"query": expr}
+        form: dict[str, str | list[str]] = {"query": expr, **(await self.backend()).query_params}
         if time is not None:
             form["time"] = f"{time:.3f}"
         data = await self._api("POST", "/api/v1/query", data=form)
@@ -220,7 +231,12 @@ class PrometheusClient:
     async def targets(self) -> list[Target]:
         """Active scrape targets (down ones included)."""
         url = f"{self.base_url}/api/v1/targets"
-        data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+        try:
+            data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+        except HTTPStatusError as e:
+            if _backend.targets_missing(e.status):
+                raise TargetsUnavailable(url, e.status, e.body) from None
+            raise
         try:
             return [_parse_target(t) for t in data["activeTargets"]]
         except (KeyError, TypeError, ValueError) as e:
@@ -236,10 +252,40 @@ class PrometheusClient:
         return True
 
     async def reload(self) -> None:
-        """POST /-/reload; needs --web.enable-lifecycle (403 otherwise), 500 when the new config is bad."""
+        """POST /-/reload; Prometheus needs --web.enable-lifecycle (403 otherwise), 500 when the new config is
+        bad. VictoriaMetrics answers 204."""
         resp = await self._send("POST", "/-/reload")
-        if resp.status_code != 200:
+        if not _backend.reload_ok(resp.status_code):
             raise HTTPStatusError(f"{self.base_url}/-/reload", resp.status_code, _one_line(resp.text))
+
+    async def backend(self) -> Backend:
+        """Which backend answers (one GET of the build info, once per client; see fleetui.adapters.backend).
+
+        A reply that says nothing useful is "unknown", never an error; a backend that cannot be reached at
+        all raises here as the query after it would.
+        """
+        async with self._backend_lock:
+            if self._backend is None:
+                resp = await self._send("GET", _backend.BUILDINFO_PATH)
+                try:
+                    body = resp.json()
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = None
+                self._backend = _backend.detect(resp.status_code, resp.headers, body)
+            return self._backend
+
+    async def notes(self) -> list[str]:
+        """One-line warnings about the backend's setup that change what fleetui can show (once per client):
+        VictoriaMetrics re-reading target files too slowly for enrollment to see a new host at once."""
+        if self._notes is None:
+            notes: list[str] = []
+            if (await self.backend()).name == _backend.VICTORIAMETRICS:
+                resp = await self._send("GET", _backend.VM_FLAGS_PATH)
+                if resp.status_code == 200:
+                    note = _backend.discovery_note(self.base_url, _backend.vm_file_sd_interval(resp.text))
+                    notes += [note] if note else []
+            self._notes = notes
+        return list(self._notes)
 
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
@@ -276,8 +322,9 @@ def _parse_result(url: str, data: Any) -> list[Sample]:
 
 
 def _rfc3339(s: str | None) -> float | None:
-    if not s or s.startswith("0001-01-01"):
+    if _backend.never_scraped(s):
         return None
+    assert s is not None
     # Go writes nanoseconds; Python 3.11 takes at most microseconds
     head, dot, frac = s.partition(".")
     if dot:
@@ -294,7 +341,7 @@ def _parse_target(t: Mapping[str, Any]) -> Target:
         instance=labels.get("instance", ""),
         scrape_pool=str(t.get("scrapePool", "")),
         labels=labels,
-        health=str(t.get("health", "unknown")),
+        health=_backend.target_health(str(t.get("health", "unknown")), t.get("lastScrape"), t.get("lastError")),
         scrape_url=t.get("scrapeUrl") or None,
         last_error=t.get("lastError") or None,
         last_scrape=_rfc3339(t.get("lastScrape")),
@@ -383,13 +430,17 @@ class FleetReader:
             aliases=dict(settings["schema.aliases"]),
         )
         self.queries = queries(self.lookback)
+        self.backend = Backend()
+        self.notes: tuple[str, ...] = ()
 
     async def inputs(self, now: float | None = None) -> tuple[FleetInputs, str]:
         """Read everything one refresh needs; returns the parsed inputs and the last_seen source."""
         t = _time.time() if now is None else now
         q = self.queries
+        self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
+        notes = await self.client.notes()
         targets, current, rule, macos, series = await asyncio.gather(
-            self.client.targets(),
+            self._targets(notes),
             self.client.query(q["current"], t),
             self.client.query(q["rule"], t),
             self.client.query(q["macos"], t),
@@ -407,8 +458,17 @@ class FleetReader:
             history=tuple(history),
             macos=frozenset(s.instance for s in macos if s.instance),
         )
+        self.notes = tuple(notes)
         return inputs, source
+
+    async def _targets(self, notes: list[str]) -> list[Target]:
+        """The active targets, or none (and a note) on a backend without the targets API."""
+        try:
+            return await self.client.targets()
+        except TargetsUnavailable as e:
+            notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
+            return []
 
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
         inputs, source = await self.inputs(now)
-        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source)
+        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source, self.backend.name, self.notes)

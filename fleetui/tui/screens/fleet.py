@@ -109,6 +109,7 @@ class FleetScreen(Screen[None]):
         self._timer: Timer | None = None
         self._columns = fleet_columns(key_labels)
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
+        self._told: set[str] = set()
 
     @property
     def fleet_app(self) -> FleetApp:
@@ -181,6 +182,12 @@ class FleetScreen(Screen[None]):
                 else:
                     table.apply((*diff.added, *diff.changed), diff.removed)
             self.snapshot, self.error = snapshot, None
+            # the backend's name in the title (not for "unknown"); what it cannot show is said once
+            known = snapshot.backend if snapshot.backend != "unknown" else ""
+            self.sub_title = " · ".join(filter(None, (self.source.location, known)))
+            for note in dict.fromkeys(snapshot.notes).keys() - self._told:
+                self._told.add(note)
+                self.notify(note, title=known or "backend", severity="warning", markup=False, timeout=30)
             # counted once per snapshot, not on every filter keystroke
             self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
             self.query_one(StaleBanner).clear()
