@@ -28,7 +28,7 @@ from fleetui.deploy.retire import Retirement
 from fleetui.domain.host import build_request
 from fleetui.domain.labels import LabelSchema
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.both_backends]
 
 HOST = "new-03"
 CONFIG = "/etc/alloy/config.alloy"
