@@ -43,9 +43,9 @@ async def test_lab_host_detail_shows_the_real_target(lab: Any, lab_settings: Set
         screen = _fleet(app)
         name = {"prometheus": "Prometheus", "victoriametrics": "VictoriaMetrics"}[lab.backend]
         assert screen.sub_title == f"{lab.prometheus} · {name}"
-        pull = next((h for h in screen.table.view if h.scrape_url), None)
-        if pull is None:
-            pytest.skip("the lab has no enrolled pull host right now")
+        # a lab that has just come up may not have scraped its starting fleet's target files yet
+        await _until(lambda: any(h.scrape_url for h in screen.table.view), 40, "a pull host with a scrape URL")
+        pull = next(h for h in screen.table.view if h.scrape_url)
         screen.table.move_cursor_to(pull.instance)
         await pilot.press("enter")
         assert isinstance(app.screen, HostScreen) and app.screen.host.instance == pull.instance
