@@ -60,6 +60,24 @@ def test_status_json_shape(lab: LabInfo) -> None:
         assert h["address"].startswith("127.0.0.")
     assert {"pull", "push", None} <= {h["enrolled"] for h in data["hosts"]}
     assert Path(data["identity_file"]).stat().st_mode & 0o777 == 0o600
+    assert data["backend"] == lab.backend
+
+
+def test_up_on_the_other_backend_needs_a_down_first(lab: LabInfo) -> None:
+    other = "victoriametrics" if lab.backend == "prometheus" else "prometheus"
+    out = subprocess.run(
+        [sys.executable, "-m", "fleetui", "lab", "up", "--backend", other], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and f"the lab is up on {lab.backend}" in out.stderr
+    assert (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "fleetui", "lab", "status", "--json"], capture_output=True, text=True, check=True
+            ).stdout
+        )["backend"]
+        == lab.backend
+    )
 
 
 async def test_each_host_has_own_hostname_and_os_over_real_ssh(lab: LabInfo) -> None:
