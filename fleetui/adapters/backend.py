@@ -21,6 +21,11 @@ targets
     VictoriaMetrics lists a target before its first scrape as health "down" with lastScrape
     1970-01-01T00:00:00Z (Prometheus: "unknown", 0001-01-01); `target_health()` says "unknown" for both.
     Mimir has no /api/v1/targets (404): `targets_missing()` recognises that so the reader can degrade.
+query length
+    VictoriaMetrics refuses a query longer than `-search.maxQueryLen` (16 KiB by default): "too long query".
+    Prometheus has no such limit. The history query names the instances it is about, so at 10,000 hosts it
+    can be 300 KB; `split_to_fit()` cuts the instance list into as many queries as the limit needs (read
+    from VictoriaMetrics' /flags page at detection).
 reload
     Prometheus answers POST /-/reload with 200, VictoriaMetrics with 204 (and accepts GET too): any 2xx is
     success. VictoriaMetrics' reload re-reads `-promscrape.config` but not the file_sd files, which it
@@ -30,8 +35,8 @@ reload
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PROMETHEUS = "Prometheus"
@@ -46,17 +51,25 @@ BUILDINFO_PATH = "/api/v1/status/buildinfo"
 VM_FLAGS_PATH = "/flags"
 VM_FILE_SD_FLAG = "promscrape.fileSDCheckInterval"
 VM_FILE_SD_DEFAULT = 300.0
+VM_QUERY_LEN_FLAG = "search.maxQueryLen"
+VM_QUERY_LEN_DEFAULT = 16 * 1024
 # a target that shows up more than this long after fleetui wrote its file makes `enroll` wait: say so
 SLOW_DISCOVERY = 30.0
 
 
 @dataclass(frozen=True)
 class Backend:
-    """What answers at prometheus.url: `name` is one of NAMES; `version` when the backend tells it."""
+    """What answers at prometheus.url: `name` is one of NAMES; `version` when the backend tells it.
+
+    `query_params` go with every query; `max_query_bytes` is the longest query it accepts (None: no limit);
+    `notes` are one-line warnings about its setup, said once.
+    """
 
     name: str = UNKNOWN
     version: str | None = None
     query_params: Mapping[str, str] = field(default_factory=dict)
+    max_query_bytes: int | None = None
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version}
@@ -70,7 +83,8 @@ def detect(status: int, headers: Mapping[str, str], body: Any) -> Backend:
     vm_header = any(k.lower() == "x-server-hostname" for k in headers)
     if vm_header and status == 200 and "revision" not in info:
         # VictoriaMetrics' buildinfo is a placeholder; its version is not Prometheus' own
-        return Backend(VICTORIAMETRICS, None if version in (None, "2.24.0") else version, {"nocache": "1"})
+        vm_version = None if version in (None, "2.24.0") else version
+        return Backend(VICTORIAMETRICS, vm_version, {"nocache": "1"}, VM_QUERY_LEN_DEFAULT)
     if status != 200 or not info:
         return Backend(UNKNOWN)
     application = info.get("application", "").lower()
@@ -160,15 +174,46 @@ def go_duration(text: str) -> float | None:
     return sum(float(n) * _UNIT[u] for n, u in parts)
 
 
-def vm_file_sd_interval(flags_page: str) -> float:
-    """`-promscrape.fileSDCheckInterval` from VictoriaMetrics' /flags page (absent: the 5m default)."""
+def _flag(flags_page: str, wanted: str) -> str | None:
     for line in flags_page.splitlines():
         name, _, value = line.strip().lstrip("-").partition("=")
-        if name == VM_FILE_SD_FLAG:
-            seconds = go_duration(value)
-            if seconds is not None:
-                return seconds
-    return VM_FILE_SD_DEFAULT
+        if name == wanted:
+            return value.strip().strip('"')
+    return None
+
+
+def vm_file_sd_interval(flags_page: str) -> float:
+    """`-promscrape.fileSDCheckInterval` from VictoriaMetrics' /flags page (absent: the 5m default)."""
+    seconds = go_duration(_flag(flags_page, VM_FILE_SD_FLAG) or "")
+    return VM_FILE_SD_DEFAULT if seconds is None else seconds
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMG]i?B)?")
+_SIZE_UNIT = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def vm_max_query_len(flags_page: str) -> int:
+    """`-search.maxQueryLen` in bytes from the /flags page ("16384", "64KiB"; absent: the 16 KiB default)."""
+    m = _SIZE.fullmatch(_flag(flags_page, VM_QUERY_LEN_FLAG) or "")
+    return int(float(m.group(1)) * _SIZE_UNIT[m.group(2)]) if m else VM_QUERY_LEN_DEFAULT
+
+
+def with_flags(found: Backend, url: str, flags_page: str) -> Backend:
+    """A VictoriaMetrics Backend completed from its /flags page: query length limit and setup notes."""
+    note = discovery_note(url, vm_file_sd_interval(flags_page))
+    return replace(found, max_query_bytes=vm_max_query_len(flags_page), notes=(note,) if note else ())
+
+
+def split_to_fit(items: Sequence[str], build: Callable[[Sequence[str]], str], limit: int | None) -> list[list[str]]:
+    """`items` cut into consecutive groups whose query `build(group)` is at most `limit` bytes (None: one
+    group). Halves a group until it fits; one item that cannot fit alone is left to the backend to refuse."""
+    if not items:
+        return []
+    group = list(items)
+    if limit is None or len(group) == 1 or len(build(group).encode()) <= limit:
+        return [group]
+    half = len(group) // 2
+    return split_to_fit(group[:half], build, limit) + split_to_fit(group[half:], build, limit)
 
 
 def discovery_note(url: str, interval: float) -> str | None:

@@ -31,6 +31,7 @@ before `up 0` or the stale marker). From the recording rule it is exact to the r
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import ssl
@@ -109,7 +110,6 @@ class PrometheusClient:
         self.request_count = 0
         self._backend: Backend | None = None
         self._backend_lock = asyncio.Lock()
-        self._notes: list[str] | None = None
         headers = {"Accept": "application/json", "User-Agent": "fleetui"}
         tenant = settings["prometheus.tenant"]
         if tenant:
@@ -271,21 +271,18 @@ class PrometheusClient:
                     body = resp.json()
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     body = None
-                self._backend = _backend.detect(resp.status_code, resp.headers, body)
+                found = _backend.detect(resp.status_code, resp.headers, body)
+                if found.name == _backend.VICTORIAMETRICS:  # its limits and file_sd polling: on its /flags page
+                    flags = await self._send("GET", _backend.VM_FLAGS_PATH)
+                    if flags.status_code == 200:
+                        found = _backend.with_flags(found, self.base_url, flags.text)
+                self._backend = found
             return self._backend
 
     async def notes(self) -> list[str]:
         """One-line warnings about the backend's setup that change what fleetui can show (once per client):
         VictoriaMetrics re-reading target files too slowly for enrollment to see a new host at once."""
-        if self._notes is None:
-            notes: list[str] = []
-            if (await self.backend()).name == _backend.VICTORIAMETRICS:
-                resp = await self._send("GET", _backend.VM_FLAGS_PATH)
-                if resp.status_code == 200:
-                    note = _backend.discovery_note(self.base_url, _backend.vm_file_sd_interval(resp.text))
-                    notes += [note] if note else []
-            self._notes = notes
-        return list(self._notes)
+        return list((await self.backend()).notes)
 
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
@@ -449,8 +446,11 @@ class FleetReader:
         source = "recording_rule" if rule else "computed"
         history = list(rule)
         candidates = history_candidates(targets, current, rule, series)
-        if candidates:
-            history += await self.client.query(history_query(candidates, self.lookback), t)
+        if candidates:  # one query, or as many as the backend's query length limit needs (VictoriaMetrics)
+            build = functools.partial(history_query, lookback=self.lookback)
+            parts = _backend.split_to_fit(candidates, build, self.backend.max_query_bytes)
+            for got in await asyncio.gather(*(self.client.query(build(p), t) for p in parts)):
+                history += got
         inputs = FleetInputs(
             now=t,
             targets=tuple(targets),

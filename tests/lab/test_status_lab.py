@@ -243,3 +243,19 @@ def test_status_command_exit_codes_and_json(fleet: dict[str, Any], lab: Any) -> 
     header, row = table.stdout.splitlines()[:2]
     assert header.split() == ["INSTANCE", "STATE", "MODE", "LAST", "SEEN", "JOB", "PROBLEMS"]
     assert row.split()[:3] == [f"{P}push-stale", "stale", "push"] and " ago" in row
+
+
+async def test_many_gone_hosts_fit_the_backends_query_length(lab: Any, lab_settings: Settings) -> None:
+    """400 gone hosts with long names: the history query naming them is ~70 KB, over VictoriaMetrics' 16 KiB
+    `-search.maxQueryLen`, so there it is cut into several queries; Prometheus takes it in one. Same answer."""
+    now_ms = int(time.time() * 1000)
+    run = time.time_ns()
+    names = [f"{P}many-{run}-{i:03d}-{'x' * 24}" for i in range(400)]
+    ended = [(now_ms - m * 60_000, 1.0) for m in range(20, 9, -1)]  # ends 10 minutes ago
+    push(lab_settings.remote_write_url, [s for n in names for s in _node_series(n, ended, **TEAM)])
+    lab_mod.flush()
+    snap, requests = await _snapshot(lab_settings)
+    hosts = _mine(snap)
+    assert all(hosts[n].state is HostState.GONE for n in names)
+    assert all(hosts[n].last_seen == pytest.approx(now_ms / 1000 - 600, abs=0.01) for n in names)
+    assert requests > 6 if lab.backend == "victoriametrics" else requests <= 6

@@ -9,6 +9,7 @@ with Prometheus' fields), and each such test says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -132,3 +133,24 @@ def backend_src() -> str:
     from fleetui.domain.classify import SOURCE_LABEL
 
     return SOURCE_LABEL
+
+
+def test_split_to_fit_keeps_every_item_once_in_order() -> None:
+    items = [f"host-{i:04d}" for i in range(1000)]
+
+    def build(names: Sequence[str]) -> str:
+        return "up{instance=~" + "|".join(names) + "}"
+
+    parts = backend.split_to_fit(items, build, 2000)
+    assert [x for p in parts for x in p] == items
+    assert all(len(build(p).encode()) <= 2000 for p in parts) and len(parts) > 1
+    assert backend.split_to_fit(items, build, None) == [items]
+    assert backend.split_to_fit([], build, 10) == []
+
+
+@pytest.mark.parametrize(
+    ("page", "limit"),
+    [("", 16384), ('-search.maxQueryLen="65536"\n', 65536), ('-search.maxQueryLen="64KiB"\n', 65536)],
+)
+def test_vm_max_query_len(page: str, limit: int) -> None:
+    assert backend.vm_max_query_len(page) == limit
