@@ -636,7 +636,8 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
     return (
         pid != os.getpid()
         and p.marker in cmd
-        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "victoria-metrics ")))
+        # gpg-agent: started by gpg while the lab's apt repository is signed, it outlives the lab otherwise
+        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "victoria-metrics ", "gpg-agent ")))
     )
 
 
