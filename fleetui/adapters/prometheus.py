@@ -261,12 +261,16 @@ class PrometheusClient:
     async def backend(self) -> Backend:
         """Which backend answers (one GET of the build info, once per client; see fleetui.adapters.backend).
 
-        A reply that says nothing useful is "unknown", never an error; a backend that cannot be reached at
-        all raises here as the query after it would.
+        A reply that says nothing useful is "unknown", never an error. A refused connection is "unknown" for
+        now and not remembered: the refresh's own requests then fail with their own errors, and the next call
+        detects again. No answer in time raises Timeout, as the query after it would.
         """
         async with self._backend_lock:
             if self._backend is None:
-                resp = await self._send("GET", _backend.BUILDINFO_PATH)
+                try:
+                    resp = await self._send("GET", _backend.BUILDINFO_PATH)
+                except Unreachable:
+                    return Backend()
                 try:
                     body = resp.json()
                 except (json.JSONDecodeError, UnicodeDecodeError):
