@@ -8,7 +8,8 @@ writes the same fleet to each: half pull (file_sd targets on closed loopback por
 (remote_write) with `--history-minutes` of 1-minute `up`/`node_uname_info` history, one push host in ten gone
 since 30 minutes. Times `FleetReader.snapshot()` (median of `--runs`) with the computed history, then again
 after writing `node_last_seen_timestamp` series as the recording rule would, and prints each query's time.
-The closing table compares the two backends and gives the ratio VictoriaMetrics / Prometheus.
+Both backends run at once and their refreshes alternate (P, V, P, V, ...), so a busy machine slows both
+alike. The closing table compares the two and gives the ratio VictoriaMetrics / Prometheus.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,54 +156,78 @@ def settings_for(url: str, tmp: Path) -> Settings:
     return load(cfg, environ={}, overrides={"prometheus.url": url})
 
 
-async def time_refresh(s: Settings, runs: int) -> Timing:
-    out = Timing()
-    async with PrometheusClient(s) as c:
-        await c.notes()  # the one-off backend detection is not part of a refresh
+async def time_refreshes(settings: dict[str, Settings], runs: int) -> dict[str, Timing]:
+    """`runs` refreshes per backend, alternating between the backends, then each query on its own."""
+    clients = {k: PrometheusClient(s) for k, s in settings.items()}
+    out = {k: Timing() for k in settings}
+    try:
+        for c in clients.values():
+            await c.notes()  # the one-off backend detection is not part of a refresh
         for _ in range(runs):
-            before = c.request_count
-            t0 = time.perf_counter()
-            snap = await FleetReader(c, s).snapshot()
-            out.times.append(time.perf_counter() - t0)
-            out.requests = c.request_count - before
-        out.hosts, out.source = len(snap.hosts), snap.last_seen_source
-        reader = FleetReader(c, s)
-        t0 = time.perf_counter()
-        await c.targets()
-        out.per_query["targets"] = time.perf_counter() - t0
-        for name, expr in reader.queries.items():
-            t0 = time.perf_counter()
-            await c.query(expr)
-            out.per_query[name] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        await c.series(PRESENCE_METRICS, snap.taken_at - reader.lookback, snap.taken_at)
-        out.per_query["series"] = time.perf_counter() - t0
-        candidates = [h.instance for h in snap.hosts if h.state in (HostState.GONE, HostState.DOWN)]
-        if candidates:  # as the reader sends it: split to fit VictoriaMetrics' query length limit
-            limit = (await c.backend()).max_query_bytes
-            parts = split_to_fit(candidates, lambda names: history_query(names, reader.lookback), limit)
-            t0 = time.perf_counter()
-            await asyncio.gather(*(c.query(history_query(p, reader.lookback)) for p in parts))
-            out.per_query[f"history ({len(candidates)} hosts, {len(parts)} queries)"] = time.perf_counter() - t0
+            for k, c in clients.items():
+                before = c.request_count
+                t0 = time.perf_counter()
+                snap = await FleetReader(c, settings[k]).snapshot()
+                out[k].times.append(time.perf_counter() - t0)
+                out[k].requests = c.request_count - before
+                out[k].hosts, out[k].source = len(snap.hosts), snap.last_seen_source
+        for k, c in clients.items():
+            await per_query(c, settings[k], out[k])
+    finally:
+        for c in clients.values():
+            await c.aclose()
     return out
 
 
-def run_backend(kind: str, tmp: Path, hosts: int, minutes: int, runs: int) -> dict[str, Timing]:
-    with private_backend(kind, tmp / kind) as (url, tdir):
+async def per_query(c: PrometheusClient, s: Settings, out: Timing) -> None:
+    """Each request of a refresh on its own, sequentially."""
+    snap = await FleetReader(c, s).snapshot()
+    reader = FleetReader(c, s)
+    t0 = time.perf_counter()
+    await c.targets()
+    out.per_query["targets"] = time.perf_counter() - t0
+    for name, expr in reader.queries.items():
         t0 = time.perf_counter()
-        write_fleet(kind, url, tdir, hosts, minutes, ("up", "node_uname_info"))
-        print(f"{kind}: wrote {hosts} hosts ({minutes} min history per push host) in {time.perf_counter() - t0:.1f} s")
-        s = settings_for(url, tmp)
-        computed = asyncio.run(time_refresh(s, runs))
-        write_fleet(kind, url, tdir, hosts, minutes, ("node_last_seen_timestamp",))
-        rule = asyncio.run(time_refresh(s, runs))
-    for label, t in (("computed history", computed), ("recording rule", rule)):
-        print(
-            f"  {label}: {t.hosts} hosts, {t.requests} requests, last_seen from {t.source}; "
-            f"snapshot() median {t.median_ms:.0f} ms (min {min(t.times) * 1000:.0f}, runs {len(t.times)})"
-        )
-        print("    per query (sequential): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in t.per_query.items()))
-    return {"computed history": computed, "recording rule": rule}
+        await c.query(expr)
+        out.per_query[name] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await c.series(PRESENCE_METRICS, snap.taken_at - reader.lookback, snap.taken_at)
+    out.per_query["series"] = time.perf_counter() - t0
+    candidates = [h.instance for h in snap.hosts if h.state in (HostState.GONE, HostState.DOWN)]
+    if candidates:  # as the reader sends it: split to fit VictoriaMetrics' query length limit
+        limit = (await c.backend()).max_query_bytes
+        parts = split_to_fit(candidates, lambda names: history_query(names, reader.lookback), limit)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(c.query(history_query(p, reader.lookback)) for p in parts))
+        out.per_query[f"history ({len(candidates)} hosts, {len(parts)} queries)"] = time.perf_counter() - t0
+
+
+def run_backends(
+    kinds: tuple[str, ...], tmp: Path, hosts: int, minutes: int, runs: int
+) -> dict[str, dict[str, Timing]]:
+    results: dict[str, dict[str, Timing]] = {k: {} for k in kinds}
+    with ExitStack() as stack:
+        where = {k: stack.enter_context(private_backend(k, tmp / k)) for k in kinds}
+        for k, (url, tdir) in where.items():
+            t0 = time.perf_counter()
+            write_fleet(k, url, tdir, hosts, minutes, ("up", "node_uname_info"))
+            print(f"{k}: wrote {hosts} hosts ({minutes} min history per push host) in {time.perf_counter() - t0:.1f} s")
+        settings = {k: settings_for(url, tmp) for k, (url, _) in where.items()}
+        for k, t in asyncio.run(time_refreshes(settings, runs)).items():
+            results[k]["computed history"] = t
+        for k, (url, tdir) in where.items():
+            write_fleet(k, url, tdir, hosts, minutes, ("node_last_seen_timestamp",))
+        for k, t in asyncio.run(time_refreshes(settings, runs)).items():
+            results[k]["recording rule"] = t
+    for k in kinds:
+        print(k)
+        for label, t in results[k].items():
+            print(
+                f"  {label}: {t.hosts} hosts, {t.requests} requests, last_seen from {t.source}; "
+                f"snapshot() median {t.median_ms:.0f} ms (min {min(t.times) * 1000:.0f}, runs {len(t.times)})"
+            )
+            print("    per query (sequential): " + ", ".join(f"{q} {v * 1000:.0f} ms" for q, v in t.per_query.items()))
+    return results
 
 
 def side_by_side(results: dict[str, dict[str, Timing]], hosts: int) -> None:
@@ -231,10 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"skipped: no binary for {', '.join(missing)} (run ./setup.sh)")
         return 0
-    results = {}
     with tempfile.TemporaryDirectory() as tmp_s:
-        for kind in kinds:
-            results[kind] = run_backend(kind, Path(tmp_s), args.hosts, args.history_minutes, args.runs)
+        results = run_backends(kinds, Path(tmp_s), args.hosts, args.history_minutes, args.runs)
     side_by_side(results, args.hosts)
     return 0
 
