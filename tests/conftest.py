@@ -13,6 +13,8 @@ Backends: the lab's metrics backend is Prometheus unless `FLEETUI_LAB_BACKEND=vi
 `both_backends` (status, console refresh, enroll/retire) run twice, once per backend: `lab_backend` is a
 session-scoped parameter, so pytest groups the tests by backend and the session brings the lab up once per
 backend (the Prometheus lab is taken down before the VictoriaMetrics one comes up, on the same addresses).
+A test of such a module marked `backend_independent` (what it checks happens on the host or over SSH, not in
+the metrics backend) runs once, on the default backend, to keep the suite short.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every lab-backed test gets a session-scoped `lab_backend`: both backends when marked both_backends."""
     if "lab" not in metafunc.fixturenames:
         return
-    both = metafunc.definition.get_closest_marker("both_backends") is not None
+    marked = metafunc.definition.get_closest_marker
+    both = marked("both_backends") is not None and marked("backend_independent") is None
     backends = list(BACKENDS) if both else [default_backend()]
     metafunc.parametrize("lab_backend", backends, indirect=True, scope="session")
 

@@ -55,6 +55,7 @@ def host(reset_lab_host: Any) -> Any:
     return reset_lab_host(HOST)
 
 
+@pytest.mark.backend_independent  # refused before any connection
 def test_bad_input_and_missing_confirmation_touch_nothing(lab: Any, host: Any, tmp_path: Path) -> None:
     kh = tmp_path / "kh"
     before = sorted(p.name for p in Path(lab.targets_dir).iterdir())

@@ -166,6 +166,7 @@ async def test_reenroll_unchanged_host_is_a_noop(lab: Any, fresh_host: Any, sett
     assert lab_mod.host_exec(HOST, ["stat", "-c", "%Y", CONFIG]).stdout == mtime
 
 
+@pytest.mark.backend_independent  # fails on the host, before the target and reload steps
 async def test_config_failing_the_on_host_check_leaves_the_old_config_running(
     lab: Any, fresh_host: Any, settings: Settings
 ) -> None:
@@ -186,6 +187,7 @@ async def test_config_failing_the_on_host_check_leaves_the_old_config_running(
     assert by_step(result).get("swap") is None  # nothing after the failed step ran
 
 
+@pytest.mark.backend_independent  # SSH cuts and the host's state; the verify step is covered above on both
 @pytest.mark.parametrize("cut_at", ["upload", "validate", "restart", "ready"])
 async def test_connection_cut_leaves_last_good_state_and_retry_succeeds(
     lab: Any, fresh_host: Any, settings: Settings, cut_at: str
@@ -234,6 +236,7 @@ async def test_retire_renames_target_and_history_shows_it(lab: Any, fresh_host: 
         await asyncio.sleep(1)
 
 
+@pytest.mark.backend_independent  # the host families' install and check tools
 @pytest.mark.parametrize(("name", "tool"), [("app-01", "alloy fmt"), ("build-01", "alloy validate")])
 async def test_enroll_other_families(lab: Any, settings: Settings, name: str, tool: str) -> None:
     h = lab.host(name)
