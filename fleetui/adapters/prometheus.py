@@ -18,10 +18,14 @@ concurrently where they do not depend on each other, then the pure rules of flee
                                        sample time, by a 1-minute subquery restricted to them
 
 1-5 are sent concurrently; 6 is skipped when there is no such instance — with the recording rule installed
-(`fleetui rules`) that is the usual case: 5 requests; without it, 6. Never more, whatever the fleet size.
+(`fleetui rules`) that is the usual case: 5 requests; without it, 6. On Prometheus never more, whatever the fleet size.
 Why not one 24 h subquery over the whole fleet: it costs ~6 s at 5,000 series (measured, bench/refresh.py);
 restricted to the gone and down hosts it costs in proportion to those. The rule alone is not enough either:
 it cannot know hosts that vanished before it was installed.
+
+A client first asks once which backend answers (fleetui.adapters.backend: one request, two on
+VictoriaMetrics), and the few differences are handled there; the one that changes the request count is
+VictoriaMetrics' query length limit (16 KiB by default), which cuts a long history query into several.
 
 Precision of the computed history: exact for push hosts (remote-written series end without a stale marker),
 up to one minute early for a pull target that went down or was removed (the step can miss the seconds
