@@ -1,6 +1,7 @@
 """Time one fleet refresh (`FleetReader.snapshot()`): against the lab, and at 10,000 hosts.
 
     .venv/bin/python bench/refresh.py [--lab-url http://127.0.0.1:19090] [--hosts 10000] [--history-minutes 55]
+    .venv/bin/python bench/refresh.py --backend both|prometheus|victoriametrics [--hosts N] [--runs N]
 
 The 10,000 hosts go into a private Prometheus this script starts (the lab's would list them as gone for a
 day): half pull (file_sd targets on closed loopback ports), half push (remote_write), the push hosts with
@@ -147,7 +148,21 @@ def write_fleet(url: str, tdir: Path, n: int, minutes: int, metric_names: tuple[
         time.sleep(0.5)
 
 
+def backend_option(argv: list[str]) -> int | None:
+    """`--backend prometheus|victoriametrics|both`: the 10,000-host refresh on either backend or both side by
+    side, by bench/refresh_backends.py (which takes --hosts, --history-minutes, --runs); None without it."""
+    if not any(a == "--backend" or a.startswith("--backend=") for a in argv):
+        return None
+    sys.path.insert(0, str(Path(__file__).parent))
+    import refresh_backends
+
+    return refresh_backends.main(argv)
+
+
 def main() -> int:
+    handed_off = backend_option(sys.argv[1:])
+    if handed_off is not None:
+        return handed_off
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab-url", default="http://127.0.0.1:19090")
     ap.add_argument("--hosts", type=int, default=10_000)

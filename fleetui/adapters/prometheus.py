@@ -18,10 +18,14 @@ concurrently where they do not depend on each other, then the pure rules of flee
                                        sample time, by a 1-minute subquery restricted to them
 
 1-5 are sent concurrently; 6 is skipped when there is no such instance — with the recording rule installed
-(`fleetui rules`) that is the usual case: 5 requests; without it, 6. Never more, whatever the fleet size.
+(`fleetui rules`) that is the usual case: 5 requests; without it, 6. On Prometheus never more, whatever the fleet size.
 Why not one 24 h subquery over the whole fleet: it costs ~6 s at 5,000 series (measured, bench/refresh.py);
 restricted to the gone and down hosts it costs in proportion to those. The rule alone is not enough either:
 it cannot know hosts that vanished before it was installed.
+
+A client first asks once which backend answers (fleetui.adapters.backend: one request, two on
+VictoriaMetrics), and the few differences are handled there; the one that changes the request count is
+VictoriaMetrics' query length limit (16 KiB by default), which cuts a long history query into several.
 
 Precision of the computed history: exact for push hosts (remote-written series end without a stale marker),
 up to one minute early for a pull target that went down or was removed (the step can miss the seconds
@@ -31,6 +35,7 @@ before `up 0` or the stale marker). From the recording rule it is exact to the r
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import ssl
@@ -42,6 +47,8 @@ from typing import Any
 
 import httpx
 
+from fleetui.adapters import backend as _backend
+from fleetui.adapters.backend import Backend
 from fleetui.config import Settings
 from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot
@@ -78,6 +85,10 @@ class BadJSON(PrometheusError):
     """The reply is not the JSON envelope Prometheus sends (a proxy's HTML page, a truncated body)."""
 
 
+class TargetsUnavailable(HTTPStatusError):
+    """The backend has no /api/v1/targets (Mimir); the fleet reader degrades instead of failing."""
+
+
 class QueryError(PrometheusError):
     """Prometheus answered `status: error` (bad PromQL, timeout inside the engine, too many samples)."""
 
@@ -101,6 +112,8 @@ class PrometheusClient:
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url: str = settings["prometheus.url"]
         self.request_count = 0
+        self._backend: Backend | None = None
+        self._backend_lock = asyncio.Lock()
         headers = {"Accept": "application/json", "User-Agent": "fleetui"}
         tenant = settings["prometheus.tenant"]
         if tenant:
@@ -193,7 +206,9 @@ class PrometheusClient:
             raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")')
         if doc["status"] != "success":
             if "errorType" in doc or "error" in doc:
-                raise QueryError(url, str(doc.get("errorType", "error")), _one_line(str(doc.get("error", ""))))
+                error = _one_line(str(doc.get("error", "")))
+                kind = _backend.error_type(str(doc.get("errorType", "error")), resp.status_code, error)
+                raise QueryError(url, kind, error)
             raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
         if "data" not in doc:
             raise BadJSON(url, 'reply has status success but no "data"')
@@ -203,7 +218,7 @@ class PrometheusClient:
 
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
-        form: dict[str, str | list[str]] = {"query": expr}
+        form: dict[str, str | list[str]] = {"query": expr, **(await self.backend()).query_params}
         if time is not None:
             form["time"] = f"{time:.3f}"
         data = await self._api("POST", "/api/v1/query", data=form)
@@ -220,7 +235,12 @@ class PrometheusClient:
     async def targets(self) -> list[Target]:
         """Active scrape targets (down ones included)."""
         url = f"{self.base_url}/api/v1/targets"
-        data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+        try:
+            data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+        except HTTPStatusError as e:
+            if _backend.targets_missing(e.status):
+                raise TargetsUnavailable(url, e.status, e.body) from None
+            raise
         try:
             return [_parse_target(t) for t in data["activeTargets"]]
         except (KeyError, TypeError, ValueError) as e:
@@ -236,10 +256,41 @@ class PrometheusClient:
         return True
 
     async def reload(self) -> None:
-        """POST /-/reload; needs --web.enable-lifecycle (403 otherwise), 500 when the new config is bad."""
+        """POST /-/reload; Prometheus needs --web.enable-lifecycle (403 otherwise), 500 when the new config is
+        bad. VictoriaMetrics answers 204."""
         resp = await self._send("POST", "/-/reload")
-        if resp.status_code != 200:
+        if not _backend.reload_ok(resp.status_code):
             raise HTTPStatusError(f"{self.base_url}/-/reload", resp.status_code, _one_line(resp.text))
+
+    async def backend(self) -> Backend:
+        """Which backend answers (one GET of the build info, once per client; see fleetui.adapters.backend).
+
+        A reply that says nothing useful is "unknown", never an error. A refused connection is "unknown" for
+        now and not remembered: the refresh's own requests then fail with their own errors, and the next call
+        detects again. No answer in time raises Timeout, as the query after it would.
+        """
+        async with self._backend_lock:
+            if self._backend is None:
+                try:
+                    resp = await self._send("GET", _backend.BUILDINFO_PATH)
+                except Unreachable:
+                    return Backend()
+                try:
+                    body = resp.json()
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = None
+                found = _backend.detect(resp.status_code, resp.headers, body)
+                if found.name == _backend.VICTORIAMETRICS:  # its limits and file_sd polling: on its /flags page
+                    flags = await self._send("GET", _backend.VM_FLAGS_PATH)
+                    if flags.status_code == 200:
+                        found = _backend.with_flags(found, self.base_url, flags.text)
+                self._backend = found
+            return self._backend
+
+    async def notes(self) -> list[str]:
+        """One-line warnings about the backend's setup that change what fleetui can show (once per client):
+        VictoriaMetrics re-reading target files too slowly for enrollment to see a new host at once."""
+        return list((await self.backend()).notes)
 
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
@@ -276,8 +327,9 @@ def _parse_result(url: str, data: Any) -> list[Sample]:
 
 
 def _rfc3339(s: str | None) -> float | None:
-    if not s or s.startswith("0001-01-01"):
+    if _backend.never_scraped(s):
         return None
+    assert s is not None
     # Go writes nanoseconds; Python 3.11 takes at most microseconds
     head, dot, frac = s.partition(".")
     if dot:
@@ -294,7 +346,7 @@ def _parse_target(t: Mapping[str, Any]) -> Target:
         instance=labels.get("instance", ""),
         scrape_pool=str(t.get("scrapePool", "")),
         labels=labels,
-        health=str(t.get("health", "unknown")),
+        health=_backend.target_health(str(t.get("health", "unknown")), t.get("lastScrape"), t.get("lastError")),
         scrape_url=t.get("scrapeUrl") or None,
         last_error=t.get("lastError") or None,
         last_scrape=_rfc3339(t.get("lastScrape")),
@@ -383,13 +435,17 @@ class FleetReader:
             aliases=dict(settings["schema.aliases"]),
         )
         self.queries = queries(self.lookback)
+        self.backend = Backend()
+        self.notes: tuple[str, ...] = ()
 
     async def inputs(self, now: float | None = None) -> tuple[FleetInputs, str]:
         """Read everything one refresh needs; returns the parsed inputs and the last_seen source."""
         t = _time.time() if now is None else now
         q = self.queries
+        self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
+        notes = await self.client.notes()
         targets, current, rule, macos, series = await asyncio.gather(
-            self.client.targets(),
+            self._targets(notes),
             self.client.query(q["current"], t),
             self.client.query(q["rule"], t),
             self.client.query(q["macos"], t),
@@ -398,8 +454,11 @@ class FleetReader:
         source = "recording_rule" if rule else "computed"
         history = list(rule)
         candidates = history_candidates(targets, current, rule, series)
-        if candidates:
-            history += await self.client.query(history_query(candidates, self.lookback), t)
+        if candidates:  # one query, or as many as the backend's query length limit needs (VictoriaMetrics)
+            build = functools.partial(history_query, lookback=self.lookback)
+            parts = _backend.split_to_fit(candidates, build, self.backend.max_query_bytes)
+            for got in await asyncio.gather(*(self.client.query(build(p), t) for p in parts)):
+                history += got
         inputs = FleetInputs(
             now=t,
             targets=tuple(targets),
@@ -407,8 +466,17 @@ class FleetReader:
             history=tuple(history),
             macos=frozenset(s.instance for s in macos if s.instance),
         )
+        self.notes = tuple(notes)
         return inputs, source
+
+    async def _targets(self, notes: list[str]) -> list[Target]:
+        """The active targets, or none (and a note) on a backend without the targets API."""
+        try:
+            return await self.client.targets()
+        except TargetsUnavailable as e:
+            notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
+            return []
 
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
         inputs, source = await self.inputs(now)
-        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source)
+        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source, self.backend.name, self.notes)

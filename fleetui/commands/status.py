@@ -89,7 +89,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except PrometheusError as e:
         print(f"fleetui: {e}", file=sys.stderr)
         return 2
-    shown = FleetSnapshot(host_filter.apply(snap.hosts), snap.taken_at, snap.last_seen_source)
+    shown = FleetSnapshot(host_filter.apply(snap.hosts), snap.taken_at, snap.last_seen_source, snap.backend, snap.notes)
+    for note in snap.notes:  # what the backend cannot show: once, one line each, not mixed into stdout
+        print(f"fleetui: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(shown.to_json()))
     else:

@@ -98,12 +98,16 @@ class FleetSnapshot:
     """One refresh: the hosts sorted by instance, when it was taken and how last_seen was obtained.
 
     `last_seen_source` is "recording_rule" when `node_last_seen_timestamp` answered, "computed" otherwise,
-    so the UI can say how precise the ages of gone hosts are.
+    so the UI can say how precise the ages of gone hosts are. `backend` names what answered (Prometheus,
+    VictoriaMetrics, Mimir, Thanos or "unknown"); `notes` are one-line warnings about what that backend
+    cannot show (e.g. no targets API), for the UI to say once.
     """
 
     hosts: tuple[HostStatus, ...]
     taken_at: float  # unix seconds when the refresh ran
     last_seen_source: str = "computed"
+    backend: str = "unknown"
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, int]:
         """Count per state, every state present (0 included) in HostState order."""
@@ -122,6 +126,8 @@ class FleetSnapshot:
             "summary": self.summary(),
             "taken_at": self.taken_at,
             "last_seen_source": self.last_seen_source,
+            "backend": self.backend,
+            "notes": list(self.notes),
         }
 
 

@@ -1,9 +1,13 @@
 """Bring the lab up, down, and describe it.
 
-Processes: Prometheus and the apt repository server run in the machine's namespaces (detached, pid files in
-the lab dir); each host is `unshare --kill-child ... python -m fleetui.lab.hostinit`, so killing the `unshare`
-process kills the host's PID 1 and with it every process and mount of the host. `state.json` records the
-pids; liveness is always re-checked against /proc (a pid is only ours if its command line names the lab dir).
+The metrics backend is Prometheus, or VictoriaMetrics with `backend="victoriametrics"` (fleetui.lab.victoria):
+same address, same targets dir, recorded in `state.json` so every later call knows which one runs.
+
+Processes: Prometheus (or VictoriaMetrics) and the apt repository server run in the machine's namespaces
+(detached, pid files in the lab dir); each host is `unshare --kill-child ... python -m fleetui.lab.hostinit`,
+so killing the `unshare` process kills the host's PID 1 and with it every process and mount of the host.
+`state.json` records the pids; liveness is always re-checked against /proc (a pid is only ours if its command
+line names the lab dir).
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ REQUIRED = {binary: package for package, binaries in debian_packages().items() f
 
 class LabError(Exception):
     """A reason the lab cannot run here, as one line (the CLI prints it and exits 2)."""
+
+
+PROMETHEUS = "prometheus"
+VICTORIAMETRICS = "victoriametrics"
+BACKENDS = (PROMETHEUS, VICTORIAMETRICS)
 
 
 def _optional(name: str) -> Any:
@@ -152,6 +161,8 @@ class _Paths:
         self.prom_dir = root / "prometheus"
         self.prom_config = root / "prometheus" / "prometheus.yml"
         self.prom_data = root / "prometheus" / "data"
+        self.vm_config = root / "victoria-metrics" / "promscrape.yml"
+        self.vm_data = root / "victoria-metrics" / "data"
         self.key = root / "ssh" / "id_ed25519"
         self.known_hosts = root / "ssh" / "known_hosts"
         self.secrets = root / "secrets"
@@ -205,35 +216,59 @@ def _prometheus_running(p: _Paths) -> bool:
     return _alive(_load_state(p).get("prometheus"), p.marker)
 
 
+def _backend(p: _Paths) -> str:
+    return str(_load_state(p).get("backend", PROMETHEUS))
+
+
 def _start_prometheus(p: _Paths) -> None:
+    """Start the lab's metrics backend (Prometheus or VictoriaMetrics, as state.json says) on its address."""
     if _prometheus_running(p):
         return
     for d in (p.prom_data, p.rules, p.targets, p.logs):
         d.mkdir(parents=True, exist_ok=True)
-    p.prom_config.write_text(_prometheus_yml(p))
     host, port = topology.PROMETHEUS_ADDR.split(":")
     if _port_open(host, int(port)):
         raise LabError(f"{topology.PROMETHEUS_ADDR} is already in use by another program")
-    pid = _spawn(
-        [
-            "prometheus",
-            f"--config.file={p.prom_config}",
-            f"--storage.tsdb.path={p.prom_data}",
-            f"--web.listen-address={topology.PROMETHEUS_ADDR}",
-            "--web.enable-lifecycle",
-            "--web.enable-remote-write-receiver",
-            "--storage.tsdb.retention.time=15d",
-            "--log.level=warn",
-        ],
-        p.logs / "prometheus.log",
-    )
+    if _backend(p) == VICTORIAMETRICS:
+        from fleetui.lab import victoria
+
+        p.vm_data.mkdir(parents=True, exist_ok=True)
+        p.vm_config.write_text(victoria.scrape_config(p.targets))
+        argv = victoria.argv(p.vm_config, p.vm_data, topology.PROMETHEUS_ADDR)
+        pid = _spawn(argv, p.logs / "victoria-metrics.log")
+    else:
+        p.prom_config.write_text(_prometheus_yml(p))
+        pid = _spawn(_prometheus_argv(p), p.logs / "prometheus.log")
     state = _load_state(p)
     state["prometheus"] = pid
     _save_state(p, state)
 
 
+def _prometheus_argv(p: _Paths) -> list[str]:
+    return [
+        "prometheus",
+        f"--config.file={p.prom_config}",
+        f"--storage.tsdb.path={p.prom_data}",
+        f"--web.listen-address={topology.PROMETHEUS_ADDR}",
+        "--web.enable-lifecycle",
+        "--web.enable-remote-write-receiver",
+        "--storage.tsdb.retention.time=15d",
+        "--log.level=warn",
+    ]
+
+
 def _wait_prometheus(timeout: float = 30.0) -> None:
-    _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "Prometheus to be ready")
+    _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "the metrics backend to be ready")
+
+
+def flush() -> None:
+    """Make every sample written so far visible to queries: VictoriaMetrics searches new samples only after a
+    few seconds unless flushed; Prometheus shows them at once (nothing to do)."""
+    p = _paths()
+    if _backend(p) == VICTORIAMETRICS and _prometheus_running(p):
+        from fleetui.lab import victoria
+
+        victoria.flush(topology.PROMETHEUS_ADDR)
 
 
 def _wait_first_scrapes(timeout: float = 20.0) -> None:
@@ -507,22 +542,39 @@ def _locked(p: _Paths) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def up() -> LabInfo:
+def up(backend: str | None = None) -> LabInfo:
+    """`backend`: "prometheus" or "victoriametrics"; None keeps the running lab's (else Prometheus)."""
+    if backend is not None and backend not in BACKENDS:
+        raise LabError(f"unknown lab backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     _check_machine()
+    if backend == VICTORIAMETRICS:
+        from fleetui.lab import victoria
+
+        if not shutil.which(victoria.BINARY):
+            raise LabError(
+                f"{victoria.BINARY} not found: install the Debian package {victoria.PACKAGE!r} "
+                f"(apt-get install {victoria.PACKAGE})"
+            )
     p = _paths()
     with _locked(p):
-        return _up(p)
+        return _up(p, backend)
 
 
-def _up(p: _Paths) -> LabInfo:
+def _up(p: _Paths, backend: str | None = None) -> LabInfo:
     p.hosts.mkdir(exist_ok=True)
     pubkey = _ensure_key(p)
     state0 = _load_state(p)
     # fresh: nothing of this lab runs (first start, or after `lab down`): start from the starting fleet with an
     # empty TSDB. A restart of only Prometheus (stop_prometheus) or of one host is not fresh: data survives.
     cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in HOSTS)
+    running = str(state0.get("backend", PROMETHEUS))
+    if not cold and backend is not None and backend != running:
+        raise LabError(f"the lab is up on {running}: take it down first (`fleetui lab down`) to use {backend}")
     if cold:
+        state0["backend"] = backend or PROMETHEUS
+        _save_state(p, state0)
         shutil.rmtree(p.prom_data, ignore_errors=True)
+        shutil.rmtree(p.vm_data, ignore_errors=True)
         p.known_hosts.write_text("")  # nothing pre-trusted: the first connection must show a fingerprint
         p.known_hosts.chmod(0o600)
         for f in p.targets.glob("*.json*"):
@@ -606,7 +658,8 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
     return (
         pid != os.getpid()
         and p.marker in cmd
-        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "gpg-agent ")))
+        # gpg-agent: started by gpg while the lab's apt repository is signed, it outlives the lab otherwise
+        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "victoria-metrics ", "gpg-agent ")))
     )
 
 
@@ -628,6 +681,7 @@ def status() -> LabInfo | None:
         apt_repo_url=repo,
         apt_key_url=key,
         gone_instance=topology.GONE_INSTANCE,
+        backend=_backend(p),
     )
 
 

@@ -30,7 +30,7 @@ from fleetui.deploy.runner import Run, Runner
 from fleetui.domain.host import build_request
 from fleetui.domain.labels import LabelSchema
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.both_backends]
 
 HOST = "new-03"
 CONFIG = "/etc/alloy/config.alloy"
@@ -178,6 +178,7 @@ async def test_reenroll_unchanged_host_is_a_noop(lab: Any, fresh_host: Any, sett
     assert lab_mod.host_exec(HOST, ["stat", "-c", "%Y", CONFIG]).stdout == mtime
 
 
+@pytest.mark.backend_independent  # fails on the host, before the target and reload steps
 async def test_config_failing_the_on_host_check_leaves_the_old_config_running(
     lab: Any, fresh_host: Any, settings: Settings
 ) -> None:
@@ -220,6 +221,7 @@ async def test_retire_renames_target_and_history_shows_it(lab: Any, fresh_host: 
         await asyncio.sleep(1)
 
 
+@pytest.mark.backend_independent  # the host families' install and check tools
 @pytest.mark.parametrize(("name", "tool"), [("app-01", "alloy fmt"), ("build-01", "alloy validate")])
 async def test_enroll_other_families(lab: Any, settings: Settings, name: str, tool: str) -> None:
     h = lab.host(name)

@@ -99,6 +99,7 @@ class FleetScreen(Screen[None]):
         self._text_filter: HostPredicate | None = None
         self._columns = fleet_columns(key_labels)
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
+        self._told: set[str] = set()
 
     @property
     def error(self) -> str | None:
@@ -176,6 +177,12 @@ class FleetScreen(Screen[None]):
                 else:
                     table.apply((*diff.added, *diff.changed), diff.removed)
             self.snapshot = snapshot
+            # the backend's name in the title (not for "unknown"); what it cannot show is said once
+            known = snapshot.backend if snapshot.backend != "unknown" else ""
+            self.sub_title = " · ".join(filter(None, (self.feed.location, known)))
+            for note in dict.fromkeys(snapshot.notes).keys() - self._told:
+                self._told.add(note)
+                self.notify(note, title=known or "backend", severity="warning", markup=False, timeout=30)
             # counted once per snapshot, not on every filter keystroke
             self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
             self.query_one(StaleBanner).clear()
