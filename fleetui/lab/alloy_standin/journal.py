@@ -14,7 +14,8 @@ where fleetui depends on them:
 - `-o short|short-iso|short-precise|short-iso-precise|short-unix|cat|json|json-pretty` with `--utc`; in
   `json`, a MESSAGE that is not printable UTF-8 is written as an array of byte values, as journalctl does.
 - `-f` follows by reading only what was appended since the last read (offsets, not a re-read of the file), so
-  a host logging fast streams fast; it ends when the reader goes away (a cut SSH connection).
+  a host logging fast streams fast; like journalctl since systemd 249 it ends when stdout's reader goes away
+  (POLLERR/POLLHUP on the pipe), not only on the next failed write.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import select
 import socket
 import sys
 import time
@@ -435,8 +437,12 @@ def journalctl(argv: list[str]) -> int:
         if a.show_cursor and last is not None and not a.follow:
             _out(f"-- cursor: {last.cursor}")
         sys.stdout.flush()
+        # like journalctl since systemd 249: stop following once nobody reads stdout any more
+        gone = select.poll()
+        gone.register(sys.stdout.fileno(), 0)
         while a.follow and readers:
-            time.sleep(0.05)
+            if gone.poll(50):
+                return 0
             new = sorted((e for r in readers for e in r.read() if _wanted(a, e)), key=lambda e: e.rt)
             for entry in new:
                 _out(format_entry(entry, a.output, a.utc))
