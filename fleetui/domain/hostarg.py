@@ -4,7 +4,9 @@ anything connects. Pure: the host and user rules are the enrollment's (`fleetui.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from fleetui.domain.fleet import HostStatus
 from fleetui.domain.host import InputError, check_address, check_user
 
 
@@ -50,3 +52,16 @@ def _port(text: str, p: str) -> int:
     if not p.isdigit() or not 1 <= int(p) <= 65535:
         raise InputError(f"host {text[:60]!r}: port must be a number from 1 to 65535")
     return int(p)
+
+
+def ssh_host_for(host: HostStatus) -> str:
+    """Where to reach a fleet host over SSH: the address Prometheus scrapes (pull), else its `hostname` label,
+    else its nodename, else its instance without a port (push hosts are known only by name)."""
+    if host.scrape_url:
+        parsed = urlsplit(host.scrape_url).hostname
+        if parsed:
+            return parsed
+    name = host.hostname or host.nodename or host.instance
+    if name.startswith("[") and "]" in name:
+        return name[1 : name.index("]")]
+    return name.rsplit(":", 1)[0] if name.count(":") == 1 else name

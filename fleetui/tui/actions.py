@@ -35,8 +35,15 @@ def _back(screen: HostScreen) -> None:
     screen.dismiss()
 
 
+def _logs(screen: HostScreen) -> None:
+    from fleetui.tui.screens.logs import open_logs
+
+    open_logs(screen.app, [screen.host], screen.fleet.fleet_app.settings)
+
+
 HOST_ACTIONS: list[HostAction] = [
     HostAction("host.refresh", "r", "Refresh", "Read the fleet from Prometheus now", _refresh),
+    HostAction("host.logs", "l", "Logs", "Stream Alloy's logs from the host over SSH", _logs),
     HostAction("host.back", "escape", "Back", "Back to the fleet", _back),
 ]
 

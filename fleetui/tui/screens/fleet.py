@@ -91,6 +91,7 @@ class FleetScreen(Screen[None]):
         Binding("a", "scope('')", "All", id="fleet.all", show=False, tooltip="Show all hosts"),
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
     ]
 
     def __init__(
@@ -284,6 +285,13 @@ class FleetScreen(Screen[None]):
             parts.append("filtered")
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
+
+    def action_logs(self) -> None:
+        from fleetui.tui.screens.logs import open_logs
+
+        host = self.table.cursor_host
+        if host is not None:
+            open_logs(self.app, [host], self.fleet_app.settings)
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:
