@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import Settings
 from fleetui.doctor.model import DoctorReport
-from fleetui.doctor.probe import DoctorTarget, PromCache, doctor_host
+from fleetui.doctor.probe import DoctorTarget, OnCheck, PromCache, doctor_host
 
 
 async def doctor_fleet(
@@ -25,6 +25,7 @@ async def doctor_fleet(
     password: str | None = None,
     on_unknown_key: OnUnknownKey | None = None,
     on_report: Callable[[DoctorReport], None] | None = None,
+    on_check: OnCheck | None = None,
 ) -> list[DoctorReport]:
     """Reports in the order of `targets`; `on_report` is called as each host finishes (progress)."""
     gate = asyncio.Semaphore(concurrency or int(settings["ssh.concurrency"]))
@@ -39,6 +40,7 @@ async def doctor_fleet(
                     identity_file=identity_file,
                     password=password,
                     on_unknown_key=on_unknown_key,
+                    on_check=on_check,
                 )
             if on_report is not None:
                 on_report(report)

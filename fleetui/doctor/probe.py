@@ -128,11 +128,20 @@ def _ssh_kind(e: BaseException) -> str:
     return "connect"
 
 
+OnCheck = Callable[[str, CheckResult], None]
+
+
 class _Run:
-    def __init__(self, target: DoctorTarget) -> None:
+    def __init__(self, target: DoctorTarget, on_check: OnCheck | None) -> None:
         self.target = target
         self.results: dict[str, CheckResult] = {}
         self.lost: str | None = None
+        self._on_check = on_check
+
+    def record(self, result: CheckResult) -> None:
+        self.results[result.id] = result
+        if self._on_check is not None:
+            self._on_check(self.target.name, result)
 
     def passed(self, check_id: str) -> bool:
         r = self.results.get(check_id)
@@ -150,7 +159,7 @@ class _Run:
     async def check(self, check_id: str, fn: Callable[[], Awaitable[CheckResult]]) -> None:
         why = self.blocked(check_id)
         if why is not None:
-            self.results[check_id] = skipped(check_id, why)
+            self.record(skipped(check_id, why))
             return
         t0 = time.monotonic()
         try:
@@ -164,8 +173,8 @@ class _Run:
             )
         except SshError as e:
             result = fail(check_id, "could not check", "see the evidence", str(e))
-        self.results[check_id] = CheckResult(
-            result.id, result.status, result.summary, result.evidence, result.hint, time.monotonic() - t0
+        self.record(
+            CheckResult(result.id, result.status, result.summary, result.evidence, result.hint, time.monotonic() - t0)
         )
 
 
@@ -188,10 +197,12 @@ async def doctor_host(
     identity_file: str | None = None,
     password: str | None = None,
     on_unknown_key: OnUnknownKey | None = None,
+    on_check: OnCheck | None = None,
 ) -> DoctorReport:
-    """Every check of one host, in order. Never raises for what it finds: that is what the report is for."""
+    """Every check of one host, in order. Never raises for what it finds: that is what the report is for.
+    `on_check(host, result)` is called as each check completes (the screen shows progress with it)."""
     started = time.monotonic()
-    run = _Run(target)
+    run = _Run(target, on_check)
     facts = _Facts()
     who = target.ssh.display
     try:
@@ -200,11 +211,11 @@ async def doctor_host(
         ) as session:
             uname = await session.run(["uname", "-n"], check=False)
             facts.nodename = uname.stdout.strip() or None
-            run.results["ssh"] = c.judge_ssh(None, "", who, facts.nodename)
+            run.record(c.judge_ssh(None, "", who, facts.nodename))
             await _host_checks(run, session, facts, settings, prom)
     except (HostKeyUnknown, HostKeyChanged, AuthFailed, ConnectFailed, SudoPasswordRequired) as e:
         if "ssh" not in run.results:
-            run.results["ssh"] = c.judge_ssh(_ssh_kind(e), str(e), who, None)
+            run.record(c.judge_ssh(_ssh_kind(e), str(e), who, None))
         elif run.lost is None:
             run.lost = "the SSH connection was lost"
     if facts.target is None and facts.target_error is None:
@@ -214,7 +225,7 @@ async def doctor_host(
     await run.check("labels", lambda: _labels(settings, facts, nodename))
     for spec in CHECKS:  # anything not reached (the SSH part ended early) is skipped, saying why
         if spec.id not in run.results:
-            run.results[spec.id] = skipped(spec.id, run.blocked(spec.id) or f"not checked: {run.lost}")
+            run.record(skipped(spec.id, run.blocked(spec.id) or f"not checked: {run.lost}"))
     mode = "pull+push" if facts.target and facts.push else "push" if facts.push else "pull" if facts.target else None
     return DoctorReport(
         target.name,

@@ -41,9 +41,16 @@ def _logs(screen: HostScreen) -> None:
     open_logs(screen.app, [screen.host], screen.fleet.fleet_app.settings)
 
 
+def _doctor(screen: HostScreen) -> None:
+    from fleetui.tui.screens.doctor import open_doctor
+
+    open_doctor(screen.app, [screen.host], screen.fleet.fleet_app.settings)
+
+
 HOST_ACTIONS: list[HostAction] = [
     HostAction("host.refresh", "r", "Refresh", "Read the fleet from Prometheus now", _refresh),
     HostAction("host.logs", "l", "Logs", "Stream Alloy's logs from the host over SSH", _logs),
+    HostAction("host.doctor", "D", "Doctor", "Run the troubleshooting checklist on the host", _doctor),
     HostAction("host.back", "escape", "Back", "Back to the fleet", _back),
 ]
 

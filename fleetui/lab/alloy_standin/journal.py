@@ -437,10 +437,12 @@ def journalctl(argv: list[str]) -> int:
         if a.show_cursor and last is not None and not a.follow:
             _out(f"-- cursor: {last.cursor}")
         sys.stdout.flush()
+        if not a.follow or not readers:
+            return 0
         # like journalctl since systemd 249: stop following once nobody reads stdout any more
         gone = select.poll()
         gone.register(sys.stdout.fileno(), 0)
-        while a.follow and readers:
+        while True:
             if gone.poll(50):
                 return 0
             new = sorted((e for r in readers for e in r.read() if _wanted(a, e)), key=lambda e: e.rt)

@@ -92,6 +92,7 @@ class FleetScreen(Screen[None]):
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
         Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
+        Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
     ]
 
     def __init__(
@@ -292,6 +293,13 @@ class FleetScreen(Screen[None]):
         host = self.table.cursor_host
         if host is not None:
             open_logs(self.app, [host], self.fleet_app.settings)
+
+    def action_doctor(self) -> None:
+        from fleetui.tui.screens.doctor import open_doctor
+
+        hosts = list(self.table.view)
+        if hosts:
+            open_doctor(self.app, hosts, self.fleet_app.settings)
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:
