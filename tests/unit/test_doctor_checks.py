@@ -44,8 +44,13 @@ EREFUSED = (
 
 @pytest.mark.parametrize(
     ("line", "kind", "fatal"),
-    [(E404, "not_found", True), (E401, "auth", True), (E429, "rate_limited", False), (ETLS, "tls", True)]
-    + [(EREFUSED, "refused", True)],
+    [
+        (E404, "not_found", True),
+        (E401, "auth", True),
+        (E429, "rate_limited", False),
+        (ETLS, "tls", True),
+        (EREFUSED, "refused", True),
+    ],
 )
 def test_send_errors_are_classified_from_alloys_own_lines(line: str, kind: str, fatal: bool) -> None:
     errors = c.remote_write_errors([log(line)], NOW)
@@ -70,7 +75,7 @@ def test_only_errors_after_the_last_reload_and_recent_ones_count() -> None:
 
 METRICS = """# HELP alloy_build_info A metric with a constant '1' value labeled by version
 # TYPE alloy_build_info gauge
-alloy_build_info{branch="HEAD",goarch="amd64",goos="linux",goversion="go1.24.5",revision="5a8c9e1f0",version="v1.10.2"} 1
+alloy_build_info{branch="HEAD",goarch="amd64",goos="linux",revision="5a8c9e1f0",version="v1.10.2"} 1
 # TYPE alloy_config_last_load_successful gauge
 alloy_config_last_load_successful 1
 alloy_config_load_failures_total 2

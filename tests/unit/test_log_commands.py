@@ -54,7 +54,7 @@ def test_tail_resumes_by_line_number() -> None:
 def test_split_keeps_the_unfinished_line_and_replaces_bad_utf8() -> None:
     lines, rest = _split(b"", b'{"a":1}\n{"b":')
     assert lines == ['{"a":1}'] and rest == b'{"b":'
-    lines, rest = _split(rest, b'2}\n\xff\xfe ok\n')
+    lines, rest = _split(rest, b"2}\n\xff\xfe ok\n")
     assert lines == ['{"b":2}', "\ufffd\ufffd ok"] and rest == b""
     # a multi-byte character cut between chunks is joined, not replaced
     lines, rest = _split(b"", "été\n".encode()[:2])

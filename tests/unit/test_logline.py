@@ -93,7 +93,7 @@ def test_journal_json_entries() -> None:
     assert e is not None and e.cursor == "s=abc;i=1f;b=def;m=10;t=5f3;x=9"
     assert e.line == LogLine("web-01", NO_MSG, 1747632829.271526, Level.INFO, "alloy", e.cursor)
     # a MESSAGE that is not printable UTF-8 comes as an array of bytes (journalctl -o json)
-    raw = "level=warn msg=\x1b[31mred".encode()
+    raw = b"level=warn msg=\x1b[31mred"
     e = parse_journal_json("web-01", _record(MESSAGE=list(raw)))
     assert e is not None and e.line.text == "level=warn msg=\x1b[31mred" and e.line.level is Level.WARN
     e = parse_journal_json("h", _record(MESSAGE=[0xFF, 0x41], SYSLOG_IDENTIFIER="systemd", PRIORITY="3"))

@@ -89,7 +89,7 @@ def test_filters_and_formats(journal: Path) -> None:
 def test_unprintable_messages_become_byte_arrays(journal: Path) -> None:
     j.journal_write("alloy.service", "alloy", 42, "level=warn msg=\x1b[31mred")
     rec = json.loads(run("-u", "alloy", "-o", "json", "-n", "1")[1])
-    assert rec["MESSAGE"] == list("level=warn msg=\x1b[31mred".encode())
+    assert rec["MESSAGE"] == list(b"level=warn msg=\x1b[31mred")
 
 
 def test_time_arguments() -> None:
