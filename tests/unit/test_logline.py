@@ -128,7 +128,7 @@ def test_filter_regex_level_and_notes() -> None:
     assert LineFilter("REMOTE_WRITE").select(lines) == [lines[0], lines[4]]  # case-insensitive; notes always pass
     assert LineFilter("cache").select(lines) == [lines[2], lines[4]]  # matches the host too
     assert LineFilter(min_level=Level.WARN).select(lines) == [lines[0], lines[4]]
-    assert LineFilter(min_level=Level.INFO).select(lines) == lines[:3] + [lines[4]]  # no level counts as info
+    assert LineFilter(min_level=Level.INFO).select(lines) == [*lines[:3], lines[4]]  # no level counts as info
     assert not LineFilter().active and LineFilter("x").active
     with pytest.raises(FilterError, match="not a regular expression"):
         LineFilter("([")
