@@ -73,7 +73,9 @@ class DoctorScreen(Screen[None]):
     DEFAULT_CSS = """
     DoctorScreen #doctor-summary { height: auto; padding: 0 1; background: $panel; color: $text; }
     DoctorScreen #doctor-summary.-failed { background: $error-muted; }
-    DoctorScreen #doctor-list { height: auto; max-height: 60%; border: none; background: $surface; }
+    DoctorScreen #doctor-list {
+        height: auto; max-height: 60%; border: none; background: $surface; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     DoctorScreen #doctor-detail-box {
         height: 1fr; padding: 0 1; background: $surface; border-top: solid $panel-lighten-1;
     }
@@ -262,6 +264,7 @@ class DoctorScreen(Screen[None]):
             summary.append(f"   {healthy} without failure")
             if counts:
                 summary.append("   first failures: " + ", ".join(f"{SPECS[k].title} {n}" for k, n in counts.items()))
+            summary.append("   (Enter: a host's checklist)", "dim")
         self.query_one("#doctor-summary", Static).update(summary)
         self.query_one("#doctor-summary", Static).set_class(any(r[1] for r in rows), "-failed")
         options = self.query_one(OptionList)

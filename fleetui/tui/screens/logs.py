@@ -153,7 +153,7 @@ class LogScreen(Screen[None]):
     def status_line(self) -> str:
         v = self.view
         buf = v.buffer
-        parts = ["● following" if v.following else f"⏸ paused · +{v.new_lines:,} new lines (f: follow)"]
+        parts = ["● following" if v.following else f"‖ paused · +{v.new_lines:,} new lines (f: follow)"]
         parts.append(f"{buf.kept:,} lines" + (f" ({len(buf):,} shown)" if len(buf) != buf.kept else ""))
         if buf.dropped:
             parts.append(f"{buf.dropped:,} dropped")

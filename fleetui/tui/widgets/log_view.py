@@ -88,6 +88,7 @@ class LogView(ScrollView, can_focus=True):
         self._strips: LRUCache[int, Strip] = LRUCache(2048)
         self._starts: list[int] | None = None  # wrap: first row of each visible line (+ total at the end)
         self._wrap_width = 0
+        self._end_pending = False
 
     # --- feeding --------------------------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class LogView(ScrollView, can_focus=True):
         self._starts = None
         self._update_virtual_size()
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._to_end()
         else:
             self.new_lines += added
             if shift:
@@ -126,10 +127,27 @@ class LogView(ScrollView, can_focus=True):
 
     # --- follow / pause -------------------------------------------------------------------------------------
 
+    def _to_end(self) -> None:
+        """Scroll to the newest line now, and once more after the next layout (a horizontal scrollbar that
+        appears with a long line takes a row and moves the end)."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        if not self._end_pending:
+            self._end_pending = True
+            self.call_after_refresh(self._after_layout)
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        if shown and self.following:  # the scrollbar takes a row: the end moved
+            self.call_after_refresh(self._after_layout)
+
+    def _after_layout(self) -> None:
+        self._end_pending = False
+        if self.following and self.scroll_y < self.max_scroll_y:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
     def follow(self) -> None:
         """Resume following: jump to the newest line."""
         self._set_following(True)
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._to_end()
 
     def pause(self) -> None:
         self._set_following(False)
@@ -169,7 +187,7 @@ class LogView(ScrollView, can_focus=True):
         self._starts = None
         self._update_virtual_size()
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._to_end()
         self.refresh()
 
     def notify_style_update(self) -> None:
@@ -182,7 +200,7 @@ class LogView(ScrollView, can_focus=True):
             self._starts = None
             self._update_virtual_size()
         if self.following:  # the first batch may have arrived before the pane had a size
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._to_end()
 
     # --- geometry -------------------------------------------------------------------------------------------
 
@@ -227,7 +245,7 @@ class LogView(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.get_component_rich_style(name, partial=True)
+            style = self._styles[name] = self.get_component_rich_style(name, partial=False)
         return style
 
     def _line_strip(self, row: int) -> Strip:
