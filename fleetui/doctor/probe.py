@@ -438,10 +438,10 @@ async def _series(prom: PromCache, settings: Settings, facts: _Facts, nodename: 
     from fleetui.adapters.prometheus import PrometheusError
 
     exprs = {"node_uname_info": f"timestamp(node_uname_info{{nodename={_promql(nodename)}}})"}
-    if facts.target is not None and facts.target.labels.get("instance"):
-        exprs["up"] = f"timestamp(up{{instance={_promql(facts.target.labels['instance'])}}} == 1)"
-    else:
-        exprs["up"] = f"timestamp(up{{instance={_promql(nodename)}}} == 1)"
+    instance = facts.target.labels.get("instance") if facts.target is not None else None
+    up = f"up{{instance={_promql(instance or nodename)}}}"
+    # timestamp() of a plain selector is the sample's time (of `up == 1` it would be the query's): filter after
+    exprs["up"] = f"timestamp({up}) and ({up} == 1)"
     found: list[c.SeriesSample] = []
     try:
         replies = await asyncio.gather(*(prom.query(e) for e in exprs.values()))

@@ -158,6 +158,9 @@ class Agent:
 
     # --- scraping and forwarding ---
     def _scrape_loop(self, cid: str, stop: threading.Event) -> None:
+        # a scrape loop starts once the (re)load is done and logged, as Alloy's do (after a jittered offset)
+        if stop.wait(0.2):
+            return
         while not stop.is_set():
             graph = self.graph
             if graph is None or cid not in graph.components:
