@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +47,8 @@ def journal_script(tag: str, n: int, pause: float) -> str:
         "import time\n"
         "from fleetui.lab.alloy_standin.journal import journal_write\n"
         f"for i in range({n}):\n"
-        f"    journal_write('alloy.service', 'alloy', 4242, 'ts=2025-05-19T05:35:00Z level=info msg=\"{tag} %d\"' % i)\n"
+        f"    line = 'ts=2025-05-19T05:35:00Z level=info msg=\"{tag} %d\"' % i\n"
+        "    journal_write('alloy.service', 'alloy', 4242, line)\n"
         f"    time.sleep({pause})\n"
     )
 
@@ -108,7 +108,7 @@ async def test_cut_connection_resumes_from_the_journal_cursor_without_loss_or_re
 
     deadline = time.monotonic() + 5
     while left().strip() and time.monotonic() < deadline:
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     assert left().strip() == ""
 
 
