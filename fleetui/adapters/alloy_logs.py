@@ -342,14 +342,7 @@ class HostLogStream:
             async for batch in self._read_file(session, self.source.path):
                 yield batch
             return
-        assert isinstance(self.source, JournalSource)
-        argv = journal_argv(
-            self.source.unit,
-            follow=self.follow,
-            lines=self.lines,
-            since=self.since,
-            after_cursor=self.cursor,
-        )
+        argv = self.journal_command()
         pending = b""
         name = self.name
         async for chunk in _stdout_chunks(session, argv):
@@ -364,6 +357,13 @@ class HostLogStream:
                 self.cursor = batch[-1].cursor
                 self.delivered += len(batch)
                 yield batch
+
+    def journal_command(self) -> list[str]:
+        """The journalctl command for the next read: resumes after the last delivered cursor, if any."""
+        assert isinstance(self.source, JournalSource)
+        return journal_argv(
+            self.source.unit, follow=self.follow, lines=self.lines, since=self.since, after_cursor=self.cursor
+        )
 
     async def _read_file(self, session: HostSession, path: str) -> AsyncIterator[list[LogLine]]:
         inode = (await session.run(["ls", "-di", "--", path], check=False)).stdout.split()[:1]

@@ -12,6 +12,7 @@ lines (`hide=True`) or leaves them in place for the pane to dim (`hide=False`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -60,8 +61,12 @@ class LogBuffer:
         """Every line kept, oldest first, whatever the filter (what "save" writes)."""
         return iter(self._lines)
 
-    def visible(self) -> Iterator[LogLine]:
-        return (self.line_at(r) for r in range(len(self)))
+    def visible(self, start: int = 0) -> Iterator[LogLine]:
+        """Visible lines from row `start` on, oldest first (one pass, no per-row lookups)."""
+        if self._view is None:
+            return itertools.islice(self._lines, start, None)
+        lines, first = self._lines, self.first_seq
+        return (lines[seq - first] for seq in itertools.islice(self._view, self._vstart + start, None))
 
     def skip(self, n: int) -> None:
         """Count `n` lines that arrived but fell out before they were ever kept (a burst above capacity)."""

@@ -63,6 +63,12 @@ def parse_level(word: str) -> Level:
 
 def level_of(text: str, priority: int | None = None) -> Level | None:
     """The line's own level (logfmt or JSON), else the journal PRIORITY (0-3 error, 4 warn, 5-6 info, 7 debug)."""
+    i = text.find("level=")
+    if i == 0 or (i > 0 and text[i - 1] in " \t"):  # the common case, without a regex: `… level=info …`
+        word = text[i + 6 : i + 16].strip('"').split(" ", 1)[0].split('"', 1)[0]
+        found = _LEVEL_WORDS.get(word.lower())
+        if found is not None:
+            return found
     m = _LOGFMT_LEVEL.search(text) or (_JSON_LEVEL.search(text) if text.startswith("{") else None)
     if m:
         found = _LEVEL_WORDS.get(m.group(1).lower())

@@ -1,14 +1,19 @@
 """The log pane as a screen: Alloy's logs of one host (host detail `l`) or of several merged (prefixed by host).
 
-A worker reads the feed (fleetui.tui.log_source) and only appends to a list; a 50 ms timer hands whatever
-arrived to the LogView in one batch (STYLE §4: per-call overhead dominates, so flush on a timer, ~1,000 lines
-per flush at 20k lines/s). Lines beyond the buffer's capacity that arrive within one flush are counted as
-dropped without being rendered. Stream events (connection lost, resumed with the cursor) become notes in the
-pane itself, so the place where a stream was cut and resumed stays visible in the scrollback.
+A worker reads the feed (fleetui.tui.log_source) and only appends to a list; a 100 ms timer hands whatever
+arrived to the LogView in one batch (STYLE §4: per-call overhead dominates, so flush on a timer; Toolong uses
+250 ms). Each flush repaints the pane, so 10 flushes a second leave most of the event loop to the keys (at 20
+a second the repaints alone took a third of it, measured in bench/logs.py). Back pressure as in Toolong: once
+10,000 lines wait for the next flush, the reader stops reading until it comes, so a fast host slows down its
+own SSH stream (and journalctl) instead of the pane falling behind or skipping lines.
+Stream events (connection lost, resumed with the cursor) become notes in the pane itself, so the place where
+a stream was cut and resumed stays visible in the scrollback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import re
 import time
 from collections.abc import Sequence
@@ -20,7 +25,8 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from fleetui.adapters.alloy_logs import LinesEvent, StatusEvent, StreamState
@@ -31,7 +37,7 @@ from fleetui.tui.log_source import LogFeed, SshLogFeed
 from fleetui.tui.widgets.log_view import LogView
 
 LEVELS: tuple[Level | None, ...] = (None, Level.INFO, Level.WARN, Level.ERROR)
-FLUSH_SECONDS = 0.05
+FLUSH_SECONDS = 0.1
 
 
 def save_name(name: str, now: float) -> str:
@@ -48,10 +54,43 @@ def saved_text(line: LogLine) -> str:
     return f"{line.host} {stamp} {visible(line.text)}"
 
 
+def quiet_gc() -> None:
+    """Keep CPython's full collections out of the operator's way while lines stream in.
+
+    A stream allocates lines, strips and lists all the time, so full (generation 2) collections come every few
+    hundred milliseconds, and each walks every object of the app (~100,000: widgets, styles, the fleet):
+    measured 50-140 ms pauses landing on key presses. Freezing what exists when the pane opens takes the app's
+    long-lived objects out of those walks, and a higher generation-2 threshold makes them rare; young
+    collections still run and reference counting frees the lines themselves. Undone when the pane closes.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, 1000)
+
+
+class StatusLine(Widget):
+    """One line of text that repaints without a layout pass (a Static's update re-lays out the screen, which
+    at 20 flushes a second costs more than the log itself)."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text()
+
+    def show(self, text: Text) -> None:
+        self.text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
 class LogScreen(Screen[None]):
     DEFAULT_CSS = """
     LogScreen #log { height: 1fr; }
-    LogScreen #log-status { height: 1; padding: 0 1; background: $panel; color: $text; }
+    LogScreen #log-status { height: 1; width: 1fr; padding: 0 1; background: $panel; color: $text; }
     LogScreen #log-status.-paused { background: $warning-muted; }
     LogScreen #log-filter { height: 3; border: tall $accent; }
     LogScreen #log-filter.-invalid { border: tall $error; }
@@ -68,6 +107,8 @@ class LogScreen(Screen[None]):
         Binding("s", "save", "Save", id="logs.save", tooltip="Save every line in the buffer to a file"),
         Binding("escape", "back", "Back", id="logs.back", tooltip="Clear the filter being typed, else close"),
     ]
+    #: tune the garbage collector while open (see quiet_gc); the benchmark turns it off for a side-by-side
+    tune_gc: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -83,19 +124,22 @@ class LogScreen(Screen[None]):
         self.save_dir = save_dir or Path.cwd()
         self._show_host = show_host
         self._pending: list[LogLine] = []
-        self._skipped = 0
+        self._drained = asyncio.Event()
+        # lines waiting for the next flush before the reader pauses: one flush's worth, at most the buffer
+        self.high_water = max(1, min(buffer_lines, 10_000))
         self.hosts: dict[str, StatusEvent] = {}
         self.line_filter = LineFilter()
         self.hide = False
         self.saved: Path | None = None
         self._worker: Worker[None] | None = None
         self._status_text = ""
+        self._gc_thresholds: tuple[int, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◎")
         yield LogView(self.buffer_lines, show_host=self._show_host, id="log")
         yield Input(placeholder="filter: a regular expression (Enter: keep, Esc: clear)", id="log-filter")
-        yield Static(id="log-status")
+        yield StatusLine(id="log-status")
         yield Footer()
 
     @property
@@ -103,6 +147,9 @@ class LogScreen(Screen[None]):
         return self.query_one(LogView)
 
     def on_mount(self) -> None:
+        if self.tune_gc:
+            self._gc_thresholds = gc.get_threshold()
+            quiet_gc()
         self.title = "Alloy logs"
         self.sub_title = self.feed.name
         self.query_one("#log-filter", Input).display = False
@@ -117,12 +164,20 @@ class LogScreen(Screen[None]):
         self.set_interval(FLUSH_SECONDS, self.flush, name="log-flush")
         self._update_status()
 
+    def on_unmount(self) -> None:
+        if self._gc_thresholds is not None:
+            gc.unfreeze()
+            gc.set_threshold(*self._gc_thresholds)
+
     # --- feeding ------------------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
         async for ev in self.feed.events():
             if isinstance(ev, LinesEvent):
                 self._pending.extend(ev.lines)
+                if len(self._pending) >= self.high_water:
+                    self._drained.clear()
+                    await self._drained.wait()
                 continue
             self.hosts[ev.host] = ev
             if ev.state in (StreamState.LOST, StreamState.RESUMED, StreamState.FAILED):
@@ -140,6 +195,7 @@ class LogScreen(Screen[None]):
                 self.view.buffer.skip(len(pending) - cap)
                 pending = pending[-cap:]
             self.view.append(pending)
+        self._drained.set()
         self._update_status()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -177,8 +233,8 @@ class LogScreen(Screen[None]):
         text = self.status_line()
         if text != self._status_text:
             self._status_text = text
-            bar = self.query_one("#log-status", Static)
-            bar.update(Text(text))
+            bar = self.query_one("#log-status", StatusLine)
+            bar.show(Text(text))
             bar.set_class(not self.view.following, "-paused")
 
     @on(LogView.FollowChanged)

@@ -85,7 +85,8 @@ class LogView(ScrollView, can_focus=True):
         self.timestamps = False
         self._host_width = 0
         self._styles: dict[str, Style] = {}
-        self._strips: LRUCache[int, Strip] = LRUCache(2048)
+        # a few screens' worth: every Strip carries caches of its own, so a big cache costs GC time
+        self._strips: LRUCache[int, Strip] = LRUCache(512)
         self._starts: list[int] | None = None  # wrap: first row of each visible line (+ total at the end)
         self._wrap_width = 0
         self._end_pending = False
@@ -99,15 +100,19 @@ class LogView(ScrollView, can_focus=True):
         rows_before = len(self.buffer)
         starts = self._starts
         added, removed = self.buffer.append(lines)
+        kept_rows = rows_before - min(removed, rows_before)
         if self.show_host:
             width = max(len(ln.host) for ln in lines)
             if width > self._host_width:
                 self._host_width = width
                 self._strips.clear()
         shift = min(removed, rows_before)
-        if self.wrap and starts is not None and shift:
-            shift = starts[min(shift, len(starts) - 1)]
-        self._starts = None
+        if self.wrap and starts is not None:
+            if shift:
+                shift = starts[shift]
+            self._starts = self._extend_starts(starts, min(removed, rows_before), kept_rows)
+        else:
+            self._starts = None
         self._update_virtual_size()
         if self.following:
             self._to_end()
@@ -222,23 +227,36 @@ class LogView(ScrollView, can_focus=True):
         else:
             self.virtual_size = Size(self._prefix_width() + self.buffer.longest, len(self.buffer))
 
+    def _rows_of(self, text: str, width: int, prefix: int, step: int) -> int:
+        cells = prefix + (len(text) if text.isascii() and text.isprintable() else cell_len(visible(text)))
+        return 1 if cells <= width else 1 + -(-(cells - width) // step)
+
     def _row_starts(self) -> list[int]:
         """Wrap: cumulative row offsets of the visible lines (built lazily, O(visible lines))."""
         width = self._text_width()
         if self._starts is not None and self._wrap_width == width:
             return self._starts
-        prefix = self._prefix_width()
-        step = self._continuation_width(width)
-        buf = self.buffer
-
-        def rows(i: int) -> int:
-            text = buf.line_at(i).text
-            cells = prefix + (len(text) if text.isascii() and text.isprintable() else cell_len(visible(text)))
-            return 1 if cells <= width else 1 + -(-(cells - width) // step)
-
-        self._starts = [0, *itertools.accumulate(rows(i) for i in range(len(buf)))]
+        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
+        heights = (rows_of(ln.text, width, prefix, step) for ln in self.buffer.visible())
+        self._starts = [0, *itertools.accumulate(heights)]
         self._wrap_width = width
         return self._starts
+
+    def _extend_starts(self, starts: list[int], removed: int, kept: int) -> list[int] | None:
+        """Wrap while streaming: drop the rows of lines that fell out, add rows for the new ones (O(batch)
+        instead of O(buffer) per flush). None (recompute later) when the width changed."""
+        width = self._text_width()
+        if self._wrap_width != width or removed + kept > len(starts) - 1:
+            return None
+        if removed:
+            base = starts[removed]
+            starts = [s - base for s in starts[removed:]]
+        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
+        total = starts[-1]
+        for ln in self.buffer.visible(kept):
+            total += rows_of(ln.text, width, prefix, step)
+            starts.append(total)
+        return starts
 
     # --- painting -------------------------------------------------------------------------------------------
 
