@@ -7,8 +7,9 @@ Everything runs headless (Textual's run_test, 160×50) on the real FleetApp and 
   them (the pane's back pressure pauses its reader; nothing is skipped); Textual's own `Log` is written the same
   batches as fast as it accepts them, for a side-by-side ratio (it has no back pressure: it accepts every
   batch at once and paints when it gets to it).
-- real SSH stream (needs the lab: `fleetui lab up`): `--ssh-lines` entries of `journalctl -o json` output from
-  a lab host's journal, sent over SSH by `cat` of that output saved on the host (the lab's journalctl is a
+- real SSH stream (needs the lab: `fleetui lab up`): `--ssh-lines` entries of the pane's own journalctl command
+  output (`-o json --output-fields=…`) from a lab host's journal, sent over SSH by `cat` of that output saved on
+  the host (the lab's journalctl is a
   Python stand-in that writes ~35k entries/s itself; real journalctl is not what is measured here), read by the
   production reader (HostLogStream: 64 KiB chunks, JSON parse, cursors) into the pane. The same stream without
   the pane gives the ratio of what the pane costs.
@@ -249,10 +250,13 @@ async def ssh_stream(n: int) -> tuple[float, float] | str:
     )
     r = lab_mod.host_exec(host.name, [sys.executable, "-c", fill], timeout=300)
     assert r.returncode == 0, r.stderr
+    from fleetui.adapters.alloy_logs import journal_argv
+    from fleetui.adapters.ssh import command_line
+
     path = "/var/tmp/fleetui-bench-journal.json"
-    r = lab_mod.host_exec(
-        host.name, ["sh", "-c", f"journalctl -u bench.service -o json --no-pager > {path}"], timeout=300
-    )
+    # exactly what the pane asks journalctl for (minus following), saved once on the host
+    cmd = command_line(journal_argv("bench.service", follow=False, lines=None, since=None, after_cursor=None))
+    r = lab_mod.host_exec(host.name, ["sh", "-c", f"{cmd} > {path}"], timeout=300)
     assert r.returncode == 0, r.stderr
     try:
         # the reader alone (no pane)
@@ -271,6 +275,7 @@ async def ssh_stream(n: int) -> tuple[float, float] | str:
             screen = LogScreen(SshLogFeed([CatJournal.make(settings, host, path)]), buffer_lines=10_000)
             t0 = time.perf_counter()
             app.push_screen(screen)
+            await pilot.pause()
             while screen.view.buffer.received < n:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
             pane = n / (time.perf_counter() - t0)

@@ -112,11 +112,24 @@ async def detect_source(session: HostSession) -> LogSource:
 # --- commands (pure, so tests can assert on them) ---------------------------------------------------------
 
 
+FIELDS = "--output-fields=MESSAGE,PRIORITY,SYSLOG_IDENTIFIER"
+
+
 def journal_argv(
-    unit: str, *, follow: bool, lines: int | None, since: float | None, after_cursor: str | None
+    unit: str,
+    *,
+    follow: bool,
+    lines: int | None,
+    since: float | None,
+    after_cursor: str | None,
+    fields: bool = True,
 ) -> list[str]:
-    """journalctl's start, in its own precedence: a cursor, else --since, else the last N, else all."""
-    argv = ["journalctl", f"--unit={unit}", "--output=json", "--no-pager", "--quiet"]
+    """journalctl's start, in its own precedence: a cursor, else --since, else the last N, else all.
+
+    `--output-fields` (systemd 236+) halves each JSON record (journalctl adds __CURSOR and the timestamps to
+    it anyway), which halves what SSH carries and what the reader parses; older journalctls get the full record.
+    """
+    argv = ["journalctl", f"--unit={unit}", "--output=json", *([FIELDS] if fields else []), "--no-pager", "--quiet"]
     if after_cursor is not None:
         argv.append(f"--after-cursor={after_cursor}")
     elif since is not None:
@@ -252,6 +265,7 @@ class HostLogStream:
         self._session: HostSession | None = None
         self.reconnects = 0
         self.delivered = 0
+        self._fields = True  # journalctl knows --output-fields (until it says otherwise)
 
     @classmethod
     def over_ssh(
@@ -286,6 +300,7 @@ class HostLogStream:
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         connected_once = False
+        announced = False
         failures = 0
         lost_at = 0.0
         while True:
@@ -298,12 +313,14 @@ class HostLogStream:
                         self.reconnects += 1
                         resumed = self._resumed_text(time.monotonic() - lost_at)
                         yield StatusEvent(self.name, StreamState.RESUMED, resumed)
-                    else:
+                    elif not announced:
                         yield StatusEvent(self.name, StreamState.STREAMING, f"reading the {self.source.describe()}")
-                    connected_once = True
+                        announced = True
                     failures = 0
                     async for batch in self._read(session):
+                        connected_once = True
                         yield LinesEvent(self.name, batch)
+                    connected_once = True
                     if not self.follow:
                         yield StatusEvent(self.name, StreamState.ENDED, f"end of the {self.source.describe()}")
                         return
@@ -311,13 +328,20 @@ class HostLogStream:
             except (HostKeyUnknown, HostKeyChanged, AuthFailed, SudoPasswordRequired, NoLogSource) as e:
                 yield StatusEvent(self.name, StreamState.FAILED, str(e))
                 return
-            except (LogCommandFailed, CommandFailed, CommandTimeout) as e:
+            except LogCommandFailed as e:
+                if self._fields and "output-fields" in str(e):  # journalctl older than systemd 236: plain JSON
+                    self._fields = False
+                    continue
+                yield StatusEvent(self.name, StreamState.FAILED, str(e))
+                return
+            except (CommandFailed, CommandTimeout) as e:
                 yield StatusEvent(self.name, StreamState.FAILED, str(e))
                 return
             except ConnectFailed as e:  # ConnectionLost included
-                if not connected_once:
+                if not announced:
                     yield StatusEvent(self.name, StreamState.FAILED, str(e))
                     return
+                connected_once = True
                 failures += 1
                 if self.reconnect_attempts is not None and failures > self.reconnect_attempts:
                     yield StatusEvent(self.name, StreamState.FAILED, f"gave up after {failures - 1} reconnects: {e}")
@@ -362,7 +386,12 @@ class HostLogStream:
         """The journalctl command for the next read: resumes after the last delivered cursor, if any."""
         assert isinstance(self.source, JournalSource)
         return journal_argv(
-            self.source.unit, follow=self.follow, lines=self.lines, since=self.since, after_cursor=self.cursor
+            self.source.unit,
+            follow=self.follow,
+            lines=self.lines,
+            since=self.since,
+            after_cursor=self.cursor,
+            fields=self._fields,
         )
 
     async def _read_file(self, session: HostSession, path: str) -> AsyncIterator[list[LogLine]]:

@@ -123,7 +123,7 @@ async def test_log_file_fallback_resumes_by_line_number(lab: Any, settings: Sett
         f"with open({path!r}, 'a', buffering=1) as f:\n"
         "    for i in range(300):\n"
         f"        f.write('ts=2025-05-19T05:35:00Z level=warn msg=\"{tag} %d\"\\n' % i)\n"
-        "        time.sleep(0.004)\n"
+        "        time.sleep(0.01)\n"
     )
     lab_mod.host_exec("new-01", ["sh", "-c", f"echo 'ts=2025-05-19T05:34:00Z level=info msg=\"older\"' > {path}"])
     try:

@@ -14,7 +14,8 @@ CURSOR = "s=0558315e61aa51d3d116c4ff3128592f;i=49;b=e769ba2555f04b058aaf9c857734
 
 
 def test_journal_start_follows_journalctls_precedence() -> None:
-    base = ["journalctl", "--unit=alloy.service", "--output=json", "--no-pager", "--quiet"]
+    fields = "--output-fields=MESSAGE,PRIORITY,SYSLOG_IDENTIFIER"
+    base = ["journalctl", "--unit=alloy.service", "--output=json", fields, "--no-pager", "--quiet"]
     assert journal_argv("alloy.service", follow=True, lines=200, since=None, after_cursor=None) == [
         *base,
         "--lines=200",
@@ -34,6 +35,9 @@ def test_journal_start_follows_journalctls_precedence() -> None:
         "--no-tail",
         "--follow",
     ]
+    # a journalctl older than systemd 236 gets the full records
+    old = journal_argv("alloy.service", follow=False, lines=5, since=None, after_cursor=None, fields=False)
+    assert fields not in old and old[2] == "--output=json"
     # the cursor reaches the remote shell as one quoted word (it holds `;`)
     line = command_line(journal_argv("alloy.service", follow=True, lines=None, since=None, after_cursor=CURSOR))
     assert f"'--after-cursor={CURSOR}'" in line

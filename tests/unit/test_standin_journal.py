@@ -86,6 +86,11 @@ def test_filters_and_formats(journal: Path) -> None:
     assert run("-u", "alloy", "-o", "verbose")[0] == 1
 
 
+def test_output_fields_keeps_the_four_journalctl_always_prints(journal: Path) -> None:
+    rec = json.loads(run("-u", "alloy", "-o", "json", "-n", "1", "--output-fields=MESSAGE,PRIORITY")[1])
+    assert set(rec) == {"__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID", "MESSAGE", "PRIORITY"}
+
+
 def test_unprintable_messages_become_byte_arrays(journal: Path) -> None:
     j.journal_write("alloy.service", "alloy", 42, "level=warn msg=\x1b[31mred")
     rec = json.loads(run("-u", "alloy", "-o", "json", "-n", "1")[1])

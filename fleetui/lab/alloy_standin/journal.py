@@ -12,7 +12,8 @@ where fleetui depends on them:
 - Where to start, in journalctl's order of precedence: cursor, else `--since`, else `-n N` (the last N; `-f`
   alone means `-n 10`), else the first entry. `--until`, `-p/--priority` and `-g/--grep` filter.
 - `-o short|short-iso|short-precise|short-iso-precise|short-unix|cat|json|json-pretty` with `--utc`; in
-  `json`, a MESSAGE that is not printable UTF-8 is written as an array of byte values, as journalctl does.
+  `json`, a MESSAGE that is not printable UTF-8 is written as an array of byte values, as journalctl does, and
+  `--output-fields=A,B` (systemd 236+) keeps those fields plus the four it always prints (__CURSOR, …).
 - `-f` follows by reading only what was appended since the last read (offsets, not a re-read of the file), so
   a host logging fast streams fast; like journalctl since systemd 249 it ends when stdout's reader goes away
   (POLLERR/POLLHUP on the pipe), not only on the next failed write.
@@ -230,7 +231,10 @@ def _printable(msg: str) -> bool:
     return not any((ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F for c in msg) and "\ufffd" not in msg
 
 
-def _json(e: Entry, pretty: bool) -> str:
+_ALWAYS = ("__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID")
+
+
+def _json(e: Entry, pretty: bool, fields: tuple[str, ...] | None = None) -> str:
     r = e.rec
     systemd = r.get("ident") == "systemd"
     msg = str(r.get("msg", ""))
@@ -254,15 +258,17 @@ def _json(e: Entry, pretty: bool) -> str:
     }
     if systemd:
         rec["UNIT"] = e.unit
+    if fields is not None:  # --output-fields: these, plus the four journalctl always prints
+        rec = {k: v for k, v in rec.items() if k in fields or k in _ALWAYS}
     return json.dumps(rec, indent=1 if pretty else None, ensure_ascii=False)
 
 
-def format_entry(e: Entry, output: str, utc: bool) -> str:
+def format_entry(e: Entry, output: str, utc: bool, fields: tuple[str, ...] | None = None) -> str:
     r = e.rec
     if output == "cat":
         return str(r.get("msg", ""))
     if output in ("json", "json-pretty"):
-        return _json(e, output == "json-pretty")
+        return _json(e, output == "json-pretty", fields)
     secs = e.rt / 1e6
     tm = time.gmtime(secs) if utc else time.localtime(secs)
     micros = f"{e.rt % 1_000_000:06d}"
@@ -310,6 +316,7 @@ class Args:
     show_cursor: bool = False
     priority: tuple[int, int] | None = None
     grep: re.Pattern[str] | None = None
+    fields: tuple[str, ...] | None = None
 
 
 class Usage(Exception):
@@ -361,6 +368,8 @@ def parse_args(argv: list[str]) -> Args:
                 a.cursor = value(name)
             elif name == "--after-cursor":
                 a.after_cursor = value(name)
+            elif name == "--output-fields":
+                a.fields = tuple(f for f in value(name).split(",") if f)
             elif arg == "--show-cursor":
                 a.show_cursor = True
             elif name in ("-p", "--priority"):
@@ -430,7 +439,7 @@ def journalctl(argv: list[str]) -> int:
     last: Entry | None = None
     try:
         for entry in shown:
-            _out(format_entry(entry, a.output, a.utc))
+            _out(format_entry(entry, a.output, a.utc, a.fields))
             last = entry
         if not shown and not a.quiet and not a.follow and not a.output.startswith("json"):
             _out("-- No entries --")
@@ -447,7 +456,7 @@ def journalctl(argv: list[str]) -> int:
                 return 0
             new = sorted((e for r in readers for e in r.read() if _wanted(a, e)), key=lambda e: e.rt)
             for entry in new:
-                _out(format_entry(entry, a.output, a.utc))
+                _out(format_entry(entry, a.output, a.utc, a.fields))
             if new:
                 sys.stdout.flush()
     except (KeyboardInterrupt, BrokenPipeError):
