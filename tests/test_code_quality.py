@@ -48,6 +48,13 @@ HEADLESS = [
     "fleetui.commands.status",
     "fleetui.commands.enroll",
     "fleetui.commands.check",
+    "fleetui.commands.logs",
+    "fleetui.commands.doctor",
+    "fleetui.adapters.alloy_logs",
+    "fleetui.domain.logline",
+    "fleetui.domain.logbuffer",
+    "fleetui.doctor.probe",
+    "fleetui.doctor.fleet",
     "fleetui.lab",
 ]
 
