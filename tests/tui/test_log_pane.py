@@ -7,6 +7,7 @@ domain values, not a mock of a host); the pane over a real SSH stream is in test
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,7 @@ async def test_stream_events_become_notes_and_status() -> None:
 
 async def test_save_writes_the_whole_buffer_and_escape_goes_back(tmp_path: Path) -> None:
     feed = QueueLogFeed("web-01")
+    thresholds = gc.get_threshold()
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await _open(app, pilot, feed, save_dir=tmp_path)
@@ -191,6 +193,8 @@ async def test_save_writes_the_whole_buffer_and_escape_goes_back(tmp_path: Path)
         assert len(saved) == screen.view.buffer.kept == 11
         assert saved[0].startswith("web-01 2025-05-19T05:33:48.271Z Started alloy.service")
         assert saved[-1] == "web-01 2025-05-19T05:35:00.500Z level=error msg=␛]0;owned␇"
+        assert gc.get_freeze_count() > 0  # the pane quiets the GC while open (see quiet_gc)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
+        assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # and gives it back
