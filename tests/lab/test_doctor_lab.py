@@ -33,8 +33,24 @@ HOSTS = ["web-01", "cache-01", "raspberry-4b", "db-01"]
 CONFIG = "/etc/alloy/config.alloy"
 
 
+def wait_for(cond: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def settings(lab: Any, lab_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Trusted keys, and a lab that has settled: a lab started a moment ago has no scrape or push yet."""
+
+    def has(q: str) -> bool:
+        r = httpx.get(f"{lab.prometheus}/api/v1/query", params={"query": q}, timeout=5).json()["data"]["result"]
+        return bool(r)
+
+    for q in ('up{instance="web-01"} == 1', 'node_uname_info{nodename="cache-01"}', 'up{instance="raspberry-pi"}'):
+        wait_for(lambda q=q: has(q), f"the lab's Prometheus to have {q}", timeout=120)
     return settings_trusting(lab, lab_settings, tmp_path_factory.mktemp("kh") / "known_hosts", HOSTS)
 
 
@@ -46,14 +62,6 @@ def doctor(lab: Any, settings: Settings, *names: str) -> list[DoctorReport]:
 def first(report: DoctorReport) -> str | None:
     f = report.first_failure
     return f.id if f else None
-
-
-def wait_for(cond: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_healthy_pull_and_push_hosts_are_all_ok(lab: Any, settings: Settings) -> None:

@@ -35,6 +35,16 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def settings(lab: Any, lab_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Trusted keys, and a lab whose Prometheus has scraped both pull hosts (a fresh lab has not yet)."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        q = 'count(up{instance=~"web-01|web-02"} == 1)'
+        r = httpx.get(f"{lab.prometheus}/api/v1/query", params={"query": q}, timeout=5).json()["data"]["result"]
+        if r and r[0]["value"][1] == "2":
+            break
+        time.sleep(0.5)
     return settings_trusting(lab, lab_settings, tmp_path_factory.mktemp("kh") / "known_hosts", ["web-01", "web-02"])
 
 
