@@ -235,8 +235,9 @@ class HostLogStream:
     """Alloy's log of one host as an async stream of events; reconnects after a dropped connection.
 
     `events()` yields LinesEvent batches and StatusEvents. The first connection failing is final (FAILED: a
-    wrong address or key is not fixed by waiting); once streaming, a cut connection is retried with backoff
-    (for ever when following, three times otherwise) and the read resumes after the last delivered cursor.
+    wrong address or key is not fixed by waiting); once streaming, a cut connection is retried (for ever when
+    following, three times otherwise) and the read resumes after the last delivered cursor. Retries back off
+    (0, 0.5, 1, 2, 5 s) until lines flow again, so a host whose journalctl keeps dying is not hammered.
     """
 
     def __init__(
@@ -316,9 +317,9 @@ class HostLogStream:
                     elif not announced:
                         yield StatusEvent(self.name, StreamState.STREAMING, f"reading the {self.source.describe()}")
                         announced = True
-                    failures = 0
                     async for batch in self._read(session):
                         connected_once = True
+                        failures = 0  # progress: the next cut is retried at once again
                         yield LinesEvent(self.name, batch)
                     connected_once = True
                     if not self.follow:

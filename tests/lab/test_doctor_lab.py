@@ -136,7 +136,7 @@ def test_remote_write_404_from_a_wrong_path(lab: Any, settings: Settings) -> Non
 
 
 def test_series_stop_arriving(lab: Any, settings: Settings) -> None:
-    stale_after = 20.0
+    stale_after = 16.0
     quick = settings.with_overrides({"stale_after": stale_after})
 
     def newest_age() -> float:
