@@ -162,7 +162,8 @@ class DoctorScreen(Screen[None]):
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self.reports = list(event.worker.result)
         else:
-            self.notify(f"The doctor stopped: {event.worker.error}", severity="error", timeout=8)
+            why = visible(str(event.worker.error))
+            self.notify(f"The doctor stopped: {why}", severity="error", timeout=8, markup=False)
         self._show()
         self.refresh_bindings()
 

@@ -183,7 +183,7 @@ class LogScreen(Screen[None]):
             if ev.state in (StreamState.LOST, StreamState.RESUMED, StreamState.FAILED):
                 self._pending.append(ev.as_note())
             if ev.state is StreamState.FAILED:
-                self.notify(f"{ev.host}: {visible(ev.message)}", severity="error", timeout=8)
+                self.notify(f"{ev.host}: {visible(ev.message)}", severity="error", timeout=8, markup=False)
 
     def flush(self) -> None:
         """Hand what arrived since the last flush to the pane in one batch."""
@@ -307,10 +307,11 @@ class LogScreen(Screen[None]):
                 for ln in lines:
                     f.write(saved_text(ln) + "\n")
         except OSError as e:
-            self.notify(f"Could not save the logs: {e.strerror or e} ({path})", severity="error", timeout=8)
+            why = f"Could not save the logs: {e.strerror or e} ({path})"
+            self.notify(why, severity="error", timeout=8, markup=False)
             return
         self.saved = path
-        self.notify(f"Saved {len(lines):,} lines to {path}", timeout=5)
+        self.notify(f"Saved {len(lines):,} lines to {path}", timeout=5, markup=False)
 
     def action_back(self) -> None:
         box = self.query_one("#log-filter", Input)
