@@ -12,256 +12,22 @@ at. Thresholds and why:
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from fleetui.doctor.evidence import (
+    EndpointProbe,
+    Sample,
+    SeriesSample,
+    TargetInfo,
+    classify_send_error,
+    is_component_path,
+    metric,
+    metric_sum,
+    parse_version,
+    short,
+)
 from fleetui.doctor.model import CheckResult, fail, ok, skipped, warn
-from fleetui.domain.logline import LogLine, logfmt_fields
-
-# --- parsing evidence ---------------------------------------------------------------------------------------
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-Sample = tuple[str, dict[str, str], float]
-
-
-def parse_exposition(text: str) -> list[Sample]:
-    """Prometheus text format -> (name, labels, value); comments and unparsable lines are skipped."""
-    out: list[Sample] = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if not m:
-            continue
-        try:
-            value = float(m.group(3))
-        except ValueError:
-            continue
-        labels = {k: v.replace('\\"', '"').replace("\\\\", "\\") for k, v in _LABEL.findall(m.group(2) or "")}
-        out.append((m.group(1), labels, value))
-    return out
-
-
-def metric(samples: Sequence[Sample], name: str) -> list[tuple[dict[str, str], float]]:
-    return [(labels, value) for n, labels, value in samples if n == name]
-
-
-def metric_sum(samples: Sequence[Sample], name: str) -> float | None:
-    found = metric(samples, name)
-    return sum(v for _, v in found) if found else None
-
-
-_VERSION = re.compile(r"\bversion v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
-
-
-def parse_version(text: str) -> str | None:
-    """`alloy, version v1.10.2 (branch: HEAD, ...)` -> "1.10.2"."""
-    m = _VERSION.search(text)
-    return m.group(1) if m else None
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """`KEY="value"` lines of /etc/default/alloy (shell syntax, one assignment per line)."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, raw = line.partition("=")
-        try:
-            words = shlex.split(raw)
-        except ValueError:
-            words = [raw.strip("\"'")]
-        out[key.strip()] = " ".join(words)
-    return out
-
-
-DEFAULT_LISTEN = "127.0.0.1:12345"
-
-
-def listen_addr(custom_args: str) -> str:
-    """Alloy's `--server.http.listen-addr` from CUSTOM_ARGS (default 127.0.0.1:12345)."""
-    words = custom_args.split()
-    for i, w in enumerate(words):
-        if w.startswith("--server.http.listen-addr="):
-            return w.split("=", 1)[1]
-        if w == "--server.http.listen-addr" and i + 1 < len(words):
-            return words[i + 1]
-    return DEFAULT_LISTEN
-
-
-def local_url(listen: str, path: str) -> str:
-    """A URL for Alloy's HTTP server as seen from the host itself (0.0.0.0 and :: mean loopback)."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - reading a listen address, not binding one
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}{path}"
-
-
-@dataclass(frozen=True)
-class ConfigFacts:
-    """What the doctor needs from Alloy's config file: exporter components, literal scrape addresses, and
-    remote_write URLs (only literal strings; values computed by expressions are not guessed)."""
-
-    exporters: tuple[str, ...] = ()
-    scrape_addresses: tuple[str, ...] = ()
-    remote_write_urls: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def config_facts(text: str, filename: str) -> ConfigFacts:
-    from fleetui.alloy.syntax import AlloySyntaxError, parse
-    from fleetui.alloy.syntax.ast import Array, Attribute, Block, Literal, Object
-
-    try:
-        tree = parse(text, filename)
-    except AlloySyntaxError as e:
-        first = e.diagnostics[0] if e.diagnostics else None
-        return ConfigFacts(error=str(first) if first else "syntax error")
-    exporters: list[str] = []
-    addresses: list[str] = []
-    urls: list[str] = []
-    for stmt in tree.body:
-        if not isinstance(stmt, Block) or stmt.label is None:
-            continue
-        name = stmt.full_name
-        if name.startswith("prometheus.exporter."):
-            exporters.append(f"{name}.{stmt.label}")
-        elif name == "prometheus.scrape":
-            for attr in stmt.body:
-                if isinstance(attr, Attribute) and attr.name == "targets" and isinstance(attr.value, Array):
-                    for el in attr.value.elements:
-                        if isinstance(el, Object):
-                            for f in el.fields:
-                                if f.key == "__address__" and isinstance(f.value, Literal):
-                                    addresses.append(str(f.value.value))
-        elif name == "prometheus.remote_write":
-            for ep in stmt.body:
-                if isinstance(ep, Block) and ep.full_name == "endpoint":
-                    for attr in ep.body:
-                        if isinstance(attr, Attribute) and attr.name == "url" and isinstance(attr.value, Literal):
-                            urls.append(str(attr.value.value))
-    return ConfigFacts(tuple(exporters), tuple(addresses), tuple(urls))
-
-
-# --- remote_write errors --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendError:
-    kind: str  # auth | not_found | rate_limited | tls | refused | timeout | server | other
-    status: int | None
-    sentence: str
-    hint: str
-    fatal: bool  # fail (Alloy drops data) rather than warn (Alloy retries)
-
-
-_STATUS = re.compile(r"HTTP status (\d{3})")
-
-
-def classify_send_error(err: str) -> SendError:
-    """An `err=` of Alloy's remote_write log line -> what it means and what to do."""
-    m = _STATUS.search(err)
-    status = int(m.group(1)) if m else None
-    low = err.lower()
-    if status in (401, 403):
-        return SendError(
-            "auth",
-            status,
-            f"Prometheus (or the proxy in front of it) rejects the credentials: HTTP {status}",
-            "check basic_auth/bearer_token in the remote_write endpoint and the secret in Alloy's env file",
-            True,
-        )
-    if status == 404:
-        return SendError(
-            "not_found",
-            status,
-            "HTTP 404: the remote_write receiver is off or the URL path is wrong",
-            "Prometheus needs --web.enable-remote-write-receiver; its URL ends in /api/v1/write "
-            "(/api/v1/push is Mimir's)",
-            True,
-        )
-    if status == 429:
-        return SendError(
-            "rate_limited",
-            status,
-            "HTTP 429: the receiver rate-limits this host; Alloy retries, samples arrive late",
-            "raise the receiver's limits or lower what this host sends (queue_config, relabel drops)",
-            False,
-        )
-    if "x509" in low or "tls:" in low or "certificate" in low:
-        return SendError(
-            "tls",
-            status,
-            "TLS handshake with the remote_write URL fails",
-            "give Alloy the CA: endpoint { tls_config { ca_file = ... } }, or check the server's certificate",
-            True,
-        )
-    if "connection refused" in low or "no such host" in low or "no route to host" in low:
-        return SendError(
-            "refused",
-            status,
-            "the remote_write URL cannot be reached from the host",
-            "check the URL, DNS and firewall from the host to Prometheus",
-            True,
-        )
-    if "deadline exceeded" in low or "timeout" in low:
-        return SendError(
-            "timeout",
-            status,
-            "sending to the remote_write URL times out",
-            "check the network path and Prometheus' load",
-            False,
-        )
-    if status is not None and status >= 500:
-        return SendError(
-            "server", status, f"HTTP {status} from the receiver; Alloy retries", "see Prometheus' own log", False
-        )
-    if status is not None and 400 <= status < 500:
-        return SendError(
-            "other", status, f"HTTP {status}: the receiver rejects the samples", "see err= in the log line", True
-        )
-    return SendError("other", status, "remote_write fails", "see err= in the log line", True)
-
-
-_RELOAD_MARKERS = ('msg="config reloaded"', 'msg="now listening for http traffic"', 'msg="starting Alloy"')
-
-
-def remote_write_errors(lines: Sequence[LogLine], now: float, window: float = 300.0) -> list[tuple[LogLine, str]]:
-    """(line, err) of remote_write send errors logged after Alloy's last (re)load and within `window` s."""
-    start = 0
-    for i, ln in enumerate(lines):
-        if any(m in ln.text for m in _RELOAD_MARKERS):
-            start = i + 1
-    out = []
-    for ln in lines[start:]:
-        if "prometheus.remote_write" not in ln.text or "level=" not in ln.text:
-            continue
-        if ln.ts is not None and ln.ts < now - window:
-            continue
-        fields = logfmt_fields(ln.text)
-        if fields.get("level") in ("error", "warn") and fields.get("err"):
-            out.append((ln, fields["err"]))
-    return out
-
-
-def is_component_path(job: str) -> bool:
-    """Alloy's default job is the scrape component's path: `prometheus.scrape.node_exporter`."""
-    return job.startswith(("prometheus.scrape.", "prometheus.exporter.")) or bool(
-        re.fullmatch(r"[a-z_]+(\.[a-z_]+){2,}(\.[A-Za-z0-9_]+)?", job)
-    )
-
-
-def _short(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
+from fleetui.domain.logline import LogLine
 
 # --- judgments, in checklist order -------------------------------------------------------------------------
 
@@ -286,7 +52,7 @@ def judge_ssh(kind: str | None, message: str, who: str, nodename: str | None) ->
         "sudo": "sudo needs a password",
         "connect": "no SSH connection",
     }.get(kind, "SSH failed")
-    return fail("ssh", summary, hints.get(kind, hints["connect"]), _short(message, 400))
+    return fail("ssh", summary, hints.get(kind, hints["connect"]), short(message, 400))
 
 
 def judge_installed(path: str | None, version_output: str) -> CheckResult:
@@ -300,13 +66,13 @@ def judge_installed(path: str | None, version_output: str) -> CheckResult:
     first = version_output.strip().splitlines()[0] if version_output.strip() else "(no output)"
     if version is None:
         return warn("installed", f"{path} does not print a version", "run it by hand: alloy --version", first)
-    return ok("installed", f"Alloy v{version}", f"{path} --version: {_short(first)}")
+    return ok("installed", f"Alloy v{version}", f"{path} --version: {short(first)}")
 
 
 def judge_service(
     has_systemctl: bool, active: str, enabled: str, journal_tail: Sequence[str], process_found: bool
 ) -> CheckResult:
-    tail = tuple(_short(t) for t in journal_tail[-5:])
+    tail = tuple(short(t) for t in journal_tail[-5:])
     if not has_systemctl:
         if process_found:
             return ok("service", "alloy runs (no systemd here: process found)")
@@ -339,7 +105,7 @@ def judge_service(
 
 
 def judge_ready(url: str, status: int, body: str) -> CheckResult:
-    seen = f"GET {url}: {status or 'no answer'} {_short(body.strip())}".rstrip()
+    seen = f"GET {url}: {status or 'no answer'} {short(body.strip())}".rstrip()
     if status == 200:
         return ok("ready", "ready", seen)
     if status == 503:
@@ -373,7 +139,7 @@ def judge_config(metrics: Sequence[Sample] | None, installed: str | None, reload
         evidence.append(f"alloy_config_load_failures_total {failures:g}")
     if running:
         evidence.append(f"alloy_build_info version v{running}")
-    evidence += [f"log: {_short(e, 300)}" for e in reload_errors[-2:]]
+    evidence += [f"log: {short(e, 300)}" for e in reload_errors[-2:]]
     if loaded is None:
         return warn("config", "alloy_config_last_load_successful is missing", "is this Alloy?", *evidence)
     if loaded < 1:
@@ -391,17 +157,6 @@ def judge_config(metrics: Sequence[Sample] | None, installed: str | None, reload
             *evidence,
         )
     return ok("config", "loaded successfully", *evidence)
-
-
-@dataclass(frozen=True)
-class EndpointProbe:
-    """One URL fetched from the host: where it came from, the HTTP status (0: no answer) and what it held."""
-
-    url: str
-    origin: str  # "Prometheus target" | "config: <component>" | "scrape target"
-    status: int
-    samples: int
-    body: str = ""
 
 
 def judge_exporter(probes: Sequence[EndpointProbe]) -> CheckResult:
@@ -444,16 +199,8 @@ def judge_exporter(probes: Sequence[EndpointProbe]) -> CheckResult:
         f"{bad.url} answered {bad.status}",
         "see Alloy's logs (l) for the exporter's error",
         *evidence,
-        _short(bad.body.strip(), 200),
+        short(bad.body.strip(), 200),
     )
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    scrape_url: str
-    health: str
-    last_error: str | None
-    labels: Mapping[str, str]
 
 
 def judge_prometheus(
@@ -461,7 +208,7 @@ def judge_prometheus(
 ) -> CheckResult:
     if push_probes:
         evidence = [
-            f"from the host: POST {p.url} -> {p.status or 'no answer'} {_short(p.body.strip(), 120)}"
+            f"from the host: POST {p.url} -> {p.status or 'no answer'} {short(p.body.strip(), 120)}"
             for p in push_probes
         ]
         down = [p for p in push_probes if p.status == 0]
@@ -477,7 +224,7 @@ def judge_prometheus(
             )
         return fail(
             "prometheus",
-            f"the remote_write URL does not answer from the host: {_short(why, 120)}",
+            f"the remote_write URL does not answer from the host: {short(why, 120)}",
             "check the URL, DNS and firewall from the host to Prometheus (Prometheus must listen where the host "
             "can reach it)",
             *evidence,
@@ -491,7 +238,7 @@ def judge_prometheus(
         if target.health == "down":
             return fail(
                 "prometheus",
-                f"Prometheus cannot scrape the host: {_short(target.last_error or 'down', 160)}",
+                f"Prometheus cannot scrape the host: {short(target.last_error or 'down', 160)}",
                 "Alloy must listen where Prometheus reaches it (CUSTOM_ARGS --server.http.listen-addr) and no "
                 "firewall may block the port",
                 *evidence,
@@ -525,17 +272,11 @@ def judge_remote_write(
     if errors:
         line, err = errors[-1]
         kind = classify_send_error(err)
-        evidence = (*counters, f"log: {_short(line.text, 400)}", f"{len(errors)} send errors since the last (re)load")
+        evidence = (*counters, f"log: {short(line.text, 400)}", f"{len(errors)} send errors since the last (re)load")
         if kind.fatal:
             return fail("remote_write", kind.sentence, kind.hint, *evidence)
         return warn("remote_write", kind.sentence, kind.hint, *evidence)
     return ok("remote_write", "no send errors since Alloy's last (re)load", *counters)
-
-
-@dataclass(frozen=True)
-class SeriesSample:
-    labels: Mapping[str, str]
-    ts: float  # unix seconds of the newest sample
 
 
 def judge_series(

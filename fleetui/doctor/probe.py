@@ -33,6 +33,7 @@ from fleetui.adapters.ssh import (
 )
 from fleetui.config import Settings
 from fleetui.doctor import checks as c
+from fleetui.doctor import evidence as ev
 from fleetui.doctor.model import CHECKS, SPECS, CheckResult, DoctorReport, Status, fail, skipped
 from fleetui.domain.logline import LogLine
 
@@ -94,12 +95,12 @@ class _Facts:
     nodename: str | None = None
     alloy_path: str | None = None
     version: str | None = None
-    listen: str = c.DEFAULT_LISTEN
+    listen: str = ev.DEFAULT_LISTEN
     config_path: str = DEFAULT_CONFIG
-    config: c.ConfigFacts = field(default_factory=c.ConfigFacts)
-    metrics: list[c.Sample] | None = None
+    config: ev.ConfigFacts = field(default_factory=ev.ConfigFacts)
+    metrics: list[ev.Sample] | None = None
     logs: list[LogLine] | None = None
-    target: c.TargetInfo | None = None
+    target: ev.TargetInfo | None = None
     target_error: str | None = None
     host_now: float | None = None
     series_labels: dict[str, str] = field(default_factory=dict)
@@ -108,7 +109,7 @@ class _Facts:
     def push(self) -> bool:
         if self.config.remote_write_urls:
             return True
-        sent = c.metric_sum(self.metrics or [], "prometheus_remote_storage_samples_total")
+        sent = ev.metric_sum(self.metrics or [], "prometheus_remote_storage_samples_total")
         return sent is not None
 
 
@@ -258,7 +259,7 @@ async def _installed(s: HostSession, facts: _Facts) -> CheckResult:
         r = await s.run([path, "--version"], check=False)
         if r.exit_status not in (126, 127):
             facts.alloy_path = path
-            facts.version = c.parse_version(r.stdout + r.stderr)
+            facts.version = ev.parse_version(r.stdout + r.stderr)
             return c.judge_installed(path, r.stdout + r.stderr)
     return c.judge_installed(None, "")
 
@@ -285,11 +286,11 @@ async def _ready(s: HostSession, facts: _Facts) -> CheckResult:
     for path in ENV_FILES:
         data = await s.read_file(path)
         if data is not None:
-            env = c.parse_env_file(data.decode("utf-8", "replace"))
-            facts.listen = c.listen_addr(env.get("CUSTOM_ARGS", ""))
+            env = ev.parse_env_file(data.decode("utf-8", "replace"))
+            facts.listen = ev.listen_addr(env.get("CUSTOM_ARGS", ""))
             facts.config_path = env.get("CONFIG_FILE") or DEFAULT_CONFIG
             break
-    url = c.local_url(facts.listen, "/-/ready")
+    url = ev.local_url(facts.listen, "/-/ready")
     r = await s.http_get(url)
     return c.judge_ready(url, r.status, r.body)
 
@@ -307,16 +308,16 @@ async def _logs(s: HostSession, facts: _Facts) -> list[LogLine]:
 async def _config(s: HostSession, facts: _Facts) -> CheckResult:
     data = await s.read_file(facts.config_path)
     if data is not None:
-        facts.config = c.config_facts(data.decode("utf-8", "replace"), facts.config_path)
-    r = await s.http_get(c.local_url(facts.listen, "/metrics"))
-    facts.metrics = c.parse_exposition(r.body) if r.status == 200 else None
+        facts.config = ev.config_facts(data.decode("utf-8", "replace"), facts.config_path)
+    r = await s.http_get(ev.local_url(facts.listen, "/metrics"))
+    facts.metrics = ev.parse_exposition(r.body) if r.status == 200 else None
     reload_errors = [ln.text for ln in await _logs(s, facts) if 'msg="failed to reload config"' in ln.text]
     return c.judge_config(facts.metrics, facts.version, reload_errors)
 
 
 async def _find_target(
     prom: PromCache, target: DoctorTarget, nodename: str | None
-) -> tuple[c.TargetInfo | None, str | None]:
+) -> tuple[ev.TargetInfo | None, str | None]:
     """The Prometheus target scraping this host: its scrape URL's host is the SSH address, or its
     instance/hostname label is the nodename. The unix exporter's target first."""
     targets, error = await prom.targets()
@@ -335,13 +336,13 @@ async def _find_target(
     if not mine:
         return None, error
     t = mine[0]
-    return c.TargetInfo(t.scrape_url or "", t.health, t.last_error, dict(t.labels)), None
+    return ev.TargetInfo(t.scrape_url or "", t.health, t.last_error, dict(t.labels)), None
 
 
-async def _fetch(s: HostSession, url: str, origin: str) -> c.EndpointProbe:
+async def _fetch(s: HostSession, url: str, origin: str) -> ev.EndpointProbe:
     r = await s.http_get(url, timeout=10.0)
     samples = sum(1 for ln in r.body.splitlines() if ln and not ln.startswith("#")) if r.status == 200 else 0
-    return c.EndpointProbe(url, origin, r.status, samples, r.body[:500] if r.status != 200 else "")
+    return ev.EndpointProbe(url, origin, r.status, samples, r.body[:500] if r.status != 200 else "")
 
 
 async def _exporter(s: HostSession, facts: _Facts) -> CheckResult:
@@ -349,7 +350,7 @@ async def _exporter(s: HostSession, facts: _Facts) -> CheckResult:
     if facts.target is not None:
         probes.append(await _fetch(s, facts.target.scrape_url, "Prometheus target"))
     for cid in facts.config.exporters:
-        url = c.local_url(facts.listen, f"/api/v0/component/{cid}/metrics")
+        url = ev.local_url(facts.listen, f"/api/v0/component/{cid}/metrics")
         if facts.target is None or url != facts.target.scrape_url:
             probes.append(await _fetch(s, url, f"config: {cid}"))
     for addr in facts.config.scrape_addresses:
@@ -369,7 +370,7 @@ _POST_PY = (
 )
 
 
-async def _post_probe(s: HostSession, url: str) -> c.EndpointProbe:
+async def _post_probe(s: HostSession, url: str) -> ev.EndpointProbe:
     """An empty remote-write POST from the host: any HTTP answer means the URL is reachable; Prometheus
     rejects an empty body (400) without storing anything."""
     r = await s.run(
@@ -401,7 +402,7 @@ async def _post_probe(s: HostSession, url: str) -> c.EndpointProbe:
     status = int(code) if code.isdigit() else 0
     if status == 0:
         body = (r.stderr.strip() or body).strip()
-    return c.EndpointProbe(url, "remote_write", status, 0, body)
+    return ev.EndpointProbe(url, "remote_write", status, 0, body)
 
 
 async def _prometheus(s: HostSession, facts: _Facts) -> CheckResult:
@@ -413,7 +414,7 @@ async def _remote_write(s: HostSession, facts: _Facts) -> CheckResult:
     if not facts.push:
         return c.judge_remote_write(False, facts.metrics, [])
     now = facts.host_now or time.time()
-    errors = c.remote_write_errors(await _logs(s, facts), now)
+    errors = ev.remote_write_errors(await _logs(s, facts), now)
     return c.judge_remote_write(True, facts.metrics, errors)
 
 
@@ -442,19 +443,19 @@ async def _series(prom: PromCache, settings: Settings, facts: _Facts, nodename: 
     up = f"up{{instance={_promql(instance or nodename)}}}"
     # timestamp() of a plain selector is the sample's time (of `up == 1` it would be the query's): filter after
     exprs["up"] = f"timestamp({up}) and ({up} == 1)"
-    found: list[c.SeriesSample] = []
+    found: list[ev.SeriesSample] = []
     try:
         replies = await asyncio.gather(*(prom.query(e) for e in exprs.values()))
     except PrometheusError as e:
         return c.judge_series([], time.time(), float(settings["stale_after"]), str(e), nodename, facts.push)
     for name, reply in zip(exprs, replies, strict=True):
         for sample in reply:
-            found.append(c.SeriesSample({"__name__": name, **sample.labels}, sample.value))
+            found.append(ev.SeriesSample({"__name__": name, **sample.labels}, sample.value))
     facts.series_labels = _label_source(found)
     return c.judge_series(found, time.time(), float(settings["stale_after"]), None, nodename, facts.push)
 
 
-def _label_source(found: list[c.SeriesSample]) -> dict[str, str]:
+def _label_source(found: list[ev.SeriesSample]) -> dict[str, str]:
     """The labels the host's data carries: node_uname_info's without its own uname labels, else up's."""
     for want in ("node_uname_info", "up"):
         for s in sorted(found, key=lambda s: -s.ts):

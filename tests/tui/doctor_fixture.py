@@ -4,6 +4,7 @@ evidence in real formats (no host is faked; the doctor against the lab is tests/
 from __future__ import annotations
 
 from fleetui.doctor import checks as c
+from fleetui.doctor import evidence as ev
 from fleetui.doctor.model import CHECKS, CheckResult, DoctorReport, skipped
 
 _E404 = (
@@ -33,19 +34,19 @@ def failing_push_host() -> DoctorReport:
     from fleetui.domain.logline import LogLine, level_of
 
     who = "root@10.0.0.15:22"
-    metrics = c.parse_exposition(
+    metrics = ev.parse_exposition(
         'alloy_build_info{version="v1.10.2"} 1\nalloy_config_last_load_successful 1\n'
         "alloy_config_load_failures_total 0\n"
         'prometheus_remote_storage_samples_total{url="http://10.0.0.5:9090/api/v1/push"} 12040\n'
         'prometheus_remote_storage_samples_failed_total{url="http://10.0.0.5:9090/api/v1/push"} 12040\n'
     )
-    errors = c.remote_write_errors([LogLine("cache-01", _E404, None, level_of(_E404))], 0.0)
+    errors = ev.remote_write_errors([LogLine("cache-01", _E404, None, level_of(_E404))], 0.0)
     checks = [
         *_front("cache-01", who),
         c.judge_config(metrics, "1.10.2", []),
-        c.judge_exporter([c.EndpointProbe("http://10.0.0.15:9100/metrics", "scrape target", 200, 455)]),
+        c.judge_exporter([ev.EndpointProbe("http://10.0.0.15:9100/metrics", "scrape target", 200, 455)]),
         c.judge_prometheus(
-            [c.EndpointProbe("http://10.0.0.5:9090/api/v1/push", "remote_write", 404, 0, "404 page not found")],
+            [ev.EndpointProbe("http://10.0.0.5:9090/api/v1/push", "remote_write", 404, 0, "404 page not found")],
             None,
             None,
         ),
@@ -60,17 +61,17 @@ def failing_push_host() -> DoctorReport:
 
 def healthy_pull_host() -> DoctorReport:
     who = "root@10.0.0.11:22"
-    metrics = c.parse_exposition('alloy_build_info{version="v1.10.2"} 1\nalloy_config_last_load_successful 1\n')
+    metrics = ev.parse_exposition('alloy_build_info{version="v1.10.2"} 1\nalloy_config_last_load_successful 1\n')
     url = "http://10.0.0.11:12345/api/v0/component/prometheus.exporter.unix.default/metrics"
     labels = {"instance": "web-01", "job": "alloy", "environment": "production", "maintainers": "web-team"}
     checks = [
         *_front("web-01", who),
         c.judge_config(metrics, "1.10.2", []),
-        c.judge_exporter([c.EndpointProbe(url, "Prometheus target", 200, 455)]),
-        c.judge_prometheus([], c.TargetInfo(url, "up", None, labels), None),
+        c.judge_exporter([ev.EndpointProbe(url, "Prometheus target", 200, 455)]),
+        c.judge_prometheus([], ev.TargetInfo(url, "up", None, labels), None),
         c.judge_remote_write(False, metrics, []),
         c.judge_series(
-            [c.SeriesSample({"__name__": "node_uname_info", **labels}, 95.0)], 100.0, 120, None, "web-01", False
+            [ev.SeriesSample({"__name__": "node_uname_info", **labels}, 95.0)], 100.0, 120, None, "web-01", False
         ),
         c.judge_labels(labels, "web-01", ("environment", "maintainers"), {}),
         c.judge_clock(-0.02, 0.02, "x"),
@@ -97,7 +98,7 @@ def stopped_host() -> DoctorReport:
         ),
         c.judge_prometheus(
             [],
-            c.TargetInfo(
+            ev.TargetInfo(
                 "http://10.0.0.13:12345/api/v0/component/prometheus.exporter.unix.default/metrics",
                 "down",
                 'Get "http://10.0.0.13:12345/api/v0/component/prometheus.exporter.unix.default/metrics": '

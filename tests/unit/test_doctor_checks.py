@@ -6,6 +6,7 @@ import pytest
 
 from fleetui.deploy.render import RenderInput, render_host
 from fleetui.doctor import checks as c
+from fleetui.doctor import evidence as ev
 from fleetui.doctor.model import CHECKS, DoctorReport, Status, fail, ok, skipped, tally
 from fleetui.domain.fleet import Mode
 from fleetui.domain.host import OsFamily
@@ -53,9 +54,9 @@ EREFUSED = (
     ],
 )
 def test_send_errors_are_classified_from_alloys_own_lines(line: str, kind: str, fatal: bool) -> None:
-    errors = c.remote_write_errors([log(line)], NOW)
+    errors = ev.remote_write_errors([log(line)], NOW)
     assert len(errors) == 1
-    sort = c.classify_send_error(errors[0][1])
+    sort = ev.classify_send_error(errors[0][1])
     assert (sort.kind, sort.fatal) == (kind, fatal)
     result = c.judge_remote_write(True, [], errors)
     assert result.status is (Status.FAIL if fatal else Status.WARN)
@@ -64,10 +65,10 @@ def test_send_errors_are_classified_from_alloys_own_lines(line: str, kind: str, 
 
 def test_only_errors_after_the_last_reload_and_recent_ones_count() -> None:
     lines = [log(E404), log('ts=x level=info msg="config reloaded"'), log('ts=x level=info msg="other"')]
-    assert c.remote_write_errors(lines, NOW) == []
-    assert c.remote_write_errors([log(E404, NOW - 3600)], NOW) == []  # an hour old
-    assert len(c.remote_write_errors([log(E404, None)], NOW)) == 1  # a file line without ts still counts
-    result = c.judge_remote_write(True, c.parse_exposition(METRICS), [])
+    assert ev.remote_write_errors(lines, NOW) == []
+    assert ev.remote_write_errors([log(E404, NOW - 3600)], NOW) == []  # an hour old
+    assert len(ev.remote_write_errors([log(E404, None)], NOW)) == 1  # a file line without ts still counts
+    result = c.judge_remote_write(True, ev.parse_exposition(METRICS), [])
     assert result.status is Status.OK
     assert "prometheus_remote_storage_samples_failed_total 771" in result.evidence  # evidence, not a verdict
     assert c.judge_remote_write(False, None, []).status is Status.SKIPPED
@@ -85,12 +86,12 @@ prometheus_remote_storage_samples_failed_total{component_id="prometheus.remote_w
 
 
 def test_config_loaded_failed_and_version_mismatch() -> None:
-    samples = c.parse_exposition(METRICS)
-    assert c.metric_sum(samples, "prometheus_remote_storage_samples_total") == 9000
+    samples = ev.parse_exposition(METRICS)
+    assert ev.metric_sum(samples, "prometheus_remote_storage_samples_total") == 9000
     assert c.judge_config(samples, "1.10.2", []).status is Status.OK
     r = c.judge_config(samples, "1.11.0", [])
     assert r.status is Status.WARN and "v1.10.2" in r.summary and "restart" in r.hint
-    bad = c.parse_exposition(
+    bad = ev.parse_exposition(
         METRICS.replace("alloy_config_last_load_successful 1", "alloy_config_last_load_successful 0")
     )
     err = 'ts=x level=error msg="failed to reload config" err="config.alloy:1:1: illegal character U+0023 \'#\'"'
@@ -101,62 +102,62 @@ def test_config_loaded_failed_and_version_mismatch() -> None:
 
 
 def test_versions_env_files_and_listen_addresses() -> None:
-    assert c.parse_version("alloy, version v1.10.2 (branch: HEAD, revision: 5a8c9e1f0)\n  build user: x") == "1.10.2"
-    assert c.parse_version("alloy, version v1.13.0-rc.1 (branch") == "1.13.0-rc.1"
-    assert c.parse_version("bash: alloy: command not found") is None
-    env = c.parse_env_file(
+    assert ev.parse_version("alloy, version v1.10.2 (branch: HEAD, revision: 5a8c9e1f0)\n  build user: x") == "1.10.2"
+    assert ev.parse_version("alloy, version v1.13.0-rc.1 (branch") == "1.13.0-rc.1"
+    assert ev.parse_version("bash: alloy: command not found") is None
+    env = ev.parse_env_file(
         '## Path:\nCONFIG_FILE="/etc/alloy/config.alloy"\nCUSTOM_ARGS="--server.http.listen-addr=0.0.0.0:12345 --x"\n'
     )
     assert env["CONFIG_FILE"] == "/etc/alloy/config.alloy"
-    assert c.listen_addr(env["CUSTOM_ARGS"]) == "0.0.0.0:12345"
-    assert c.listen_addr("--server.http.listen-addr 10.0.0.5:9999") == "10.0.0.5:9999"
-    assert c.listen_addr("") == "127.0.0.1:12345"
-    assert c.local_url("0.0.0.0:12345", "/-/ready") == "http://127.0.0.1:12345/-/ready"
-    assert c.local_url("[::]:12345", "/metrics") == "http://127.0.0.1:12345/metrics"
-    assert c.local_url("[fd00::5]:12345", "/metrics") == "http://[fd00::5]:12345/metrics"
+    assert ev.listen_addr(env["CUSTOM_ARGS"]) == "0.0.0.0:12345"
+    assert ev.listen_addr("--server.http.listen-addr 10.0.0.5:9999") == "10.0.0.5:9999"
+    assert ev.listen_addr("") == "127.0.0.1:12345"
+    assert ev.local_url("0.0.0.0:12345", "/-/ready") == "http://127.0.0.1:12345/-/ready"
+    assert ev.local_url("[::]:12345", "/metrics") == "http://127.0.0.1:12345/metrics"
+    assert ev.local_url("[fd00::5]:12345", "/metrics") == "http://[fd00::5]:12345/metrics"
 
 
 def test_config_facts_from_fleetui_and_hand_written_configs() -> None:
     push = render_host(
         RenderInput("10.0.0.5", "web-05", OsFamily.DEBIAN, Mode.PUSH, 12345, "http://prom:9090/api/v1/write", ())
     )
-    facts = c.config_facts(push.config, "/etc/alloy/config.alloy")
+    facts = ev.config_facts(push.config, "/etc/alloy/config.alloy")
     assert facts.exporters == ("prometheus.exporter.unix.web_05",)
     assert facts.remote_write_urls == ("http://prom:9090/api/v1/write",)
     raspberry = next(h for h in HOSTS if h.name == "raspberry-4b")
-    facts = c.config_facts(enrolled_config(raspberry), "config.alloy")
+    facts = ev.config_facts(enrolled_config(raspberry), "config.alloy")
     assert facts.scrape_addresses == ("127.0.0.14:19100",) and facts.exporters == ()
     assert facts.remote_write_urls[0].endswith("/api/v1/write")
-    assert c.config_facts("# not alloy", "x.alloy").error is not None
+    assert ev.config_facts("# not alloy", "x.alloy").error is not None
 
 
 def test_exporter_prometheus_target_is_authoritative() -> None:
-    good = c.EndpointProbe(
+    good = ev.EndpointProbe(
         "http://h:12345/api/v0/component/prometheus.exporter.unix.default/metrics", "Prometheus target", 200, 455
     )
     assert c.judge_exporter([good]).status is Status.OK
-    gone = c.EndpointProbe(good.url, "Prometheus target", 404, 0)
-    other = c.EndpointProbe(
+    gone = ev.EndpointProbe(good.url, "Prometheus target", 404, 0)
+    other = ev.EndpointProbe(
         "http://h:12345/api/v0/component/prometheus.exporter.unix.node/metrics", "config: x", 200, 455
     )
     r = c.judge_exporter([gone, other])
     assert r.status is Status.FAIL and "prometheus.exporter.unix.default" in r.summary and "re-enroll" in r.hint
     assert (
-        c.judge_exporter([c.EndpointProbe("http://h:19100/metrics", "scrape target", 0, 0), other]).status is Status.OK
+        c.judge_exporter([ev.EndpointProbe("http://h:19100/metrics", "scrape target", 0, 0), other]).status is Status.OK
     )
     assert c.judge_exporter([]).status is Status.FAIL
 
 
 def test_prometheus_reachability_push_and_pull() -> None:
-    answered = c.EndpointProbe("http://p/api/v1/write", "remote_write", 400, 0, "snappy: corrupt input")
+    answered = ev.EndpointProbe("http://p/api/v1/write", "remote_write", 400, 0, "snappy: corrupt input")
     assert c.judge_prometheus([answered], None, None).status is Status.OK
-    notfound = c.EndpointProbe("http://p/api/v1/push", "remote_write", 404, 0, "404 page not found")
+    notfound = ev.EndpointProbe("http://p/api/v1/push", "remote_write", 404, 0, "404 page not found")
     assert c.judge_prometheus([notfound], None, None).status is Status.OK  # it answers: the next check judges
-    refused = c.EndpointProbe("http://p:1/api/v1/write", "remote_write", 0, 0, "curl: (7) Failed to connect")
+    refused = ev.EndpointProbe("http://p:1/api/v1/write", "remote_write", 0, 0, "curl: (7) Failed to connect")
     assert c.judge_prometheus([refused], None, None).status is Status.FAIL
-    tls = c.EndpointProbe("https://p/api/v1/write", "remote_write", 0, 0, "curl: (60) SSL certificate problem")
+    tls = ev.EndpointProbe("https://p/api/v1/write", "remote_write", 0, 0, "curl: (60) SSL certificate problem")
     assert c.judge_prometheus([tls], None, None).status is Status.WARN
-    down = c.TargetInfo("http://h:12345/m", "down", 'Get "http://h:12345/m": connection refused', {})
+    down = ev.TargetInfo("http://h:12345/m", "down", 'Get "http://h:12345/m": connection refused', {})
     r = c.judge_prometheus([], down, None)
     assert r.status is Status.FAIL and "connection refused" in r.summary
     assert c.judge_prometheus([], None, None).status is Status.FAIL
@@ -164,9 +165,9 @@ def test_prometheus_reachability_push_and_pull() -> None:
 
 
 def test_series_freshness() -> None:
-    s = [c.SeriesSample({"__name__": "node_uname_info", "instance": "web-01", "job": "alloy"}, NOW - 5)]
+    s = [ev.SeriesSample({"__name__": "node_uname_info", "instance": "web-01", "job": "alloy"}, NOW - 5)]
     assert c.judge_series(s, NOW, 120, None, "web-01", False).status is Status.OK
-    r = c.judge_series([c.SeriesSample(s[0].labels, NOW - 300)], NOW, 120, None, "web-01", True)
+    r = c.judge_series([ev.SeriesSample(s[0].labels, NOW - 300)], NOW, 120, None, "web-01", True)
     assert r.status is Status.FAIL and "300s old" in r.summary and "relabel" in r.hint
     assert c.judge_series([], NOW, 120, None, "web-01", False).status is Status.FAIL
     assert c.judge_series([], NOW, 120, "timeout", "web-01", False).status is Status.WARN
@@ -184,8 +185,8 @@ def test_labels_instance_job_and_schema() -> None:
     drift = {k: v for k, v in good.items() if k != "maintainers"} | {"maintainer": "ops"}
     r = c.judge_labels(drift, "web-01", req, aliases)
     assert r.status is Status.WARN and "maintainer (should be maintainers)" in r.summary
-    assert c.is_component_path("prometheus.scrape.default") and not c.is_component_path("integrations/unix")
-    assert not c.is_component_path("node_exporter")
+    assert ev.is_component_path("prometheus.scrape.default") and not ev.is_component_path("integrations/unix")
+    assert not ev.is_component_path("node_exporter")
 
 
 def test_clock_thresholds() -> None:
