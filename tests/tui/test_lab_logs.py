@@ -116,6 +116,12 @@ async def test_fleet_keys_open_logs_and_a_fleet_doctor(lab: Any, settings: Setti
         assert fleet.table.move_cursor_to("web-02")
         await pilot.press("l")
         assert isinstance(app.screen, LogScreen) and app.screen.feed.name == "web-02"
+        await pilot.press("escape", "L")  # one merged stream of the hosts shown, each line prefixed by its host
+        assert isinstance(app.screen, LogScreen) and app.screen.feed.name == "2 hosts"
+        merged = app.screen
+        await _until(lambda: {ln.host for ln in merged.view.buffer.lines()} == {"web-01", "web-02"}, 20, "both hosts")
+        rows = [merged.view._line_strip(i).text for i in range(len(merged.view.buffer))]
+        assert merged.view.show_host and all(r.startswith(("web-01 ", "web-02 ")) for r in rows)
         await pilot.press("escape", "D")
         assert isinstance(app.screen, DoctorScreen)
         screen = app.screen

@@ -92,6 +92,14 @@ class FleetScreen(Screen[None]):
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
         Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
+        Binding(
+            "L",
+            "logs_shown",
+            "Logs (shown)",
+            id="fleet.logs_shown",
+            show=False,
+            tooltip="One merged log stream of the hosts shown (filter first)",
+        ),
         Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
     ]
 
@@ -293,6 +301,15 @@ class FleetScreen(Screen[None]):
         host = self.table.cursor_host
         if host is not None:
             open_logs(self.app, [host], self.fleet_app.settings)
+
+    def action_logs_shown(self) -> None:
+        from fleetui.tui.screens.logs import MAX_MERGED, open_logs
+
+        hosts = list(self.table.view)
+        if len(hosts) > MAX_MERGED:
+            self.notify(f"{len(hosts)} hosts shown: filter down to {MAX_MERGED} or fewer for one merged log")
+        elif hosts:
+            open_logs(self.app, hosts, self.fleet_app.settings)
 
     def action_doctor(self) -> None:
         from fleetui.tui.screens.doctor import open_doctor

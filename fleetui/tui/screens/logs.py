@@ -38,6 +38,7 @@ from fleetui.tui.widgets.log_view import LogView
 
 LEVELS: tuple[Level | None, ...] = (None, Level.INFO, Level.WARN, Level.ERROR)
 FLUSH_SECONDS = 0.1
+MAX_MERGED = 20  # hosts in one merged stream from the fleet: one SSH session each
 
 
 def save_name(name: str, now: float) -> str:
