@@ -372,11 +372,7 @@ class HostLogStream:
         name = self.name
         async for chunk in _stdout_chunks(session, argv):
             texts, pending = _split(pending, chunk)
-            batch = []
-            for raw in texts:
-                entry = parse_journal_json(name, raw)
-                if entry is not None:
-                    batch.append(entry.line)
+            batch = [line for line in (parse_journal_json(name, raw) for raw in texts) if line is not None]
             if batch:
                 # the cursor moves only with lines handed out: a cut between chunks resumes right after them
                 self.cursor = batch[-1].cursor
@@ -467,7 +463,7 @@ async def recent_lines(
     if isinstance(source, JournalSource):
         argv = journal_argv(source.unit, follow=False, lines=None, since=since, after_cursor=None)
         r: CommandResult = await session.run(argv, sudo=True, check=False)
-        out = [e.line for e in (parse_journal_json(name, t) for t in r.stdout.splitlines()) if e is not None]
+        out = [ln for ln in (parse_journal_json(name, t) for t in r.stdout.splitlines()) if ln is not None]
     else:
         r = await session.run(["tail", "-n", str(limit * 4), "--", source.path], sudo=True, check=False)
         cutoff = time.time() - since

@@ -50,6 +50,7 @@ def test_level_from_logfmt_json_and_journal_priority() -> None:
     assert level_of("x", 3) is Level.ERROR and level_of("x", 7) is Level.DEBUG
     assert level_of("no level here") is None
     assert level_of("msg=novel level=shouting") is None  # an unknown word is not a level
+    assert level_of("level=WARNING x") is Level.WARN and level_of('a level="error"') is Level.ERROR
 
 
 def test_parse_level_user_input() -> None:
@@ -91,13 +92,13 @@ def _record(**fields: object) -> str:
 def test_journal_json_entries() -> None:
     e = parse_journal_json("web-01", _record())
     assert e is not None and e.cursor == "s=abc;i=1f;b=def;m=10;t=5f3;x=9"
-    assert e.line == LogLine("web-01", NO_MSG, 1747632829.271526, Level.INFO, "alloy", e.cursor)
+    assert e == LogLine("web-01", NO_MSG, 1747632829.271526, Level.INFO, "alloy", e.cursor)
     # a MESSAGE that is not printable UTF-8 comes as an array of bytes (journalctl -o json)
     raw = b"level=warn msg=\x1b[31mred"
     e = parse_journal_json("web-01", _record(MESSAGE=list(raw)))
-    assert e is not None and e.line.text == "level=warn msg=\x1b[31mred" and e.line.level is Level.WARN
+    assert e is not None and e.text == "level=warn msg=\x1b[31mred" and e.level is Level.WARN
     e = parse_journal_json("h", _record(MESSAGE=[0xFF, 0x41], SYSLOG_IDENTIFIER="systemd", PRIORITY="3"))
-    assert e is not None and e.line.text == "\ufffdA" and e.line.source == "systemd" and e.line.level is Level.ERROR
+    assert e is not None and e.text == "\ufffdA" and e.source == "systemd" and e.level is Level.ERROR
     for junk in ("-- cursor: s=1", "-- No entries --", "{not json", "[1,2]", json.dumps({"MESSAGE": "no cursor"})):
         assert parse_journal_json("h", junk) is None
 
