@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "retire": "stop monitoring a host: rename its target file (audit trail), optionally stop Alloy",
     "history": "the targets directory as an audit trail: enrolled and retired hosts with times",
     "render": "print the Alloy config, env file and target JSON for a host description (no host touched)",
+    "logs": "Alloy's logs from one or more hosts over SSH (journal or log file); -f follows, reconnecting",
+    "doctor": "run the troubleshooting checklist on hosts (SSH, Alloy, exporter, remote_write, series, labels)",
 }
 
 

@@ -262,6 +262,7 @@ KEYS: tuple[Key, ...] = (
     Key("alloy.rpm_repo_url", _url, "https://rpm.grafana.com", "Grafana rpm repository (dnf/yum/zypper)"),
     Key("alloy.rpm_key_url", _url, "https://rpm.grafana.com/gpg.key", "Grafana rpm signing key"),
     Key("alloy.up_timeout", _pos_float, 120.0, "seconds to wait for Prometheus to report a new host up"),
+    Key("logs.buffer_lines", _pos_int, 10000, "lines the log pane keeps; older ones are dropped (and counted)"),
     Key("theme", _str, "fleet-dark", "console theme (a file in themes/ or the user theme dir)"),
 )
 KEYS_BY_PATH = {k.path: k for k in KEYS}

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from textual.binding import Binding
+from textual.message import Message
 
 from fleetui.domain.fleet import HostStatus
+from fleetui.tui.messages import OpenDoctor, OpenLogs
 
 
 class HostActionTarget(Protocol):
@@ -27,6 +29,8 @@ class HostActionTarget(Protocol):
     def request_refresh(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def post_message(self, message: Message) -> bool: ...
 
 
 def _always(host: HostStatus) -> bool:
@@ -86,11 +90,21 @@ def _back(target: HostActionTarget) -> None:
     target.close()
 
 
+def _logs(target: HostActionTarget) -> None:
+    target.post_message(OpenLogs([target.host]))
+
+
+def _doctor(target: HostActionTarget) -> None:
+    target.post_message(OpenDoctor([target.host]))
+
+
 def default_actions() -> HostActions:
     """The actions every console has; features register theirs on the app's registry."""
     return HostActions(
         [
             HostAction("host.refresh", "r", "Refresh", "Read the fleet from Prometheus now", _refresh),
+            HostAction("host.logs", "l", "Logs", "Stream Alloy's logs from the host over SSH", _logs),
+            HostAction("host.doctor", "D", "Doctor", "Run the troubleshooting checklist on the host", _doctor),
             HostAction("host.back", "escape", "Back", "Back to the fleet", _back),
         ]
     )

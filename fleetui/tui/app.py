@@ -28,7 +28,7 @@ from fleetui.tui import safe
 from fleetui.tui.actions import HostActions, default_actions
 from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.feed import FleetFeed
-from fleetui.tui.messages import FleetRefreshed, OpenHost
+from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
@@ -112,6 +112,22 @@ class FleetApp(App[None]):
         host = self.feed.host(message.instance)
         if host is not None:
             self.push_screen(host_screen(self.feed, self.host_actions, host))
+
+    @on(OpenLogs)
+    def _open_logs(self, message: OpenLogs) -> None:
+        from fleetui.tui.screens.logs import MAX_MERGED, open_logs
+
+        if len(message.hosts) > MAX_MERGED:
+            self.notify(f"{len(message.hosts)} hosts shown: filter down to {MAX_MERGED} or fewer for one merged log")
+        elif message.hosts:
+            open_logs(self, message.hosts, self.settings)
+
+    @on(OpenDoctor)
+    def _open_doctor(self, message: OpenDoctor) -> None:
+        from fleetui.tui.screens.doctor import open_doctor
+
+        if message.hosts:
+            open_doctor(self, message.hosts, self.settings)
 
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))

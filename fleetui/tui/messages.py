@@ -8,13 +8,13 @@ for another screen (`OpenHost`) with a message the app answers, so screens never
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from fleetui.deploy.events import OperationResult, StepEvent
-from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.fleet import FleetSnapshot, HostStatus
 
 
 class FleetRefreshed(Message):
@@ -38,6 +38,22 @@ class OpenHost(Message):
     def __init__(self, instance: str) -> None:
         super().__init__()
         self.instance = instance
+
+
+class OpenLogs(Message):
+    """Stream Alloy's logs of `hosts` in one pane (answered by the app)."""
+
+    def __init__(self, hosts: Sequence[HostStatus]) -> None:
+        super().__init__()
+        self.hosts = list(hosts)
+
+
+class OpenDoctor(Message):
+    """Run the doctor on `hosts` (answered by the app)."""
+
+    def __init__(self, hosts: Sequence[HostStatus]) -> None:
+        super().__init__()
+        self.hosts = list(hosts)
 
 
 class OperationProgress(Message):

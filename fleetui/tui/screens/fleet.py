@@ -23,7 +23,7 @@ from fleetui.tui import safe
 from fleetui.tui.columns import fleet_columns
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
-from fleetui.tui.messages import FleetRefreshed, OpenHost
+from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
@@ -78,6 +78,16 @@ class FleetScreen(Screen[None]):
         Binding("a", "scope('')", "All", id="fleet.all", show=False, tooltip="Show all hosts"),
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
+        Binding(
+            "L",
+            "logs_shown",
+            "Logs (shown)",
+            id="fleet.logs_shown",
+            show=False,
+            tooltip="One merged log stream of the hosts shown (filter first)",
+        ),
+        Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
     ]
 
     HELP_TITLE = "fleet"
@@ -283,6 +293,19 @@ class FleetScreen(Screen[None]):
             parts.append("filtered")
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
+
+    def action_logs(self) -> None:
+        host = self.table.cursor_host
+        if host is not None:
+            self.post_message(OpenLogs([host]))
+
+    def action_logs_shown(self) -> None:
+        if self.table.view:
+            self.post_message(OpenLogs(list(self.table.view)))
+
+    def action_doctor(self) -> None:
+        if self.table.view:
+            self.post_message(OpenDoctor(list(self.table.view)))
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:
