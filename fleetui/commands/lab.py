@@ -19,6 +19,13 @@ from fleetui.config import Settings
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("up", "down", "status"), help="start, stop or describe the lab")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="up: also start N not-yet-enrolled batch hosts (Debian, Ubuntu, Rocky, openSUSE in turn; at most 200)",
+    )
 
 
 def info_json(info: Any) -> dict[str, Any]:
@@ -84,7 +91,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "up":
             t0 = time.monotonic()
-            info = lab.up()
+            if not 0 <= args.hosts <= 200:
+                print(f"fleetui lab: --hosts must be between 0 and 200, got {args.hosts}", file=sys.stderr)
+                return 2
+            info = lab.up(args.hosts)
             took = time.monotonic() - t0
         else:
             info = lab.status()

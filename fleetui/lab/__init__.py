@@ -64,16 +64,17 @@ class LabInfo:
         raise KeyError(name)
 
 
-def up() -> LabInfo:
+def up(extra_hosts: int = 0) -> LabInfo:
     """Start whatever part of the lab is not running (idempotent) and return its description.
 
     A host that was not running is provisioned fresh (its overlay upper dirs are reset); a cold start (no
     Prometheus running) also resets the targets dir, the lab known_hosts file and the starting fleet.
     Raises `fleetui.lab.manager.LabError` (with a one-line message) when not root or a binary is missing.
+    `extra_hosts`: add that many not-yet-enrolled batch hosts (`batch-001`..., 127.0.0.21...).
     """
     from fleetui.lab import manager
 
-    return manager.up()
+    return manager.up(extra_hosts)
 
 
 def down() -> None:

@@ -318,6 +318,7 @@ def _sshd_config(h: HostSpec) -> str:
         "PrintMotd no\n"
         "MaxStartups 100:30:200\n"
         "MaxSessions 50\n"
+        "LogLevel VERBOSE\n"
     )
 
 
@@ -507,20 +508,28 @@ def _locked(p: _Paths) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def up() -> LabInfo:
+def _hosts(state: dict[str, Any]) -> tuple[HostSpec, ...]:
+    """The starting fleet plus the batch hosts `lab up --hosts N` added (kept in the state file)."""
+    return topology.lab_hosts(int(state.get("extra_hosts", 0)))
+
+
+def up(extra_hosts: int = 0) -> LabInfo:
+    """Start the lab (or what of it is not running). `extra_hosts`: at least that many not-yet-enrolled batch
+    hosts; a running lab keeps the batch hosts it has (the larger count wins)."""
     _check_machine()
+    topology.extra_hosts(extra_hosts)  # the range check, before anything starts
     p = _paths()
     with _locked(p):
-        return _up(p)
+        return _up(p, extra_hosts)
 
 
-def _up(p: _Paths) -> LabInfo:
+def _up(p: _Paths, extra_hosts: int = 0) -> LabInfo:
     p.hosts.mkdir(exist_ok=True)
     pubkey = _ensure_key(p)
     state0 = _load_state(p)
     # fresh: nothing of this lab runs (first start, or after `lab down`): start from the starting fleet with an
     # empty TSDB. A restart of only Prometheus (stop_prometheus) or of one host is not fresh: data survives.
-    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in HOSTS)
+    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in _hosts(state0))
     if cold:
         shutil.rmtree(p.prom_data, ignore_errors=True)
         p.known_hosts.write_text("")  # nothing pre-trusted: the first connection must show a fingerprint
@@ -534,8 +543,9 @@ def _up(p: _Paths) -> LabInfo:
     _start_prometheus(p)
     _start_repo(p)
     state = _load_state(p)
+    state["extra_hosts"] = max(extra_hosts, 0 if cold else int(state.get("extra_hosts", 0)))
     hosts = state.setdefault("hosts", {})
-    todo = [h for h in HOSTS if not _host_running(p, state, h)]
+    todo = [h for h in _hosts(state) if not _host_running(p, state, h)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         for h, pid in zip(todo, pool.map(lambda h: _start_host(p, h, pubkey), todo), strict=True):
             hosts[h.name] = pid
@@ -579,7 +589,8 @@ def _down(p: _Paths) -> None:
             os.kill(pid, signal.SIGKILL)
     _wait(lambda: not any(_alive(pid, p.marker) for pid in hosts + strays), 10, "the lab's processes to exit")
     # a host's sshd dies with its PID namespace a moment after the host's `unshare`: wait for its port to close
-    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in HOSTS), 10, "the hosts' sshd to stop")
+    every = _hosts(state)
+    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in every), 10, "the hosts' sshd to stop")
     _save_state(p, {})
 
 
@@ -613,13 +624,13 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
 def status() -> LabInfo | None:
     p = _paths()
     state = _load_state(p)
-    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in HOSTS):
+    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in _hosts(state)):
         return None
     repo, key = _repo_urls()
     return LabInfo(
         prometheus=f"http://{topology.PROMETHEUS_ADDR}",
         targets_dir=p.targets,
-        hosts=tuple(_lab_host(p, h) for h in HOSTS if _host_running(p, state, h)),
+        hosts=tuple(_lab_host(p, h) for h in _hosts(state) if _host_running(p, state, h)),
         config_file=p.config,
         state_dir=p.root,
         rules_dir=p.rules,
