@@ -73,7 +73,9 @@ class BadRow:
 
     def line(self) -> str:
         why = "; ".join(f"{f}: {m}" if f else m for f, m in self.errors.items())
-        return f"{self.entry.where or self.entry.name}: {why}"
+        e = self.entry
+        where = f"{e.where} ({e.name})" if e.where and e.name and e.name not in e.where else e.where or e.name
+        return f"{where}: {why}"
 
 
 # --- reading ---------------------------------------------------------------------------------------------------

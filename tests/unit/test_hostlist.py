@@ -58,7 +58,7 @@ def test_every_bad_row_is_listed_with_its_reasons() -> None:
     good, bad = validate(parse(text, "x.csv"), LabelSchema(("environment", "maintainers"), {}))
     assert [e.address for e, _ in good] == ["127.0.0.21"]
     lines = [b.line() for b in bad]
-    assert lines[0].startswith("line 3: address:")
+    assert lines[0].startswith("line 3 (bad host): address:")
     assert "port: 'ssh' is not a port number" in lines[1] and "user:" in lines[1] and "labels:" in lines[1]
     assert "services: postgres: needs dsn_env" in lines[2]
     assert "listed twice (also line 2)" in lines[3]
