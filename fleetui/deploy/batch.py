@@ -168,6 +168,7 @@ class Batch:
                 if canary_phase() and pending[0] not in canaries:
                     return  # the rest waits for the canaries' verdict
                 h = pending.popleft()
+                h.state, h.started = "running", time.monotonic()  # now, so the count above sees it
                 task = asyncio.ensure_future(self._one(h, queue))
                 active.add(task)
                 task.add_done_callback(ended)
@@ -209,11 +210,10 @@ class Batch:
 
     def _not_started_reason(self) -> str:
         if self.stopped_because:
-            return f"not started: {self.stopped_because.split(',')[0]}"
+            return f"not started: {self.stopped_because.split(':')[0]}"
         return "not started: the batch was cancelled"
 
     async def _one(self, h: BatchHost, queue: asyncio.Queue[BatchEvent | None]) -> None:
-        h.state, h.started = "running", time.monotonic()
         run = self.runner.start(h.op)
         h.run = run
         queue.put_nowait(BatchEvent("host", h.name))
