@@ -211,7 +211,7 @@ def run_ansible(playbook_bin: str, info: Any, hosts: list[Any], kh: Path, work: 
     )
     wall = time.monotonic() - t0
     recap = proc.stdout[proc.stdout.find("PLAY RECAP") :].splitlines()
-    failed = [line for line in recap[1:] if "failed=0" not in line or "unreachable=0" not in line]
+    failed = [ln for ln in recap[1:] if ln.strip() and ("failed=0" not in ln or "unreachable=0" not in ln)]
     print(f"  ansible: rc={proc.returncode}, {len(recap) - 1} hosts in the recap, {len(failed)} not clean", flush=True)
     if proc.returncode != 0:
         print(proc.stdout[-3000:], file=sys.stderr)
