@@ -564,6 +564,24 @@ def _up(p: _Paths, extra_hosts: int = 0) -> LabInfo:
     return info
 
 
+def drop_extra_hosts() -> None:
+    """Stop the batch hosts `up(extra_hosts=N)` added, leaving the starting fleet running (a test that added
+    them puts the session's lab back as it found it)."""
+    p = _paths()
+    with _locked(p):
+        state = _load_state(p)
+        extra = topology.extra_hosts(int(state.get("extra_hosts", 0)))
+        pids = [state.get("hosts", {}).pop(h.name, None) for h in extra]
+        for pid in pids:
+            if _alive(pid, p.marker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        state["extra_hosts"] = 0
+        _save_state(p, state)
+        _wait(lambda: not any(_alive(pid, p.marker) for pid in pids), 10, "the batch hosts to exit")
+        _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in extra), 10, "their sshd to stop")
+
+
 def down() -> None:
     p = _paths()
     with _locked(p):

@@ -56,8 +56,10 @@ def targets_up(lab: Any, names: set[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def batch_hosts(lab: Any) -> Iterator[list[Any]]:
-    """20 not-yet-enrolled hosts added to the session's lab; their target files are removed afterwards so the
-    rest of the session sees the starting fleet."""
+    """20 not-yet-enrolled hosts added to the session's lab; afterwards their target files are removed and the
+    hosts stopped, so the rest of the session sees the starting fleet."""
+    from fleetui.lab.manager import drop_extra_hosts
+
     info = lab_mod.up(extra_hosts=N)
     hosts = [h for h in info.hosts if h.name.startswith("batch-")][:N]
     assert len(hosts) == N
@@ -65,6 +67,7 @@ def batch_hosts(lab: Any) -> Iterator[list[Any]]:
     for h in hosts:
         (Path(lab.targets_dir) / f"{h.address}.json").unlink(missing_ok=True)
     httpx.post(f"{lab.prometheus}/-/reload", timeout=10)
+    drop_extra_hosts()
 
 
 def test_batch_of_20_two_fail_then_retry_enrolls_exactly_those(
