@@ -36,8 +36,13 @@ FLAGS = {
 }
 
 
-def add_connection_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address", metavar="ADDRESS", help="host name or IP address of the host")
+def add_connection_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+    p.add_argument(
+        "address",
+        metavar="ADDRESS",
+        nargs="?" if address_optional else None,
+        help="host name or IP address of the host" + (" (or --from FILE for many)" if address_optional else ""),
+    )
     p.add_argument("--port", type=int, default=None, help="SSH port (default: ssh.port)")
     p.add_argument("--user", default=None, help="SSH user (default: ssh.user); non-root users need sudo")
     p.add_argument("--identity", metavar="FILE", default=None, help="private key (default: agent, ~/.ssh)")
@@ -54,11 +59,20 @@ def add_connection_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_connection_arguments(p)
+    """enroll: one host (ADDRESS), or many (--from FILE / --retry-failed RESULTS)."""
+    from fleetui.commands import batch_enroll
+
+    add_request_arguments(p, address_optional=True)
+    batch_enroll.add_batch_arguments(p)
+
+
+def add_request_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+    """Everything one host's request takes (enroll and plan)."""
+    add_connection_arguments(p, address_optional=address_optional)
     p.add_argument(
         "--mode",
         choices=("pull", "push"),
-        default="pull",
+        default=None,
         help="pull: Prometheus scrapes Alloy (default); push: Alloy remote-writes",
     )
     p.add_argument(
@@ -107,7 +121,7 @@ def build(
             user=args.user,  # None: the ssh config's User, else ssh.user
             identity_file=args.identity,
             password_env=args.password_env,
-            mode=getattr(args, "mode", "pull"),
+            mode=getattr(args, "mode", None) or "pull",
             services=args.service if with_services else (),
             labels=labels,
             trust_host_key=args.trust_host_key,
@@ -208,10 +222,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import json
 
+    from fleetui.commands import batch_enroll
     from fleetui.deploy.enroll import enroll_operation, resolve_secrets
     from fleetui.deploy.runner import Runner
     from fleetui.domain.host import InputError
 
+    if batch_enroll.is_batch(args):
+        return batch_enroll.run(args, settings)
+    if args.address is None:
+        print("fleetui enroll: give an ADDRESS, or --from FILE for many hosts", file=sys.stderr)
+        return 2
     try:
         req, password = build(args, settings)
         secrets = resolve_secrets(req, os.environ)

@@ -26,6 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="up: the metrics backend (default: the running lab's, else prometheus)",
     )
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="up: also start N not-yet-enrolled batch hosts (Debian, Ubuntu, Rocky, openSUSE in turn; at most 200)",
+    )
 
 
 def info_json(info: Any) -> dict[str, Any]:
@@ -92,7 +99,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "up":
             t0 = time.monotonic()
-            info = lab.up(args.backend)
+            if not 0 <= args.hosts <= 200:
+                print(f"fleetui lab: --hosts must be between 0 and 200, got {args.hosts}", file=sys.stderr)
+                return 2
+            info = lab.up(args.backend, extra_hosts=args.hosts)
             took = time.monotonic() - t0
         else:
             info = lab.status()

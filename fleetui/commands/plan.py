@@ -17,7 +17,7 @@ from fleetui.config import Settings
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    _enroll.add_arguments(p)
+    _enroll.add_request_arguments(p)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

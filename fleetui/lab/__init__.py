@@ -65,7 +65,7 @@ class LabInfo:
         raise KeyError(name)
 
 
-def up(backend: str | None = None) -> LabInfo:
+def up(backend: str | None = None, *, extra_hosts: int = 0) -> LabInfo:
     """Start whatever part of the lab is not running (idempotent) and return its description.
 
     `backend` is the metrics backend of a cold start: "prometheus" (the default) or "victoriametrics"
@@ -74,10 +74,11 @@ def up(backend: str | None = None) -> LabInfo:
     A host that was not running is provisioned fresh (its overlay upper dirs are reset); a cold start (no
     Prometheus running) also resets the targets dir, the lab known_hosts file and the starting fleet.
     Raises `fleetui.lab.manager.LabError` (with a one-line message) when not root or a binary is missing.
+    `extra_hosts`: add that many not-yet-enrolled batch hosts (`batch-001`..., 127.0.0.21...).
     """
     from fleetui.lab import manager
 
-    return manager.up(backend)
+    return manager.up(backend, extra_hosts=extra_hosts)
 
 
 def down() -> None:

@@ -98,7 +98,8 @@ def main(spec_path: str) -> int:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     os.chdir("/")
     _setup_users(spec)
-    subprocess.run(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config"], check=True)
+    # -E: the host's own sshd log (LogLevel VERBOSE logs every connection), so a test can count who connected
+    subprocess.run(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", "/var/log/sshd.log"], check=True)
     subprocess.Popen(spec["node_exporter"], stdin=subprocess.DEVNULL)
     for argv in spec.get("then", []):
         subprocess.run(argv, stdin=subprocess.DEVNULL, check=False)

@@ -353,6 +353,7 @@ def _sshd_config(h: HostSpec) -> str:
         "PrintMotd no\n"
         "MaxStartups 100:30:200\n"
         "MaxSessions 50\n"
+        "LogLevel VERBOSE\n"
     )
 
 
@@ -542,11 +543,19 @@ def _locked(p: _Paths) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def up(backend: str | None = None) -> LabInfo:
-    """`backend`: "prometheus" or "victoriametrics"; None keeps the running lab's (else Prometheus)."""
+def _hosts(state: dict[str, Any]) -> tuple[HostSpec, ...]:
+    """The starting fleet plus the batch hosts `lab up --hosts N` added (kept in the state file)."""
+    return topology.lab_hosts(int(state.get("extra_hosts", 0)))
+
+
+def up(backend: str | None = None, *, extra_hosts: int = 0) -> LabInfo:
+    """`backend`: "prometheus" or "victoriametrics"; None keeps the running lab's (else Prometheus).
+    `extra_hosts`: at least that many not-yet-enrolled batch hosts; a running lab keeps the batch hosts it has
+    (the larger count wins)."""
     if backend is not None and backend not in BACKENDS:
         raise LabError(f"unknown lab backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     _check_machine()
+    topology.extra_hosts(extra_hosts)  # the range check, before anything starts
     if backend == VICTORIAMETRICS:
         from fleetui.lab import victoria
 
@@ -557,16 +566,16 @@ def up(backend: str | None = None) -> LabInfo:
             )
     p = _paths()
     with _locked(p):
-        return _up(p, backend)
+        return _up(p, backend, extra_hosts)
 
 
-def _up(p: _Paths, backend: str | None = None) -> LabInfo:
+def _up(p: _Paths, backend: str | None = None, extra_hosts: int = 0) -> LabInfo:
     p.hosts.mkdir(exist_ok=True)
     pubkey = _ensure_key(p)
     state0 = _load_state(p)
     # fresh: nothing of this lab runs (first start, or after `lab down`): start from the starting fleet with an
     # empty TSDB. A restart of only Prometheus (stop_prometheus) or of one host is not fresh: data survives.
-    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in HOSTS)
+    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in _hosts(state0))
     running = str(state0.get("backend", PROMETHEUS))
     if not cold and backend is not None and backend != running:
         raise LabError(f"the lab is up on {running}: take it down first (`fleetui lab down`) to use {backend}")
@@ -586,8 +595,9 @@ def _up(p: _Paths, backend: str | None = None) -> LabInfo:
     _start_prometheus(p)
     _start_repo(p)
     state = _load_state(p)
+    state["extra_hosts"] = max(extra_hosts, 0 if cold else int(state.get("extra_hosts", 0)))
     hosts = state.setdefault("hosts", {})
-    todo = [h for h in HOSTS if not _host_running(p, state, h)]
+    todo = [h for h in _hosts(state) if not _host_running(p, state, h)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         for h, pid in zip(todo, pool.map(lambda h: _start_host(p, h, pubkey), todo), strict=True):
             hosts[h.name] = pid
@@ -604,6 +614,24 @@ def _up(p: _Paths, backend: str | None = None) -> LabInfo:
     if info is None:
         raise LabError("the lab did not come up (see the logs in " + str(p.logs) + ")")
     return info
+
+
+def drop_extra_hosts() -> None:
+    """Stop the batch hosts `up(extra_hosts=N)` added, leaving the starting fleet running (a test that added
+    them puts the session's lab back as it found it)."""
+    p = _paths()
+    with _locked(p):
+        state = _load_state(p)
+        extra = topology.extra_hosts(int(state.get("extra_hosts", 0)))
+        pids = [state.get("hosts", {}).pop(h.name, None) for h in extra]
+        for pid in pids:
+            if _alive(pid, p.marker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        state["extra_hosts"] = 0
+        _save_state(p, state)
+        _wait(lambda: not any(_alive(pid, p.marker) for pid in pids), 10, "the batch hosts to exit")
+        _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in extra), 10, "their sshd to stop")
 
 
 def down() -> None:
@@ -631,7 +659,8 @@ def _down(p: _Paths) -> None:
             os.kill(pid, signal.SIGKILL)
     _wait(lambda: not any(_alive(pid, p.marker) for pid in hosts + strays), 10, "the lab's processes to exit")
     # a host's sshd dies with its PID namespace a moment after the host's `unshare`: wait for its port to close
-    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in HOSTS), 10, "the hosts' sshd to stop")
+    every = _hosts(state)
+    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in every), 10, "the hosts' sshd to stop")
     _save_state(p, {})
 
 
@@ -666,13 +695,13 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
 def status() -> LabInfo | None:
     p = _paths()
     state = _load_state(p)
-    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in HOSTS):
+    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in _hosts(state)):
         return None
     repo, key = _repo_urls()
     return LabInfo(
         prometheus=f"http://{topology.PROMETHEUS_ADDR}",
         targets_dir=p.targets,
-        hosts=tuple(_lab_host(p, h) for h in HOSTS if _host_running(p, state, h)),
+        hosts=tuple(_lab_host(p, h) for h in _hosts(state) if _host_running(p, state, h)),
         config_file=p.config,
         state_dir=p.root,
         rules_dir=p.rules,
