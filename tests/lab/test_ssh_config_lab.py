@@ -27,6 +27,7 @@ from typing import Any
 import asyncssh
 import httpx
 import pytest
+from fleetui.deploy.pipeline import Enrollment
 
 from fleetui import lab as lab_mod
 from fleetui.adapters.ssh import (
@@ -42,7 +43,6 @@ from fleetui.cli import build_parser
 from fleetui.commands import enroll
 from fleetui.config import Settings
 from fleetui.deploy.events import OperationResult, StepStatus
-from fleetui.deploy.pipeline import Enrollment
 from fleetui.lab.manager import host_pid
 
 pytestmark = pytest.mark.lab
