@@ -27,7 +27,6 @@ from typing import Any
 import asyncssh
 import httpx
 import pytest
-from fleetui.deploy.pipeline import Enrollment
 
 from fleetui import lab as lab_mod
 from fleetui.adapters.ssh import (
@@ -42,7 +41,9 @@ from fleetui.adapters.ssh import (
 from fleetui.cli import build_parser
 from fleetui.commands import enroll
 from fleetui.config import Settings
+from fleetui.deploy.enroll import enroll_operation
 from fleetui.deploy.events import OperationResult, StepStatus
+from fleetui.deploy.runner import Runner
 from fleetui.lab.manager import host_pid
 
 pytestmark = pytest.mark.lab
@@ -221,13 +222,13 @@ async def enroll_by_alias(settings: Settings, target: Any) -> tuple[OperationRes
         shown.append(info)
         return info.fingerprint in wanted
 
-    op = Enrollment(req, settings, on_unknown_key=trust)
+    run = Runner(settings).start(enroll_operation(req, settings, on_unknown_key=trust))
     owners: dict[int, str] = {}
-    async for ev in op.run():
+    async for ev in run.events():
         if ev.step == "detect" and ev.status is StepStatus.DONE:
             owners = connection_owners(target.address, target.ssh_port)
-    assert op.result is not None
-    return op.result, owners, shown
+    assert run.result is not None
+    return run.result, owners, shown
 
 
 def test_alias_with_proxyjump_enrolls_a_lab_host(lab: Any, hosts: tuple[Any, Any], settings: Settings) -> None:
