@@ -101,9 +101,26 @@ def _changed_lines(old: str, new: str) -> list[str]:
     ]
 
 
-def _verify_seconds(result: dict[str, Any]) -> float:
-    ev = next(e for e in result["events"] if e["step"] == "verify" and e["status"] == "done")
-    return float(ev["detail"]["seconds"])
+def _seen_after_write(lab: LabInfo, path: Path, instance: str, label: str, value: str) -> float:
+    """Seconds from the fix's write (the file's mtime) to Prometheus' first sample carrying the fixed label.
+
+    Read from Prometheus' own sample timestamps, so the figure is Prometheus' delay, not the load of the
+    machine running the test's CLI calls.
+    """
+    written = path.stat().st_mtime
+    sel = f'up{{instance="{instance}",{label}="{value}"}}[5m]'
+    deadline = time.monotonic() + 30
+    while True:  # the fix is verified from the target's labels, which Prometheus knows before it scrapes
+        r = httpx.get(f"{lab.prometheus}/api/v1/query", params={"query": sel}, timeout=10)
+        r.raise_for_status()
+        stamps = [float(t) for s in r.json()["data"]["result"] for t, _ in s["values"] if float(t) >= written]
+        if stamps:
+            print(
+                f"fix-delay {instance}: first sample with {label}={value} {min(stamps) - written:.2f}s after the write"
+            )
+            return min(stamps) - written
+        assert time.monotonic() < deadline, f"no sample of {sel} within 30s of the write"
+        time.sleep(0.5)
 
 
 def test_fix_label_key_drift_on_a_pull_host(lab: LabInfo, known_hosts: Path, restore: dict[str, str]) -> None:
@@ -118,7 +135,8 @@ def test_fix_label_key_drift_on_a_pull_host(lab: LabInfo, known_hosts: Path, res
     assert p.returncode == 0, p.stdout + p.stderr
     result = json.loads(p.stdout)["results"][0]
     assert result["ok"] and result["host_state"] == "changed"
-    assert _verify_seconds(result) <= 2 * SCRAPE_INTERVAL_S
+    web02 = Path(lab.targets_dir) / "web-02.json"
+    assert _seen_after_write(lab, web02, "web-02", "maintainers", "web-team") <= 2 * SCRAPE_INTERVAL_S
 
     after = _status(lab, known_hosts)
     assert _codes(after, "web-02") == set()
@@ -147,12 +165,12 @@ def test_fix_missing_required_label_asks_for_a_value(lab: LabInfo, known_hosts: 
 
     ask = _cli(lab, known_hosts, "fix", "web-01", "--problem", "missing_required_label", "--yes")
     assert ask.returncode == 2
-    assert "give --label environment=VALUE (in use: production" in ask.stderr
+    assert "give --label environment=VALUE (in use: " in ask.stderr and "production" in ask.stderr
 
     p = _cli(lab, known_hosts, "fix", "web-01", "--label", "environment=production", "--yes", "--json")
     assert p.returncode == 0, p.stdout + p.stderr
-    result = json.loads(p.stdout)["results"][0]
-    assert _verify_seconds(result) <= 2 * SCRAPE_INTERVAL_S
+    assert json.loads(p.stdout)["results"][0]["ok"]
+    assert _seen_after_write(lab, path, "web-01", "environment", "production") <= 2 * SCRAPE_INTERVAL_S
     assert path.read_text() == restore["web-01"]  # byte-identical to the file the lab wrote
     assert _codes(_status(lab, known_hosts), "web-01") == set()
 
