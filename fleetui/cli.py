@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "plan": "show what `fleetui enroll` would change on a host, changing nothing",
     "retire": "stop monitoring a host: rename its target file (audit trail), optionally stop Alloy",
     "history": "the targets directory as an audit trail: enrolled and retired hosts with times",
+    "fix": "fix a host's label problem (or every host's, --all): plan, confirm, apply, wait until Prometheus agrees",
     "render": "print the Alloy config, env file and target JSON for a host description (no host touched)",
     "logs": "Alloy's logs from one or more hosts over SSH (journal or log file); -f follows, reconnecting",
     "doctor": "run the troubleshooting checklist on hosts (SSH, Alloy, exporter, remote_write, series, labels)",

@@ -209,6 +209,13 @@ KEYS: tuple[Key, ...] = (
     Key("prometheus.ca_file", _opt_path, None, "CA bundle to verify Prometheus' TLS certificate"),
     Key("prometheus.tenant", _opt_str, None, "X-Scope-OrgID header for Mimir/Cortex"),
     Key("prometheus.timeout", _pos_float, 10.0, "seconds before a Prometheus request times out"),
+    Key("alertmanager.url", _opt_url, None, "Alertmanager base URL (unset: firing alerts from Prometheus' own API)"),
+    Key("alertmanager.username", _opt_str, None, "Alertmanager basic-auth user name"),
+    Key("alertmanager.password_file", _opt_path, None, "file holding Alertmanager's basic-auth password"),
+    Key("alertmanager.password_env", _env_name, None, "env var holding Alertmanager's basic-auth password"),
+    Key("alertmanager.bearer_token_file", _opt_path, None, "file holding a bearer token for Alertmanager"),
+    Key("alertmanager.bearer_token_env", _env_name, None, "env var holding a bearer token for Alertmanager"),
+    Key("alertmanager.ca_file", _opt_path, None, "CA bundle to verify Alertmanager's TLS certificate"),
     Key(
         "prometheus.remote_write_url",
         _opt_url,

@@ -311,7 +311,10 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             continue
         acc = accs.setdefault(s.instance, _Acc())
         acc.history_ts = _max(acc.history_ts, s.value)
-        _merge_labels(acc, s.labels)
+        if not acc.targets and acc.current_ts is None:
+            # a live host's labels are its current ones: history still holds the labels it had before a fix
+            # (a renamed key stays in last_over_time for the whole look-back)
+            _merge_labels(acc, s.labels)
 
     # duplicate nodenames among live instances (those in an instant query right now)
     by_nodename: dict[str, set[str]] = {}

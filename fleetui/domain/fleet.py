@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetui.domain.age import format_age
+
+if TYPE_CHECKING:
+    from fleetui.domain.alerts import Alert, AlertsView
 
 
 class HostState(StrEnum):
@@ -20,6 +23,7 @@ class HostState(StrEnum):
     DOWN = "down"  # pull: Prometheus scrapes it and the last scrape failed (up == 0)
     STALE = "stale"  # push: still in an instant query, but the newest sample is older than the threshold
     GONE = "gone"  # samples within the look-back window, none in the last 5 minutes (query look-back)
+    SILENT = "silent"  # enrolled (an active target file) but no series at all within the look-back window
 
 
 class Mode(StrEnum):
@@ -58,6 +62,7 @@ class HostStatus:
     scrape_url: str | None = None
     last_error: str | None = None
     scrape_duration: float | None = None
+    alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
 
     @property
     def hostname(self) -> str | None:
@@ -90,6 +95,7 @@ class HostStatus:
             "scrape_url": self.scrape_url,
             "last_error": self.last_error,
             "scrape_duration": self.scrape_duration,
+            "alerts": [a.to_json() for a in self.alerts],
         }
 
 
@@ -108,6 +114,8 @@ class FleetSnapshot:
     last_seen_source: str = "computed"
     backend: str = "unknown"
     notes: tuple[str, ...] = ()
+    unattributed_alerts: tuple[Alert, ...] = ()  # firing alerts no host matches (fleetui.domain.alerts)
+    alerts_view: AlertsView | None = None  # None: alerts were not read
 
     def summary(self) -> dict[str, int]:
         """Count per state, every state present (0 included) in HostState order."""
@@ -128,6 +136,13 @@ class FleetSnapshot:
             "last_seen_source": self.last_seen_source,
             "backend": self.backend,
             "notes": list(self.notes),
+            "alerts": None
+            if self.alerts_view is None
+            else {
+                "source": self.alerts_view.source,
+                "error": self.alerts_view.error,
+                "unattributed": [a.to_json() for a in self.unattributed_alerts],
+            },
         }
 
 

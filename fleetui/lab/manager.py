@@ -209,6 +209,7 @@ def _prometheus_yml(p: _Paths) -> str:
             }
         ],
     }
+    cfg.update(_alerting_section())
     return "# written by `fleetui lab up`\n" + yaml.safe_dump(cfg, sort_keys=False)
 
 
@@ -302,6 +303,36 @@ def stop_prometheus() -> None:
         pid = _load_state(p).get("prometheus")
         if pid:
             _kill(pid, p.marker, timeout=20)
+
+
+# --- alerting: the rules `fleetui rules` prints and a real Alertmanager (fleetui.lab.alertmanager) ---------
+
+
+def _alerting_section() -> dict[str, Any]:
+    from fleetui.lab import alertmanager
+
+    return {"alerting": alertmanager.prometheus_alerting()}
+
+
+def _start_alertmanager(p: _Paths) -> None:
+    """Write the lab's rules and alertmanager.yml, start Alertmanager if it is not running, reload Prometheus
+    (it may have started before the rules were written) and wait until Alertmanager is ready."""
+    from fleetui.lab import alertmanager
+
+    state = _load_state(p)
+    if _alive(state.get("alertmanager"), p.marker):
+        alertmanager.write_files(p.root, p.rules)
+    else:
+        host, port = alertmanager.ALERTMANAGER_ADDR.split(":")
+        if _port_open(host, int(port)):
+            raise LabError(f"{alertmanager.ALERTMANAGER_ADDR} is already in use by another program")
+        state["alertmanager"] = alertmanager.start(p.root, p.rules, p.logs / "alertmanager.log")
+        _save_state(p, state)
+    with contextlib.suppress(urllib.error.URLError, OSError):
+        req = urllib.request.Request(f"http://{topology.PROMETHEUS_ADDR}/-/reload", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+    if not alertmanager.wait_ready():
+        raise LabError(f"Alertmanager did not become ready (see {p.logs / 'alertmanager.log'})")
 
 
 # --- apt repository -----------------------------------------------------------------------------------------
@@ -510,6 +541,7 @@ def _write_config(p: _Paths) -> None:
             "url": f"http://{topology.PROMETHEUS_ADDR}",
             "remote_write_url": f"http://{topology.PROMETHEUS_ADDR}/api/v1/write",
         },
+        "alertmanager": {"url": "http://127.0.0.1:19093"},
         "refresh_interval": 5,
         "stale_after": 120,
         "targets": {"dir": str(p.targets)},
@@ -594,6 +626,8 @@ def _up(p: _Paths, backend: str | None = None, extra_hosts: int = 0) -> LabInfo:
     _write_config(p)
     _start_prometheus(p)
     _start_repo(p)
+    _wait_prometheus()
+    _start_alertmanager(p)
     state = _load_state(p)
     state["extra_hosts"] = max(extra_hosts, 0 if cold else int(state.get("extra_hosts", 0)))
     hosts = state.setdefault("hosts", {})
@@ -648,7 +682,7 @@ def _down(p: _Paths) -> None:
         # takes every process of the host's PID namespace with it
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    for name in ("repo", "prometheus"):
+    for name in ("repo", "alertmanager", "prometheus"):
         pid = state.get(name)
         if pid:
             _kill(pid, p.marker, timeout=20)
@@ -688,7 +722,12 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
         pid != os.getpid()
         and p.marker in cmd
         # gpg-agent: started by gpg while the lab's apt repository is signed, it outlives the lab otherwise
-        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ", "victoria-metrics ", "gpg-agent ")))
+        and (
+            "fleetui.lab." in cmd
+            or cmd.startswith(
+                ("prometheus ", "prometheus-alertmanager ", "unshare ", "victoria-metrics ", "gpg-agent ")
+            )
+        )
     )
 
 

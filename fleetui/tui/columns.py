@@ -23,9 +23,16 @@ STATE_GLYPH: dict[HostState, str] = {
     HostState.DOWN: "✖",
     HostState.STALE: "◐",
     HostState.GONE: "○",
+    HostState.SILENT: "◌",
 }
 # Severity first: what needs attention sorts to the top of the default view.
-STATE_RANK: dict[HostState, int] = {HostState.DOWN: 0, HostState.STALE: 1, HostState.GONE: 2, HostState.UP: 3}
+STATE_RANK: dict[HostState, int] = {
+    HostState.DOWN: 0,
+    HostState.STALE: 1,
+    HostState.SILENT: 2,
+    HostState.GONE: 3,
+    HostState.UP: 4,
+}
 
 
 def state_text(state: HostState) -> str:
