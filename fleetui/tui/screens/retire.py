@@ -69,7 +69,7 @@ class RetireDialog(ModalScreen[None]):
     ]
     HELP_TITLE = "retire a host"
     DEFAULT_CSS = """
-    RetireDialog { align: center middle; }
+    RetireDialog { align: center middle; background: $background 60%; }
     #retire-box {
         width: 90%; max-width: 110; height: auto; max-height: 95%;
         border: round $error; background: $panel; padding: 0 1;
@@ -87,6 +87,7 @@ class RetireDialog(ModalScreen[None]):
         self.operations, self.settings, self.feed, self.host = operations, settings, feed, host
         self.entry: HistoryEntry | None = None
         self.location = str(settings["targets.dir"])
+        self.looked_up = False
         self.handle: OperationHandle | None = None
         self.confirm = needs_typed_confirmation(host)
 
@@ -126,7 +127,10 @@ class RetireDialog(ModalScreen[None]):
         text.append(safe.text(self.host.instance, limit=safe.LINE_LIMIT, style="bold"))
         text.append(":\n")
         if self.entry is None:
-            text.append(safe.text(f"  looking for its target file in {self.location}…"))
+            where = f" in {self.location}"
+            text.append(
+                safe.text(f"  {'no target file found' if self.looked_up else 'looking for its target file'}{where}")
+            )
             return text
         name = self.entry.file
         text.append("  1. the target file ")
@@ -151,6 +155,7 @@ class RetireDialog(ModalScreen[None]):
             self._error(f"Cannot read the targets directory: {e}")
             return
         self.entry = find_target(entries, self.host)
+        self.looked_up = True
         self.query_one("#retire-what", Static).update(self._what())
         if self.entry is None:
             self._error(
