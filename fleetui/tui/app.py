@@ -23,6 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
 from fleetui.config import ConfigError, Settings, save_value
+from fleetui.domain.fleet import HostStatus
 from fleetui.resources import themes_dir
 from fleetui.tui import safe
 from fleetui.tui.actions import HostActions, default_actions
@@ -32,8 +33,10 @@ from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
+from fleetui.tui.screens.history import HistoryScreen
 from fleetui.tui.screens.host import host_screen
 from fleetui.tui.screens.plan import PlanScreen
+from fleetui.tui.screens.retire import RetireDialog, register_retire
 from fleetui.tui.screens.welcome import WelcomeScreen
 from fleetui.tui.source import FleetSource
 from fleetui.tui.themes import DEFAULT_THEME, STATUS_VARIABLES, load_themes
@@ -71,6 +74,8 @@ class FleetApp(App[None]):
         self.feed = FleetFeed(source, interval=float(settings["refresh_interval"]), clock=clock)
         self.operations = operations or Operations(settings)
         self.host_actions = host_actions or default_actions()
+        if self.host_actions.get("host.retire") is None:
+            register_retire(self.host_actions, self.open_retire)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -129,6 +134,12 @@ class FleetApp(App[None]):
         if message.hosts:
             open_doctor(self, message.hosts, self.settings)
 
+    def open_retire(self, host: HostStatus) -> None:
+        self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
+
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
 
@@ -175,6 +186,11 @@ class FleetApp(App[None]):
             "Plan enrollment of a host…",
             "What enroll would change on a host, over SSH; changes nothing",
             self.action_plan_enrollment,
+        )
+        yield PaletteCommand(
+            "History of enrolled and retired hosts",
+            "The targets directory as the audit trail, and every operation run from this machine",
+            self.action_history,
         )
         for name in self.fleet_themes:
             yield PaletteCommand(

@@ -9,6 +9,7 @@ FleetRefreshed after each refresh; none of them owns the loop or asks another sc
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual.dom import DOMNode
 from textual.message_pump import MessagePump
@@ -18,6 +19,8 @@ from textual.worker import Worker, WorkerState
 from fleetui.domain.fleet import FleetSnapshot, HostStatus
 from fleetui.tui.messages import FleetRefreshed, Subscribers
 from fleetui.tui.source import FleetSource
+
+RETIRED_HOLD_S = 600.0  # Prometheus' 5-minute look-back, with room: a retired host's samples are gone by then
 
 
 def describe_error(error: BaseException | None, location: str) -> str:
@@ -45,6 +48,7 @@ class FleetFeed:
         self._owner: DOMNode | None = None
         self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
+        self._retired: dict[str, tuple[str, float]] = {}  # instance -> (retired target file, when)
 
     @property
     def location(self) -> str:
@@ -53,6 +57,29 @@ class FleetFeed:
     def host(self, instance: str) -> HostStatus | None:
         """The newest data about one host (None: not in the last snapshot)."""
         return self._hosts.get(instance)
+
+    def mark_retired(self, instance: str, retired_as: str) -> None:
+        """The console just retired this host. Prometheus keeps its recent samples (and may report it `up`)
+        for up to its 5-minute look-back, so for that long the feed leaves it out of the fleet and says it is
+        retired (`retired_as`: the renamed target file)."""
+        self._retired[instance] = (retired_as, self.clock())
+        self._hosts.pop(instance, None)
+
+    def retired_as(self, instance: str) -> str | None:
+        mark = self._retired.get(instance)
+        return None if mark is None else mark[0]
+
+    def _without_retired(self, snapshot: FleetSnapshot) -> FleetSnapshot:
+        """Drop hosts retired from this console; forget a mark once Prometheus no longer has the host at all,
+        or after RETIRED_HOLD_S (so a host enrolled again from elsewhere shows up again)."""
+        if not self._retired:
+            return snapshot
+        present = {h.instance for h in snapshot.hosts}
+        now = self.clock()
+        for instance, (_, t) in list(self._retired.items()):
+            if instance not in present or now - t > RETIRED_HOLD_S:
+                del self._retired[instance]
+        return replace(snapshot, hosts=tuple(h for h in snapshot.hosts if h.instance not in self._retired))
 
     def subscribe(self, node: MessagePump) -> None:
         """`node` gets a FleetRefreshed after every refresh from now on (and one now if there is data)."""
@@ -90,8 +117,8 @@ class FleetFeed:
         except Exception as e:  # any failure is shown, and the loop goes on
             self.error = describe_error(e, self.location)
         else:
-            self.snapshot, self.error = snapshot, None
-            self._hosts = snapshot.by_instance()
+            self.snapshot, self.error = self._without_retired(snapshot), None
+            self._hosts = self.snapshot.by_instance()
         self.subscribers.post(lambda: FleetRefreshed(self.snapshot, self.error))
         if self._owner is not None and self._owner.is_running:
             self._timer = self._owner.set_timer(self.interval, self.refresh_now, name="next-refresh")

@@ -22,9 +22,10 @@ from typing import Any
 from textual.app import App
 from textual.message_pump import MessagePump
 
+from fleetui.adapters.oplog import OpLog, record_for
 from fleetui.adapters.ssh import HostKeyInfo, OnUnknownKey
 from fleetui.config import Settings
-from fleetui.deploy.events import OperationResult, StepEvent
+from fleetui.deploy.events import ErrorKind, OperationResult, StepEvent
 from fleetui.deploy.locks import HostLocks
 from fleetui.deploy.operation import Operation
 from fleetui.deploy.runner import Run, Runner
@@ -64,8 +65,10 @@ class OperationHandle:
 class Operations:
     """`attach(app)` before the first `start` (the app runs the workers and shows the dialog)."""
 
-    def __init__(self, settings: Settings, *, locks: HostLocks | None = None) -> None:
+    def __init__(self, settings: Settings, *, locks: HostLocks | None = None, oplog: OpLog | None = None) -> None:
+        """`oplog`: the local operation log every finished run is appended to (default: the state dir's)."""
         self.locks = locks or HostLocks()
+        self.oplog = oplog or OpLog()
         self.runner = Runner(settings, locks=self.locks)
         self.subscribers = Subscribers()
         self.handles: dict[int, OperationHandle] = {}
@@ -108,7 +111,25 @@ class Operations:
             result = handle.run.result
             if result is not None:
                 handle.result = result
+                self._log(result)
                 self.subscribers.post(partial(OperationDone, handle.id, result))
+
+    def _log(self, result: OperationResult) -> None:
+        """Append the run to the local operation log; a log that cannot be written is said, never fatal."""
+        record = record_for(
+            host=result.host,
+            operation=result.operation,
+            ok=result.ok,
+            cancelled=result.error_kind is ErrorKind.CANCELLED,
+            host_state=result.host_state,
+            failed_step=result.failed_step,
+            observed=result.observed,
+        )
+        try:
+            self.oplog.append(record)
+        except OSError as e:
+            if self._app is not None:
+                self._app.notify(f"Could not write the operation log {self.oplog.path}: {e}", severity="warning")
 
     async def ask_host_key(self, info: HostKeyInfo) -> bool:
         """The `on_unknown_key` callback: show the fingerprint, wait for trust (True) or refuse (False)."""

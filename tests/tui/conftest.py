@@ -86,3 +86,11 @@ def hostile_fleet(lab: Any, lab_settings: Settings) -> Iterator[HostileFleet]:
         yield HostileFleet({h.text: h for h in LABEL_VALUES}, PULL_INSTANCE, EMPTY_INSTANCE)
     finally:
         target.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_operation_log(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operations run by console tests are logged to a per-test file, never to the developer's state dir."""
+    from fleetui.adapters import oplog
+
+    monkeypatch.setattr(oplog, "default_path", lambda: tmp_path / "state" / oplog.FILE_NAME)

@@ -68,9 +68,12 @@ class HostScreen(Screen[None]):
     def _render_host(self) -> None:
         h, now = self.host, self.clock()
         title = Text()
-        title.append(state_text(h.state) + "  ")
+        retired_as = self.feed.retired_as(h.instance)
+        title.append(("⊘ retired" if retired_as is not None else state_text(h.state)) + "  ")
         title.append(safe.text(h.instance, limit=safe.LINE_LIMIT, style="bold"))  # in full below
-        if self.gone_from_fleet:
+        if retired_as is not None:
+            title.append(safe.text(f"   (target file renamed to {retired_as}; Prometheus still has its last samples)"))
+        elif self.gone_from_fleet:
             title.append("   (no longer in the fleet: showing the last data)")
         self.query_one("#host-title", Static).update(title)
         self.query_one("#host-title", Static).set_classes(f"state-{h.state.value}")
