@@ -38,6 +38,8 @@ from fleetui.tui.screens.host import host_screen
 from fleetui.tui.screens.plan import PlanScreen
 from fleetui.tui.screens.retire import RetireDialog, register_retire
 from fleetui.tui.screens.welcome import WelcomeScreen
+from fleetui.tui.screens.wizard import WizardScreen, register_reenroll
+from fleetui.tui.screens.wizard.opener import reenroll_form, suggestions_from
 from fleetui.tui.source import FleetSource
 from fleetui.tui.themes import DEFAULT_THEME, STATUS_VARIABLES, load_themes
 
@@ -76,6 +78,8 @@ class FleetApp(App[None]):
         self.host_actions = host_actions or default_actions()
         if self.host_actions.get("host.retire") is None:
             register_retire(self.host_actions, self.open_retire)
+        if self.host_actions.get("host.reenroll") is None:
+            register_reenroll(self.host_actions, self.open_reenroll)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -140,6 +144,30 @@ class FleetApp(App[None]):
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
 
+    def action_enroll(self) -> None:
+        snapshot = self.feed.snapshot
+        suggestions = suggestions_from(snapshot.hosts if snapshot else (), self.settings["schema.required_labels"])
+        self.push_screen(WizardScreen(self.operations, self.settings, suggestions=suggestions), self._show_in_fleet)
+
+    def open_reenroll(self, host: HostStatus) -> None:
+        snapshot = self.feed.snapshot
+        required = self.settings["schema.required_labels"]
+        suggestions = suggestions_from(snapshot.hosts if snapshot else (), required)
+        form = reenroll_form(host, required)
+        screen = WizardScreen(self.operations, self.settings, form=form, suggestions=suggestions, reenroll=True)
+        self.push_screen(screen, self._show_in_fleet)
+
+    def _show_in_fleet(self, instance: str | None) -> None:
+        """After an enrollment: back to the fleet with the cursor on the host's row (once the feed has it)."""
+        fleet = next((s for s in self.screen_stack if isinstance(s, FleetScreen)), None)
+        if not instance or fleet is None:
+            return
+        while self.screen is not fleet:
+            self.pop_screen()
+        if not fleet.table.move_cursor_to(instance):
+            self.feed.refresh_now()
+            self.set_timer(1.0, lambda: fleet.table.move_cursor_to(instance))
+
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
 
@@ -182,6 +210,11 @@ class FleetApp(App[None]):
     def palette_commands(self) -> Iterator[PaletteCommand]:
         """The app's own palette entries; each screen adds its own (fleetui.tui.commands)."""
         yield PaletteCommand("Help: keys of this screen", "List every key of the current screen (?)", self.action_help)
+        yield PaletteCommand(
+            "Enroll a host…",
+            "The enrollment wizard: connect, choose what to collect, plan, apply (e on the fleet)",
+            self.action_enroll,
+        )
         yield PaletteCommand(
             "Plan enrollment of a host…",
             "What enroll would change on a host, over SSH; changes nothing",

@@ -88,6 +88,7 @@ class FleetScreen(Screen[None]):
             tooltip="One merged log stream of the hosts shown (filter first)",
         ),
         Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
+        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", show=False, tooltip="Enroll a host (the wizard)"),
     ]
 
     HELP_TITLE = "fleet"
