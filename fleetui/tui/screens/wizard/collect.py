@@ -20,9 +20,9 @@ from fleetui.tui.screens.wizard.form import WizardForm
 from fleetui.tui.widgets.plain_input import PlainInput
 
 MODE_LINES = {
-    "pull": "pull — Prometheus scrapes Alloy on the host: `up` is Prometheus reaching it (0 when it cannot)",
-    "push": "push — Alloy remote-writes to Prometheus: there is no `up` to scrape; fleetui judges the host "
-    "by how recently its samples arrived",
+    "pull": "Prometheus scrapes Alloy on the host: `up` says whether Prometheus reached it (0: it could not).",
+    "push": "Alloy remote-writes to Prometheus: no scrape, so no `up`; the host is judged by how recently its "
+    "samples arrived.",
 }
 SERVICE_HINTS = {
     "postgres": "extra params (the DSN goes in the masked field below)",
@@ -52,8 +52,9 @@ class CollectStep(VerticalScroll):
         f = self.form
         yield Label("Mode")
         with RadioSet(id="mode"):
-            yield RadioButton(MODE_LINES["pull"], value=f.mode == "pull", id="mode-pull")
-            yield RadioButton(MODE_LINES["push"], value=f.mode == "push", id="mode-push")
+            yield RadioButton("pull", value=f.mode == "pull", id="mode-pull")
+            yield RadioButton("push", value=f.mode == "push", id="mode-push")
+        yield Static(f"pull: {MODE_LINES['pull']}\npush: {MODE_LINES['push']}", id="mode-lines", markup=False)
         yield error_box("mode")
         yield Label("Labels", classes="section")
         yield Static(id="instance-line")

@@ -185,8 +185,12 @@ def build(form: WizardForm, settings: Settings, *, with_services: bool = True) -
     try:
         request, _ = cli_enroll.build(_namespace(form, port), settings, with_services=with_services)
     except InputErrors as e:
+        per_label = any(k.startswith("label-") or k in ("extra_labels", "hostname") for k in errors)
         for k, v in e.errors.items():
-            errors.setdefault(FIELD_OF.get(k, "form"), v)
+            name = FIELD_OF.get(k, "form")
+            if name == "labels" and per_label:
+                continue  # already said beside the label's own field
+            errors.setdefault(name, v)
         raise InputErrors(errors) from None
     if errors:
         raise InputErrors(errors)

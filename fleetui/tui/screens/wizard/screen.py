@@ -52,9 +52,9 @@ class WizardScreen(Screen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", id="wizard.next", tooltip="Check this section and go on"),
         Binding("ctrl+b", "back", "Back", id="wizard.back", tooltip="Back to the previous section"),
-        Binding("ctrl+r", "retry", "Retry", id="wizard.retry", show=False, tooltip="Run the apply again"),
-        Binding("ctrl+e", "edit", "Edit", id="wizard.edit", show=False, tooltip="Back to What to collect"),
-        Binding("f", "show_in_fleet", "Show in fleet", id="wizard.fleet", show=False, tooltip="Its fleet row"),
+        Binding("ctrl+r", "retry", "Retry", id="wizard.retry", tooltip="After a failed apply: run it again"),
+        Binding("ctrl+e", "edit", "Edit", id="wizard.edit", tooltip="After a failed apply: back to What to collect"),
+        Binding("f", "show_in_fleet", "Show in fleet", id="wizard.fleet", tooltip="After the apply: its fleet row"),
         Binding("escape", "close", "Close", id="wizard.close", tooltip="Close (asks first while applying)"),
     ]
     HELP_TITLE = "enroll a host"
@@ -73,6 +73,7 @@ class WizardScreen(Screen[str | None]):
     .field-col { height: auto; width: 1fr; }
     .field-col > Label { color: $text-muted; }
     .step-intro { height: auto; margin-bottom: 1; }
+    #mode-lines { height: auto; color: $text-muted; }
     .step-intro.-failed, #apply-outcome.-failed { color: $error; }
     #connect-facts, #apply-outcome, #plan-command { height: auto; margin-top: 1; }
     #apply-log { height: auto; max-height: 12; }
