@@ -56,6 +56,7 @@ class WizardScreen(Screen[str | None]):
         Binding("ctrl+e", "edit", "Edit", id="wizard.edit", tooltip="After a failed apply: back to What to collect"),
         Binding("f", "show_in_fleet", "Show in fleet", id="wizard.fleet", tooltip="After the apply: its fleet row"),
         Binding("escape", "close", "Close", id="wizard.close", tooltip="Close (asks first while applying)"),
+        Binding("q", "quit_safely", "Quit", id="wizard.quit", show=False, tooltip="Quit (asks first while applying)"),
     ]
     HELP_TITLE = "enroll a host"
     DEFAULT_CSS = """
@@ -193,6 +194,13 @@ class WizardScreen(Screen[str | None]):
             self.notify("Stopping: the read-only run stops safely…", timeout=3)
             return
         self.dismiss(None)
+
+    def action_quit_safely(self) -> None:
+        """Quitting in the middle of an apply would leave the rollback to chance: ask and cancel first."""
+        if self.handle is not None and self.handle.running:
+            self.action_close()
+            return
+        self.app.exit()
 
     def _cancel_answer(self, yes: bool | None) -> None:
         if yes and self.handle is not None and self.handle.running:
