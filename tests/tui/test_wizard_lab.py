@@ -301,7 +301,7 @@ async def test_password_login_sudo_password_and_a_changed_key(lab: Any, lab_sett
         plan = await _wait_result(wizard, "plan", 90)
         await pilot.pause()
         assert plan.ok, plan.error  # read the host's files with sudo -S and the password
-        render = next(e for e in plan.events if e.step == "render")  # read the host's files with sudo -S
+        render = [e for e in plan.events if e.step == "render"][-1]  # read the host's files with sudo -S
         assert render.status is StepStatus.DONE, render
         shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert password not in shown

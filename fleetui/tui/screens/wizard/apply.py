@@ -16,13 +16,6 @@ from fleetui.tui import safe
 from fleetui.tui.widgets.operation_view import StepList, event_line
 
 
-def up_after(result: OperationResult) -> float | None:
-    """Seconds from the start of the apply to Prometheus reporting the host up (the run's own clock)."""
-    if not result.ok:
-        return None
-    return result.elapsed_s
-
-
 def outcome_text(result: OperationResult) -> Text:
     text = Text()
     if result.ok:
