@@ -29,7 +29,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fleetui.domain.logbuffer import LogBuffer
-from fleetui.domain.logline import Level, LineFilter, LogLine, clock_text, visible
+from fleetui.domain.logline import Level, LineFilter, LogLine, clock_text
+from fleetui.tui.safe import visible
 
 _LEVEL_CLASS = {
     Level.DEBUG: "log-view--debug",
@@ -102,7 +103,7 @@ class LogView(ScrollView, can_focus=True):
         added, removed = self.buffer.append(lines)
         kept_rows = rows_before - min(removed, rows_before)
         if self.show_host:
-            width = max(len(ln.host) for ln in lines)
+            width = max(len(visible(h)) for h in {ln.host for ln in lines})
             if width > self._host_width:
                 self._host_width = width
                 self._strips.clear()
@@ -274,7 +275,7 @@ class LogView(ScrollView, can_focus=True):
         line = self.buffer.line_at(row)
         segments: list[Segment] = []
         if self.show_host:
-            segments.append(Segment(line.host.ljust(self._host_width) + " ", self._style("log-view--host")))
+            segments.append(Segment(visible(line.host).ljust(self._host_width) + " ", self._style("log-view--host")))
         if self.timestamps:
             segments.append(Segment(clock_text(line.ts) + " ", self._style("log-view--time")))
         body = visible(line.text)
