@@ -224,9 +224,32 @@ class LogView(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         if self.wrap:
             starts = self._row_starts()
-            self.virtual_size = Size(self._text_width(), starts[-1])
+            self._set_virtual_size(Size(self._text_width(), starts[-1]))
         else:
-            self.virtual_size = Size(self._prefix_width() + self.buffer.longest, len(self.buffer))
+            self._set_virtual_size(Size(self._prefix_width() + self.buffer.longest, len(self.buffer)))
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Change the scrollable size without a layout pass of the whole screen when no scrollbar appears or
+        goes: `virtual_size` is a layout reactive, and while lines stream with wrap or a level filter on, the
+        row count changes on every flush (measured: one layout ~16 ms, most of a key's latency). Only the
+        scrollbars' extents and the scroll limits change then, which `_scroll_update` does directly."""
+        old = self.virtual_size
+        if size == old:
+            return
+        width, height = self.container_size
+
+        def side(extent: int, room: int) -> int:  # 1: needs a scrollbar, -1: clearly not, 0: at the edge
+            return 1 if extent > room else -1 if extent <= room - 2 else 0
+
+        same_bars = side(old.height, height) == side(size.height, height) != 0 and (
+            side(old.width, width) == side(size.width, width) != 0
+        )
+        if not (self.is_mounted and height and same_bars):
+            self.virtual_size = size
+            return
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def _rows_of(self, text: str, width: int, prefix: int, step: int) -> int:
         cells = prefix + (len(text) if text.isascii() and text.isprintable() else cell_len(visible(text)))
