@@ -143,3 +143,36 @@ async def test_marked_hosts_give_one_merged_log_and_a_fleet_doctor(lab: Any, set
         assert fleet.table.move_cursor_to("web-02")
         await pilot.press("space")  # unmark
         assert [h.instance for h in fleet.table.marked_hosts] == ["web-01"]
+
+
+async def test_an_unknown_host_key_opens_the_host_key_dialog(
+    lab: Any, lab_settings: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """With a known_hosts that does not know web-01: the log pane and the doctor ask with the console's
+    host-key dialog (the fingerprint the host really has); refused, the pane says the stream failed; trusted,
+    the doctor connects and its ssh check passes. (`settings`: only for a lab whose Prometheus lists web-01.)"""
+    from lab_trust import fingerprint
+
+    from fleetui.adapters.alloy_logs import StreamState
+    from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
+
+    untrusted = lab_settings.with_overrides({"ssh.known_hosts": str(tmp_path / "known_hosts")})
+    app = FleetApp(untrusted, PrometheusSource(untrusted), config_file=None)
+    async with app.run_test(size=(140, 40)) as pilot:
+        fleet = await _fleet(app)
+        assert fleet.table.move_cursor_to("web-01")
+        await pilot.press("l")
+        logs = app.screen
+        assert isinstance(logs, LogScreen)
+        await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (logs)")
+        assert app.screen.info.fingerprint == fingerprint("web-01")
+        await pilot.press("n")
+        await _until(lambda: any(e.state is StreamState.FAILED for e in logs.hosts.values()), 20, "the refusal")
+        assert app.screen is logs and logs.status_line().endswith("failed")
+        await pilot.press("escape", "D")
+        doctor = app.screen
+        assert isinstance(doctor, DoctorScreen)
+        await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (doctor)")
+        await pilot.press("t")
+        await _until(lambda: bool(doctor.reports), 60, "the doctor's report")
+        assert doctor.reports[0].check("ssh").status is Status.OK
