@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -251,18 +251,24 @@ class LogView(ScrollView, can_focus=True):
         self._scroll_update(size)
         self.refresh()
 
-    def _rows_of(self, text: str, width: int, prefix: int, step: int) -> int:
-        cells = prefix + (len(text) if text.isascii() and text.isprintable() else cell_len(visible(text)))
-        return 1 if cells <= width else 1 + -(-(cells - width) // step)
+    def _heights(self, lines: Iterable[LogLine], width: int) -> list[int]:
+        """Rows each line takes when wrapped at `width` (one loop, no call per line: this runs for every
+        streamed line while wrap is on, and for the whole buffer when wrap is switched on)."""
+        room, step = width - self._prefix_width(), self._continuation_width(width)
+        out: list[int] = []
+        append = out.append
+        for ln in lines:
+            t = ln.text
+            n = len(t) if t.isascii() and t.isprintable() else cell_len(visible(t))
+            append(1 if n <= room else 1 + (n - room + step - 1) // step)
+        return out
 
     def _row_starts(self) -> list[int]:
         """Wrap: cumulative row offsets of the visible lines (built lazily, O(visible lines))."""
         width = self._text_width()
         if self._starts is not None and self._wrap_width == width:
             return self._starts
-        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
-        heights = (rows_of(ln.text, width, prefix, step) for ln in self.buffer.visible())
-        self._starts = [0, *itertools.accumulate(heights)]
+        self._starts = list(itertools.accumulate(self._heights(self.buffer.visible(), width), initial=0))
         self._wrap_width = width
         return self._starts
 
@@ -275,11 +281,9 @@ class LogView(ScrollView, can_focus=True):
         if removed:
             base = starts[removed]
             starts = [s - base for s in starts[removed:]]
-        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
-        total = starts[-1]
-        for ln in self.buffer.visible(kept):
-            total += rows_of(ln.text, width, prefix, step)
-            starts.append(total)
+        added = itertools.accumulate(self._heights(self.buffer.visible(kept), width), initial=starts[-1])
+        next(added)  # the initial value: already the last entry
+        starts.extend(added)
         return starts
 
     # --- painting -------------------------------------------------------------------------------------------
