@@ -162,17 +162,17 @@ async def test_an_unknown_host_key_opens_the_host_key_dialog(
         fleet = await _fleet(app)
         assert fleet.table.move_cursor_to("web-01")
         await pilot.press("l")
-        logs = app.screen
-        assert isinstance(logs, LogScreen)
         await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (logs)")
+        logs = app.screen_stack[-2]
+        assert isinstance(logs, LogScreen)
         assert app.screen.info.fingerprint == fingerprint("web-01")
         await pilot.press("n")
         await _until(lambda: any(e.state is StreamState.FAILED for e in logs.hosts.values()), 20, "the refusal")
         assert app.screen is logs and logs.status_line().endswith("failed")
         await pilot.press("escape", "D")
-        doctor = app.screen
-        assert isinstance(doctor, DoctorScreen)
         await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (doctor)")
+        doctor = app.screen_stack[-2]
+        assert isinstance(doctor, DoctorScreen)
         await pilot.press("t")
         await _until(lambda: bool(doctor.reports), 60, "the doctor's report")
         assert doctor.reports[0].check("ssh").status is Status.OK
