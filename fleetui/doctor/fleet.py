@@ -46,7 +46,9 @@ class DoctorOperation:
         self.settings = settings
         self.target = target
         self.host = target.name
-        self.lock_key: tuple[str, int | None] = (target.ssh.host, target.ssh.port)
+        # the key an enrollment of this host takes: its port is None when it is the default one
+        default = target.ssh.port is None or target.ssh.port == int(settings["ssh.port"])
+        self.lock_key: tuple[str, int | None] = (target.ssh.host, None if default else target.ssh.port)
         self.report: DoctorReport | None = None
         self._prom = prom
         self._identity_file = identity_file

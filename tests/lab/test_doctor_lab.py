@@ -198,7 +198,7 @@ def test_fleet_doctor_runs_on_the_runner_waits_for_a_host_lock_and_tallies(lab: 
 
     async def go() -> tuple[list[DoctorReport], list[str]]:
         runner = Runner(settings)
-        held = runner.locks.lock_for(targets[0].ssh.host, targets[0].ssh.port)
+        held = runner.locks.lock_for(targets[0].ssh.host, None)  # as `fleetui enroll web-01` would hold it
         await held.acquire()
         finished: list[str] = []
         first = asyncio.Event()
