@@ -129,14 +129,15 @@ class FleetApp(App[None]):
         if len(message.hosts) > MAX_MERGED:
             self.notify(f"{len(message.hosts)} hosts shown: filter down to {MAX_MERGED} or fewer for one merged log")
         elif message.hosts:
-            open_logs(self, message.hosts, self.settings)
+            open_logs(self, message.hosts, self.settings, on_unknown_key=self.operations.ask_host_key)
 
     @on(OpenDoctor)
     def _open_doctor(self, message: OpenDoctor) -> None:
         from fleetui.tui.screens.doctor import open_doctor
 
         if message.hosts:
-            open_doctor(self, message.hosts, self.settings)
+            ops = self.operations
+            open_doctor(self, message.hosts, self.settings, runner=ops.runner, on_unknown_key=ops.ask_host_key)
 
     def open_retire(self, host: HostStatus) -> None:
         self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
