@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.containers import VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
@@ -54,7 +55,7 @@ class CollectStep(VerticalScroll):
         with RadioSet(id="mode"):
             yield RadioButton("pull", value=f.mode == "pull", id="mode-pull")
             yield RadioButton("push", value=f.mode == "push", id="mode-push")
-        yield Static(f"pull: {MODE_LINES['pull']}\npush: {MODE_LINES['push']}", id="mode-lines", markup=False)
+        yield Static(Content(f"pull: {MODE_LINES['pull']}\npush: {MODE_LINES['push']}"), id="mode-lines")
         yield error_box("mode")
         yield Label("Labels", classes="section")
         yield Static(id="instance-line")

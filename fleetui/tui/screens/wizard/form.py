@@ -73,7 +73,7 @@ def label_args(form: WizardForm) -> list[str]:
     out = [f"{k}={v}" for k, v in form.labels.items() if v != ""]
     out += form.extra_labels.split()
     if form.hostname and form.hostname != form.nodename:
-        out.append(f"hostname={form.hostname}")
+        out += [f"hostname={form.hostname}"]  # a CLI argument (quoted as argv), not console text
     return out
 
 
