@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from textual.app import ComposeResult
-from textual.content import Content
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
