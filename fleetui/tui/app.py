@@ -140,6 +140,11 @@ class FleetApp(App[None]):
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
 
+    def action_unattributed_alerts(self) -> None:
+        from fleetui.tui.screens.alerts import UnattributedAlertsScreen
+
+        self.push_screen(UnattributedAlertsScreen(self.feed))
+
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
 
@@ -191,6 +196,11 @@ class FleetApp(App[None]):
             "History of enrolled and retired hosts",
             "The targets directory as the audit trail, and every operation run from this machine",
             self.action_history,
+        )
+        yield PaletteCommand(
+            "Alerts no host matches",
+            "Firing alerts whose instance is no host of the fleet (often a label problem)",
+            self.action_unattributed_alerts,
         )
         for name in self.fleet_themes:
             yield PaletteCommand(

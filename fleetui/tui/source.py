@@ -21,18 +21,29 @@ class FleetSource(Protocol):
     async def snapshot(self) -> FleetSnapshot: ...
 
 
+def reads_alerts(source: object) -> bool:
+    """Whether `source`'s snapshots carry firing alerts (the console then shows an alerts column and section).
+    A source without the attribute does not: its fleet is shown as before."""
+    return bool(getattr(source, "reads_alerts", False))
+
+
 class PrometheusSource:
-    """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh)."""
+    """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh), enriched the way
+    `fleetui status` enriches it: silent hosts from the targets directory and firing alerts (one more request,
+    to Alertmanager or Prometheus' /api/v1/alerts), read concurrently with nothing else waiting on them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location = str(settings["prometheus.url"])
+        self.reads_alerts = True
 
     async def snapshot(self) -> FleetSnapshot:
+        from fleetui.adapters.fleet_extras import enrich
         from fleetui.adapters.prometheus import FleetReader, PrometheusClient
 
         async with PrometheusClient(self.settings) as client:
-            return await FleetReader(client, self.settings).snapshot()
+            snap = await FleetReader(client, self.settings).snapshot()
+        return await enrich(self.settings, snap)
 
 
 class FixedSource:
@@ -42,6 +53,11 @@ class FixedSource:
         self.current = snapshot
         self.location = location
         self.calls = 0
+
+    @property
+    def reads_alerts(self) -> bool:
+        """A fixed snapshot carries alerts when it was built with them (`alerts_view` set)."""
+        return self.current.alerts_view is not None
 
     async def snapshot(self) -> FleetSnapshot:
         self.calls += 1

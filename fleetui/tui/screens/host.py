@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from fleetui.domain.fleet import HostStatus
 from fleetui.tui import safe
 from fleetui.tui.actions import HostAction, HostActions
+from fleetui.tui.alerts_fmt import show_alerts
 from fleetui.tui.columns import state_text
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
@@ -49,6 +50,8 @@ class HostScreen(Screen[None]):
             yield Static(id="host-title")
             yield Static("Scrape", classes="section-title")
             yield Static(id="host-overview")
+            yield Static("Alerts", classes="section-title", id="host-alerts-title")
+            yield Static(id="host-alerts")
             yield Static("Labels", classes="section-title")
             yield Static(id="host-labels")
             yield Static("Problems", classes="section-title")
@@ -93,6 +96,7 @@ class HostScreen(Screen[None]):
             ("last error", h.last_error or "none"),
         ]
         self.query_one("#host-overview", Static).update(_pairs(rows))
+        show_alerts(self, h, now)
         labels = sorted(h.labels.items())
         self.query_one("#host-labels", Static).update(_pairs(labels) if labels else Text("no labels"))
 

@@ -1,0 +1,89 @@
+"""Snapshots of alerts in the console — the fleet's alerts column and silent host, a host's alerts section, the
+list of alerts no host matches — at 80×24 and 160×48, over a fixed fleet and a frozen clock.
+
+The alerts are domain values built here (what fleetui.adapters.alertmanager parses from Alertmanager), some
+with markup-like text, so the snapshots also show that alert text is drawn as typed. That Alertmanager and
+Prometheus really produce them is tested on the lab (tests/lab/test_alerts_lab.py, test_alerts_console_lab.py).
+
+Update only after looking at the report: `pytest tests/tui/test_snapshots_alerts.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fleet_fixture import NOW, FixedSource, fleet, make_app
+from textual.pilot import Pilot
+
+from fleetui.domain.alerts import Alert, AlertState, AlertsView, with_alerts
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode
+from fleetui.tui.messages import OpenHost
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+
+
+def _alert(name: str, instance: str, state: AlertState = AlertState.FIRING, **extra: str) -> Alert:
+    severity = extra.pop("severity", "critical")
+    summary = extra.pop("summary", f"{name} on {instance}")
+    return Alert(
+        name,
+        {"alertname": name, "instance": instance, "severity": severity, **extra},
+        {"summary": summary},
+        state,
+        NOW - 300,
+        inhibited_by=("4f1c2a",) if state is AlertState.INHIBITED else (),
+        silenced_by=("9b7e" + "0" * 4,) if state is AlertState.SILENCED else (),
+    )
+
+
+def alert_fleet() -> FleetSnapshot:
+    silent = HostStatus(
+        instance="edge-07",
+        state=HostState.SILENT,
+        mode=Mode.PUSH,
+        last_seen=None,
+        labels={"instance": "edge-07", "environment": "prod", "maintainers": "ops-team"},
+        last_error="never seen: enrolled (edge-07.json) but Prometheus has no series of it",
+    )
+    base = fleet()
+    snap = replace(base, hosts=tuple(sorted((*base.hosts, silent), key=lambda h: h.instance)))
+    alerts = (
+        _alert("HostDown", "10.0.0.2:9100", summary="Host web-02 is down", signal="scrape_failed"),
+        _alert("DiskSpaceLow", "10.0.0.2:9100", AlertState.INHIBITED, severity="warning"),
+        _alert("HighLoad", "web-08", AlertState.SILENCED, severity="warning"),  # by hostname label
+        _alert("HighLoad", "10.0.0.3:9100", severity="warning", summary="[bold]load[/bold] 12 > 8"),
+        _alert("HostDown", "raspberry-pi", summary="Host raspberry-pi is down\x1b[2J"),  # matches no host
+    )
+    return with_alerts(snap, AlertsView("alertmanager", alerts))
+
+
+async def _loaded(pilot: Pilot[Any]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet_with_alerts(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_host_alerts_section(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        pilot.app.post_message(OpenHost("10.0.0.2:9100"))
+        await pilot.pause()
+
+    assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_unattributed_alerts(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        pilot.app.action_unattributed_alerts()
+        await pilot.pause()
+
+    assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=run_before)
