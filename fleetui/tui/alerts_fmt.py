@@ -14,9 +14,11 @@ from typing import Any
 
 from rich.text import Text
 
+from fleetui.domain import drift
 from fleetui.domain.alerts import Alert, AlertState, AlertsView
 from fleetui.domain.fleet import HostStatus
 from fleetui.tui import safe
+from fleetui.tui.columns import Column
 from fleetui.tui.fmt import format_age
 
 # worst first; anything else (or no severity label) ranks after these
@@ -105,16 +107,72 @@ def host_alerts_text(h: HostStatus, view: AlertsView | None, now: float) -> Text
 
 
 def show_alerts(screen: Any, h: HostStatus, now: float) -> None:
-    """Fill the host detail's alerts section (`#host-alerts-title`, `#host-alerts`); hidden when the console's
-    source reads no alerts (a fixed snapshot without them)."""
+    """Fill the host detail's alerts and Alloy sections (`#host-alerts`, `#host-alloy` and their titles); hidden
+    when the console's source is not enriched (a fixed snapshot without alerts)."""
     from textual.widgets import Static
 
-    from fleetui.tui.source import reads_alerts
+    from fleetui.tui.source import enriched
 
     feed = screen.feed
-    shown = reads_alerts(feed.source)
-    for widget in screen.query("#host-alerts-title, #host-alerts"):
+    shown = enriched(feed.source)
+    for widget in screen.query("#host-alerts-title, #host-alerts, #host-alloy-title, #host-alloy"):
         widget.display = shown
     if shown:
         view = feed.snapshot.alerts_view if feed.snapshot is not None else None
         screen.query_one("#host-alerts", Static).update(host_alerts_text(h, view, now))
+        screen.query_one("#host-alloy", Static).update(drift_text(h))
+
+
+def alloy_cell(h: HostStatus, now: float = 0.0) -> str:
+    return safe.visible(drift.short(h.drift))
+
+
+def alloy_sort_key(h: HostStatus) -> Any:
+    """Drifted hosts first (config changed, then versions off the fleet's), then by version."""
+    d = h.drift
+    if d is None:
+        return (3, ())
+    rank = 0 if d.config == "changed" else (1 if d.version_drift else 2)
+    return (rank, drift.version_key(d.version or "0"))
+
+
+def enriched_columns() -> list[Column]:
+    """The columns an enriched fleet adds: firing alerts, and the Alloy version with its drift markers."""
+    return [
+        Column("alerts", "alerts", alerts_cell, alerts_sort_key, 6, 16, 2),
+        Column("alloy", "alloy", alloy_cell, alloy_sort_key, 5, 16, 6),
+    ]
+
+
+def drift_text(h: HostStatus) -> Text:
+    """The host detail's Alloy section: version (and where it comes from), and whether the running config is the
+    one fleetui applied."""
+    d = h.drift
+    if d is None:
+        return Text(
+            "not known: Prometheus has no Alloy metrics of this host (enroll with --service self) and "
+            "fleetui has not enrolled it from here"
+        )
+    source = {"prometheus": "alloy_build_info in Prometheus", "enrollment": "read at fleetui's last enrollment"}
+    text = Text()
+    text.append("version  ", "bold")
+    text.append(safe.text(d.version or "unknown", limit=64))
+    if d.version_source:
+        text.append(f"  ({source.get(d.version_source, d.version_source)})")
+    if d.version_drift and d.majority_version:
+        text.append(f"  — {d.version_drift} than most of the fleet (")
+        text.append(safe.text(d.majority_version, limit=64))
+        text.append(")")
+    text.append("\nconfig   ", "bold")
+    text.append(
+        {
+            "applied": "the one fleetui applied",
+            "changed": "CHANGED since fleetui applied it (edited on the host, or deployed by another tool)",
+            "unknown": "not comparable (needs Alloy's alloy_config_hash in Prometheus and an enrollment from here)",
+        }[d.config]
+    )
+    for label, sha in (("running", d.running_sha256), ("applied", d.applied_sha256)):
+        if sha:
+            text.append(f"\n{label:<9}", "bold")
+            text.append(safe.text(f"sha256:{sha}", limit=80))
+    return text

@@ -145,6 +145,11 @@ class FleetApp(App[None]):
 
         self.push_screen(UnattributedAlertsScreen(self.feed))
 
+    def action_alloy_versions(self) -> None:
+        from fleetui.tui.screens.versions import VersionsScreen
+
+        self.push_screen(VersionsScreen(self.feed))
+
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
 
@@ -201,6 +206,11 @@ class FleetApp(App[None]):
             "Alerts no host matches",
             "Firing alerts whose instance is no host of the fleet (often a label problem)",
             self.action_unattributed_alerts,
+        )
+        yield PaletteCommand(
+            "Alloy versions in use",
+            "Which Alloy versions the fleet runs, by how many hosts, and which hosts drift",
+            self.action_alloy_versions,
         )
         for name in self.fleet_themes:
             yield PaletteCommand(

@@ -95,9 +95,9 @@ def _label_column(name: str, priority: int) -> Column:
     return Column(f"label:{name}", visible(name), cell, _text_key(lambda h: h.labels.get(name, "")), 4, 24, priority)
 
 
-def fleet_columns(key_labels: Sequence[str], *, alerts: bool = False) -> list[Column]:
-    """The fleet screen's columns, in display order; `key_labels` are the schema's required labels; `alerts`:
-    the source reads firing alerts, so they get a column (fleetui.tui.alerts_fmt)."""
+def fleet_columns(key_labels: Sequence[str], *, enriched: bool = False) -> list[Column]:
+    """The fleet screen's columns, in display order; `key_labels` are the schema's required labels; `enriched`:
+    the source reads alerts and Alloy drift, so they get columns (fleetui.tui.alerts_fmt)."""
     cols = [
         Column("state", "state", lambda h, now: state_text(h.state), lambda h: STATE_RANK[h.state], 7, 8, 0),
         Column("instance", "instance", lambda h, now: visible(h.instance), _text_key(lambda h: h.instance), 12, 40, 1),
@@ -126,9 +126,9 @@ def fleet_columns(key_labels: Sequence[str], *, alerts: bool = False) -> list[Co
             right=True,
         ),
     ]
-    if alerts:
-        from fleetui.tui.alerts_fmt import alerts_cell, alerts_sort_key
+    if enriched:
+        from fleetui.tui.alerts_fmt import enriched_columns
 
-        cols.append(Column("alerts", "alerts", alerts_cell, alerts_sort_key, 6, 16, 2))
+        cols += enriched_columns()
     cols += [_label_column(name, 7 + i) for i, name in enumerate(key_labels)]
     return cols

@@ -21,21 +21,22 @@ class FleetSource(Protocol):
     async def snapshot(self) -> FleetSnapshot: ...
 
 
-def reads_alerts(source: object) -> bool:
-    """Whether `source`'s snapshots carry firing alerts (the console then shows an alerts column and section).
-    A source without the attribute does not: its fleet is shown as before."""
-    return bool(getattr(source, "reads_alerts", False))
+def enriched(source: object) -> bool:
+    """Whether `source`'s snapshots are enriched like `fleetui status`'s — firing alerts and Alloy drift — so
+    the console shows their columns and sections. A source without the attribute is not: its fleet is shown
+    without them."""
+    return bool(getattr(source, "enriched", False))
 
 
 class PrometheusSource:
     """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh), enriched the way
-    `fleetui status` enriches it: silent hosts from the targets directory and firing alerts (one more request,
-    to Alertmanager or Prometheus' /api/v1/alerts), read concurrently with nothing else waiting on them."""
+    `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one more request, to
+    Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query), read concurrently."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location = str(settings["prometheus.url"])
-        self.reads_alerts = True
+        self.enriched = True
 
     async def snapshot(self) -> FleetSnapshot:
         from fleetui.adapters.fleet_extras import enrich
@@ -43,7 +44,7 @@ class PrometheusSource:
 
         async with PrometheusClient(self.settings) as client:
             snap = await FleetReader(client, self.settings).snapshot()
-        return await enrich(self.settings, snap)
+            return await enrich(self.settings, snap, client=client)
 
 
 class FixedSource:
@@ -55,8 +56,8 @@ class FixedSource:
         self.calls = 0
 
     @property
-    def reads_alerts(self) -> bool:
-        """A fixed snapshot carries alerts when it was built with them (`alerts_view` set)."""
+    def enriched(self) -> bool:
+        """A fixed snapshot counts as enriched when it was built with alerts (`alerts_view` set)."""
         return self.current.alerts_view is not None
 
     async def snapshot(self) -> FleetSnapshot:

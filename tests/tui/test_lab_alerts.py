@@ -90,7 +90,8 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
             assert "0 alerts from alertmanager match no host" in "\n".join(screen_lines(app))
             await pilot.press("escape")
 
-        # a refresh costs what the reader costs plus ONE request, for the alerts (the targets dir is a file read)
+        # a refresh costs what the reader costs plus ONE request for the alerts and ONE instant query for Alloy's
+        # version and config hash (the targets dir and the operation log are file reads)
         from fleetui.adapters.prometheus import FleetReader, PrometheusClient
 
         sent: list[str] = []
@@ -105,6 +106,6 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
             await FleetReader(client, settings).snapshot()
         reader_paths, sent[:] = list(sent), []
         await PrometheusSource(settings).snapshot()
-        assert sorted(sent) == sorted([*reader_paths, "/api/v2/alerts"]), (reader_paths, sent)
+        assert sorted(sent) == sorted([*reader_paths, "/api/v2/alerts", "/api/v1/query"]), (reader_paths, sent)
     finally:
         target.unlink()

@@ -1,5 +1,6 @@
-"""Snapshots of alerts in the console — the fleet's alerts column and silent host, a host's alerts section, the
-list of alerts no host matches — at 80×24 and 160×48, over a fixed fleet and a frozen clock.
+"""Snapshots of alerts and drift in the console — the fleet's alerts and Alloy columns and a silent host, a
+host's alerts and Alloy sections, the list of alerts no host matches, the versions in use — at 80×24 and
+160×48, over a fixed fleet and a frozen clock.
 
 The alerts are domain values built here (what fleetui.adapters.alertmanager parses from Alertmanager), some
 with markup-like text, so the snapshots also show that alert text is drawn as typed. That Alertmanager and
@@ -18,6 +19,7 @@ from fleet_fixture import NOW, FixedSource, fleet, make_app
 from textual.pilot import Pilot
 
 from fleetui.domain.alerts import Alert, AlertState, AlertsView, with_alerts
+from fleetui.domain.drift import Recorded, Running, with_drift
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode
 from fleetui.tui.messages import OpenHost
 
@@ -56,7 +58,13 @@ def alert_fleet() -> FleetSnapshot:
         _alert("HighLoad", "10.0.0.3:9100", severity="warning", summary="[bold]load[/bold] 12 > 8"),
         _alert("HostDown", "raspberry-pi", summary="Host raspberry-pi is down\x1b[2J"),  # matches no host
     )
-    return with_alerts(snap, AlertsView("alertmanager", alerts))
+    snap = with_alerts(snap, AlertsView("alertmanager", alerts))
+    sha = "9f2c" + "0" * 60
+    running = {h.instance: Running("1.10.2", sha) for h in snap.hosts if h.state is HostState.UP}
+    running["10.0.0.3:9100"] = Running("1.8.3", sha)  # an older Alloy
+    running["10.0.0.4:9100"] = Running("1.10.2", "77ab" + "0" * 60)  # its config was edited on the host
+    recorded = {"10.0.0.4": Recorded(sha, "1.10.2"), "10.0.0.2": Recorded(sha, "v1.9.1")}  # from the log
+    return with_drift(snap, running, recorded)
 
 
 async def _loaded(pilot: Pilot[Any]) -> None:
@@ -84,6 +92,16 @@ def test_unattributed_alerts(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await _loaded(pilot)
         pilot.app.action_unattributed_alerts()
+        await pilot.pause()
+
+    assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_alloy_versions(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        pilot.app.action_alloy_versions()
         await pilot.pause()
 
     assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=run_before)

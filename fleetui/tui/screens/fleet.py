@@ -24,7 +24,7 @@ from fleetui.tui.columns import fleet_columns
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
-from fleetui.tui.source import reads_alerts
+from fleetui.tui.source import enriched
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
@@ -110,7 +110,7 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""  # the filter applied (stripped)
         self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
-        self._columns = fleet_columns(key_labels, alerts=reads_alerts(feed.source))
+        self._columns = fleet_columns(key_labels, enriched=enriched(feed.source))
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
         self._told: set[str] = set()
 

@@ -52,6 +52,8 @@ class HostScreen(Screen[None]):
             yield Static(id="host-overview")
             yield Static("Alerts", classes="section-title", id="host-alerts-title")
             yield Static(id="host-alerts")
+            yield Static("Alloy", classes="section-title", id="host-alloy-title")
+            yield Static(id="host-alloy")
             yield Static("Labels", classes="section-title")
             yield Static(id="host-labels")
             yield Static("Problems", classes="section-title")
