@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -107,5 +109,66 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
         reader_paths, sent[:] = list(sent), []
         await PrometheusSource(settings).snapshot()
         assert sorted(sent) == sorted([*reader_paths, "/api/v2/alerts", "/api/v1/query"]), (reader_paths, sent)
+    finally:
+        target.unlink()
+
+
+async def test_version_drift_between_two_lab_hosts_shows_in_the_fleet(lab: Any, lab_settings: Settings) -> None:
+    """web-01 runs Alloy 1.10.2, raspberry-4b (instance raspberry-pi) 1.9.1. Prometheus scrapes each stand-in's
+    own /metrics (a file_sd target with job="alloy", as one scrapes a real Alloy's), so `alloy_build_info` and
+    `alloy_config_hash` are real scraped series; the fleet marks raspberry-pi as older than the rest."""
+    from fleetui import lab as lab_mod
+
+    web, pi = lab.host("web-01"), lab.host("raspberry-4b")
+    target = Path(lab.targets_dir) / "alloy-self-metrics.json"
+    groups = [
+        {"targets": [f"{web.address}:12345"], "labels": {"instance": "web-01", "job": "alloy"}},
+        {"targets": [f"{pi.address}:12345"], "labels": {"instance": "raspberry-pi", "job": "alloy"}},
+    ]
+    target.write_text(json.dumps(groups, indent=2) + "\n")
+    settings = lab_settings.with_overrides({"refresh_interval": 1})
+    app = FleetApp(settings, PrometheusSource(settings), config_file=None)
+
+    def versions() -> dict[str, str | None]:
+        return {
+            i: (h.drift.version if h and h.drift else None)
+            for i in ("web-01", "raspberry-pi")
+            for h in [app.feed.host(i)]
+        }
+
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await _until(lambda: versions() == {"web-01": "1.10.2", "raspberry-pi": "1.9.1"}, 40, "both versions")
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert "alloy" in next(ln for ln in lines if "instance" in ln and "state" in ln)
+            assert "1.9.1↓" in next(ln for ln in lines if " raspberry-pi " in ln)
+            web_row = next(ln for ln in lines if " web-01 " in ln)
+            assert " 1.10.2 " in web_row and "↓" not in web_row
+
+            # the running config's hash is the sha256 of the file on the host, as Alloy reports it
+            drift = app.feed.host("web-01").drift  # type: ignore[union-attr]
+            on_host = lab_mod.host_exec("web-01", ["sha256sum", "/etc/alloy/config.alloy"]).stdout.split()[0]
+            assert drift is not None and drift.running_sha256 == on_host and drift.version_source == "prometheus"
+
+            # the versions view: which versions, by how many hosts, and who drifts
+            app.action_alloy_versions()
+            await pilot.pause()
+            text = "\n".join(screen_lines(app))
+            assert "1.10.2" in text and "1.9.1" in text and "raspberry-pi  1.9.1↓  (older than 1.10.2)" in text
+
+        # the headless twin says the same
+        p = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "fleetui", "--config", str(lab.config_file), "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        doc = json.loads(p.stdout)
+        by = {h["instance"]: h["drift"] for h in doc["hosts"]}
+        assert by["raspberry-pi"]["alloy_version"] == "1.9.1" and by["raspberry-pi"]["version_drift"] == "older"
+        assert by["web-01"]["running_config_sha256"] == on_host
+        assert {"version": "1.9.1", "hosts": 1} in doc["versions"]
     finally:
         target.unlink()
