@@ -31,6 +31,7 @@ from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
+from fleetui.tui.screens.fix import FixDialog, register_fix
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.history import HistoryScreen
@@ -76,6 +77,8 @@ class FleetApp(App[None]):
         self.host_actions = host_actions or default_actions()
         if self.host_actions.get("host.retire") is None:
             register_retire(self.host_actions, self.open_retire)
+        if self.host_actions.get("host.fix") is None:
+            register_fix(self.host_actions, self.open_fix)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -136,6 +139,9 @@ class FleetApp(App[None]):
 
     def open_retire(self, host: HostStatus) -> None:
         self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
+
+    def open_fix(self, host: HostStatus) -> None:
+        self.push_screen(FixDialog(self.operations, self.settings, self.feed, host))
 
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.settings, self.operations.oplog))

@@ -11,7 +11,10 @@ Update only after looking at the report: `pytest tests/tui/test_snapshots_alerts
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ from textual.pilot import Pilot
 
 from fleetui.domain.alerts import Alert, AlertState, AlertsView, with_alerts
 from fleetui.domain.drift import Recorded, Running, with_drift
-from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
 from fleetui.tui.messages import OpenHost
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -105,3 +108,48 @@ def test_alloy_versions(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(FixedSource(alert_fleet())), terminal_size=size, run_before=run_before)
+
+
+FIX_TARGETS = Path("/tmp/fleetui-snapshot-fix-targets")  # a fixed path: the plan's diff names it
+FIX_HOST = "10.0.0.41:12345"
+
+
+def fix_fleet() -> FleetSnapshot:
+    """A pull host with the lab's label drift (`maintainer`), no `environment`, and a cloned image's nodename."""
+    problems = (
+        Problem("label_key_drift", "label 'maintainer' should be 'maintainers'", "rename it"),
+        Problem("missing_required_label", "required label 'environment' is missing", "add it"),
+        Problem("duplicate_nodename", "nodename 'web-41' is reported by 2 instances", "rename one machine"),
+    )
+    host = HostStatus(
+        FIX_HOST,
+        HostState.UP,
+        Mode.PULL,
+        NOW - 5,
+        labels={"instance": FIX_HOST, "job": "node", "maintainer": "web-team"},
+        problems=problems,
+        nodename="web-41",
+        scrape_url=f"http://{FIX_HOST}/metrics",
+    )
+    base = alert_fleet()
+    return replace(base, hosts=tuple(sorted((*base.hosts, host), key=lambda h: h.instance)))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fix_plan(snap_compare: Any, size: tuple[int, int]) -> None:
+    shutil.rmtree(FIX_TARGETS, ignore_errors=True)
+    FIX_TARGETS.mkdir(parents=True)
+    group = [{"labels": {"instance": FIX_HOST, "job": "node", "maintainer": "web-team"}, "targets": [FIX_HOST]}]
+    (FIX_TARGETS / "10.0.0.41.json").write_text(json.dumps(group, indent=2, sort_keys=True) + "\n")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        pilot.app.post_message(OpenHost(FIX_HOST))
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("p", "r", "right", "enter")  # `pr` + → takes the fleet's `prod`, Enter plans
+        await _loaded(pilot)
+
+    app = make_app(FixedSource(fix_fleet()), **{"targets.dir": str(FIX_TARGETS)})
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
