@@ -252,7 +252,8 @@ class FixDialog(ModalScreen[None]):
         self.feed.refresh_now()
         self.query_one("#fix-cancel", Button).label = "Close (Esc)"
         self.query_one("#fix-cancel", Button).focus()
-        view.scroll_visible()
+        body = self.query_one("#fix-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_end, animate=False)
 
     @on(Button.Pressed, "#fix-cancel")
     def action_close(self) -> None:
