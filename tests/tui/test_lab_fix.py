@@ -93,3 +93,16 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
     finally:
         path.write_text(original)
         (await asyncio.to_thread(httpx.post, f"{lab.prometheus}/-/reload", timeout=10)).raise_for_status()
+        # leave the lab as found: web-02 reports its drift again (the fixed series must go stale first)
+        from fleetui.adapters.prometheus import FleetReader, PrometheusClient
+
+        async def web02_codes() -> set[str]:
+            async with PrometheusClient(settings) as client:
+                snap = await FleetReader(client, settings).snapshot()
+            row = snap.by_instance().get("web-02")
+            return {p.code for p in row.problems} if row else set()
+
+        deadline = time.monotonic() + 120
+        while await web02_codes() != {"label_key_drift", "missing_required_label"}:
+            assert time.monotonic() < deadline, "web-02 did not report its label drift again after the restore"
+            await asyncio.sleep(1)
