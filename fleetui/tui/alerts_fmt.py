@@ -106,23 +106,6 @@ def host_alerts_text(h: HostStatus, view: AlertsView | None, now: float) -> Text
     return alert_lines(h.alerts, now)
 
 
-def show_alerts(screen: Any, h: HostStatus, now: float) -> None:
-    """Fill the host detail's alerts and Alloy sections (`#host-alerts`, `#host-alloy` and their titles); hidden
-    when the console's source is not enriched (a fixed snapshot without alerts)."""
-    from textual.widgets import Static
-
-    from fleetui.tui.source import enriched
-
-    feed = screen.feed
-    shown = enriched(feed.source)
-    for widget in screen.query("#host-alerts-title, #host-alerts, #host-alloy-title, #host-alloy"):
-        widget.display = shown
-    if shown:
-        view = feed.snapshot.alerts_view if feed.snapshot is not None else None
-        screen.query_one("#host-alerts", Static).update(host_alerts_text(h, view, now))
-        screen.query_one("#host-alloy", Static).update(drift_text(h))
-
-
 def alloy_cell(h: HostStatus, now: float = 0.0) -> str:
     return safe.visible(drift.short(h.drift))
 

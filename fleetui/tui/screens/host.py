@@ -23,12 +23,12 @@ from textual.widgets.option_list import Option
 from fleetui.domain.fleet import HostStatus
 from fleetui.tui import safe
 from fleetui.tui.actions import HostAction, HostActions
-from fleetui.tui.alerts_fmt import show_alerts
 from fleetui.tui.columns import state_text
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.fmt import format_age, host_job, host_name
 from fleetui.tui.messages import FleetRefreshed
+from fleetui.tui.widgets.enriched import show_alerts
 
 
 class HostScreen(Screen[None]):
