@@ -9,6 +9,7 @@ is `ssh://user@host/path` (the Prometheus host), so Prometheus never reads half 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -183,6 +184,11 @@ class LocalTargetStore:
         return None
 
     async def history(self) -> list[HistoryEntry]:
+        """Read in a thread: the console calls this on every refresh, and a directory of many files must not
+        hold up its event loop."""
+        return await asyncio.to_thread(self._history)
+
+    def _history(self) -> list[HistoryEntry]:
         if not self.dir.is_dir():
             raise TargetStoreError(f"{self.location}: targets directory does not exist")
         listing, contents = [], {}

@@ -16,6 +16,7 @@ from fleetui.domain.age import format_age
 
 if TYPE_CHECKING:
     from fleetui.domain.alerts import Alert, AlertsView
+    from fleetui.domain.drift import Drift
 
 
 class HostState(StrEnum):
@@ -63,6 +64,7 @@ class HostStatus:
     last_error: str | None = None
     scrape_duration: float | None = None
     alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
+    drift: Drift | None = None  # Alloy version and config drift, filled by fleetui.domain.drift.with_drift
 
     @property
     def hostname(self) -> str | None:
@@ -96,6 +98,7 @@ class HostStatus:
             "last_error": self.last_error,
             "scrape_duration": self.scrape_duration,
             "alerts": [a.to_json() for a in self.alerts],
+            "drift": None if self.drift is None else self.drift.to_json(),
         }
 
 
@@ -124,6 +127,12 @@ class FleetSnapshot:
             counts[h.state.value] += 1
         return counts
 
+    def versions_json(self) -> list[dict[str, Any]]:
+        """Alloy versions in use and by how many hosts (fleetui.domain.drift), newest first."""
+        from fleetui.domain.drift import versions_in_use
+
+        return [{"version": v, "hosts": n} for v, n in versions_in_use(self.hosts)]
+
     def by_instance(self) -> dict[str, HostStatus]:
         return {h.instance: h for h in self.hosts}
 
@@ -136,6 +145,7 @@ class FleetSnapshot:
             "last_seen_source": self.last_seen_source,
             "backend": self.backend,
             "notes": list(self.notes),
+            "versions": self.versions_json(),
             "alerts": None
             if self.alerts_view is None
             else {

@@ -31,6 +31,7 @@ from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
+from fleetui.tui.screens.fix import FixDialog, register_fix
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.history import HistoryScreen
@@ -80,6 +81,8 @@ class FleetApp(App[None]):
             register_retire(self.host_actions, self.open_retire)
         if self.host_actions.get("host.reenroll") is None:
             register_reenroll(self.host_actions, self.open_reenroll)
+        if self.host_actions.get("host.fix") is None:
+            register_fix(self.host_actions, self.open_fix)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -142,6 +145,9 @@ class FleetApp(App[None]):
     def open_retire(self, host: HostStatus) -> None:
         self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
 
+    def open_fix(self, host: HostStatus) -> None:
+        self.push_screen(FixDialog(self.operations, self.settings, self.feed, host))
+
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
 
@@ -168,6 +174,16 @@ class FleetApp(App[None]):
         if not fleet.table.move_cursor_to(instance):
             self.feed.refresh_now()
             self.set_timer(1.0, lambda: fleet.table.move_cursor_to(instance))
+
+    def action_unattributed_alerts(self) -> None:
+        from fleetui.tui.screens.alerts import UnattributedAlertsScreen
+
+        self.push_screen(UnattributedAlertsScreen(self.feed))
+
+    def action_alloy_versions(self) -> None:
+        from fleetui.tui.screens.versions import VersionsScreen
+
+        self.push_screen(VersionsScreen(self.feed))
 
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
@@ -225,6 +241,16 @@ class FleetApp(App[None]):
             "History of enrolled and retired hosts",
             "The targets directory as the audit trail, and every operation run from this machine",
             self.action_history,
+        )
+        yield PaletteCommand(
+            "Alerts no host matches",
+            "Firing alerts whose instance is no host of the fleet (often a label problem)",
+            self.action_unattributed_alerts,
+        )
+        yield PaletteCommand(
+            "Alloy versions in use",
+            "Which Alloy versions the fleet runs, by how many hosts, and which hosts drift",
+            self.action_alloy_versions,
         )
         for name in self.fleet_themes:
             yield PaletteCommand(

@@ -21,18 +21,30 @@ class FleetSource(Protocol):
     async def snapshot(self) -> FleetSnapshot: ...
 
 
+def enriched(source: object) -> bool:
+    """Whether `source`'s snapshots are enriched like `fleetui status`'s — firing alerts and Alloy drift — so
+    the console shows their columns and sections. A source without the attribute is not: its fleet is shown
+    without them."""
+    return bool(getattr(source, "enriched", False))
+
+
 class PrometheusSource:
-    """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh)."""
+    """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh), enriched the way
+    `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one more request, to
+    Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query), read concurrently."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location = str(settings["prometheus.url"])
+        self.enriched = True
 
     async def snapshot(self) -> FleetSnapshot:
+        from fleetui.adapters.fleet_extras import enrich
         from fleetui.adapters.prometheus import FleetReader, PrometheusClient
 
         async with PrometheusClient(self.settings) as client:
-            return await FleetReader(client, self.settings).snapshot()
+            snap = await FleetReader(client, self.settings).snapshot()
+            return await enrich(self.settings, snap, client=client)
 
 
 class FixedSource:
@@ -42,6 +54,11 @@ class FixedSource:
         self.current = snapshot
         self.location = location
         self.calls = 0
+
+    @property
+    def enriched(self) -> bool:
+        """A fixed snapshot counts as enriched when it was built with alerts (`alerts_view` set)."""
+        return self.current.alerts_view is not None
 
     async def snapshot(self) -> FleetSnapshot:
         self.calls += 1

@@ -24,6 +24,7 @@ from fleetui.tui.columns import fleet_columns
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
+from fleetui.tui.source import enriched
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
@@ -35,6 +36,8 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
     "stale": ("only stale", lambda h: h.state is HostState.STALE),
     "gone": ("only gone", lambda h: h.state is HostState.GONE),
     "problems": ("only with problems", lambda h: bool(h.problems)),
+    "silent": ("only silent", lambda h: h.state is HostState.SILENT),
+    "alerting": ("only with firing alerts", lambda h: any(a.state.value == "firing" for a in h.alerts)),
 }
 
 
@@ -128,7 +131,7 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""  # the filter applied (stripped)
         self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
-        self._columns = fleet_columns(key_labels)
+        self._columns = fleet_columns(key_labels, enriched=enriched(feed.source))
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
         self._told: set[str] = set()
 
