@@ -6,8 +6,9 @@ the plan equals `fleetui plan` with the same arguments, the apply installs Alloy
 host comes up in Prometheus; `f` jumps to its fleet row. Re-enroll from the host detail (`E`) plans "unchanged";
 then adding a service and cancelling during the apply leaves the old config (read on the host).
 new-02 (`ops`, password login, sudo asks for the password): a changed host key is refused with how to clear it;
-with the right key the facts say sudo asks for the password, and the plan runs with it (sudo -S).
-new-01 is put back as the lab made it afterwards.
+with the right key the facts say sudo asks for the password, and the plan and the apply run with it (sudo -S);
+new-02 comes up in Prometheus.
+new-01 and new-02 are put back as the lab made them afterwards.
 """
 
 from __future__ import annotations
@@ -249,8 +250,17 @@ async def test_enroll_a_fresh_debian_host_with_the_wizard(
         assert_nothing_raw(app)
 
 
-async def test_password_login_sudo_password_and_a_changed_key(lab: Any, lab_settings: Settings, tmp_path: Path) -> None:
-    host = lab.host("new-02")
+@pytest.fixture
+def new_02(reset_lab_host: Any) -> Iterator[Any]:
+    host = reset_lab_host("new-02")
+    yield host
+    reset_lab_host("new-02")
+
+
+async def test_password_login_sudo_password_and_a_changed_key(
+    lab: Any, new_02: Any, lab_settings: Settings, tmp_path: Path
+) -> None:
+    host = new_02
     password = host.password_file.read_text().strip()
     settings = _settings(lab_settings, tmp_path)
     kh = tmp_path / "known_hosts"
@@ -306,5 +316,15 @@ async def test_password_login_sudo_password_and_a_changed_key(lab: Any, lab_sett
         shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert password not in shown
         assert password not in json.dumps(plan.to_json())
+
+        # apply: installs and configures Alloy with sudo -S and the login password, and the host comes up
+        await pilot.press("ctrl+n")
+        applied = await _wait_result(wizard, "handle", 180)
+        await pilot.pause()
+        assert applied.ok, (applied.failed_step, applied.error)
+        assert "is up in Prometheus after" in _text(wizard.query_one("#apply-outcome"))
+        assert _config_sha("new-02") != "none"
+        assert password not in json.dumps(applied.to_json())
+        assert password not in " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert_nothing_raw(app)
     assert hashlib.sha256(password.encode()).hexdigest() not in kh.read_text()
