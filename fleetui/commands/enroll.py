@@ -36,9 +36,7 @@ FLAGS = {
 }
 
 
-def add_connection_arguments(
-    p: argparse.ArgumentParser, *, address_optional: bool = False, many: bool = False
-) -> None:
+def add_connection_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False, many: bool = False) -> None:
     """`many`: ADDRESS may be given several times (enroll runs them as a batch)."""
     nargs = "*" if many else "?" if address_optional else None
     p.add_argument(
