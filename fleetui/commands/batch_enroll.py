@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,9 +167,15 @@ def max_failures(args: argparse.Namespace, n: int) -> int | None:
 
 
 def build_hosts(
-    entries: list[HostEntry], settings: Settings, unknown_keys: dict[str, HostKeyInfo]
+    entries: list[HostEntry],
+    settings: Settings,
+    unknown_keys: dict[str, HostKeyInfo],
+    trusted: Mapping[str, str] | None = None,
 ) -> tuple[list[BatchHost], list[str]]:
-    """(hosts ready to run, one line per bad row). Each row goes through every check `fleetui enroll` makes."""
+    """(hosts ready to run, one line per bad row). Each row goes through every check `fleetui enroll` makes.
+    `trusted`: host name -> the one fingerprint the operator confirmed for it (the console's key review; it may
+    be filled after this returns, before the batch starts); any other unknown key is recorded and refused."""
+    approved: Mapping[str, str] = {} if trusted is None else trusted
     from fleetui.deploy.batch import BatchHost
     from fleetui.deploy.enroll import enroll_operation, resolve_secrets
     from fleetui.domain.host import InputError, InputErrors
@@ -183,6 +190,8 @@ def build_hosts(
         password = os.environ.get(req.password_env) if req.password_env else None
 
         async def refuse(info: HostKeyInfo, name: str = entry.name) -> bool:
+            if approved.get(name) == info.fingerprint:
+                return True  # confirmed in the console's review, before the batch started
             unknown_keys[name] = info  # a batch never trusts a key silently: recorded, refused, reported
             return False
 
