@@ -661,13 +661,14 @@ class EnrollOperation:
         live: dict[str, str] = {}
         try:
             s = await ctx.session()
-            version = await self._alloy_version(s)
-            live = await onhost.hashes(s, [p.config_path, *([p.env_path] if p.env_path else [])])
-            observed.update(
-                alloy_version=version,
-                config_sha256=live[p.config_path],
-                alloy_active=(await s.run(p.is_active, check=False)).ok,
-            )
+            paths = [p.config_path, *([p.env_path] if p.env_path else [])]
+            if p.is_active[:2] == ("systemctl", "is-active"):
+                version, live, active = await onhost.read_back(s, p.alloy_bin, p.is_active[2], paths)
+            else:
+                version = await self._alloy_version(s)
+                live = await onhost.hashes(s, paths)
+                active = (await s.run(p.is_active, check=False)).ok
+            observed.update(alloy_version=version, config_sha256=live[p.config_path], alloy_active=active)
             if p.env_path:
                 observed["env_sha256"] = live[p.env_path]
         except (SshError, StepFailed) as e:

@@ -176,6 +176,31 @@ for f in "$@"; do
 done
 """
 
+# detection in one round trip (Linux): uname, os-release, then the version of Alloy ("$1"), each part marked
+DETECT = r"""
+uname -snm
+echo "fleetui-os-release-begin"
+cat /etc/os-release 2>/dev/null
+echo "fleetui-os-release-end"
+if command -v "$1" >/dev/null 2>&1; then "$1" --version 2>&1; echo "fleetui-version-rc $?"
+else echo "fleetui-version-rc 127"; fi
+"""
+
+# the read-back in one round trip (systemd hosts, as root): the files' hashes (HASHES), Alloy's version ("$1")
+# and whether the service is active ("$2")
+OBSERVE = (
+    r"""
+bin=$1 unit=$2; shift 2
+"""
+    + HASHES
+    + r"""
+echo "fleetui-version-begin"
+if command -v "$bin" >/dev/null 2>&1; then "$bin" --version 2>&1; echo "fleetui-version-rc $?"
+else echo "fleetui-version-rc 127"; fi
+systemctl is-active "$unit" >/dev/null 2>&1; echo "fleetui-active-rc $?"
+"""
+)
+
 # starts "$1" (a script) detached from the SSH session as process name "$2" with the remaining arguments
 LAUNCH = (
     "s=$1 n=$2; shift 2; "
