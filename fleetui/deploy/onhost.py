@@ -143,3 +143,40 @@ async def read_back(
     ok = lines[rc].split()[1] == "0"
     version = parse_alloy_version("\n".join(lines[begin + 1 : rc])) if ok else None
     return version, out, active.split()[1] == "0"
+
+
+def parse_files(out: str, paths: Sequence[str]) -> tuple[dict[str, bytes | None], bool] | None:
+    """remote_scripts.READ_FILES' output: ({path: bytes or None when absent}, unit active); None when it cannot
+    be read exactly (a file that is not UTF-8 text: the caller reads it over SFTP instead)."""
+    if "\ufffd" in out:
+        return None
+    data = out.encode()
+    pos = 0
+    files: dict[str, bytes | None] = {}
+    for path in paths:
+        end = data.find(b"\n", pos)
+        head = data[pos:end].decode() if end >= 0 else ""
+        if not head.startswith("fleetui-file "):
+            return None
+        size = head.split()[1]
+        pos = end + 1
+        if size == "none":
+            files[path] = None
+            continue
+        if not size.isdigit() or data[pos + int(size) : pos + int(size) + 1] != b"\n":
+            return None
+        files[path] = data[pos : pos + int(size)]
+        pos += int(size) + 1
+    tail = data[pos:].decode().split()
+    if len(tail) != 2 or tail[0] != "fleetui-active-rc":
+        return None
+    return files, tail[1] == "0"
+
+
+async def read_files(
+    session: HostSession, unit: str, paths: Sequence[str]
+) -> tuple[dict[str, bytes | None], bool] | None:
+    """The files' bytes (None: absent) and whether `unit` is active, as root in one round trip (systemd hosts);
+    None when the output cannot be taken exactly (see parse_files)."""
+    r = await session.run(["sh", "-c", remote_scripts.READ_FILES, "read", unit, *paths], sudo=True, check=False)
+    return parse_files(r.stdout, paths) if r.ok else None

@@ -95,7 +95,7 @@ async def test_batch_screen_shows_a_failure_and_retries_only_the_failed_host(
     )
     kh = tmp_path / "known_hosts"
     settings = lab_settings.with_overrides(
-        {"ssh.known_hosts": str(kh), "refresh_interval": 3600, "ssh.connect_timeout": 5, "ssh.concurrency": 2}
+        {"ssh.known_hosts": str(kh), "refresh_interval": 3600, "ssh.connect_timeout": 5, "ssh.concurrency": 3}
     )
     oplog = OpLog(tmp_path / "state" / "operations.jsonl")
     app = FleetApp(settings, PrometheusSource(settings), config_file=None, operations=Operations(settings, oplog=oplog))
@@ -116,8 +116,8 @@ async def test_batch_screen_shows_a_failure_and_retries_only_the_failed_host(
         await pilot.press("o", *str(hostlist), "enter")
         await pilot.pause()
         assert [h.state for h in screen.hosts.values()] == ["waiting"] * N
-        await pilot.press("plus")  # 3 at once (ssh.concurrency is 2)
-        assert screen.concurrency == 3
+        await pilot.press("plus")  # all 4 at once (ssh.concurrency is 3)
+        assert screen.concurrency == 4
 
         # start: one review of every unknown key, before anything connects for enrollment
         await pilot.press("s")
@@ -129,7 +129,7 @@ async def test_batch_screen_shows_a_failure_and_retries_only_the_failed_host(
         await pilot.press("t")
         await _until(lambda: screen.handle is not None, 10, "the batch started")
         handle = screen.handle
-        assert handle is not None and handle.batch.concurrency == 3
+        assert handle is not None and handle.batch.concurrency == 4
 
         # leaving while it runs asks first; "keep running" changes nothing
         await pilot.press("escape")

@@ -28,3 +28,27 @@ def test_output_that_is_not_the_scripts_falls_back() -> None:
     assert parse_detect("'sh' is not recognized as an internal or external command") is None
     darwin = "Darwin mac-01 arm64\nfleetui-os-release-begin\nfleetui-os-release-end\nfleetui-version-rc 127\n"
     assert parse_detect(darwin) is None
+
+
+def test_files_read_in_one_round_trip_keep_their_exact_bytes() -> None:
+    from fleetui.deploy.onhost import parse_files
+
+    config = '// café\nlogging { level = "info" }\n\n'
+    out = f"fleetui-file {len(config.encode())}\n{config}\nfleetui-file none\nfleetui-active-rc 3\n"
+    assert parse_files(out, ["/etc/alloy/config.alloy", "/etc/default/alloy"]) == (
+        {"/etc/alloy/config.alloy": config.encode(), "/etc/default/alloy": None},
+        False,
+    )
+    no_newline = "x = 1"
+    out = f"fleetui-file 5\n{no_newline}\nfleetui-active-rc 0\n"
+    assert parse_files(out, ["/c"]) == ({"/c": b"x = 1"}, True)
+
+
+def test_files_that_cannot_be_taken_exactly_fall_back() -> None:
+    """Not UTF-8 (shown as U+FFFD), not a regular file, or a length that does not match: None (read by SFTP)."""
+    from fleetui.deploy.onhost import parse_files
+
+    assert parse_files("fleetui-file 2\n\ufffd\nfleetui-active-rc 0\n", ["/c"]) is None
+    assert parse_files("fleetui-file other\nfleetui-active-rc 0\n", ["/c"]) is None
+    assert parse_files("fleetui-file 9\nshort\nfleetui-active-rc 0\n", ["/c"]) is None
+    assert parse_files("", ["/c"]) is None
