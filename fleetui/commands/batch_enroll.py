@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,13 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def is_batch(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "from_file", None) or getattr(args, "retry_failed", None))
+    return bool(getattr(args, "from_file", None) or getattr(args, "retry_failed", None) or _addresses(args))
+
+
+def _addresses(args: argparse.Namespace) -> list[str]:
+    """`fleetui enroll A B ...`: two or more addresses on the command line are a batch (empty otherwise)."""
+    given = getattr(args, "addresses", None) or []
+    return list(given) if len(given) > 1 else []
 
 
 def _usage(msg: str) -> int:
@@ -76,7 +83,15 @@ def _usage(msg: str) -> int:
 def _check_flags(args: argparse.Namespace) -> str | None:
     if args.from_file and args.retry_failed:
         return "--from and --retry-failed: give one of them"
-    for dest, flag in HOST_FLAGS:
+    if _addresses(args):
+        if args.from_file or args.retry_failed:
+            return "ADDRESS: give addresses, or --from FILE / --retry-failed RESULTS, not both"
+        if args.trust_host_key:
+            return (
+                "--trust-host-key: one fingerprint cannot match several hosts; add their keys to fleetui's "
+                "known_hosts (see the README: ssh-keyscan) or confirm them in the console's batch screen"
+            )
+    for dest, flag in HOST_FLAGS if not _addresses(args) else ():
         if getattr(args, dest, None):
             return f"{flag}: a batch takes every host's settings from its list, not from the command line"
     if args.concurrency is not None and args.concurrency < 1:
@@ -91,10 +106,12 @@ def _check_flags(args: argparse.Namespace) -> str | None:
 
 
 def read_entries(args: argparse.Namespace) -> tuple[list[HostEntry], str]:
-    """(entries, source) from --from or --retry-failed; raises ValueError with one sentence."""
+    """(entries, source) from the addresses, --from or --retry-failed; raises ValueError with one sentence."""
     from fleetui.deploy.batch import failed_entries
     from fleetui.domain.hostlist import HostListError, from_yaml_data, parse
 
+    if _addresses(args):
+        return address_entries(args), "the command line"
     path = Path(args.from_file or args.retry_failed)
     try:
         text = path.read_text()
@@ -113,6 +130,33 @@ def read_entries(args: argparse.Namespace) -> tuple[list[HostEntry], str]:
     return entries, f"retry of {path}"
 
 
+def address_entries(args: argparse.Namespace) -> list[HostEntry]:
+    """One entry per address, each with the per-host flags (--port, --user, --service, --label ...), so the
+    addresses are validated row by row exactly like a host list."""
+    from fleetui.domain.hostlist import HostEntry
+    from fleetui.domain.labels import LabelError, parse_label_args
+
+    try:
+        labels = parse_label_args(args.label)
+    except LabelError as e:
+        raise ValueError(f"--label: {e}") from None
+    return [
+        HostEntry(
+            name=address,
+            address=address,
+            port=args.port,
+            user=args.user,
+            identity_file=args.identity,
+            password_env=args.password_env,
+            mode=args.mode or "pull",
+            services=tuple(args.service),
+            labels=labels,
+            where=f"address {i}",
+        )
+        for i, address in enumerate(_addresses(args), 1)
+    ]
+
+
 def max_failures(args: argparse.Namespace, n: int) -> int | None:
     """--max-failures, or Ansible's rule for --max-fail-percentage: stop when failed/n exceeds P%."""
     budget: int | None = args.max_failures
@@ -123,9 +167,15 @@ def max_failures(args: argparse.Namespace, n: int) -> int | None:
 
 
 def build_hosts(
-    entries: list[HostEntry], settings: Settings, unknown_keys: dict[str, HostKeyInfo]
+    entries: list[HostEntry],
+    settings: Settings,
+    unknown_keys: dict[str, HostKeyInfo],
+    trusted: Mapping[str, str] | None = None,
 ) -> tuple[list[BatchHost], list[str]]:
-    """(hosts ready to run, one line per bad row). Each row goes through every check `fleetui enroll` makes."""
+    """(hosts ready to run, one line per bad row). Each row goes through every check `fleetui enroll` makes.
+    `trusted`: host name -> the one fingerprint the operator confirmed for it (the console's key review; it may
+    be filled after this returns, before the batch starts); any other unknown key is recorded and refused."""
+    approved: Mapping[str, str] = {} if trusted is None else trusted
     from fleetui.deploy.batch import BatchHost
     from fleetui.deploy.enroll import enroll_operation, resolve_secrets
     from fleetui.domain.host import InputError, InputErrors
@@ -140,6 +190,8 @@ def build_hosts(
         password = os.environ.get(req.password_env) if req.password_env else None
 
         async def refuse(info: HostKeyInfo, name: str = entry.name) -> bool:
+            if approved.get(name) == info.fingerprint:
+                return True  # confirmed in the console's review, before the batch started
             unknown_keys[name] = info  # a batch never trusts a key silently: recorded, refused, reported
             return False
 

@@ -36,12 +36,16 @@ FLAGS = {
 }
 
 
-def add_connection_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+def add_connection_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False, many: bool = False) -> None:
+    """`many`: ADDRESS may be given several times (enroll runs them as a batch)."""
+    nargs = "*" if many else "?" if address_optional else None
     p.add_argument(
         "address",
         metavar="ADDRESS",
-        nargs="?" if address_optional else None,
-        help="host name or IP address of the host" + (" (or --from FILE for many)" if address_optional else ""),
+        nargs=nargs,
+        help="host name or IP address of the host"
+        + (" (several: a batch)" if many else "")
+        + (" (or --from FILE for many)" if address_optional else ""),
     )
     p.add_argument("--port", type=int, default=None, help="SSH port (default: ssh.port)")
     p.add_argument("--user", default=None, help="SSH user (default: ssh.user); non-root users need sudo")
@@ -62,13 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """enroll: one host (ADDRESS), or many (--from FILE / --retry-failed RESULTS)."""
     from fleetui.commands import batch_enroll
 
-    add_request_arguments(p, address_optional=True)
+    add_request_arguments(p, address_optional=True, many=True)
     batch_enroll.add_batch_arguments(p)
 
 
-def add_request_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+def add_request_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False, many: bool = False) -> None:
     """Everything one host's request takes (enroll and plan)."""
-    add_connection_arguments(p, address_optional=address_optional)
+    add_connection_arguments(p, address_optional=address_optional, many=many)
     p.add_argument(
         "--mode",
         choices=("pull", "push"),
@@ -227,6 +231,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui.deploy.runner import Runner
     from fleetui.domain.host import InputError
 
+    if isinstance(args.address, list):  # enroll takes ADDRESS several times: two or more are a batch
+        args.addresses = args.address
+        args.address = args.address[0] if len(args.address) == 1 else None
     if batch_enroll.is_batch(args):
         return batch_enroll.run(args, settings)
     if args.address is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,39 @@ def map_arch(machine: str) -> str:
     return ARCH_MAP[m]
 
 
+def parse_detect(out: str) -> tuple[str, str, str, dict[str, str], str | None] | None:
+    """(kernel, nodename, machine, os-release, Alloy version or None) from remote_scripts.DETECT's output; None
+    when the output is not the script's (a host whose shell is not sh: the caller asks command by command)."""
+    lines = out.splitlines()
+    try:
+        begin, end = lines.index("fleetui-os-release-begin"), lines.index("fleetui-os-release-end")
+    except ValueError:
+        return None
+    words = lines[0].split() if begin == 1 else []
+    rc_line = next((ln for ln in reversed(lines) if ln.startswith("fleetui-version-rc ")), None)
+    if len(words) < 3 or words[0] != "Linux" or rc_line is None:
+        return None
+    version_out = "\n".join(lines[end + 1 : lines.index(rc_line)])
+    version = parse_alloy_version(version_out) if rc_line.split()[1] == "0" else None
+    return words[0], words[1], words[-1], parse_os_release("\n".join(lines[begin + 1 : end])), version
+
+
 async def detect_host(session: HostSession) -> HostFacts:
-    """Family, version, architecture, nodename and installed Alloy version of the host. Changes nothing."""
+    """Family, version, architecture, nodename and installed Alloy version of the host. Changes nothing.
+    One round trip on a Linux host (remote_scripts.DETECT); otherwise command by command."""
+    from fleetui.deploy import remote_scripts
+    from fleetui.deploy.platform import platform_for
+
+    one = await session.run(["sh", "-c", remote_scripts.DETECT, "detect", "alloy"], check=False)
+    found = parse_detect(one.stdout) if one.ok else None
+    if found is not None:
+        kernel, nodename, machine, release, version = found
+        family = family_of(kernel, release)
+        facts = HostFacts(family, release.get("ID", ""), release.get("VERSION_ID", ""), map_arch(machine), nodename)
+        if platform_for(facts).alloy_bin == "alloy":
+            return dataclasses.replace(facts, alloy_version=version)
+        v = await session.run([platform_for(facts).alloy_bin, "--version"], check=False)
+        return dataclasses.replace(facts, alloy_version=parse_alloy_version(v.stdout + v.stderr) if v.ok else None)
     r = await session.run(["uname", "-snm"], check=False)
     words = r.stdout.split()
     if not r.ok or len(words) < 3:
@@ -85,8 +117,6 @@ async def detect_host(session: HostSession) -> HostFacts:
     family = family_of(kernel, osr)
     arch = map_arch(machine)
     os_id = osr.get("ID", "macos" if family is OsFamily.DARWIN else "")
-    from fleetui.deploy.platform import platform_for
-
     facts = HostFacts(family, os_id, osr.get("VERSION_ID", ""), arch, nodename)
     v = await session.run([platform_for(facts).alloy_bin, "--version"], check=False)
     version = parse_alloy_version(v.stdout + v.stderr) if v.ok else None

@@ -342,11 +342,20 @@ class EnrollOperation:
                 f"the rendered config does not parse (a template bug): {diags[0]}",
                 detail={"diagnostics": [str(d) for d in diags]},
             )
-        self.config_before = await s.read_file(p.config_path)
-        self.env_before = await s.read_file(p.env_path) if p.env_path else None
+        paths = [p.config_path, *([p.env_path] if p.env_path else [])]
+        one = None
+        if p.is_active[:2] == ("systemctl", "is-active"):
+            one = await onhost.read_files(s, p.is_active[2], paths)  # one round trip instead of three
+        if one is not None:
+            (found, self.was_active) = one
+            self.config_before = found[p.config_path]
+            self.env_before = found[p.env_path] if p.env_path else None
+        else:
+            self.config_before = await s.read_file(p.config_path)
+            self.env_before = await s.read_file(p.env_path) if p.env_path else None
+            self.was_active = (await s.run(p.is_active, check=False)).ok
         self.store = await ctx.stack.enter_async_context(open_store(self.settings, self._on_unknown_key))
         self.old_target = await self.store.read(self.req.name)
-        self.was_active = (await s.run(p.is_active, check=False)).ok
         cur_text = None if self.config_before is None else self.config_before.decode("utf-8", "replace")
         env_text = None if self.env_before is None else self.env_before.decode("utf-8", "replace")
         self.config_changed = cur_text != r.config
@@ -396,10 +405,16 @@ class EnrollOperation:
             files.append((self._staged_config(ctx), r.config, "644"))
         if self.env_changed and p.env_path and r.env_file is not None:
             files.append((self._staged_env(ctx), r.env_file, "600"))
-        for path, text, mode in files:
+        for path, _, _ in files:
             ctx.track(path)
             self.staged.append(path)
-            await s.run(["sh", "-c", remote_scripts.UPLOAD, "upload", path, mode], sudo=True, input=text)
+        if len(files) == 2 and self.facts is not None and self.facts.family is not OsFamily.DARWIN:
+            (p1, t1, m1), (p2, t2, m2) = files  # one round trip for both
+            args = [str(len(t1.encode())), p1, m1, p2, m2]
+            await s.run(["sh", "-c", remote_scripts.UPLOAD_TWO, "upload", *args], sudo=True, input=t1 + t2)
+        else:
+            for path, text, mode in files:
+                await s.run(["sh", "-c", remote_scripts.UPLOAD, "upload", path, mode], sudo=True, input=text)
         return done(f"uploaded {', '.join(self.staged)}", paths=list(self.staged))
 
     def _validator(self) -> str:
@@ -661,13 +676,14 @@ class EnrollOperation:
         live: dict[str, str] = {}
         try:
             s = await ctx.session()
-            version = await self._alloy_version(s)
-            live = await onhost.hashes(s, [p.config_path, *([p.env_path] if p.env_path else [])])
-            observed.update(
-                alloy_version=version,
-                config_sha256=live[p.config_path],
-                alloy_active=(await s.run(p.is_active, check=False)).ok,
-            )
+            paths = [p.config_path, *([p.env_path] if p.env_path else [])]
+            if p.is_active[:2] == ("systemctl", "is-active"):
+                version, live, active = await onhost.read_back(s, p.alloy_bin, p.is_active[2], paths)
+            else:
+                version = await self._alloy_version(s)
+                live = await onhost.hashes(s, paths)
+                active = (await s.run(p.is_active, check=False)).ok
+            observed.update(alloy_version=version, config_sha256=live[p.config_path], alloy_active=active)
             if p.env_path:
                 observed["env_sha256"] = live[p.env_path]
         except (SshError, StepFailed) as e:

@@ -22,6 +22,7 @@ from fleetui.deploy.operation import StepFailed
 T = TypeVar("T")
 
 POLL_S = 0.3
+POLL_MAX_S = 1.2  # while a script's status stays the same, polls space out up to this (see `follow`)
 POLL_TIMEOUT_S = 10.0  # one status read; longer means the connection is stalled
 
 
@@ -63,8 +64,13 @@ async def follow(
     calls on one status file). Raises StepFailed when the script neither gets there nor finishes in time."""
     deadline = time.monotonic() + timeout_s
     shown = seen if seen is not None else set()
+    pause, last_lines = POLL_S, None
     while True:
         status = await read(session, status_path)
+        # every poll is a command on the host: while nothing moves (a long package install), poll less often,
+        # so 50 hosts at once do not spend the machines' CPU on reading status files; any change: quick again
+        pause = POLL_S if status.lines != last_lines else min(POLL_MAX_S, pause * 1.5)
+        last_lines = status.lines
         if news is not None:
             for line in status.news:
                 if line not in shown:
@@ -74,7 +80,7 @@ async def follow(
             return status
         if time.monotonic() >= deadline:
             raise StepFailed(f"no result from the on-host script within {timeout_s:g}s ({status_path})")
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(pause)
 
 
 async def wait_finished(
@@ -107,3 +113,70 @@ async def hashes(session: HostSession, paths: Sequence[str]) -> dict[str, str]:
     if missing:
         raise StepFailed(f"could not hash {', '.join(missing)} on the host")
     return out
+
+
+async def read_back(
+    session: HostSession, alloy_bin: str, unit: str, paths: Sequence[str]
+) -> tuple[str | None, dict[str, str], bool]:
+    """(Alloy's version or None, sha256 of each path as `hashes` gives them, whether `unit` is active), read as
+    root in one round trip (remote_scripts.OBSERVE; systemd hosts)."""
+    from fleetui.deploy.install import parse_alloy_version
+
+    r = await bounded(
+        session.run(["sh", "-c", remote_scripts.OBSERVE, "observe", alloy_bin, unit, *paths], sudo=True),
+        f"{session.target.host}: reading Alloy back",
+    )
+    lines = r.stdout.splitlines()
+    try:
+        begin = lines.index("fleetui-version-begin")
+        rc = next(i for i in range(len(lines) - 1, begin, -1) if lines[i].startswith("fleetui-version-rc "))
+        active = next(ln for ln in lines[rc:] if ln.startswith("fleetui-active-rc "))
+    except (ValueError, StopIteration):
+        raise StepFailed(f"could not read Alloy back on the host: {r.stdout.strip()[:120]}") from None
+    out: dict[str, str] = {}
+    for line in lines[:begin]:
+        digest, _, path = line.partition(" ")
+        out[path] = digest
+    missing = [p for p in paths if p not in out]
+    if missing:
+        raise StepFailed(f"could not hash {', '.join(missing)} on the host")
+    ok = lines[rc].split()[1] == "0"
+    version = parse_alloy_version("\n".join(lines[begin + 1 : rc])) if ok else None
+    return version, out, active.split()[1] == "0"
+
+
+def parse_files(out: str, paths: Sequence[str]) -> tuple[dict[str, bytes | None], bool] | None:
+    """remote_scripts.READ_FILES' output: ({path: bytes or None when absent}, unit active); None when it cannot
+    be read exactly (a file that is not UTF-8 text: the caller reads it over SFTP instead)."""
+    if "\ufffd" in out:
+        return None
+    data = out.encode()
+    pos = 0
+    files: dict[str, bytes | None] = {}
+    for path in paths:
+        end = data.find(b"\n", pos)
+        head = data[pos:end].decode() if end >= 0 else ""
+        if not head.startswith("fleetui-file "):
+            return None
+        size = head.split()[1]
+        pos = end + 1
+        if size == "none":
+            files[path] = None
+            continue
+        if not size.isdigit() or data[pos + int(size) : pos + int(size) + 1] != b"\n":
+            return None
+        files[path] = data[pos : pos + int(size)]
+        pos += int(size) + 1
+    tail = data[pos:].decode().split()
+    if len(tail) != 2 or tail[0] != "fleetui-active-rc":
+        return None
+    return files, tail[1] == "0"
+
+
+async def read_files(
+    session: HostSession, unit: str, paths: Sequence[str]
+) -> tuple[dict[str, bytes | None], bool] | None:
+    """The files' bytes (None: absent) and whether `unit` is active, as root in one round trip (systemd hosts);
+    None when the output cannot be taken exactly (see parse_files)."""
+    r = await session.run(["sh", "-c", remote_scripts.READ_FILES, "read", unit, *paths], sudo=True, check=False)
+    return parse_files(r.stdout, paths) if r.ok else None

@@ -163,6 +163,9 @@ PUT_FILE = 'umask 022; printf %s "$2" > "$1.fleetui-tmp" && chmod "$3" "$1.fleet
 
 # args: path mode — stdin becomes the file (created 0600 first, so a secret is never readable in between)
 UPLOAD = 'umask 077; cat > "$1" && chmod "$2" "$1"'
+# two files through one stdin (GNU head -c reads exactly "$1" bytes from a pipe, leaving the rest): args
+# bytes-of-the-first path1 mode1 path2 mode2 (Linux hosts; others upload file by file)
+UPLOAD_TWO = 'umask 077; head -c "$1" > "$2" && chmod "$3" "$2" && cat > "$4" && chmod "$5" "$4"'
 
 # args: status lock — the status file (or "#missing"), then "#lock" when the lock directory exists
 READ_STATUS = 'if [ -e "$1" ]; then cat -- "$1"; else echo "#missing"; fi; if [ -d "$2" ]; then echo "#lock"; fi'
@@ -174,6 +177,43 @@ for f in "$@"; do
   elif command -v sha256sum >/dev/null 2>&1; then echo "$(sha256sum < "$f" | cut -d' ' -f1) $f"
   else echo "$(shasum -a 256 < "$f" | cut -d' ' -f1) $f"; fi
 done
+"""
+
+# detection in one round trip (Linux): uname, os-release, then the version of Alloy ("$1"), each part marked
+DETECT = r"""
+uname -snm
+echo "fleetui-os-release-begin"
+cat /etc/os-release 2>/dev/null
+echo "fleetui-os-release-end"
+if command -v "$1" >/dev/null 2>&1; then "$1" --version 2>&1; echo "fleetui-version-rc $?"
+else echo "fleetui-version-rc 127"; fi
+"""
+
+# the read-back in one round trip (systemd hosts, as root): the files' hashes (HASHES), Alloy's version ("$1")
+# and whether the service is active ("$2")
+OBSERVE = (
+    r"""
+bin=$1 unit=$2; shift 2
+"""
+    + HASHES
+    + r"""
+echo "fleetui-version-begin"
+if command -v "$bin" >/dev/null 2>&1; then "$bin" --version 2>&1; echo "fleetui-version-rc $?"
+else echo "fleetui-version-rc 127"; fi
+systemctl is-active "$unit" >/dev/null 2>&1; echo "fleetui-active-rc $?"
+"""
+)
+
+# what render reads, in one round trip (systemd hosts, as root): each file as "fleetui-file <bytes>", its bytes
+# and a newline (or "fleetui-file none"), then whether the unit "$1" is active
+READ_FILES = r"""
+unit=$1; shift
+for f in "$@"; do
+  if [ -f "$f" ]; then echo "fleetui-file $(wc -c < "$f")"; cat -- "$f"; echo
+  elif [ -e "$f" ]; then echo "fleetui-file other"
+  else echo "fleetui-file none"; fi
+done
+systemctl is-active "$unit" >/dev/null 2>&1; echo "fleetui-active-rc $?"
 """
 
 # starts "$1" (a script) detached from the SSH session as process name "$2" with the remaining arguments

@@ -27,10 +27,12 @@ from fleetui.domain.fleet import HostStatus
 from fleetui.resources import themes_dir
 from fleetui.tui import safe
 from fleetui.tui.actions import HostActions, default_actions
+from fleetui.tui.batch_messages import OpenBatch
 from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
+from fleetui.tui.screens.batch import BatchScreen
 from fleetui.tui.screens.fix import FixDialog, register_fix
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
@@ -185,6 +187,10 @@ class FleetApp(App[None]):
 
         self.push_screen(VersionsScreen(self.feed))
 
+    @on(OpenBatch)
+    def _open_batch(self, message: OpenBatch) -> None:
+        self.push_screen(BatchScreen(self.operations, self.settings, message.path))
+
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
 
@@ -236,6 +242,11 @@ class FleetApp(App[None]):
             "Plan enrollment of a host…",
             "What enroll would change on a host, over SSH; changes nothing",
             self.action_plan_enrollment,
+        )
+        yield PaletteCommand(
+            "Enroll from a file…",
+            "Many hosts at once from a host list or an Ansible inventory: live status per host, retry the failed",
+            lambda: self.post_message(OpenBatch()),
         )
         yield PaletteCommand(
             "History of enrolled and retired hosts",

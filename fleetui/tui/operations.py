@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -25,10 +26,12 @@ from textual.message_pump import MessagePump
 from fleetui.adapters.oplog import OpLog, record_for
 from fleetui.adapters.ssh import HostKeyInfo, OnUnknownKey
 from fleetui.config import Settings
+from fleetui.deploy.batch import Batch, BatchHost
 from fleetui.deploy.events import ErrorKind, OperationResult, StepEvent
 from fleetui.deploy.locks import HostLocks
 from fleetui.deploy.operation import Operation
 from fleetui.deploy.runner import Run, Runner
+from fleetui.tui.batch_messages import BatchDone, BatchProgress
 from fleetui.tui.messages import OperationDone, OperationProgress, Subscribers
 from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
 
@@ -62,6 +65,24 @@ class OperationHandle:
         self.run.cancel()
 
 
+@dataclass
+class BatchHandle:
+    """A batch started from the console: the `Batch` (per-host state, concurrency, cancel) and where its
+    results file goes. `running` is False once every host has its outcome and the file was written (or
+    `write_error` says why it was not)."""
+
+    id: int
+    batch: Batch
+    source: str
+    results_path: Path
+    running: bool = True
+    write_error: str = ""
+
+    def cancel(self) -> None:
+        """Stop starting hosts; every running host is interrupted and rolls back (the runner's rule)."""
+        self.batch.cancel()
+
+
 class Operations:
     """`attach(app)` before the first `start` (the app runs the workers and shows the dialog)."""
 
@@ -72,6 +93,7 @@ class Operations:
         self.runner = Runner(settings, locks=self.locks)
         self.subscribers = Subscribers()
         self.handles: dict[int, OperationHandle] = {}
+        self.batches: dict[int, BatchHandle] = {}
         self._ids = itertools.count(1)
         self._app: App[Any] | None = None
 
@@ -101,6 +123,42 @@ class Operations:
             exit_on_error=False,
         )
         return handle
+
+    def start_batch(self, hosts: list[BatchHost], *, concurrency: int, source: str, results_path: Path) -> BatchHandle:
+        """Run many hosts on this service's runner (the same per-host locks as every other console run); each
+        finished host is logged like a single run; BatchProgress/BatchDone go to the subscribers."""
+        app = self._app
+        if app is None:
+            raise RuntimeError("Operations.attach(app) was not called")
+        batch = Batch(self.runner, hosts, concurrency=concurrency)
+        handle = BatchHandle(next(self._ids), batch, source, results_path)
+        self.batches[handle.id] = handle
+        app.run_worker(
+            self._drive_batch(handle),
+            name=f"batch-{handle.id}",
+            group="operations",
+            description=f"batch of {len(hosts)} hosts from {source}",
+            exit_on_error=False,
+        )
+        return handle
+
+    async def _drive_batch(self, handle: BatchHandle) -> None:
+        from fleetui.commands.batch_enroll import write_results
+
+        try:
+            async for event in handle.batch.events():
+                if event.kind == "host":
+                    host = next(h for h in handle.batch.hosts if h.name == event.host)
+                    if host.result is not None and host.state in ("ok", "failed"):
+                        self._log(host.result)
+                self.subscribers.post(partial(BatchProgress, handle.id, event))
+        finally:
+            try:
+                write_results(handle.results_path, handle.batch.results_json(handle.source))
+            except OSError as e:
+                handle.write_error = f"could not write the results file {handle.results_path}: {e}"
+            handle.running = False
+            self.subscribers.post(partial(BatchDone, handle.id))
 
     async def _drive(self, handle: OperationHandle) -> None:
         try:

@@ -46,6 +46,7 @@ class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="history.filter", tooltip="Filter both tables by any text"),
         Binding("r", "reload", "Reload", id="history.reload", tooltip="Read the targets directory and the log again"),
+        Binding("b", "last_batch", "Last batch", id="history.batch", tooltip="The last batch: its hosts, retry failed"),
         Binding("escape", "close", "Back", id="history.back", tooltip="Clear the filter, or back"),
     ]
     HELP_TITLE = "history"
@@ -85,6 +86,20 @@ class HistoryScreen(Screen[None]):
     def palette_commands(self) -> Iterator[PaletteCommand]:
         yield PaletteCommand("History: filter", "Filter the audit trail and the operation log (/)", self.action_filter)
         yield PaletteCommand("History: reload", "Read the targets directory and the log again (r)", self.action_reload)
+        yield PaletteCommand(
+            "History: last batch", "The last batch's hosts; retry the failed (b)", self.action_last_batch
+        )
+
+    def action_last_batch(self) -> None:
+        """The newest results file of a batch (written by the console and by `fleetui enroll --from`)."""
+        from fleetui.commands.batch_enroll import default_results_path
+        from fleetui.tui.batch_messages import OpenBatch
+
+        found = sorted(default_results_path().parent.glob("enroll-*.json"))
+        if not found:
+            self.notify("No batch has been run from this machine yet")
+            return
+        self.post_message(OpenBatch(found[-1]))
 
     @work(group="history", exclusive=True, exit_on_error=False)
     async def action_reload(self) -> None:

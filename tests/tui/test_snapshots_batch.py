@@ -1,0 +1,69 @@
+"""Snapshots of the batch screen at 80×24 and 160×48: a host list at a fixed path with one bad row, four hosts in
+each state (enrolled, failed with its reason, running a step, waiting), the merged log prefixed by host. The
+elapsed column reads a fixed clock, so each run draws the same screen. The states are set on the screen's hosts
+directly: a real run's timing cannot be frozen (tests/tui/test_batch_screen_lab.py runs real batches).
+
+Update only after looking at the report: `pytest tests/tui/test_snapshots_batch.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fleet_fixture import make_app
+from textual.pilot import Pilot
+
+from fleetui.tui.screens.batch import BatchScreen
+from fleetui.tui.widgets.batch_table import BatchTable
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+DIR = Path("/tmp/fleetui-snapshot-batch")  # a fixed path: the screen names it
+
+
+@pytest.fixture
+def hostlist() -> Path:
+    shutil.rmtree(DIR, ignore_errors=True)
+    DIR.mkdir(parents=True)
+    rows = [
+        {"name": "web-01", "address": "10.0.0.11"},
+        {"name": "web-02", "address": "10.0.0.12", "user": "ops", "password_env": "OPS_PW"},
+        {"name": "db-01", "address": "10.0.0.21"},
+        {"name": "db-02", "address": "10.0.0.22"},
+        {"name": "bad[red]", "address": "not an address"},
+    ]
+    path = DIR / "hosts.yaml"
+    path.write_text(json.dumps({"defaults": {"labels": {"environment": "lab", "maintainers": "ops"}}, "hosts": rows}))
+    return path
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_batch_screen(snap_compare: Any, size: tuple[int, int], hostlist: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OPS_PW", "not-shown")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await app.workers.wait_for_complete()
+        screen = BatchScreen(app.operations, app.settings, hostlist, now=lambda: 100.0)
+        await app.push_screen(screen)
+        await pilot.pause()
+        h = screen.hosts
+        h["web-01"].state, h["web-01"].step, h["web-01"].started, h["web-01"].ended = "ok", "verify", 10.0, 52.3
+        h["web-02"].state, h["web-02"].step, h["web-02"].started, h["web-02"].ended = "failed", "detect", 10.0, 13.1
+        h["web-02"].error = "detect failed: sudo rejected the password of ops on 10.0.0.12"
+        h["db-01"].state, h["db-01"].step, h["db-01"].started = "running", "install", 80.0
+        screen._log_line("", "batch: 4 hosts, 2 at a time")
+        screen._log_line("web-01", "ok   connect   connected to root@10.0.0.11:22")
+        screen._log_line("web-02", "FAIL detect    sudo rejected the password of ops")
+        screen._log_line("web-02", "FAILED: detect failed: sudo rejected the password of ops; failed; host unchanged")
+        screen._log_line("db-01", "  .. install   apt-get: Unpacking alloy \x1b[31m(1.5.0)")
+        screen._log_line("web-01", "ENROLLED in 42.3s")
+        screen.query_one("#batch-table", BatchTable).show(list(h.values()))
+        screen._show_summary()
+        await pilot.pause()
+
+    app = make_app(**{"ssh.concurrency": 2})
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
