@@ -99,6 +99,14 @@ def error_line(e: InputError) -> str:
     return "; ".join(f"{FLAGS.get(f, f)}: {m}" if f else m for f, m in errors.items())
 
 
+def split_addresses(args: argparse.Namespace) -> None:
+    """`enroll` takes ADDRESS several times (two or more are a batch): keep the list in `addresses` and the one
+    address, when there is exactly one, in `address`, as every single-host path reads it. Idempotent."""
+    if isinstance(args.address, list):
+        args.addresses = args.address
+        args.address = args.address[0] if len(args.address) == 1 else None
+
+
 def build(
     args: argparse.Namespace, settings: Settings, *, with_services: bool = True
 ) -> tuple[EnrollRequest, str | None]:
@@ -106,6 +114,7 @@ def build(
     from fleetui.domain.host import InputError, InputErrors, build_request
     from fleetui.domain.labels import LabelError, LabelSchema, parse_label_args
 
+    split_addresses(args)
     errors: dict[str, str] = {}
     password = None
     if args.password_env:
@@ -231,9 +240,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui.deploy.runner import Runner
     from fleetui.domain.host import InputError
 
-    if isinstance(args.address, list):  # enroll takes ADDRESS several times: two or more are a batch
-        args.addresses = args.address
-        args.address = args.address[0] if len(args.address) == 1 else None
+    split_addresses(args)
     if batch_enroll.is_batch(args):
         return batch_enroll.run(args, settings)
     if args.address is None:
