@@ -167,15 +167,23 @@ class FleetApp(App[None]):
         self.push_screen(screen, self._show_in_fleet)
 
     def _show_in_fleet(self, instance: str | None) -> None:
-        """After an enrollment: back to the fleet with the cursor on the host's row (once the feed has it)."""
+        """After an enrollment: back to the fleet with the cursor on the host's row. A host enrolled a moment ago
+        may not be in the fleet yet: read it now and keep trying, every half second for up to half a minute."""
         fleet = next((s for s in self.screen_stack if isinstance(s, FleetScreen)), None)
         if not instance or fleet is None:
             return
         while self.screen is not fleet:
             self.pop_screen()
-        if not fleet.table.move_cursor_to(instance):
-            self.feed.refresh_now()
-            self.set_timer(1.0, lambda: fleet.table.move_cursor_to(instance))
+        if fleet.table.move_cursor_to(instance):
+            return
+        self.feed.refresh_now()
+        deadline = time.monotonic() + 30.0
+
+        def again() -> None:
+            if fleet.table.move_cursor_to(instance) or time.monotonic() > deadline:
+                timer.stop()
+
+        timer = self.set_interval(0.5, again)
 
     def action_unattributed_alerts(self) -> None:
         from fleetui.tui.screens.alerts import UnattributedAlertsScreen

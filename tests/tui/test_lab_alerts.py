@@ -51,6 +51,17 @@ def _alert_states(app: FleetApp, instance: str) -> dict[str, str]:
     return {a.name: a.state.value for a in host.alerts} if host else {}
 
 
+async def _row(app: FleetApp, pilot: Any, shown: str) -> str:
+    """The fleet row showing `shown`, scrolled into view first: the lab's fleet may hold more hosts than fit."""
+    screen = _fleet(app)
+    instance = shown.strip()
+    assert screen.table.move_cursor_to(instance), f"{instance} is not in the table"
+    await pilot.pause()
+    row = next((ln for ln in screen_lines(app) if shown in ln), None)
+    assert row is not None, f"no row shows {shown!r}"
+    return row
+
+
 async def test_console_shows_alerts_inhibition_and_silent_push_host(
     lab: Any, lab_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,12 +80,11 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
 
             silent = screen.host(SILENT)
             assert silent is not None and silent.state is HostState.SILENT and silent.last_seen is None
-            lines = screen_lines(app)
-            row = next(ln for ln in lines if " db-01 " in ln)
+            row = await _row(app, pilot, " db-01 ")
             assert "1 crit +1 inh" in row, row
-            silent_row = next(ln for ln in lines if SILENT in ln)
+            silent_row = await _row(app, pilot, SILENT)
             assert "◌ silent" in silent_row and "never" in silent_row, silent_row
-            assert next(ln for ln in lines if " web-01 " in ln).rstrip().split()[-3:] != ["1", "crit"]
+            assert (await _row(app, pilot, " web-01 ")).rstrip().split()[-3:] != ["1", "crit"]
 
             # the host detail's alerts section: names, severity, state, since, summary
             screen.table.move_cursor_to("db-01")
@@ -142,8 +152,8 @@ async def test_version_drift_between_two_lab_hosts_shows_in_the_fleet(lab: Any, 
             await pilot.pause()
             lines = screen_lines(app)
             assert "alloy" in next(ln for ln in lines if "instance" in ln and "state" in ln)
-            assert "1.9.1↓" in next(ln for ln in lines if " raspberry-pi " in ln)
-            web_row = next(ln for ln in lines if " web-01 " in ln)
+            assert "1.9.1↓" in await _row(app, pilot, " raspberry-pi ")
+            web_row = await _row(app, pilot, " web-01 ")
             assert " 1.10.2 " in web_row and "↓" not in web_row
 
             # the running config's hash is the sha256 of the file on the host, as Alloy reports it
