@@ -5,8 +5,9 @@ A push host's identity labels are set where Alloy scrapes, so the fix edits the 
 enrollment uses: upload next to the live file, `alloy validate` (or `alloy fmt` on Alloy before validate
 existed) on the staged file, the on-host apply script (swap, restart, wait for /-/ready, restore the old file
 itself when Alloy does not come back), and the runner's rollback when a later step fails. `verify` then waits
-until Prometheus no longer reports the fixed codes for the host (under its nodename when `instance` was the
-problem); when they stay, the step fails and the old config is put back.
+until Prometheus reports the host up (under its nodename when `instance` was the problem) without the fixed
+codes and without any code it did not have before; when that does not happen, the step fails and the old
+config is put back. The wait is about `history_after` (30 s): until the old series count as history.
 
 A push host has no target file, so where to reach it by SSH is `--address` or, by default, its nodename.
 """
@@ -95,6 +96,7 @@ class PushFixOperation(EnrollOperation):
     ) -> None:
         super().__init__(EnrollRequest(target.address, mode=Mode.PUSH), settings, on_unknown_key=on_unknown_key)
         self.t = target
+        self.had = {p.code for p in target.host.problems}
         self.verify_timeout = VERIFY_TIMEOUT_S
         self.config_diff = ""
         self._push_steps = (
@@ -184,7 +186,9 @@ class PushFixOperation(EnrollOperation):
                 raise StepFailed(f"cannot read Prometheus: {first_line(e)}") from None
             row = snap.by_instance().get(self.new_instance)
             if row is not None and row.state.value == "up":
-                left = {p.code for p in row.problems} & set(self.t.codes)
+                # the fixed codes gone, and no code the host did not have before (after an instance fix the
+                # old name's series count as a duplicate nodename until they are history)
+                left = {p.code for p in row.problems} - (self.had - set(self.t.codes))
                 if not left:
                     took = time.monotonic() - t0
                     return done(f"Prometheus no longer reports {', '.join(self.t.codes)}", seconds=took)
