@@ -20,6 +20,7 @@ from fleetui.config import Settings
 if TYPE_CHECKING:
     from fleetui.deploy.events import OperationResult
     from fleetui.deploy.fix import FixTarget
+    from fleetui.deploy.fix_push import PushFixTarget
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan only, change nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trust-host-key", metavar="SHA256:...", default=None, help="trust an unknown host key")
+    p.add_argument("--address", metavar="ADDR", help="SSH address of the push HOST to fix (default: its nodename)")
     p.add_argument("--concurrency", type=int, default=8, help="hosts fixed at once (default 8)")
 
 
@@ -64,16 +66,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except LabelError as e:
         return _fail(str(e))
     on_key = host_key_callback(args)
+    if args.address is not None and len(args.hosts) != 1:
+        return _fail("--address needs exactly one HOST")
 
-    async def prepare() -> tuple[list[FixTarget], dict[str, dict[str, str]]]:
+    async def prepare() -> tuple[list[FixTarget | PushFixTarget], dict[str, dict[str, str]]]:
         from fleetui.deploy.fix import fix_targets
+        from fleetui.deploy.fix_push import push_fix_targets
 
         async with PrometheusClient(settings) as client:
             snap = await FleetReader(client, settings).snapshot()
         hosts = list(args.hosts)
         if args.all:
             hosts += [h.instance for h in snap.hosts if any(p.code == args.problem for p in h.problems)]
-        return await fix_targets(settings, snap, hosts, only=args.problem, values=values, on_unknown_key=on_key)
+        pull, manual = await fix_targets(settings, snap, hosts, only=args.problem, values=values, on_unknown_key=on_key)
+        addresses = {args.hosts[0]: args.address} if args.address else {}
+        push, manual = push_fix_targets(snap, manual, addresses)
+        return [*pull, *push], manual
 
     try:
         targets, manual = asyncio.run(prepare())
@@ -118,7 +126,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_plan(r: OperationResult) -> None:
-    diff = r.summary.get("target_diff") or ""
+    diff = r.summary.get("target_diff") or r.summary.get("config_diff") or ""
     print(f"{r.summary.get('instance')}: fix {', '.join(r.summary.get('plan', {}).get('codes', []))}")
     if not r.ok:
         print(f"  plan failed at {r.failed_step}: {r.error}")
@@ -127,13 +135,25 @@ def _print_plan(r: OperationResult) -> None:
 
 
 async def _run(
-    targets: list[FixTarget], settings: Settings, on_key: Any, *, dry_run: bool, quiet: bool, concurrency: int = 8
+    targets: list[FixTarget | PushFixTarget],
+    settings: Settings,
+    on_key: Any,
+    *,
+    dry_run: bool,
+    quiet: bool,
+    concurrency: int = 8,
 ) -> list[Any]:
     from fleetui.commands.enroll import print_event
     from fleetui.deploy.fix import FixOperation
+    from fleetui.deploy.fix_push import PushFixOperation, PushFixTarget
     from fleetui.deploy.runner import Run, Runner
 
-    ops = [FixOperation(t, settings, on_unknown_key=on_key) for t in targets]
+    ops: list[Any] = [
+        PushFixOperation(t, settings, on_unknown_key=on_key)
+        if isinstance(t, PushFixTarget)
+        else FixOperation(t, settings, on_unknown_key=on_key)
+        for t in targets
+    ]
     runs: list[Run] = []
     async for ev in Runner(settings).run_many(ops, concurrency=concurrency, dry_run=dry_run, runs=runs):
         if not quiet and not dry_run:

@@ -14,13 +14,20 @@ state
     `stale` when older but still in an instant query (Prometheus' 5-minute look-back), `gone` when it is only
     in the look-back window's history. "None in the last 5 minutes" is read as "absent from an instant query",
     which is exactly Prometheus' own look-back (and also catches a removed pull target at once: Prometheus
-    writes a stale marker for it).
+    writes a stale marker for it). A push instance whose nodename another instance reports with samples
+    newer by more than `history_after` is `stale` at once: that machine now pushes under another instance
+    (a renamed `instance`), so this name's samples have stopped; it is `gone` when the look-back ends.
 last_seen
     The unix time of the newest *successful* sample: for an up host its newest current sample; for a down pull
     host the last time `up` was 1 (the failed scrapes keep writing `up 0`, which is not "seen"); for gone
     hosts the history (recording rule or computed, see fleetui.adapters.prometheus).
 problems
-    Fixed codes, see `PROBLEM_CODES`.
+    Fixed codes, see `PROBLEM_CODES`. For a push host only its present series count: remote-written series
+    get no staleness markers, so after a relabel (a fixed `job`, a renamed label) the old series stays in an
+    instant query for Prometheus' whole 5-minute look-back. A series whose newest sample is older than the
+    instance's freshest by more than `history_after` (about two scrape intervals) is history, not the
+    present, and neither its labels, job nor nodename make a problem. A superseded instance (see state)
+    does not count toward `duplicate_nodename`.
 """
 
 from __future__ import annotations
@@ -120,6 +127,9 @@ class Policy:
     stale_after: float = 120.0
     required_labels: tuple[str, ...] = ("environment", "maintainers")
     aliases: Mapping[str, str] = field(default_factory=lambda: {"maintainer": "maintainers"})
+    # two of the 15 s scrape intervals fleetui's push configs use: a push series whose newest sample is older
+    # than its instance's freshest by more than this is history (samples of one scrape share a timestamp)
+    history_after: float = 30.0
 
     @property
     def schema_keys(self) -> frozenset[str]:
@@ -298,11 +308,17 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
         acc = accs.setdefault(t.instance, _Acc())
         acc.targets.append(t)
         _merge_labels(acc, t.labels)
+    freshest: dict[str, float] = {}
+    for s in inputs.current:
+        if s.instance:
+            freshest[s.instance] = _max(freshest.get(s.instance), s.value)
     for s in _ordered(inputs.current):
         if not s.instance:
             continue
         acc = accs.setdefault(s.instance, _Acc())
         acc.current_ts = _max(acc.current_ts, s.value)
+        if not acc.targets and s.value < freshest[s.instance] - policy.history_after:
+            continue  # a push series left behind by a relabel: its labels are history, not the present
         _merge_labels(acc, s.labels)
         if s.labels.get("nodename"):
             acc.current_nodenames.add(s.labels["nodename"])
@@ -316,9 +332,12 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             # (a renamed key stays in last_over_time for the whole look-back)
             _merge_labels(acc, s.labels)
 
+    superseded = _superseded(accs, policy)
     # duplicate nodenames among live instances (those in an instant query right now)
     by_nodename: dict[str, set[str]] = {}
     for inst, acc in accs.items():
+        if inst in superseded:
+            continue
         for n in acc.current_nodenames:
             by_nodename.setdefault(n, set()).add(inst)
 
@@ -326,6 +345,8 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
     for inst in sorted(accs):
         acc = accs[inst]
         state, mode, last_seen = _state(inst, acc, inputs.now, policy)
+        if inst in superseded:
+            state = HostState.STALE
         problems: list[Problem] = []
         p = nodename_problem(inst, acc.labels, acc.current_nodenames or acc.nodenames)
         if p:
@@ -336,7 +357,7 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
         problems += drift_problems(acc.labels, policy)
         problems += missing_problems(acc.labels, policy.required_labels, policy)
         for n in sorted(acc.current_nodenames):
-            if len(by_nodename[n]) > 1:
+            if len(by_nodename.get(n, ())) > 1:
                 problems.append(duplicate_problem(n, by_nodename[n], inst))
         if inst in inputs.macos:
             problems.append(MACOS_PROBLEM)
@@ -359,6 +380,28 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             )
         )
     return tuple(hosts)
+
+
+def _superseded(accs: Mapping[str, _Acc], policy: Policy) -> set[str]:
+    """Push instances whose nodename another instance reports with samples newer by more than history_after.
+
+    After an `instance` rename the old name's series stay in an instant query for the look-back; the machine
+    now pushes under the new name, so the old row is not a second live host (nor a duplicate nodename).
+    """
+    newest: dict[str, float] = {}
+    for acc in accs.values():
+        if acc.current_ts is None:
+            continue
+        for n in acc.current_nodenames:
+            newest[n] = _max(newest.get(n), acc.current_ts)
+    return {
+        inst
+        for inst, acc in accs.items()
+        if not acc.targets
+        and acc.current_ts is not None
+        and acc.current_nodenames
+        and all(newest[n] > acc.current_ts + policy.history_after for n in acc.current_nodenames)
+    }
 
 
 def _state(inst: str, acc: _Acc, now: float, policy: Policy) -> tuple[HostState, Mode, float | None]:
