@@ -2,10 +2,12 @@
 on-host safety, and the problem code disappears from `status --json`.
 
 cache-01 is the lab's well-labelled push host (instance = nodename, explicit job, 15 s scrape interval). The
-test breaks it the way hand-written configs are broken (the explicit `job` line removed: Alloy then uses the
-component path), waits until the fleet reports the problem, fixes it, and checks that the config is
-byte-identical to the lab's again — the fix added exactly the one line the break removed — and that no other
-host's problems changed. The old series stay in Prometheus (remote-written series get no staleness marker);
+test breaks it the two ways hand-written configs are broken — the explicit `job` line removed (Alloy then uses
+the component path) and `instance` set to another name than the nodename — waits until the fleet reports both
+problems, fixes them in one run, and checks that the config is byte-identical to the lab's again (the fix
+changed exactly the lines the break changed) and that no other host's problems changed. Both codes in one run:
+each fix waits two scrape intervals for the old series to become history, so one run costs half of two.
+The old series stay in Prometheus (remote-written series get no staleness marker);
 the fleet must still show the fix at once, which is the classifier's "present series only" rule at work.
 """
 
@@ -58,65 +60,29 @@ def _wait_new_row(lab: LabInfo, kh: Path, instance: str, want: set[str], timeout
     raise AssertionError(f"{instance}: problems {got}, wanted {want}")
 
 
-def test_fix_job_component_path_on_a_push_host(lab: LabInfo, cache_kh: Path) -> None:
-    original = lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout
-    assert JOB_LINE in original
-    address = next(h.address for h in lab.hosts if h.name == HOST)
-    before = _status(lab, cache_kh)
-    assert _codes(before, HOST) == set()
-    try:
-        _put_config(original.replace(JOB_LINE, "", 1))
-        _wait_codes(lab, cache_kh, HOST, {"job_component_path"}, timeout=90)
-
-        plan = _cli(lab, cache_kh, "fix", HOST, "--address", address, "--dry-run")
-        assert plan.returncode == 0, plan.stdout + plan.stderr
-        assert '+    job         = "node_exporter",' in plan.stdout
-        assert JOB_LINE not in lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout  # a plan changes nothing
-
-        t0 = time.monotonic()
-        p = _cli(lab, cache_kh, "fix", HOST, "--address", address, "--yes", "--json")
-        took = time.monotonic() - t0
-        assert p.returncode == 0, p.stdout + p.stderr
-        result = json.loads(p.stdout)["results"][0]
-        assert result["ok"] and result["host_state"] == "changed", result
-        verify = next(e for e in result["events"] if e["step"] == "verify" and e["status"] == "done")
-        print(f"fix-push {HOST}: job fixed in {took:.1f}s, verify waited {verify['detail']['seconds']:.1f}s")
-        assert verify["detail"]["seconds"] <= 2 * SCRAPE_INTERVAL_S + POLL_SLACK_S
-
-        fixed = lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout
-        assert _changed_lines(original.replace(JOB_LINE, "", 1), fixed) == [
-            JOB_LINE.rstrip("\n").replace("    ", "+    ", 1)
-        ]
-        assert fixed == original  # byte-identical to the config the lab wrote
-        after = _status(lab, cache_kh)
-        assert _codes(after, HOST) == set()
-        host_before = next(h for h in before["hosts"] if h["instance"] == HOST)
-        host_after = next(h for h in after["hosts"] if h["instance"] == HOST)
-        assert host_after["labels"] == host_before["labels"] and host_after["state"] == "up"
-        live = {h["instance"] for h in after["hosts"]}
-        assert live == {h["instance"] for h in before["hosts"]}  # no second row for the old series
-        assert {i: _codes(after, i) for i in live} == {i: _codes(before, i) for i in live}
-    finally:
-        if lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout != original:
-            _put_config(original)
-        _wait_codes(lab, cache_kh, HOST, set(), timeout=90)
-
-
-def test_fix_instance_nodename_mismatch_on_a_push_host(lab: LabInfo, cache_kh: Path) -> None:
-    """The break renames cache-01's instance to cache-pi; the fix sets it back to the nodename.
+def test_fix_job_and_instance_on_a_push_host(lab: LabInfo, cache_kh: Path) -> None:
+    """The break renames cache-01's instance to cache-pi and drops its `job` line; the fix sets the instance back
+    to the nodename and the job explicitly.
 
     What the operator sees afterwards: cache-01 up without problems, and cache-pi (whose series Prometheus keeps
     for its look-back) listed as `stale` — not `up`, and neither row claims a duplicate nodename. cache-pi goes
     `gone` when the 5-minute look-back ends, as any host whose samples stop.
     """
     original = lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout
-    renamed = original.replace(f'instance    = "{HOST}",', 'instance    = "cache-pi",', 1)
-    assert renamed != original
+    assert JOB_LINE in original
+    broken = original.replace(f'instance    = "{HOST}",', 'instance    = "cache-pi",', 1).replace(JOB_LINE, "", 1)
+    assert broken.count("\n") == original.count("\n") - 1
     address = next(h.address for h in lab.hosts if h.name == HOST)
     before = _status(lab, cache_kh)
+    assert _codes(before, HOST) == set()
     try:
-        _put_config(renamed)
-        _wait_new_row(lab, cache_kh, "cache-pi", {"instance_nodename_mismatch"})
+        _put_config(broken)
+        _wait_new_row(lab, cache_kh, "cache-pi", {"instance_nodename_mismatch", "job_component_path"})
+
+        plan = _cli(lab, cache_kh, "fix", "cache-pi", "--address", address, "--dry-run")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert '+    job         = "node_exporter",' in plan.stdout
+        assert lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout == broken  # a plan changes nothing
 
         t0 = time.monotonic()
         p = _cli(lab, cache_kh, "fix", "cache-pi", "--address", address, "--yes", "--json")
@@ -126,15 +92,26 @@ def test_fix_instance_nodename_mismatch_on_a_push_host(lab: LabInfo, cache_kh: P
         assert result["ok"] and result["host_state"] == "changed", result
         assert result["summary"]["plan"]["new_instance"] == HOST
         verify = next(e for e in result["events"] if e["step"] == "verify" and e["status"] == "done")
-        print(f"fix-push cache-pi: instance fixed in {took:.1f}s, verify waited {verify['detail']['seconds']:.1f}s")
+        print(
+            f"fix-push cache-pi: instance and job fixed in {took:.1f}s, "
+            f"verify waited {verify['detail']['seconds']:.1f}s"
+        )
         assert verify["detail"]["seconds"] <= 2 * SCRAPE_INTERVAL_S + POLL_SLACK_S
 
         fixed = lab_mod.host_exec(HOST, ["cat", ALLOY_CONFIG]).stdout
-        assert _changed_lines(renamed, fixed) == ['-    instance    = "cache-pi",', f'+    instance    = "{HOST}",']
-        assert fixed == original
+        assert sorted(_changed_lines(broken, fixed)) == sorted(
+            [
+                '-    instance    = "cache-pi",',
+                f'+    instance    = "{HOST}",',
+                JOB_LINE.rstrip("\n").replace("    ", "+    ", 1),
+            ]
+        )
+        assert fixed == original  # byte-identical to the config the lab wrote
         after = _status(lab, cache_kh)
         rows = {h["instance"]: h for h in after["hosts"]}
         assert rows[HOST]["state"] == "up" and _codes(after, HOST) == set()
+        host_before = next(h for h in before["hosts"] if h["instance"] == HOST)
+        assert rows[HOST]["labels"] == host_before["labels"]
         old = rows["cache-pi"]
         assert old["state"] == "stale" and "duplicate_nodename" not in _codes(after, "cache-pi")
         others = {h["instance"] for h in before["hosts"]} - {HOST}
