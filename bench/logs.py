@@ -147,28 +147,45 @@ async def textual_log(total: int) -> float:
         return total / (time.perf_counter() - t0)
 
 
-async def key_latency(rounds: int, tune_gc: bool = True) -> list[tuple[str, float, float]]:
-    """(key, ms until the next frame, ms of this process's CPU in that time) per key pressed."""
+async def key_latency(
+    rounds: int, tune_gc: bool = True, ssh: tuple[SshLogFeed, int] | None = None
+) -> list[tuple[str, float, float]]:
+    """(key, ms until the next frame, ms of this process's CPU in that time) per key pressed; the lines come
+    from the in-process source, or with `ssh` (feed, entries it holds) from a real SSH stream (keys are pressed
+    until it ends)."""
     LogScreen.tune_gc = tune_gc
     app = make_app()
     out: list[tuple[str, float, float]] = []
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
-        feed = QueueLogFeed("web-01")
-        screen = LogScreen(feed, buffer_lines=10_000)
-        app.push_screen(screen)
-        await pilot.pause()
-        await feed_in_process(feed, screen, 20_000)  # a full buffer before timing
         stop = asyncio.Event()
+        if ssh is None:
+            feed = QueueLogFeed("web-01")
+            screen = LogScreen(feed, buffer_lines=10_000)
+            app.push_screen(screen)
+            await pilot.pause()
+            await feed_in_process(feed, screen, 20_000)  # a full buffer before timing
 
-        async def stream() -> None:
-            k = 0
-            while not stop.is_set():
-                while feed._queue.qsize() > 4:  # noqa: ASYNC110
-                    await asyncio.sleep(0.001)
-                feed.put(BATCHES[k % len(BATCHES)])
-                k += 1
-                await asyncio.sleep(0)
+            async def stream() -> None:
+                k = 0
+                while not stop.is_set():
+                    while feed._queue.qsize() > 4:  # noqa: ASYNC110
+                        await asyncio.sleep(0.001)
+                    feed.put(BATCHES[k % len(BATCHES)])
+                    k += 1
+                    await asyncio.sleep(0)
+
+        else:
+            screen = LogScreen(ssh[0], buffer_lines=10_000)
+            app.push_screen(screen)
+            await pilot.pause()
+            while screen.view.buffer.received < 20_000:  # noqa: ASYNC110 - a full buffer before timing
+                await asyncio.sleep(0.005)
+
+            async def stream() -> None:
+                while screen.view.buffer.received < ssh[1]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+                stop.set()
 
         producer = asyncio.create_task(stream())
         keys = ["w", "t", "l", "up", "f", "w", "t", "l", "l", "l"]
@@ -188,6 +205,8 @@ async def key_latency(rounds: int, tune_gc: bool = True) -> list[tuple[str, floa
         view.action_scroll_up = after(view.action_scroll_up)  # type: ignore[method-assign]
         try:
             for i in range(rounds):
+                if stop.is_set():  # the SSH stream ended
+                    break
                 key = keys[i % len(keys)]
                 painted.clear()
                 await asyncio.sleep(0.03)  # let a flush or two happen between keys
@@ -219,7 +238,7 @@ class CatJournal:
         return Stream.over_ssh(settings, host.name, target, follow=False, source=JournalSource("bench.service"))
 
 
-async def ssh_stream(n: int) -> tuple[float, float] | str:
+async def ssh_stream(n: int, keys: int) -> tuple[float, float, list[tuple[str, float, float]]] | str:
     from fleetui import lab as lab_mod
     from fleetui.adapters.alloy_logs import LinesEvent
     from fleetui.adapters.ssh import HostKeyInfo, SshTarget, connect_with_settings
@@ -285,9 +304,32 @@ async def ssh_stream(n: int) -> tuple[float, float] | str:
             pane = n / (time.perf_counter() - t0)
             await pilot.pause()
             assert screen.view.buffer.line_at(len(screen.view.buffer) - 1).text.endswith(f"seq={n - 1}")
-        return pane, raw
+        # keys pressed while the same stream flows into the pane (parsed off the event loop)
+        timed = await key_latency(keys, ssh=(SshLogFeed([CatJournal.make(settings, host, path)]), n))
+        return pane, raw, timed
     finally:
         lab_mod.host_exec(host.name, ["rm", "-f", path, "/var/log/journal/fleetui-standin/bench.service.jsonl"])
+
+
+def report_keys(label: str, timed: list[tuple[str, float, float]], load0: float, load1: float) -> None:
+    if len(timed) < 2:
+        print(f"key latency while streaming ({label}): only {len(timed)} keys before the stream ended")
+        return
+    lat = [ms for _, ms, _ in timed]
+    cpu = [c for _, _, c in timed]
+    q = statistics.quantiles(lat, n=20)
+    print(
+        f"key latency while streaming ({len(lat)} keys: w t l up f; {label}): median "
+        f"{statistics.median(lat):.1f} ms, p95 {q[18]:.1f} ms, worst {max(lat):.1f} ms"
+    )
+    print(
+        f"  this process's CPU from key to frame: median {statistics.median(cpu):.1f} ms, "
+        f"p95 {statistics.quantiles(cpu, n=20)[18]:.1f} ms (the rest is waiting: the 60 Hz frame tick, and "
+        f"other processes; load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} CPUs)"
+    )
+    for key in dict.fromkeys(k for k, _, _ in timed):
+        mine = [ms for k, ms, _ in timed if k == key]
+        print(f"  key {key!r}: median {statistics.median(mine):.1f} ms, worst {max(mine):.1f} ms")
 
 
 def main() -> None:
@@ -304,33 +346,20 @@ def main() -> None:
     print(f"in-process source -> log pane: {rate:,.0f} lines/s over {args.lines:,} lines ({skipped} skipped)")
     print(f"  same batches -> Textual Log: {log_rate:,.0f} lines/s   (pane / Log = {rate / log_rate:.2f})")
     if not args.no_ssh:
-        res = asyncio.run(ssh_stream(args.ssh_lines))
+        load0 = os.getloadavg()[0]
+        res = asyncio.run(ssh_stream(args.ssh_lines, args.keys))
         if isinstance(res, str):
             print(f"real SSH stream: {res}")
         else:
-            pane, raw = res
+            pane, raw, timed = res
             print(f"real SSH stream (journalctl -o json, {args.ssh_lines:,} entries) -> log pane: {pane:,.0f} lines/s")
             print(f"  same stream, reader only (no pane): {raw:,.0f} lines/s   (pane / reader = {pane / raw:.2f})")
+            report_keys("from the real SSH stream", timed, load0, os.getloadavg()[0])
     for tuned in (True, False):
         load0 = os.getloadavg()[0]
         timed = asyncio.run(key_latency(args.keys, tune_gc=tuned))
-        load1 = os.getloadavg()[0]
-        lat = [ms for _, ms, _ in timed]
-        cpu = [c for _, _, c in timed]
-        q = statistics.quantiles(lat, n=20)
         label = "pane's GC tuning on" if tuned else "CPython's default GC"
-        print(
-            f"key latency while streaming ({len(lat)} keys: w t l up f; {label}): median "
-            f"{statistics.median(lat):.1f} ms, p95 {q[18]:.1f} ms, worst {max(lat):.1f} ms"
-        )
-        print(
-            f"  this process's CPU from key to frame: median {statistics.median(cpu):.1f} ms, "
-            f"p95 {statistics.quantiles(cpu, n=20)[18]:.1f} ms (the rest is waiting: the 60 Hz frame tick, and "
-            f"other processes; load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} CPUs)"
-        )
-        for key in dict.fromkeys(k for k, _, _ in timed):
-            mine = [ms for k, ms, _ in timed if k == key]
-            print(f"  key {key!r}: median {statistics.median(mine):.1f} ms, worst {max(mine):.1f} ms")
+        report_keys(f"in-process source; {label}", timed, load0, os.getloadavg()[0])
     LogScreen.tune_gc = True
     mem = asyncio.run(memory(args.memory_lines))
     print("RSS of the process (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))
