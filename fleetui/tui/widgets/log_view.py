@@ -243,8 +243,11 @@ class LogView(ScrollView, can_focus=True):
         def side(extent: int, room: int) -> int:  # 1: needs a scrollbar, -1: clearly not, 0: at the edge
             return 1 if extent > room else -1 if extent <= room - 2 else 0
 
+        # wrapped, the width is the text width by construction: no horizontal scrollbar before or after (the
+        # text width sits one column inside the container, at the "edge" for `side`)
+        same_width = self.wrap and max(old.width, size.width) <= width
         same_bars = side(old.height, height) == side(size.height, height) != 0 and (
-            side(old.width, width) == side(size.width, width) != 0
+            same_width or side(old.width, width) == side(size.width, width) != 0
         )
         if not (self.is_mounted and height and same_bars):
             self.virtual_size = size
