@@ -8,8 +8,10 @@ repeated, and it says so with a status event. A log file has no cursor: it resum
 (`tail -n +K`), and says when the file was replaced meanwhile (rotation), since lines may then be missed.
 
 Speed: stdout is read in 64 KiB chunks and split into lines here, so a burst arrives as one batch per chunk
-instead of one await per line; the consumer (the pane, the CLI) sees `LinesEvent`s of many lines. Back
-pressure is SSH's own: a consumer that stops reading stops the remote journalctl.
+instead of one await per line; the consumer (the pane, the CLI) sees `LinesEvent`s of many lines. A big chunk
+(a burst) is split, decoded and JSON-parsed in a worker thread that hands back the whole batch, so the event
+loop that paints the pane and answers keys never runs a burst's parsing itself. Back pressure is SSH's own: a
+consumer that stops reading stops the remote journalctl.
 """
 
 from __future__ import annotations
