@@ -42,7 +42,7 @@ from fleetui.adapters.ssh import (
     command_line,
     connect_with_settings,
 )
-from fleetui.domain.logline import LogLine, file_line, note, parse_journal_json
+from fleetui.domain.logline import LogLine, file_line, note, parse_journal_json, parse_journal_lines
 
 if TYPE_CHECKING:
     from fleetui.config import Settings
@@ -213,7 +213,7 @@ OFF_LOOP_BYTES = 8 << 10
 def _journal_batch(name: str, pending: bytes, chunk: bytes) -> tuple[list[LogLine], bytes]:
     """Split, decode and parse one chunk of `journalctl -o json` into a whole batch of LogLines (pure)."""
     texts, rest = _split(pending, chunk)
-    return [line for line in (parse_journal_json(name, raw) for raw in texts) if line is not None], rest
+    return parse_journal_lines(name, texts), rest
 
 
 def _file_batch(name: str, pending: bytes, chunk: bytes) -> tuple[list[LogLine], int, bytes]:

@@ -11,7 +11,7 @@ import json
 import threading
 
 from fleetui.adapters.alloy_logs import OFF_LOOP_BYTES, _decode, _file_batch, _journal_batch
-from fleetui.domain.logline import Level, LogLine
+from fleetui.domain.logline import Level, LogLine, parse_journal_json, parse_journal_lines
 
 
 def journal_bytes(n: int) -> bytes:
@@ -72,3 +72,16 @@ def test_file_chunks_count_the_lines_they_complete() -> None:
     batch, count, rest = asyncio.run(_decode(_file_batch, "mac-01", b"", text[:-5]))
     assert count == 1999 == len(batch) and rest == text[-(5 + text[:-5][::-1].index(b"\n")) : -5]
     assert batch[0].ts is not None and batch[-1].text.endswith("msg=m1998")
+
+
+def test_a_burst_parsed_as_one_array_equals_line_by_line_and_a_bad_line_costs_only_itself() -> None:
+    raws = journal_bytes(500).decode().split("\n")[:-1]
+    one_by_one = [parse_journal_json("web-01", r) for r in raws]
+    assert parse_journal_lines("web-01", raws) == one_by_one and len(one_by_one) == 500
+    # a cut record, a record without a cursor, two broken lines that would join into one valid object
+    bad = [*raws[:3], raws[3][:40], '{"MESSAGE": "no cursor"}', '{"a": [1', '{"b": 1}]}', *raws[4:10]]
+    got = parse_journal_lines("web-01", bad)
+    assert got == [*one_by_one[:3], *one_by_one[4:10]]
+    merged = [raws[0], '{"a": [1', '{"b": 1}]}', raws[1]]  # joined, the two broken lines parse as one record
+    assert parse_journal_lines("web-01", merged) == one_by_one[:2]
+    assert parse_journal_lines("web-01", []) == [] and parse_journal_lines("web-01", ["", "-- Boot --"]) == []
