@@ -18,7 +18,8 @@ Everything runs headless (Textual's run_test, 160×50) on the real FleetApp and 
   (median, p95, worst), and the CPU this process spent in that time (what the pane costs; the rest is the
   60 Hz frame tick and other processes on a shared machine, so the load average is printed with it). Measured
   with the real SSH stream (the same saved journal again: keys until it ends), and with the in-process source
-  with the pane's garbage-collector tuning and without it.
+  with the pane's tuning (garbage collector, 1 ms GIL switch interval), without the shorter switch interval,
+  and without the GC tuning.
 - memory: RSS (VmRSS) before streaming, when the 10,000-line buffer is full, and after 1,000,000 lines.
 
 Targets: >= 50,000 lines/s into the pane, p95 key latency <= 50 ms while streaming, RSS flat once the
@@ -47,7 +48,7 @@ from fleet_fixture import make_app
 
 from fleetui.domain.logline import LogLine, level_of
 from fleetui.tui.log_source import QueueLogFeed, SshLogFeed
-from fleetui.tui.screens.logs import LogScreen
+from fleetui.tui.screens.logs import SWITCH_SECONDS, LogScreen
 
 SIZE = (160, 50)
 TEXTS = [
@@ -149,12 +150,16 @@ async def textual_log(total: int) -> float:
 
 
 async def key_latency(
-    rounds: int, tune_gc: bool = True, ssh: tuple[SshLogFeed, int] | None = None
+    rounds: int,
+    tune_gc: bool = True,
+    ssh: tuple[SshLogFeed, int] | None = None,
+    switch: float | None = SWITCH_SECONDS,
 ) -> list[tuple[str, float, float]]:
     """(key, ms until the next frame, ms of this process's CPU in that time) per key pressed; the lines come
     from the in-process source, or with `ssh` (feed, entries it holds) from a real SSH stream (keys are pressed
     until it ends)."""
     LogScreen.tune_gc = tune_gc
+    LogScreen.switch_interval = switch
     app = make_app()
     out: list[tuple[str, float, float]] = []
     async with app.run_test(size=SIZE) as pilot:
@@ -356,12 +361,16 @@ def main() -> None:
             print(f"real SSH stream (journalctl -o json, {args.ssh_lines:,} entries) -> log pane: {pane:,.0f} lines/s")
             print(f"  same stream, reader only (no pane): {raw:,.0f} lines/s   (pane / reader = {pane / raw:.2f})")
             report_keys("from the real SSH stream", timed, load0, os.getloadavg()[0])
-    for tuned in (True, False):
+    runs = [
+        (True, SWITCH_SECONDS, "pane's GC tuning and 1 ms GIL switch interval"),
+        (True, None, "pane's GC tuning, CPython's 5 ms switch interval"),
+        (False, SWITCH_SECONDS, "CPython's default GC"),
+    ]
+    for tuned, switch, label in runs:
         load0 = os.getloadavg()[0]
-        timed = asyncio.run(key_latency(args.keys, tune_gc=tuned))
-        label = "pane's GC tuning on" if tuned else "CPython's default GC"
+        timed = asyncio.run(key_latency(args.keys, tune_gc=tuned, switch=switch))
         report_keys(f"in-process source; {label}", timed, load0, os.getloadavg()[0])
-    LogScreen.tune_gc = True
+    LogScreen.tune_gc, LogScreen.switch_interval = True, SWITCH_SECONDS
     mem = asyncio.run(memory(args.memory_lines))
     print("RSS of the process (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))
     full, last = mem["after 10,000 lines"], mem[f"after {args.memory_lines:,} lines"]
