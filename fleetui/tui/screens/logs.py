@@ -127,7 +127,8 @@ class LogScreen(Screen[None]):
     tune_gc: ClassVar[bool] = True
     #: a shorter GIL switch interval while open: the reader parses bursts in a worker thread, and when the
     #: event loop wants the GIL back (a key, a frame) it waits until the thread's slice ends; 1 ms instead of
-    #: CPython's 5 ms bounds that wait (measured in bench/logs.py: key latency p95 ~35 -> ~20 ms in-process)
+    #: CPython's 5 ms bounds that wait (bench/logs.py, 6 side-by-side runs at load 2-4: key latency p95
+    #: 18-21 ms with it, 17-52 ms without; 5 of the 6 runs were better with it)
     switch_interval: ClassVar[float | None] = SWITCH_SECONDS
 
     def __init__(
