@@ -11,13 +11,15 @@ Everything runs headless (Textual's run_test, 160×50) on the real FleetApp and 
   output (`-o json --output-fields=…`) from a lab host's journal, sent over SSH by `cat` of that output saved on
   the host (the lab's journalctl is a
   Python stand-in that writes ~35k entries/s itself; real journalctl is not what is measured here), read by the
-  production reader (HostLogStream: 64 KiB chunks, JSON parse, cursors) into the pane. The same stream without
-  the pane gives the ratio of what the pane costs.
-- key latency: while the in-process source streams at full speed, keys that change the view (w wrap,
-  t timestamps, l level, up/f pause and follow) are sent as a terminal sends them; the time is until the next
-  frame after the action (median, p95, worst), with the pane's garbage-collector tuning and without it, and
-  the CPU this process spent in that time (what the pane costs; the rest is the 60 Hz frame tick and other
-  processes on a shared machine, so the load average is printed with it).
+  production reader (HostLogStream: 64 KiB chunks, JSON parse in a worker thread, cursors) into the pane. The
+  same stream without the pane gives the ratio of what the pane costs.
+- key latency: while lines stream at full speed, keys that change the view (w wrap, t timestamps, l level,
+  up/f pause and follow) are sent as a terminal sends them; the time is until the next frame after the action
+  (median, p95, worst), and the CPU this process spent in that time (what the pane costs; the rest is the
+  60 Hz frame tick and other processes on a shared machine, so the load average is printed with it). Measured
+  with the real SSH stream (the same saved journal again: keys until it ends), and with the in-process source
+  with the pane's tuning (garbage collector, 1 ms GIL switch interval), without the shorter switch interval,
+  and without the GC tuning.
 - memory: RSS (VmRSS) before streaming, when the 10,000-line buffer is full, and after 1,000,000 lines.
 
 Targets: >= 50,000 lines/s into the pane, p95 key latency <= 50 ms while streaming, RSS flat once the
@@ -46,7 +48,7 @@ from fleet_fixture import make_app
 
 from fleetui.domain.logline import LogLine, level_of
 from fleetui.tui.log_source import QueueLogFeed, SshLogFeed
-from fleetui.tui.screens.logs import LogScreen
+from fleetui.tui.screens.logs import SWITCH_SECONDS, LogScreen
 
 SIZE = (160, 50)
 TEXTS = [
@@ -147,28 +149,49 @@ async def textual_log(total: int) -> float:
         return total / (time.perf_counter() - t0)
 
 
-async def key_latency(rounds: int, tune_gc: bool = True) -> list[tuple[str, float, float]]:
-    """(key, ms until the next frame, ms of this process's CPU in that time) per key pressed."""
+async def key_latency(
+    rounds: int,
+    tune_gc: bool = True,
+    ssh: tuple[SshLogFeed, int] | None = None,
+    switch: float | None = SWITCH_SECONDS,
+) -> list[tuple[str, float, float]]:
+    """(key, ms until the next frame, ms of this process's CPU in that time) per key pressed; the lines come
+    from the in-process source, or with `ssh` (feed, entries it holds) from a real SSH stream (keys are pressed
+    until it ends)."""
     LogScreen.tune_gc = tune_gc
+    LogScreen.switch_interval = switch
     app = make_app()
     out: list[tuple[str, float, float]] = []
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
-        feed = QueueLogFeed("web-01")
-        screen = LogScreen(feed, buffer_lines=10_000)
-        app.push_screen(screen)
-        await pilot.pause()
-        await feed_in_process(feed, screen, 20_000)  # a full buffer before timing
         stop = asyncio.Event()
+        if ssh is None:
+            feed = QueueLogFeed("web-01")
+            screen = LogScreen(feed, buffer_lines=10_000)
+            app.push_screen(screen)
+            await pilot.pause()
+            await feed_in_process(feed, screen, 20_000)  # a full buffer before timing
 
-        async def stream() -> None:
-            k = 0
-            while not stop.is_set():
-                while feed._queue.qsize() > 4:  # noqa: ASYNC110
-                    await asyncio.sleep(0.001)
-                feed.put(BATCHES[k % len(BATCHES)])
-                k += 1
-                await asyncio.sleep(0)
+            async def stream() -> None:
+                k = 0
+                while not stop.is_set():
+                    while feed._queue.qsize() > 4:  # noqa: ASYNC110
+                        await asyncio.sleep(0.001)
+                    feed.put(BATCHES[k % len(BATCHES)])
+                    k += 1
+                    await asyncio.sleep(0)
+
+        else:
+            screen = LogScreen(ssh[0], buffer_lines=10_000)
+            app.push_screen(screen)
+            await pilot.pause()
+            while screen.view.buffer.received < 20_000:  # noqa: ASYNC110 - a full buffer before timing
+                await asyncio.sleep(0.005)
+
+            async def stream() -> None:
+                while screen.view.buffer.received < ssh[1]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+                stop.set()
 
         producer = asyncio.create_task(stream())
         keys = ["w", "t", "l", "up", "f", "w", "t", "l", "l", "l"]
@@ -188,6 +211,8 @@ async def key_latency(rounds: int, tune_gc: bool = True) -> list[tuple[str, floa
         view.action_scroll_up = after(view.action_scroll_up)  # type: ignore[method-assign]
         try:
             for i in range(rounds):
+                if stop.is_set():  # the SSH stream ended
+                    break
                 key = keys[i % len(keys)]
                 painted.clear()
                 await asyncio.sleep(0.03)  # let a flush or two happen between keys
@@ -219,7 +244,7 @@ class CatJournal:
         return Stream.over_ssh(settings, host.name, target, follow=False, source=JournalSource("bench.service"))
 
 
-async def ssh_stream(n: int) -> tuple[float, float] | str:
+async def ssh_stream(n: int, keys: int) -> tuple[float, float, list[tuple[str, float, float]]] | str:
     from fleetui import lab as lab_mod
     from fleetui.adapters.alloy_logs import LinesEvent
     from fleetui.adapters.ssh import HostKeyInfo, SshTarget, connect_with_settings
@@ -285,9 +310,32 @@ async def ssh_stream(n: int) -> tuple[float, float] | str:
             pane = n / (time.perf_counter() - t0)
             await pilot.pause()
             assert screen.view.buffer.line_at(len(screen.view.buffer) - 1).text.endswith(f"seq={n - 1}")
-        return pane, raw
+        # keys pressed while the same stream flows into the pane (parsed off the event loop)
+        timed = await key_latency(keys, ssh=(SshLogFeed([CatJournal.make(settings, host, path)]), n))
+        return pane, raw, timed
     finally:
         lab_mod.host_exec(host.name, ["rm", "-f", path, "/var/log/journal/fleetui-standin/bench.service.jsonl"])
+
+
+def report_keys(label: str, timed: list[tuple[str, float, float]], load0: float, load1: float) -> None:
+    if len(timed) < 2:
+        print(f"key latency while streaming ({label}): only {len(timed)} keys before the stream ended")
+        return
+    lat = [ms for _, ms, _ in timed]
+    cpu = [c for _, _, c in timed]
+    q = statistics.quantiles(lat, n=20)
+    print(
+        f"key latency while streaming ({len(lat)} keys: w t l up f; {label}): median "
+        f"{statistics.median(lat):.1f} ms, p95 {q[18]:.1f} ms, worst {max(lat):.1f} ms"
+    )
+    print(
+        f"  this process's CPU from key to frame: median {statistics.median(cpu):.1f} ms, "
+        f"p95 {statistics.quantiles(cpu, n=20)[18]:.1f} ms (the rest is waiting: the 60 Hz frame tick, and "
+        f"other processes; load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} CPUs)"
+    )
+    for key in dict.fromkeys(k for k, _, _ in timed):
+        mine = [ms for k, ms, _ in timed if k == key]
+        print(f"  key {key!r}: median {statistics.median(mine):.1f} ms, worst {max(mine):.1f} ms")
 
 
 def main() -> None:
@@ -304,34 +352,25 @@ def main() -> None:
     print(f"in-process source -> log pane: {rate:,.0f} lines/s over {args.lines:,} lines ({skipped} skipped)")
     print(f"  same batches -> Textual Log: {log_rate:,.0f} lines/s   (pane / Log = {rate / log_rate:.2f})")
     if not args.no_ssh:
-        res = asyncio.run(ssh_stream(args.ssh_lines))
+        load0 = os.getloadavg()[0]
+        res = asyncio.run(ssh_stream(args.ssh_lines, args.keys))
         if isinstance(res, str):
             print(f"real SSH stream: {res}")
         else:
-            pane, raw = res
+            pane, raw, timed = res
             print(f"real SSH stream (journalctl -o json, {args.ssh_lines:,} entries) -> log pane: {pane:,.0f} lines/s")
             print(f"  same stream, reader only (no pane): {raw:,.0f} lines/s   (pane / reader = {pane / raw:.2f})")
-    for tuned in (True, False):
+            report_keys("from the real SSH stream", timed, load0, os.getloadavg()[0])
+    runs = [
+        (True, SWITCH_SECONDS, "pane's GC tuning and 1 ms GIL switch interval"),
+        (True, None, "pane's GC tuning, CPython's 5 ms switch interval"),
+        (False, SWITCH_SECONDS, "CPython's default GC"),
+    ]
+    for tuned, switch, label in runs:
         load0 = os.getloadavg()[0]
-        timed = asyncio.run(key_latency(args.keys, tune_gc=tuned))
-        load1 = os.getloadavg()[0]
-        lat = [ms for _, ms, _ in timed]
-        cpu = [c for _, _, c in timed]
-        q = statistics.quantiles(lat, n=20)
-        label = "pane's GC tuning on" if tuned else "CPython's default GC"
-        print(
-            f"key latency while streaming ({len(lat)} keys: w t l up f; {label}): median "
-            f"{statistics.median(lat):.1f} ms, p95 {q[18]:.1f} ms, worst {max(lat):.1f} ms"
-        )
-        print(
-            f"  this process's CPU from key to frame: median {statistics.median(cpu):.1f} ms, "
-            f"p95 {statistics.quantiles(cpu, n=20)[18]:.1f} ms (the rest is waiting: the 60 Hz frame tick, and "
-            f"other processes; load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} CPUs)"
-        )
-        for key in dict.fromkeys(k for k, _, _ in timed):
-            mine = [ms for k, ms, _ in timed if k == key]
-            print(f"  key {key!r}: median {statistics.median(mine):.1f} ms, worst {max(mine):.1f} ms")
-    LogScreen.tune_gc = True
+        timed = asyncio.run(key_latency(args.keys, tune_gc=tuned, switch=switch))
+        report_keys(f"in-process source; {label}", timed, load0, os.getloadavg()[0])
+    LogScreen.tune_gc, LogScreen.switch_interval = True, SWITCH_SECONDS
     mem = asyncio.run(memory(args.memory_lines))
     print("RSS of the process (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))
     full, last = mem["after 10,000 lines"], mem[f"after {args.memory_lines:,} lines"]

@@ -129,8 +129,13 @@ class LogBuffer:
         if line_filter.min_level is None and not (hide and self._rx is not None):
             self._view, self._vstart = None, 0
             return
-        first, shows = self.first_seq, self._shows
-        self._view = [first + i for i, ln in enumerate(self._lines) if shows(ln)]
+        first, levels = self.first_seq, self._levels
+        if levels is not None and not (hide and self._rx is not None):
+            # the level filter alone (the `l` key while streaming): a set lookup per line, no call
+            self._view = [first + i for i, ln in enumerate(self._lines) if ln.level in levels or ln.source == "fleetui"]
+        else:
+            shows = self._shows
+            self._view = [first + i for i, ln in enumerate(self._lines) if shows(ln)]
         self._vstart = 0
 
     def _shows(self, line: LogLine) -> bool:

@@ -8,6 +8,7 @@ domain values, not a mock of a host); the pane over a real SSH stream is in test
 from __future__ import annotations
 
 import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from fleetui.adapters.alloy_logs import StatusEvent, StreamState
 from fleetui.domain.logline import Level, LogLine
 from fleetui.tui.log_source import QueueLogFeed
 from fleetui.tui.screens.fleet import FleetScreen
-from fleetui.tui.screens.logs import LogScreen
+from fleetui.tui.screens.logs import SWITCH_SECONDS, LogScreen
 
 
 async def _open(app: Any, pilot: Any, feed: QueueLogFeed, **kw: Any) -> LogScreen:
@@ -178,7 +179,7 @@ async def test_stream_events_become_notes_and_status() -> None:
 
 async def test_save_writes_the_whole_buffer_and_escape_goes_back(tmp_path: Path) -> None:
     feed = QueueLogFeed("web-01")
-    thresholds = gc.get_threshold()
+    thresholds, switch = gc.get_threshold(), sys.getswitchinterval()
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await _open(app, pilot, feed, save_dir=tmp_path)
@@ -194,7 +195,9 @@ async def test_save_writes_the_whole_buffer_and_escape_goes_back(tmp_path: Path)
         assert saved[0].startswith("web-01 2025-05-19T05:33:48.271Z Started alloy.service")
         assert saved[-1] == "web-01 2025-05-19T05:35:00.500Z level=error msg=\\x1b]0;owned\\x07"
         assert gc.get_freeze_count() > 0  # the pane quiets the GC while open (see quiet_gc)
+        assert sys.getswitchinterval() == min(switch, SWITCH_SECONDS)  # and hands the GIL back to keys sooner
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
         assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # and gives it back
+        assert sys.getswitchinterval() == switch
