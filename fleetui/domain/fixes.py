@@ -29,8 +29,10 @@ FIXABLE: dict[Mode, frozenset[str]] = {
 MANUAL: dict[str, str] = {
     "duplicate_nodename": "two machines report the same nodename (usually a cloned image): on one of them run "
     "`hostnamectl set-hostname NEW-NAME`, then re-enroll it with `fleetui enroll` under that name",
-    "instance_nodename_mismatch": "re-enroll the host with `fleetui enroll` so its instance is its nodename",
-    "job_component_path": 're-enroll the host with `fleetui enroll` (it sets job = "node_exporter" explicitly)',
+    "instance_nodename_mismatch": "`fleetui fix INSTANCE --address SSH-ADDRESS` sets the instance to the nodename in "
+    "the host's own Alloy config (only that line changes), or re-enroll the host with `fleetui enroll`",
+    "job_component_path": "`fleetui fix INSTANCE --address SSH-ADDRESS` adds an explicit job to the host's own Alloy "
+    'config (only that line), or re-enroll the host with `fleetui enroll` (it sets job = "node_exporter")',
     "macos_memory_names": "re-enroll the host with `fleetui enroll` (it deploys the macOS relabel rules)",
 }
 
