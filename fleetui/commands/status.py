@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
     from fleetui.domain.filter import FilterError, parse_filter
-    from fleetui.domain.fleet import FleetSnapshot
+    from fleetui.domain.fleet import RULES_HINT, FleetSnapshot
 
     try:
         host_filter = parse_filter(args.filter)
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except PrometheusError as e:
         print(f"fleetui: {e}", file=sys.stderr)
         return 2
+    if not snap.recording_rule:
+        print(f"fleetui: hint: {RULES_HINT}", file=sys.stderr)
     shown = FleetSnapshot(host_filter.apply(snap.hosts), snap.taken_at, snap.last_seen_source)
     if args.json:
         print(json.dumps(shown.to_json()))

@@ -26,8 +26,10 @@ problems
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
 
@@ -70,19 +72,28 @@ _ADDRESS_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(?P<port>\d{
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
-    """One element of an instant-vector reply: its labels and its value (often a unix time)."""
+    """One element of an instant-vector reply: its labels and its value (often a unix time).
+
+    `source` says which query branch it came from ("up", "uname", "rule"); a sample without one may carry it
+    as the SOURCE_LABEL label instead (the adapter's older tagging, still accepted).
+    """
 
     labels: Mapping[str, str]
     value: float
+    source: str = ""
 
     @property
     def instance(self) -> str | None:
         return self.labels.get("instance")
 
+    @property
+    def branch(self) -> str:
+        return self.source or self.labels.get(SOURCE_LABEL, "")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One active target of /api/v1/targets, as far as the fleet cares."""
 
@@ -101,16 +112,18 @@ class FleetInputs:
     """Everything one refresh read, parsed.
 
     `current`: newest sample time of each series of `up` and `node_uname_info` in an instant query (value =
-    sample time; labels include SOURCE_LABEL "up" or "uname"). `history`: last successful sample time of the
-    same series over the look-back window. `macos`: instances with node_memory_total_bytes but no
-    node_memory_MemTotal_bytes.
+    sample time; branch "up" or "uname"). `history`: last successful sample time of the same series over the
+    look-back window (remembered, looked up, or from the recording rule). `macos`: instances with
+    node_memory_total_bytes but no node_memory_MemTotal_bytes. `pending`: instances whose last-seen time is
+    still being looked up (their rows say so instead of "never").
     """
 
     now: float
-    targets: tuple[Target, ...] = ()
-    current: tuple[Sample, ...] = ()
-    history: tuple[Sample, ...] = ()
+    targets: Sequence[Target] = ()
+    current: Sequence[Sample] = ()
+    history: Sequence[Sample] = ()
     macos: frozenset[str] = frozenset()
+    pending: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -121,9 +134,19 @@ class Policy:
     required_labels: tuple[str, ...] = ("environment", "maintainers")
     aliases: Mapping[str, str] = field(default_factory=lambda: {"maintainer": "maintainers"})
 
-    @property
+    @cached_property
     def schema_keys(self) -> frozenset[str]:
+        """Built once per policy (a refresh asks for it once per label key of every host)."""
         return frozenset(self.required_labels) | frozenset(self.aliases.values())
+
+    @cached_property
+    def _sorted_schema_keys(self) -> tuple[str, ...]:
+        return tuple(sorted(self.schema_keys))
+
+    @cached_property
+    def _memo(self) -> dict[Any, Any]:
+        """Results of the label rules by their inputs: a fleet has few distinct label key sets and jobs."""
+        return {}
 
 
 # --- problem rules: each small and pure -----------------------------------------------------------------
@@ -149,8 +172,10 @@ def host_name(instance: str, labels: Mapping[str, str]) -> str | None:
 
 def nodename_problem(instance: str, labels: Mapping[str, str], nodenames: Iterable[str]) -> Problem | None:
     name = host_name(instance, labels)
+    if name is None:
+        return None
     others = sorted(n for n in set(nodenames) if n != name)
-    if name is None or not others:
+    if not others:
         return None
     what = "instance" if name == instance else ("hostname label" if labels.get("hostname") == name else "address")
     return Problem(
@@ -199,7 +224,7 @@ def drift_target(key: str, policy: Policy) -> str | None:
         return None
     if key in policy.aliases:
         return policy.aliases[key]
-    for s in sorted(policy.schema_keys):
+    for s in policy._sorted_schema_keys:
         if _near_miss(key, s):
             return s
     return None
@@ -249,67 +274,112 @@ def duplicate_problem(nodename: str, instances: Iterable[str], me: str) -> Probl
 MACOS_PROBLEM = Problem(
     "macos_memory_names",
     "macOS memory metric names (node_memory_total_bytes) without the Linux names (node_memory_MemTotal_bytes)",
-    "add seed 000's prometheus.relabel rules renaming node_memory_total_bytes/free_bytes to the Linux names",
+    "add prometheus.relabel rules to the host's Alloy config renaming node_memory_total_bytes and "
+    "node_memory_free_bytes to node_memory_MemTotal_bytes and node_memory_MemFree_bytes",
 )
 
 
 # --- the fleet ------------------------------------------------------------------------------------------
 
+# label keys never merged into a host's labels (the machine's own and the adapter's tag)
+_SKIP = UNAME_LABELS | {SOURCE_LABEL}
 
-@dataclass
+
 class _Acc:
     """What the inputs say about one instance, gathered before classifying it."""
 
-    targets: list[Target] = field(default_factory=list)
-    current_ts: float | None = None
-    history_ts: float | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    nodenames: set[str] = field(default_factory=set)
-    jobs: set[str] = field(default_factory=set)
-    current_nodenames: set[str] = field(default_factory=set)
+    __slots__ = ("current_nodenames", "current_ts", "history_ts", "jobs", "labels", "nodenames", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.current_ts: float | None = None
+        self.history_ts: float | None = None
+        self.labels: dict[str, str] = {}
+        self.nodenames: set[str] = set()
+        self.jobs: set[str] = set()
+        self.current_nodenames: set[str] = set()
 
 
 def _merge_labels(acc: _Acc, labels: Mapping[str, str]) -> None:
     """First source wins per key (targets first, then current `up`, current uname, history)."""
-    for k, v in labels.items():
-        if k in UNAME_LABELS or k == SOURCE_LABEL or k.startswith("__"):
-            continue
-        acc.labels.setdefault(k, v)
-    if labels.get("job"):
-        acc.jobs.add(labels["job"])
-    if labels.get("nodename"):
-        acc.nodenames.add(labels["nodename"])
-
-
-def _max(a: float | None, b: float) -> float:
-    return b if a is None or b > a else a
+    mine = acc.labels
+    if mine:
+        new: Iterable[str] = labels.keys() - mine.keys()  # usually empty: same identity labels again
+    else:
+        new = labels
+    for k in new:
+        if k not in _SKIP and not k.startswith("__"):
+            mine[k] = labels[k]
+    job = labels.get("job")
+    if job:
+        acc.jobs.add(job)
+    nodename = labels.get("nodename")
+    if nodename:
+        acc.nodenames.add(nodename)
 
 
 def _ordered(samples: Iterable[Sample]) -> list[Sample]:
     """`up` branch before uname branch, so identity labels come from `up` where both exist."""
-    return sorted(samples, key=lambda s: s.labels.get(SOURCE_LABEL) != "up")
+    return sorted(samples, key=lambda s: s.branch != "up")
+
+
+def _label_problems(labels: Mapping[str, str], keys: tuple[str, ...], policy: Policy) -> tuple[Problem, ...]:
+    """Drift and missing-label problems; they depend only on the key set and which required values are
+    empty, so they are computed once per distinct (keys, empties) in the fleet and shared."""
+    empties = tuple(r for r in policy.required_labels if not labels.get(r))
+    memo = policy._memo
+    key = ("labels", keys, empties)
+    found: tuple[Problem, ...] | None = memo.get(key)
+    if found is None:
+        found = memo[key] = (*drift_problems(labels, policy), *missing_problems(labels, policy.required_labels, policy))
+    return found
+
+
+def _job_problem(jobs: set[str], policy: Policy) -> Problem | None:
+    if len(jobs) == 1:
+        (job,) = jobs
+        key: Any = ("job", job)
+    else:
+        key = ("jobs", frozenset(jobs))
+    memo = policy._memo
+    if key not in memo:
+        memo[key] = job_problem(jobs)
+    found: Problem | None = memo[key]
+    return found
 
 
 def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
     """The fleet's rows, sorted by instance."""
     accs: dict[str, _Acc] = {}
+    get = accs.get
     for t in inputs.targets:
-        acc = accs.setdefault(t.instance, _Acc())
+        acc = get(t.instance)
+        if acc is None:
+            acc = accs[t.instance] = _Acc()
         acc.targets.append(t)
         _merge_labels(acc, t.labels)
     for s in _ordered(inputs.current):
-        if not s.instance:
+        inst = s.labels.get("instance")
+        if not inst:
             continue
-        acc = accs.setdefault(s.instance, _Acc())
-        acc.current_ts = _max(acc.current_ts, s.value)
+        acc = get(inst)
+        if acc is None:
+            acc = accs[inst] = _Acc()
+        if acc.current_ts is None or s.value > acc.current_ts:
+            acc.current_ts = s.value
         _merge_labels(acc, s.labels)
-        if s.labels.get("nodename"):
-            acc.current_nodenames.add(s.labels["nodename"])
+        nodename = s.labels.get("nodename")
+        if nodename:
+            acc.current_nodenames.add(nodename)
     for s in _ordered(inputs.history):
-        if not s.instance or s.value <= 0:  # a seed-style `time() * up` rule writes 0 while down
+        inst = s.labels.get("instance")
+        if not inst or s.value <= 0:  # a seed-style `time() * up` rule writes 0 while down
             continue
-        acc = accs.setdefault(s.instance, _Acc())
-        acc.history_ts = _max(acc.history_ts, s.value)
+        acc = get(inst)
+        if acc is None:
+            acc = accs[inst] = _Acc()
+        if acc.history_ts is None or s.value > acc.history_ts:
+            acc.history_ts = s.value
         _merge_labels(acc, s.labels)
 
     # duplicate nodenames among live instances (those in an instant query right now)
@@ -318,40 +388,51 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
         for n in acc.current_nodenames:
             by_nodename.setdefault(n, set()).add(inst)
 
+    now, macos, pending = inputs.now, inputs.macos, inputs.pending
     hosts = []
     for inst in sorted(accs):
         acc = accs[inst]
-        state, mode, last_seen = _state(inst, acc, inputs.now, policy)
+        state, mode, last_seen = _state(inst, acc, now, policy)
+        items = sorted(acc.labels.items())
+        labels = dict(items)
         problems: list[Problem] = []
-        p = nodename_problem(inst, acc.labels, acc.current_nodenames or acc.nodenames)
-        if p:
-            problems.append(p)
-        p = job_problem(acc.jobs)
-        if p:
-            problems.append(p)
-        problems += drift_problems(acc.labels, policy)
-        problems += missing_problems(acc.labels, policy.required_labels, policy)
+        names = acc.current_nodenames or acc.nodenames
+        if names:
+            p = nodename_problem(inst, labels, names)
+            if p:
+                problems.append(p)
+        if acc.jobs:
+            p = _job_problem(acc.jobs, policy)
+            if p:
+                problems.append(p)
+        problems += _label_problems(labels, tuple(k for k, _ in items), policy)
         for n in sorted(acc.current_nodenames):
             if len(by_nodename[n]) > 1:
                 problems.append(duplicate_problem(n, by_nodename[n], inst))
-        if inst in inputs.macos:
+        if inst in macos:
             problems.append(MACOS_PROBLEM)
-        down = [t for t in acc.targets if t.health != "up"]
-        shown = down[0] if down else (acc.targets[0] if acc.targets else None)
+        shown = None
+        for t in acc.targets:
+            if t.health != "up":
+                shown = t
+                break
+        if shown is None and acc.targets:
+            shown = acc.targets[0]
         hosts.append(
             HostStatus(
                 instance=inst,
                 state=state,
                 mode=mode,
                 last_seen=last_seen,
-                labels=dict(sorted(acc.labels.items())),
+                labels=labels,
                 problems=tuple(problems),
-                nodename=min(acc.current_nodenames or acc.nodenames, default=None),
+                nodename=min(names) if names else None,
                 scrape_url=shown.scrape_url if shown else None,
                 last_error=(shown.last_error or ("not scraped yet" if shown.health == "unknown" else None))
                 if shown
                 else None,
                 scrape_duration=shown.scrape_duration if shown else None,
+                last_seen_pending=last_seen is None and inst in pending,
             )
         )
     return tuple(hosts)
@@ -374,5 +455,8 @@ def _state(inst: str, acc: _Acc, now: float, policy: Policy) -> tuple[HostState,
 
 
 def _latest(a: float | None, b: float | None) -> float | None:
-    vals = [v for v in (a, b) if v is not None]
-    return max(vals) if vals else None
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a > b else b

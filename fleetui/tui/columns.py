@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus
-from fleetui.tui.fmt import format_age, host_job, host_name
+from fleetui.tui.fmt import host_job, host_name
 
 STATE_GLYPH: dict[HostState, str] = {
     HostState.UP: "●",
@@ -84,7 +84,7 @@ def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
         Column(
             "last_seen",
             "last seen",
-            lambda h, now: format_age(h.last_seen, now),
+            lambda h, now: h.age(now),  # "looking up…" while the history is being read
             _last_seen_key,
             13,
             13,

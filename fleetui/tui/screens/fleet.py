@@ -179,7 +179,7 @@ class FleetScreen(Screen[None]):
                 if diff.empty:
                     table.refresh()  # nothing changed but the ages moved on
                 else:
-                    table.apply((*diff.added, *diff.changed), diff.removed)
+                    table.apply((*diff.added, *diff.changed), diff.removed, diff.timing)
             self.snapshot, self.error = snapshot, None
             # counted once per snapshot, not on every filter keystroke
             self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
