@@ -524,7 +524,7 @@ class FleetReader:
         self.queries = queries()
         self.book = book if book is not None else LastSeenBook(self.lookback)
         self.refresh_requests = 0  # HTTP requests of the last refresh (history steps not included)
-        self.history_requests = 0  # HTTP requests of every history step so far
+        self.history_requests = 0  # history steps (one HTTP request each) so far
         self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
         self._previous: FleetSnapshot | None = None
 
@@ -586,14 +586,12 @@ class FleetReader:
         step = self.book.next_step()
         if step is None:
             return False
-        before = self.client.request_count
+        self.history_requests += 1  # each step is one request
         try:
             await self._run(step)
         except BaseException:
             self.book.failed(step)
             raise
-        finally:
-            self.history_requests += self.client.request_count - before
         return True
 
     async def _run(self, step: Step) -> None:

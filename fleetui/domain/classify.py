@@ -231,6 +231,7 @@ def drift_target(key: str, policy: Policy) -> str | None:
 
 
 def drift_problems(labels: Mapping[str, str], policy: Policy) -> list[Problem]:
+    """One problem per label key that looks like a schema key (in key order)."""
     out = []
     for key in sorted(labels):
         target = drift_target(key, policy)
@@ -318,17 +319,24 @@ def _merge_labels(acc: _Acc, labels: Mapping[str, str]) -> None:
         acc.nodenames.add(nodename)
 
 
-def _ordered(samples: Iterable[Sample]) -> list[Sample]:
-    """`up` branch before uname branch, so identity labels come from `up` where both exist."""
-    return sorted(samples, key=lambda s: s.branch != "up")
+def _ordered(samples: Sequence[Sample]) -> Sequence[Sample]:
+    """`up` branch before uname branch, so identity labels come from `up` where both exist (the adapter
+    already sends them so: then this costs one look at each sample, not a sort)."""
+    seen_other = False
+    for s in samples:
+        if s.branch == "up":
+            if seen_other:
+                return sorted(samples, key=lambda s: s.branch != "up")
+        else:
+            seen_other = True
+    return samples
 
 
-def _label_problems(labels: Mapping[str, str], keys: tuple[str, ...], policy: Policy) -> tuple[Problem, ...]:
+def _label_problems(labels: dict[str, str], policy: Policy) -> tuple[Problem, ...]:
     """Drift and missing-label problems; they depend only on the key set and which required values are
     empty, so they are computed once per distinct (keys, empties) in the fleet and shared."""
-    empties = tuple(r for r in policy.required_labels if not labels.get(r))
+    key = (tuple(labels), tuple(map(bool, map(labels.get, policy.required_labels))))
     memo = policy._memo
-    key = ("labels", keys, empties)
     found: tuple[Problem, ...] | None = memo.get(key)
     if found is None:
         found = memo[key] = (*drift_problems(labels, policy), *missing_problems(labels, policy.required_labels, policy))
@@ -336,11 +344,7 @@ def _label_problems(labels: Mapping[str, str], keys: tuple[str, ...], policy: Po
 
 
 def _job_problem(jobs: set[str], policy: Policy) -> Problem | None:
-    if len(jobs) == 1:
-        (job,) = jobs
-        key: Any = ("job", job)
-    else:
-        key = ("jobs", frozenset(jobs))
+    key: Any = next(iter(jobs)) if len(jobs) == 1 else frozenset(jobs)
     memo = policy._memo
     if key not in memo:
         memo[key] = job_problem(jobs)
@@ -348,8 +352,7 @@ def _job_problem(jobs: set[str], policy: Policy) -> Problem | None:
     return found
 
 
-def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
-    """The fleet's rows, sorted by instance."""
+def _gather(inputs: FleetInputs) -> dict[str, _Acc]:
     accs: dict[str, _Acc] = {}
     get = accs.get
     for t in inputs.targets:
@@ -359,7 +362,8 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
         acc.targets.append(t)
         _merge_labels(acc, t.labels)
     for s in _ordered(inputs.current):
-        inst = s.labels.get("instance")
+        labels = s.labels
+        inst = labels.get("instance")
         if not inst:
             continue
         acc = get(inst)
@@ -367,8 +371,8 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             acc = accs[inst] = _Acc()
         if acc.current_ts is None or s.value > acc.current_ts:
             acc.current_ts = s.value
-        _merge_labels(acc, s.labels)
-        nodename = s.labels.get("nodename")
+        _merge_labels(acc, labels)
+        nodename = labels.get("nodename")
         if nodename:
             acc.current_nodenames.add(nodename)
     for s in _ordered(inputs.history):
@@ -381,23 +385,29 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
         if acc.history_ts is None or s.value > acc.history_ts:
             acc.history_ts = s.value
         _merge_labels(acc, s.labels)
+    return accs
 
+
+def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
+    """The fleet's rows, sorted by instance."""
+    accs = _gather(inputs)
     # duplicate nodenames among live instances (those in an instant query right now)
     by_nodename: dict[str, set[str]] = {}
     for inst, acc in accs.items():
         for n in acc.current_nodenames:
             by_nodename.setdefault(n, set()).add(inst)
+    shared = {n for n, insts in by_nodename.items() if len(insts) > 1}
 
     now, macos, pending = inputs.now, inputs.macos, inputs.pending
-    hosts = []
+    hosts: list[HostStatus] = []
+    append = hosts.append
     for inst in sorted(accs):
         acc = accs[inst]
         state, mode, last_seen = _state(inst, acc, now, policy)
-        items = sorted(acc.labels.items())
-        labels = dict(items)
+        labels = dict(sorted(acc.labels.items()))
         problems: list[Problem] = []
         names = acc.current_nodenames or acc.nodenames
-        if names:
+        if names and not (len(names) == 1 and inst in names):  # nodename == instance: nothing to say
             p = nodename_problem(inst, labels, names)
             if p:
                 problems.append(p)
@@ -405,20 +415,20 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             p = _job_problem(acc.jobs, policy)
             if p:
                 problems.append(p)
-        problems += _label_problems(labels, tuple(k for k, _ in items), policy)
-        for n in sorted(acc.current_nodenames):
-            if len(by_nodename[n]) > 1:
-                problems.append(duplicate_problem(n, by_nodename[n], inst))
+        problems += _label_problems(labels, policy)
+        if shared and not shared.isdisjoint(acc.current_nodenames):
+            for n in sorted(acc.current_nodenames):
+                if n in shared:
+                    problems.append(duplicate_problem(n, by_nodename[n], inst))
         if inst in macos:
             problems.append(MACOS_PROBLEM)
+        targets = acc.targets
         shown = None
-        for t in acc.targets:
-            if t.health != "up":
-                shown = t
-                break
-        if shown is None and acc.targets:
-            shown = acc.targets[0]
-        hosts.append(
+        if targets:
+            shown = targets[0]
+            if shown.health == "up" and len(targets) > 1:
+                shown = next((t for t in targets if t.health != "up"), shown)
+        append(
             HostStatus(
                 instance=inst,
                 state=state,

@@ -572,8 +572,75 @@ def build(
         raise
 
 
+def serve_main(argv: Sequence[str] | None = None) -> None:
+    """Build a fleet, print one JSON line (url, hosts, scenario, end, counts), serve until stdin closes."""
+    ap = argparse.ArgumentParser(prog="python -m fleetui.lab.scale serve")
+    ap.add_argument("--root", type=Path, required=True)
+    ap.add_argument("--hosts", type=int, required=True)
+    ap.add_argument("--scenario", choices=SCENARIOS, required=True)
+    ap.add_argument("--history", type=float, default=DAY)
+    ap.add_argument("--pull-interval", type=float, default=60.0)
+    a = ap.parse_args(argv)
+    prom, farm, fleet = build(
+        a.root,
+        a.hosts,
+        a.scenario,
+        history=a.history,
+        pull_interval=a.pull_interval,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    try:
+        info = {"url": prom.url, "hosts": a.hosts, "scenario": a.scenario, "end": fleet.end, "counts": fleet.count()}
+        print(json.dumps(info), flush=True)
+        sys.stdin.read()
+    finally:
+        farm.stop()
+        prom.stop()
+
+
+class ScaleServer:
+    """`serve` in a child process, so the process that measures fleetui never paid for writing the history."""
+
+    def __init__(self, root: Path, hosts: int, scenario: str, *, history: float = DAY, pull_interval: float = 60.0):
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleetui.lab.scale",
+                "serve",
+                f"--root={root}",
+                f"--hosts={hosts}",
+                f"--scenario={scenario}",
+                f"--history={history}",
+                f"--pull-interval={pull_interval}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            raise RuntimeError("the scale fleet could not be built (see the messages above)")
+        self.info: dict[str, Any] = json.loads(line)
+        self.url: str = self.info["url"]
+        self.fleet = ScaleFleet(hosts, scenario, float(self.info["end"]), 0, pull_interval)
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["farm"]:
         farm_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["serve"]:
+        serve_main(sys.argv[2:])
     else:
-        sys.exit("usage: python -m fleetui.lab.scale farm ...")
+        sys.exit("usage: python -m fleetui.lab.scale farm|serve ...")
