@@ -41,6 +41,7 @@ import math
 import ssl
 import threading
 import time as _time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -525,6 +526,7 @@ class FleetReader:
         self.book = book if book is not None else LastSeenBook(self.lookback)
         self.refresh_requests = 0  # HTTP requests of the last refresh (history steps not included)
         self.history_requests = 0  # history steps (one HTTP request each) so far
+        self.history_kinds: Counter[str] = Counter()  # ... by kind (discover, exact, coarse, refine)
         self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
         self._previous: FleetSnapshot | None = None
 
@@ -587,6 +589,7 @@ class FleetReader:
         if step is None:
             return False
         self.history_requests += 1  # each step is one request
+        self.history_kinds[step.kind] += 1
         try:
             await self._run(step)
         except BaseException:

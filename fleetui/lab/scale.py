@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetui.config import Settings, load
 from fleetui.lab.remote_write import push, snappy_literal
 
 DAY = 86_400.0
@@ -84,8 +85,10 @@ class PrivatePrometheus:
         if rules is not None:
             (root / "rules.yml").write_text(rules)
             rule_files = f"rule_files: ['{root / 'rules.yml'}']\n"
+        short = scrape_interval.endswith("s") and scrape_interval[:-1].isdigit() and int(scrape_interval[:-1]) < 5
+        timeout = scrape_interval if short else "5s"  # Prometheus refuses a timeout longer than the interval
         (root / "prometheus.yml").write_text(
-            f"global:\n  scrape_interval: {scrape_interval}\n  scrape_timeout: 5s\n"
+            f"global:\n  scrape_interval: {scrape_interval}\n  scrape_timeout: {timeout}\n"
             f"  evaluation_interval: {evaluation_interval}\n"
             + rule_files
             + "scrape_configs:\n  - job_name: node\n    file_sd_configs:\n"
@@ -115,6 +118,12 @@ class PrivatePrometheus:
                 self.stop()
                 raise RuntimeError(f"private Prometheus did not start: {(root / 'log.txt').read_text()[-500:]}")
             time.sleep(0.2)
+
+    def settings(self, tmp: Path) -> Settings:
+        """fleetui settings for this Prometheus (an empty config file in `tmp`, no environment)."""
+        cfg = tmp / "config.yaml"
+        cfg.write_text("")
+        return load(cfg, environ={}, overrides={"prometheus.url": self.url})
 
     @property
     def write_url(self) -> str:
@@ -242,13 +251,15 @@ class ScaleFleet:
     end: float
     farm_port: int
     pull_interval: float = 60.0
+    spread: float = DAY  # events (went down, gone) are spread over this many seconds before `end`
 
     def __iter__(self) -> Iterator[Host]:
         half_down = self.scenario == "half-down"
         for i in range(self.hosts):
             k = i // 2
             # event times spread over the day (minutes 1..1439 before the end), deterministic per host
-            spread = self.end - ((k * 7919) % 1439 + 1) * 60.0
+            minutes = max(int(self.spread // 60) - 1, 1)
+            spread = self.end - ((k * 7919) % minutes + 1) * 60.0
             if i % 2 == 0:
                 state = ("up", "down", "up", "gone")[k % 4] if half_down else "up"
                 instance = f"pull-{k:05d}"
@@ -490,9 +501,10 @@ def farm_main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--scenario", choices=SCENARIOS, required=True)
     ap.add_argument("--end", type=float, required=True)
     ap.add_argument("--pull-interval", type=float, default=60.0)
+    ap.add_argument("--spread", type=float, default=DAY)
     a = ap.parse_args(argv)
     _raise_nofile()
-    fleet = ScaleFleet(a.hosts, a.scenario, a.end, a.port, a.pull_interval)
+    fleet = ScaleFleet(a.hosts, a.scenario, a.end, a.port, a.pull_interval, a.spread)
     stop = threading.Event()
     keeper = threading.Thread(target=_keeper, args=(a.remote_write, fleet, stop), daemon=True)
     keeper.start()
@@ -526,6 +538,7 @@ class ScrapeFarm:
                 f"--scenario={fleet.scenario}",
                 f"--end={fleet.end}",
                 f"--pull-interval={fleet.pull_interval}",
+                f"--spread={fleet.spread}",
             ],
             stdout=subprocess.PIPE,
             stderr=(prom.root / "farm.log").open("w"),
@@ -553,7 +566,7 @@ def build(
     prom = PrivatePrometheus(root, scrape_interval=f"{int(pull_interval)}s")
     try:
         t0 = time.monotonic()
-        fleet = ScaleFleet(hosts, scenario, time.time(), free_port(), pull_interval)
+        fleet = ScaleFleet(hosts, scenario, time.time(), free_port(), pull_interval, min(history, DAY))
         samples = write_history(prom.write_url, fleet, history)
         say(f"wrote {samples / 1e6:.1f} M samples ({history / 3600:g} h of history) in {time.monotonic() - t0:.0f} s")
         farm = ScrapeFarm(prom, fleet)
@@ -624,7 +637,7 @@ class ScaleServer:
             raise RuntimeError("the scale fleet could not be built (see the messages above)")
         self.info: dict[str, Any] = json.loads(line)
         self.url: str = self.info["url"]
-        self.fleet = ScaleFleet(hosts, scenario, float(self.info["end"]), 0, pull_interval)
+        self.fleet = ScaleFleet(hosts, scenario, float(self.info["end"]), 0, pull_interval, min(history, DAY))
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
