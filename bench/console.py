@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import resource
 import statistics
 import subprocess
@@ -226,6 +227,17 @@ def one(args: argparse.Namespace) -> None:
         r = asyncio.run(run_console(base, src, lambda n: n == args.hosts, args.seconds, lambda: NOW))
         report(f"{args.hosts} hosts, fixed snapshots (100 hosts change per refresh):", r)
         return
+    if args.server:
+        info = json.loads(Path(args.server).read_text())
+        live = info["counts"].get("up", 0) + info["counts"].get("down", 0)
+        settings = base.with_overrides({"prometheus.url": info["url"]})
+        source = PrometheusSource(settings)
+        try:
+            r = asyncio.run(run_console(settings, source, lambda n: n >= live, args.seconds, time.time))
+        finally:
+            source.close()
+        report(f"{info['hosts']} hosts, {info['scenario']}, real Prometheus with a day of history:", r)
+        return
     if args.url:  # an existing Prometheus (for development): the first rows on screen are the first paint
         settings = base.with_overrides({"prometheus.url": args.url})
         source = PrometheusSource(settings)
@@ -261,8 +273,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="how long keys are pressed")
     p.add_argument("--refresh-interval", type=float, default=5.0)
     p.add_argument("--url", help="measure against this running Prometheus instead of building a fleet")
+    p.add_argument("--server", help="a JSON line from `python -m fleetui.lab.scale serve`: measure that fleet")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.server:  # one fleet already served: measure it in this process (it never built anything)
+        a.one, a.source, a.scenario = True, ["prometheus"], ["-"]
     if a.one:
         a.hosts, a.scenario, a.source = a.hosts[0], a.scenario[0], a.source[0]
         one(a)
@@ -273,6 +288,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--one", f"--source={source}", f"--hosts={n}"]
                 cmd += [f"--scenario={scenario if scenario != '-' else 'healthy'}", f"--seconds={a.seconds}"]
                 cmd += [f"--refresh-interval={a.refresh_interval}"] + ([f"--url={a.url}"] if a.url else [])
+                cmd += [f"--server={a.server}"] if a.server else []
                 subprocess.run(cmd, check=False)
 
 

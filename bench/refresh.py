@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import shutil
 import statistics
@@ -34,7 +35,7 @@ import httpx
 
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, Timeout
 from fleetui.config import Settings, load
-from fleetui.lab.scale import PUSH_INTERVAL, ScaleFleet, build
+from fleetui.lab.scale import DAY, PUSH_INTERVAL, ScaleFleet, ScaleServer
 
 
 def settings_for(url: str, tmp: Path) -> Settings:
@@ -144,30 +145,32 @@ def main() -> int:
     ap.add_argument("--hosts", type=int, nargs="+", default=[10_000, 50_000])
     ap.add_argument("--scenario", nargs="+", default=["healthy", "half-down"])
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--history", type=float, default=86_400.0, help="seconds of history written")
+    ap.add_argument("--history", type=float, default=DAY, help="seconds of history written")
     ap.add_argument("--pull-interval", type=float, default=60.0)
+    ap.add_argument("--server", help="a JSON line from `python -m fleetui.lab.scale serve`: measure that fleet")
     args = ap.parse_args()
     if shutil.which("prometheus") is None:
         print("skipped: no prometheus binary (./setup.sh installs it)")
+        return 0
+    if args.server:
+        info = json.loads(Path(args.server).read_text())
+        fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
+        print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(measure(info["url"], settings_for(info["url"], Path(tmp)), fleet, args.runs))
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
             with tempfile.TemporaryDirectory(dir="/srv" if Path("/srv").is_dir() else None) as tmp_s:
                 tmp = Path(tmp_s)
                 print(f"{n} hosts, {scenario}, {args.history / 3600:g} h of history:", flush=True)
-                prom, farm, fleet = build(
-                    tmp / "prom",
-                    n,
-                    scenario,
-                    history=args.history,
-                    pull_interval=args.pull_interval,
-                    log=lambda m: print(f"  {m}", flush=True),
-                )
+                t0 = time.perf_counter()
+                server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
+                print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
                 try:
-                    asyncio.run(measure(prom.url, settings_for(prom.url, tmp), fleet, args.runs))
+                    asyncio.run(measure(server.url, settings_for(server.url, tmp), server.fleet, args.runs))
                 finally:
-                    farm.stop()
-                    prom.stop()
+                    server.stop()
     return 0
 
 
