@@ -38,7 +38,7 @@ def render_rules(stale_after: float = 120.0, lookback: float = 86400.0) -> str:
 # Install: save as e.g. /etc/prometheus/rules/fleetui.yml, list it under `rule_files:` in prometheus.yml,
 # check it with `promtool check rules fleetui.yml`, then reload Prometheus (POST /-/reload or SIGHUP).
 #
-# Alertmanager: while HostDown fires for a host, its other alerts are noise (seed 004 Part 1). Add to
+# Alertmanager: while HostDown fires for a host, its other alerts about it are noise. Add to
 # alertmanager.yml:
 #
 #   inhibit_rules:
