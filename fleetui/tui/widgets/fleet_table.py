@@ -133,7 +133,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._measure(self._hosts.values(), reset=True)
         self._rebuild_view(keep=None)
 
-    def apply(self, changed: Iterable[HostStatus], removed: Iterable[str], timing: Collection[str] = ()) -> None:
+    def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], timing: Collection[str] = ()) -> None:
         """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
 
         `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): swapped
@@ -144,6 +144,17 @@ class FleetTable(ScrollView, can_focus=True):
         removed = [i for i in removed if i in hosts]
         column = self._sort_column()
         moved: list[HostStatus] = []
+        changed = changed if isinstance(changed, list | tuple) else list(changed)
+        many = len(changed) - len(timing) + len(removed) > _INCREMENTAL  # the view is re-sorted anyway
+        if many:
+            for instance in removed:
+                hosts.pop(instance, None)
+            moved = [h for h in changed if h.instance not in timing] if timing else list(changed)
+            for h in changed:
+                hosts[h.instance] = h
+            self._measure(moved, reset=False)
+            self._rebuild_view(keep=keep)
+            return
         if timing and not column.dynamic:
             pos = self._positions()
             view = self._view
