@@ -353,38 +353,50 @@ def _job_problem(jobs: set[str], policy: Policy) -> Problem | None:
 
 
 def _gather(inputs: FleetInputs) -> dict[str, _Acc]:
+    """Group the inputs by instance (the hot loop of a refresh: written for speed, see _merge_labels)."""
     accs: dict[str, _Acc] = {}
     get = accs.get
+    skip = _SKIP
     for t in inputs.targets:
         acc = get(t.instance)
         if acc is None:
             acc = accs[t.instance] = _Acc()
         acc.targets.append(t)
         _merge_labels(acc, t.labels)
-    for s in _ordered(inputs.current):
-        labels = s.labels
-        inst = labels.get("instance")
-        if not inst:
-            continue
-        acc = get(inst)
-        if acc is None:
-            acc = accs[inst] = _Acc()
-        if acc.current_ts is None or s.value > acc.current_ts:
-            acc.current_ts = s.value
-        _merge_labels(acc, labels)
-        nodename = labels.get("nodename")
-        if nodename:
-            acc.current_nodenames.add(nodename)
-    for s in _ordered(inputs.history):
-        inst = s.labels.get("instance")
-        if not inst or s.value <= 0:  # a seed-style `time() * up` rule writes 0 while down
-            continue
-        acc = get(inst)
-        if acc is None:
-            acc = accs[inst] = _Acc()
-        if acc.history_ts is None or s.value > acc.history_ts:
-            acc.history_ts = s.value
-        _merge_labels(acc, s.labels)
+    for history, samples in ((False, _ordered(inputs.current)), (True, _ordered(inputs.history))):
+        for s in samples:
+            labels = s.labels
+            inst = labels.get("instance")
+            if not inst:
+                continue
+            value = s.value
+            if history and value <= 0:  # a seed-style `time() * up` rule writes 0 while down
+                continue
+            acc = get(inst)
+            if acc is None:
+                acc = accs[inst] = _Acc()
+            if history:
+                if acc.history_ts is None or value > acc.history_ts:
+                    acc.history_ts = value
+            elif acc.current_ts is None or value > acc.current_ts:
+                acc.current_ts = value
+            mine = acc.labels
+            if mine:
+                for k in labels.keys() - mine.keys():  # usually none: the same identity labels again
+                    if k not in skip and not k.startswith("__"):
+                        mine[k] = labels[k]
+            else:
+                for k, v in labels.items():
+                    if k not in skip and not k.startswith("__"):
+                        mine[k] = v
+            job = labels.get("job")
+            if job:
+                acc.jobs.add(job)
+            nodename = labels.get("nodename")
+            if nodename:
+                acc.nodenames.add(nodename)
+                if not history:
+                    acc.current_nodenames.add(nodename)
     return accs
 
 
