@@ -169,7 +169,11 @@ class PrivatePrometheus:
         """Until Prometheus lists `n` active targets (and, with `scraped`, has scraped each once)."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            targets = self.active_targets()
+            try:
+                targets = self.active_targets()
+            except OSError:  # a busy Prometheus (a loaded machine) answers late: ask again
+                time.sleep(1.0)
+                continue
             if len(targets) == n and (not scraped or all(t.get("health") != "unknown" for t in targets)):
                 return
             time.sleep(0.5)
@@ -190,11 +194,15 @@ class PrivatePrometheus:
         last: tuple[float, float, float] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
-            now = (
-                self.metric("prometheus_tsdb_blocks_loaded"),
-                self.metric("prometheus_tsdb_compactions_total"),
-                self.metric("prometheus_tsdb_compactions_triggered_total"),
-            )
+            try:
+                now = (
+                    self.metric("prometheus_tsdb_blocks_loaded"),
+                    self.metric("prometheus_tsdb_compactions_total"),
+                    self.metric("prometheus_tsdb_compactions_triggered_total"),
+                )
+            except OSError:
+                time.sleep(1.0)
+                continue
             if now != last:
                 last, since = now, time.monotonic()
             elif time.monotonic() - since >= quiet:
@@ -573,7 +581,7 @@ def build(
         try:
             groups = fleet.target_groups()
             prom.write_targets(groups)
-            prom.wait_targets(len(groups), scraped=True, limit=pull_interval * 3 + 60)
+            prom.wait_targets(len(groups), scraped=True, limit=pull_interval * 3 + 600)
             blocks = prom.wait_compacted()
             say(f"{len(groups)} targets scraped, {blocks} blocks after compaction, {time.monotonic() - t0:.0f} s")
         except BaseException:
