@@ -110,7 +110,7 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
                 timeouts += 1
             steps.append(time.perf_counter() - t1)
         total = time.perf_counter() - t0
-        snap = reader._classify()
+        snap = await reader.refresh()  # the next refresh shows what the history steps found
         if steps:
             print(
                 f"  history steps after it: {len(steps)} requests in {total:.1f} s, slowest {ms(max(steps))}, "

@@ -42,7 +42,7 @@ import ssl
 import threading
 import time as _time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -52,7 +52,7 @@ import msgspec
 
 from fleetui.config import Settings
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
-from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.fleet import FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
@@ -530,8 +530,11 @@ class FleetReader:
         self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
         self._previous: FleetSnapshot | None = None
 
-    async def refresh(self, now: float | None = None) -> FleetSnapshot:
-        """One refresh: the five fixed requests, then remembered last-seen times; never reads history."""
+    async def refresh(self, now: float | None = None, *, keep: bool = False) -> FleetSnapshot:
+        """One refresh: the five fixed requests, then remembered last-seen times; never reads history.
+
+        `keep`: hold on to the parsed replies, so `snapshot()` can classify again after the history steps.
+        """
         t = _time.time() if now is None else now
         q = self.queries
         before = self.client.request_count
@@ -546,21 +549,42 @@ class FleetReader:
             self.refresh_requests = self.client.request_count - before
             down = {tg.instance for tg in targets if tg.health != "up"}
             current = up + uname
-            live: dict[str, list[Sample]] = {}
+            live: dict[str, float] = {}
             for smp in current:
                 inst = smp.labels.get("instance")
-                if inst and inst not in down:
-                    group = live.get(inst)
-                    if group is None:
-                        live[inst] = [smp]
-                    else:
-                        group.append(smp)
+                if inst and inst not in down and smp.value > live.get(inst, -math.inf):
+                    live[inst] = smp.value
             has_rule = any(smp.value > 0 for smp in rule)
             self.book.rule = has_rule
-            self.book.observe(t, live, down)
+            self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
             self._inputs = (t, targets, current, frozenset(smp.instance for smp in macos if smp.instance), source)
-            return self._classify()
+            snap = self._classify()
+            if not keep:
+                self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
+            return snap
+
+    def _last_rows(self) -> Callable[[str], tuple[Sample, ...]]:
+        """How a host looked in the previous snapshot, as history samples (for hosts that just went away)."""
+        previous = self._previous
+        rows: dict[str, HostStatus] | None = None
+
+        def last_rows(inst: str) -> tuple[Sample, ...]:
+            nonlocal rows
+            if previous is None:
+                return ()
+            if rows is None:
+                rows = previous.by_instance()
+            h = rows.get(inst)
+            if h is None or h.last_seen is None:
+                return ()
+            labels = dict(h.labels)
+            found = [Sample(labels, h.last_seen, "up")]
+            if h.nodename:
+                found.append(Sample({**labels, "nodename": h.nodename}, h.last_seen, "uname"))
+            return tuple(found)
+
+        return last_rows
 
     async def _tagged(self, expr: str, t: float, source: str) -> list[Sample]:
         data = await self.client._api("POST", "/api/v1/query", _QueryData, data=_form(expr, t))
@@ -638,7 +662,8 @@ class FleetReader:
 
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
         """One complete answer: a refresh, then every history step it needs, then the fleet with them."""
-        snap = await self.refresh(now)
+        snap = await self.refresh(now, keep=True)
         if await self.catch_up():
             snap = self._classify()
+        self._inputs = None
         return snap

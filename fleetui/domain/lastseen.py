@@ -26,7 +26,7 @@ host that came up and went away again while no console ran keeps its older time;
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,25 +90,32 @@ class LastSeenBook:
 
     # --- observing a refresh ------------------------------------------------------------------------------
 
-    def observe(self, now: float, current: Mapping[str, Sequence[Sample]], down: Iterable[str]) -> None:
-        """Record one refresh: `current` are the live instances' current samples (value = sample time),
-        `down` the instances of failing targets. Schedules look-ups for what newly stopped being live."""
+    def observe(
+        self,
+        now: float,
+        current: Mapping[str, float],
+        down: Iterable[str],
+        last_rows: Callable[[str], tuple[Sample, ...]] = lambda _inst: (),
+    ) -> None:
+        """Record one refresh: `current` maps each live instance to its newest sample time, `down` lists the
+        instances of failing targets. What newly stopped being live keeps `last_rows(instance)` (its series
+        as the previous refresh showed them) and gets a look-up scheduled. Live instances keep only their
+        time: their labels are in every refresh anyway (and 50,000 copies of them cost 100 MiB)."""
         entries = self.entries
         down = set(down)
-        for inst, samples in current.items():
-            newest = max(s.value for s in samples)
+        for inst, newest in current.items():
             e = entries.get(inst)
             if e is None:
-                entries[inst] = Remembered(newest, True, tuple(samples))
+                entries[inst] = Remembered(newest, True)
                 self.changed = True
                 continue
             if not e.live:
                 self.changed = True
                 e.live = True
+                e.samples = ()
                 self.lookups.pop(inst, None)
             if e.last is None or newest > e.last:
                 e.last = newest
-            e.samples = tuple(samples)
         for inst in down:
             if inst not in entries:
                 # a failing target the book never saw up: where was it last seen? (unknown until looked up)
@@ -118,6 +125,7 @@ class LastSeenBook:
         for inst, e in entries.items():
             if e.live and inst not in current:
                 e.live = False
+                e.samples = last_rows(inst)
                 self.changed = True
                 self._schedule(inst, now, e.last)
         if not self._started:

@@ -22,8 +22,8 @@ def up(instance: str, t: float, **labels: str) -> Sample:
     return Sample({"instance": instance, "job": "node", **labels}, t, "up")
 
 
-def live(*pairs: tuple[str, float]) -> dict[str, list[Sample]]:
-    return {i: [up(i, t)] for i, t in pairs}
+def live(*pairs: tuple[str, float]) -> dict[str, float]:
+    return dict(pairs)
 
 
 def steps(book: LastSeenBook) -> list[Step]:
@@ -45,8 +45,8 @@ def test_live_hosts_are_remembered_and_a_newly_down_one_gets_one_exact_step() ->
     book = LastSeenBook(DAY)
     book.observe(NOW, live(("a", NOW - 5), ("b", NOW - 3)), down=())
     assert {s.kind for s in steps(book)} == {"discover"}  # first run: only discovery of the look-back
-    book.observe(NOW + 15, live(("a", NOW + 10)), down=("b",))
-    assert book.history() == [up("b", NOW - 3)]  # remembered at once, before any request
+    book.observe(NOW + 15, live(("a", NOW + 10)), down=("b",), last_rows=lambda i: (up(i, NOW - 3),))
+    assert book.history() == [up("b", NOW - 3)]  # remembered at once (as the last refresh showed it)
     step = book.next_step()
     assert step is not None and step.kind == "exact" and step.instances == ("b",)
     assert step.start <= NOW - 3 and step.end - step.start < 900
