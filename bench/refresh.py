@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/refresh.py [--hosts 10000 50000] [--scenario healthy half-down] [--runs 7]
                                       [--history 86400] [--pull-interval 60]
+    .venv/bin/python bench/refresh.py --backend both|prometheus|victoriametrics [--hosts N] [--runs N]
 
 For each fleet size and scenario it starts a private, real Prometheus (fleetui.lab.scale; root on Debian,
 like the lab: run it through `/work/iso NAME` or any private network namespace) and writes a day of history
@@ -140,7 +141,21 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
         )
 
 
+def backend_option(argv: list[str]) -> int | None:
+    """`--backend prometheus|victoriametrics|both`: the 10,000-host refresh on either backend or both side by
+    side, by bench/refresh_backends.py (which takes --hosts, --history-minutes, --runs); None without it."""
+    if not any(a == "--backend" or a.startswith("--backend=") for a in argv):
+        return None
+    sys.path.insert(0, str(Path(__file__).parent))
+    import refresh_backends
+
+    return refresh_backends.main(argv)
+
+
 def main() -> int:
+    handed_off = backend_option(sys.argv[1:])
+    if handed_off is not None:
+        return handed_off
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hosts", type=int, nargs="+", default=[10_000, 50_000])
     ap.add_argument("--scenario", nargs="+", default=["healthy", "half-down"])

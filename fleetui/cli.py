@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetui import __version__
-from fleetui.config import KEYS_BY_PATH, ConfigError, Settings, load
+from fleetui.config import CONFIG_ENV, KEYS_BY_PATH, ConfigError, Settings, default_config_path, load
 
 # name -> one-line help; the module is fleetui.commands.<name with - as _>
 # (each helper adds its command here when the module exists)
@@ -33,7 +33,10 @@ COMMANDS: dict[str, str] = {
     "plan": "show what `fleetui enroll` would change on a host, changing nothing",
     "retire": "stop monitoring a host: rename its target file (audit trail), optionally stop Alloy",
     "history": "the targets directory as an audit trail: enrolled and retired hosts with times",
+    "fix": "fix a host's label problem (or every host's, --all): plan, confirm, apply, wait until Prometheus agrees",
     "render": "print the Alloy config, env file and target JSON for a host description (no host touched)",
+    "logs": "Alloy's logs from one or more hosts over SSH (journal or log file); -f follows, reconnecting",
+    "doctor": "run the troubleshooting checklist on hosts (SSH, Alloy, exporter, remote_write, series, labels)",
 }
 
 
@@ -88,7 +91,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     unknown = [k for k in overrides if k not in KEYS_BY_PATH]
     if unknown:
         raise UsageError(f"--set {unknown[0]}: unknown key (see `fleetui --help` and the README's reference)")
-    return load(args.config, overrides=overrides)
+    return load(_config_file(args), overrides=overrides)
+
+
+def _config_file(args: argparse.Namespace) -> Path | None:
+    """--config; else, for someone who has no configuration yet but has the embedded lab up, the lab's file.
+
+    So `fleetui lab up && fleetui status` shows the lab's fleet instead of failing on the default
+    http://127.0.0.1:9090. Said on stderr every time, so nobody mistakes the lab for their fleet. A config file
+    of one's own, $FLEETUI_CONFIG or --config always win.
+    """
+    given: Path | None = args.config
+    if given is not None or os.environ.get(CONFIG_ENV) or args.command in ("lab", "demo"):
+        return given
+    if default_config_path().exists():
+        return None
+    from fleetui import lab
+
+    running = lab.status()
+    if running is None:
+        return None
+    print(f"fleetui: no configuration file yet; using the running lab's ({running.config_file})", file=sys.stderr)
+    return running.config_file
 
 
 def _stdout_closed() -> int:

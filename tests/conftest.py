@@ -8,6 +8,13 @@ A lab that cannot start is a test *error* with its reason on one line, never a s
 mean the real Prometheus, sshd and node_exporter were exercised. Only a developer who opts out explicitly with
 `FLEETUI_LAB=skip` (say, a non-root laptop) gets skips, and never under CI (`CI=true`). The session's closing
 lines always say how many lab-backed tests ran, and how many were skipped and why.
+
+Backends: the lab's metrics backend is Prometheus unless `FLEETUI_LAB_BACKEND=victoriametrics`. Tests marked
+`both_backends` (status, console refresh, enroll/retire) run twice, once per backend: `lab_backend` is a
+session-scoped parameter, so pytest groups the tests by backend and the session brings the lab up once per
+backend (the Prometheus lab is taken down before the VictoriaMetrics one comes up, on the same addresses).
+A test of such a module marked `backend_independent` (what it checks happens on the host or over SSH, not in
+the metrics backend) runs once, on the default backend, to keep the suite short.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import pytest
 
 from fleetui.config import Settings, load
 
-KEEP_ENV = {"FLEETUI_LAB_DIR", "FLEETUI_LAB"}
+KEEP_ENV = {"FLEETUI_LAB_DIR", "FLEETUI_LAB", "FLEETUI_LAB_BACKEND"}
+BACKENDS = ("prometheus", "victoriametrics")
 _SESSION: dict[str, bool] = {}
 _LAB_OUTCOMES: dict[str, str] = {}  # nodeid -> passed / failed / error / skipped, for lab-backed tests only
 _LAB_SKIP_REASONS: dict[str, int] = {}
@@ -41,6 +49,27 @@ def _lab_unavailable(reason: str) -> None:
 
 
 _LAB_BACKED: set[str] = set()
+
+
+def default_backend() -> str:
+    """The lab backend of tests that run on one backend only (FLEETUI_LAB_BACKEND, else prometheus)."""
+    return os.environ.get("FLEETUI_LAB_BACKEND", "").lower() or BACKENDS[0]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every lab-backed test gets a session-scoped `lab_backend`: both backends when marked both_backends."""
+    if "lab" not in metafunc.fixturenames:
+        return
+    marked = metafunc.definition.get_closest_marker
+    both = marked("both_backends") is not None and marked("backend_independent") is None
+    backends = list(BACKENDS) if both else [default_backend()]
+    metafunc.parametrize("lab_backend", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def lab_backend(request: pytest.FixtureRequest) -> str:
+    """The metrics backend the lab runs on for this test ("prometheus" or "victoriametrics")."""
+    return str(getattr(request, "param", default_backend()))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -101,9 +130,9 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 
 @pytest.fixture(scope="session")
-def lab() -> Iterator[object]:
-    """The running lab as `fleetui.lab.LabInfo` (started if needed). A lab that cannot start fails the tests
-    that need it, unless the developer opted out (see the module docstring)."""
+def lab(lab_backend: str) -> Iterator[object]:
+    """The running lab as `fleetui.lab.LabInfo` (started if needed) on `lab_backend`. A lab that cannot start
+    fails the tests that need it, unless the developer opted out (see the module docstring)."""
     if os.geteuid() != 0:
         _lab_unavailable("lab tests need root (namespaces, overlay mounts): run pytest as root on Debian")
     from fleetui import lab as lab_mod
@@ -112,7 +141,7 @@ def lab() -> Iterator[object]:
     found_running = lab_mod.status() is not None
     _SESSION["owned"] = not found_running
     try:
-        info = lab_mod.up()  # idempotent: also restarts a host a previous test killed
+        info = lab_mod.up(lab_backend)  # idempotent: also restarts a host a previous test killed
     except LabError as e:
         if not found_running:
             lab_mod.down()

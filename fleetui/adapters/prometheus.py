@@ -30,19 +30,26 @@ background by the console and to completion by `snapshot()` (the one-shot comman
 
 Precision: exact (the sample's own timestamp) for every host, whether remembered, looked up or read from
 the rule.
+
+A client first asks once which backend answers (fleetui.adapters.backend: one request, two on
+VictoriaMetrics), and the few differences are handled there; VictoriaMetrics' query length limit (16 KiB by
+default) cuts a history step's query, which names its instances, into as many requests as the limit needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
+import json
 import math
 import ssl
 import threading
 import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -50,6 +57,8 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from fleetui.adapters import backend as _backend
+from fleetui.adapters.backend import Backend
 from fleetui.config import Settings
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot, HostStatus
@@ -87,6 +96,10 @@ class BadJSON(PrometheusError):
     """The reply is not the JSON envelope Prometheus sends (a proxy's HTML page, a truncated body)."""
 
 
+class TargetsUnavailable(HTTPStatusError):
+    """The backend has no /api/v1/targets (Mimir); the fleet reader degrades instead of failing."""
+
+
 class QueryError(PrometheusError):
     """Prometheus answered `status: error` (bad PromQL, timeout inside the engine, too many samples)."""
 
@@ -110,6 +123,8 @@ class PrometheusClient:
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url: str = settings["prometheus.url"]
         self.request_count = 0
+        self._backend: Backend | None = None
+        self._backend_lock = asyncio.Lock()
         headers = {"Accept": "application/json", "User-Agent": "fleetui"}
         tenant = settings["prometheus.tenant"]
         if tenant:
@@ -201,15 +216,19 @@ class PrometheusClient:
 
     # --- API ---------------------------------------------------------------------------------------------
 
+    async def form(self, expr: str, time: float | None) -> dict[str, str | list[str]]:
+        """The form of an instant query, with the backend's own parameters (VictoriaMetrics: nocache)."""
+        return _form(expr, time, (await self.backend()).query_params)
+
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
-        data = await self._api("POST", "/api/v1/query", _QueryData, data=_form(expr, time))
+        data = await self._api("POST", "/api/v1/query", _QueryData, data=await self.form(expr, time))
         return _parse_result(f"{self.base_url}/api/v1/query", data)
 
     async def query_range_vector(self, expr: str, time: float) -> list[tuple[dict[str, str], list[tuple[float, str]]]]:
         """An instant query of a range selector: each series' raw samples (time, value text) in the range."""
         url = f"{self.base_url}/api/v1/query"
-        data = await self._api("POST", "/api/v1/query", _QueryData, data=_form(expr, time))
+        data = await self._api("POST", "/api/v1/query", _QueryData, data=await self.form(expr, time))
         if data.resultType != "matrix":
             raise BadJSON(url, f"expected a range vector, got a {data.resultType}")
         try:
@@ -235,6 +254,10 @@ class PrometheusClient:
         resp = await self._send("GET", "/api/v1/targets", params={"state": "active"})
         try:
             data = _envelope_data(url, resp, _TargetsData)
+        except HTTPStatusError as e:
+            if _backend.targets_missing(e.status):
+                raise TargetsUnavailable(url, e.status, e.body) from None
+            raise
         except BadJSON as e:
             if "unexpected" in e.detail:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
@@ -254,10 +277,43 @@ class PrometheusClient:
         return True
 
     async def reload(self) -> None:
-        """POST /-/reload; needs --web.enable-lifecycle (403 otherwise), 500 when the new config is bad."""
+        """POST /-/reload; Prometheus needs --web.enable-lifecycle (403 otherwise), 500 when the new config is
+        bad. VictoriaMetrics answers 204."""
         resp = await self._send("POST", "/-/reload")
-        if resp.status_code != 200:
+        if not _backend.reload_ok(resp.status_code):
             raise HTTPStatusError(f"{self.base_url}/-/reload", resp.status_code, _one_line(resp.text))
+
+    async def backend(self) -> Backend:
+        """Which backend answers (one GET of the build info, once per client; see fleetui.adapters.backend).
+
+        A reply that says nothing useful is "unknown", never an error. A refused connection is "unknown" for
+        now and not remembered: the refresh's own requests then fail with their own errors, and the next call
+        detects again. No answer in time raises Timeout, as the query after it would.
+        """
+        if self._backend is not None:  # the usual case: no lock round trip per query
+            return self._backend
+        async with self._backend_lock:
+            if self._backend is None:
+                try:
+                    resp = await self._send("GET", _backend.BUILDINFO_PATH)
+                except Unreachable:
+                    return Backend()
+                try:
+                    body = resp.json()
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = None
+                found = _backend.detect(resp.status_code, resp.headers, body)
+                if found.name == _backend.VICTORIAMETRICS:  # its limits and file_sd polling: on its /flags page
+                    flags = await self._send("GET", _backend.VM_FLAGS_PATH)
+                    if flags.status_code == 200:
+                        found = _backend.with_flags(found, self.base_url, flags.text)
+                self._backend = found
+            return self._backend
+
+    async def notes(self) -> list[str]:
+        """One-line warnings about the backend's setup that change what fleetui can show (once per client):
+        VictoriaMetrics re-reading target files too slowly for enrollment to see a new host at once."""
+        return list((await self.backend()).notes)
 
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
@@ -311,8 +367,8 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
 
 
-def _form(expr: str, time: float | None) -> dict[str, str | list[str]]:
-    form: dict[str, str | list[str]] = {"query": expr}
+def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, str | list[str]]:
+    form: dict[str, str | list[str]] = {"query": expr, **extra}
     if time is not None:
         form["time"] = f"{time:.3f}"
     return form
@@ -332,7 +388,8 @@ def _envelope_data(url: str, resp: httpx.Response, shape: type[T]) -> T:
         raise BadJSON(url, f"reply is not JSON: {_one_line(resp.text, 80)!r}") from None
     if env.status != "success":
         if env.errorType is not None or env.error is not None:
-            raise QueryError(url, str(env.errorType or "error"), _one_line(str(env.error or "")))
+            error = _one_line(str(env.error or ""))
+            raise QueryError(url, _backend.error_type(str(env.errorType or "error"), resp.status_code, error), error)
         raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
     if env.data is _NO_DATA or not bytes(env.data):
         raise BadJSON(url, 'reply has status success but no "data"')
@@ -370,7 +427,7 @@ def _parse_result(url: str, data: _QueryData, source: str = "") -> list[Sample]:
 
 
 def _rfc3339(s: str | None) -> float | None:
-    if not s or s.startswith("0001-01-01"):
+    if s is None or _backend.never_scraped(s):
         return None
     return datetime.fromisoformat(s).timestamp()  # Python 3.11 takes "Z" and nanoseconds
 
@@ -381,7 +438,7 @@ def _target(t: _ActiveTarget) -> Target:
         instance=labels.get("instance", ""),
         scrape_pool=t.scrape_pool,
         labels=labels,
-        health=t.health,
+        health=_backend.target_health(t.health, t.last_scrape, t.last_error),
         scrape_url=t.scrape_url or None,
         last_error=t.last_error or None,
         last_scrape=_rfc3339(t.last_scrape),
@@ -529,6 +586,8 @@ class FleetReader:
         self.history_kinds: Counter[str] = Counter()  # ... by kind (discover, exact, coarse, refine)
         self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
         self._previous: FleetSnapshot | None = None
+        self.backend = Backend()
+        self.notes: tuple[str, ...] = ()
 
     async def refresh(self, now: float | None = None, *, keep: bool = False) -> FleetSnapshot:
         """One refresh: the five fixed requests, then remembered last-seen times; never reads history.
@@ -537,16 +596,19 @@ class FleetReader:
         """
         t = _time.time() if now is None else now
         q = self.queries
+        self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
+        notes = await self.client.notes()
         before = self.client.request_count
         with gc_paused():
             targets, up, uname, rule, macos = await asyncio.gather(
-                self.client.targets(),
+                self._targets(notes),
                 self._tagged(q["up"], t, "up"),
                 self._tagged(q["uname"], t, "uname"),
                 self.client.query(q["rule"], t),
                 self.client.query(q["macos"], t),
             )
             self.refresh_requests = self.client.request_count - before
+            self.notes = tuple(notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
             current = up + uname
             live: dict[str, float] = {}
@@ -586,8 +648,16 @@ class FleetReader:
 
         return last_rows
 
+    async def _targets(self, notes: list[str]) -> list[Target]:
+        """The active targets, or none (and a note) on a backend without the targets API."""
+        try:
+            return await self.client.targets()
+        except TargetsUnavailable as e:
+            notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
+            return []
+
     async def _tagged(self, expr: str, t: float, source: str) -> list[Sample]:
-        data = await self.client._api("POST", "/api/v1/query", _QueryData, data=_form(expr, t))
+        data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
         return _parse_result(f"{self.client.base_url}/api/v1/query", data, source)
 
     def _classify(self) -> FleetSnapshot:
@@ -603,7 +673,8 @@ class FleetReader:
                 macos=macos,
                 pending=self.book.pending(),
             )
-            snap = FleetSnapshot(classify(inputs, self.policy), t, source).with_diff(self._previous)
+            hosts = classify(inputs, self.policy)
+            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(self._previous)
         self._previous = snap
         return snap
 
@@ -628,22 +699,48 @@ class FleetReader:
             found = await c.label_values("instance", PRESENCE_METRICS, step.start, step.end)
             book.discovered(step, found)
         elif book.rule and step.kind in ("exact", "coarse"):
-            samples = await c.query(rule_query(step.instances, min(span, WINDOW)), step.end)
+            samples = await self._query_parts(functools.partial(rule_query, seconds=min(span, WINDOW)), step)
             by_inst: dict[str, list[Sample]] = {}
             for smp in samples:
                 if smp.instance and smp.value > 0:
                     by_inst.setdefault(smp.instance, []).append(Sample(smp.labels, smp.value, "rule"))
-            book.found_exact(step, by_inst)
-        elif step.kind == "coarse":
+            known = tuple(i for i in step.instances if i in by_inst)
+            rest = tuple(i for i in step.instances if i not in by_inst)
+            if known:
+                book.found_exact(replace(step, instances=known), by_inst)
+            if rest:
+                # the rule cannot know what happened before it was installed (or samples written late, with
+                # past times): those instances are read from the raw series, in the same bounded step
+                await self._computed(replace(step, instances=rest), span)
+        else:
+            await self._computed(step, span)
+
+    async def _computed(self, step: Step, span: float) -> None:
+        """A step answered from the `up`/node_uname_info series themselves (no recording rule)."""
+        book, c = self.book, self.client
+        if step.kind == "coarse":
             minutes: dict[str, float] = {}
-            for smp in await c.query(coarse_query(step.instances, span), step.end):
+            for smp in await self._query_parts(functools.partial(coarse_query, seconds=span), step):
                 inst = smp.instance
                 if inst and smp.value > minutes.get(inst, -math.inf):
                     minutes[inst] = smp.value
             book.found_coarse(step, minutes)
         else:  # exact, refine: raw samples
-            rows = await c.query_range_vector(raw_query(step.instances, span), step.end)
+            build = functools.partial(raw_query, seconds=span)
+            parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
+            rows = []
+            for got in await asyncio.gather(*(c.query_range_vector(build(p), step.end) for p in parts)):
+                rows += got
             book.found_exact(step, _newest_success(rows))
+
+    async def _query_parts(self, build: Callable[[Sequence[str]], str], step: Step) -> list[Sample]:
+        """`build(step.instances)` at the step's end: one request, or as many as the backend's query length
+        limit needs (VictoriaMetrics)."""
+        parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
+        found: list[Sample] = []
+        for got in await asyncio.gather(*(self.client.query(build(p), step.end) for p in parts)):
+            found += got
+        return found
 
     async def catch_up(self, max_steps: int | None = None, concurrency: int = 2) -> int:
         """Run history steps until none is left (or `max_steps`), `concurrency` requests at a time."""

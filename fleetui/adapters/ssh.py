@@ -11,6 +11,12 @@ Why it looks like this:
 - sudo for a non-root login is probed once per session (`sudo -n true`): passwordless sudo uses `sudo -n`,
   otherwise `sudo -S -k` with the password on stdin (`-k` so a cached credential never lets the password line
   leak into the command's stdin); no password given -> `SudoPasswordRequired`.
+- A host name may be an alias from the operator's OpenSSH client config (`ssh.config_file`, `~/.ssh/config`):
+  `ssh_config.resolve_route` turns it into a `Route` (HostName, Port, User, IdentityFile, and the ProxyJump
+  chain) before anything connects. Jump hosts are opened here, one by one, through the same host-key check as
+  the target: asyncssh would open a ProxyJump itself with OpenSSH's known_hosts, trusting the bastion silently.
+  Known-hosts entries use the address actually dialled (HostName and port), as OpenSSH does without
+  HostKeyAlias, so an alias and its address share one entry.
 - Every failure is a typed `SshError` whose `str()` is one readable line.
 """
 
@@ -21,7 +27,7 @@ import contextlib
 import secrets
 import shlex
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -50,12 +56,16 @@ class AuthFailed(SshError):
     pass
 
 
+class SshConfigError(SshError):
+    """The OpenSSH client config cannot be used for this host (unreadable, bad value, a ProxyJump loop)."""
+
+
 class HostKeyUnknown(SshError):
     def __init__(self, info: HostKeyInfo) -> None:
         self.info = info
         super().__init__(
-            f"host key of {info.display} is not known: {info.key_type} {info.fingerprint} "
-            f"(trust it with --trust-host-key {info.fingerprint} after checking it on the host)"
+            f"host key of {info.describe} is not known: {info.key_type} {info.fingerprint} "
+            f"(trust it with --trust-host-key {info.fingerprint} after checking it on that host)"
         )
 
 
@@ -64,7 +74,7 @@ class HostKeyChanged(SshError):
         self.info, self.known_hosts, self.lines = info, known_hosts, tuple(lines)
         where = ", ".join(f"{known_hosts}:{n}" for n in lines)
         super().__init__(
-            f"HOST KEY CHANGED for {info.display}: it now presents {info.key_type} {info.fingerprint}, "
+            f"HOST KEY CHANGED for {info.describe}: it now presents {info.key_type} {info.fingerprint}, "
             f"which does not match {where}; refusing to connect (remove that line only if the change is expected)"
         )
 
@@ -86,18 +96,71 @@ class SudoPasswordRequired(SshError):
         super().__init__(f"{host}: sudo needs a password; give --password-env")
 
 
+# what asyncssh raises when the connection under an SFTP request is gone
+_LOST_SFTP = (
+    asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
+    asyncssh.ConnectionLost,
+    asyncssh.DisconnectError,
+    ConnectionError,
+)
+
+
 # --- value types ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SshTarget:
+    """A host as the operator names it: an address or an ssh-config alias. `port`/`user` None: not given
+    explicitly, so the ssh config's Port/User apply, else fleetui's `ssh.port`/`ssh.user` (OpenSSH's order)."""
+
     host: str
-    port: int = 22
-    user: str | None = None  # None: ~/.ssh/config's User, else the local user name
+    port: int | None = None
+    user: str | None = None
 
     @property
     def display(self) -> str:
-        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
+        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port or 22}"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One SSH connection of a route, fully resolved: `host`/`port` are what is dialled (HostName), `name` is
+    how it was asked for (an alias, a ProxyJump entry, or the address itself)."""
+
+    name: str
+    host: str
+    port: int = 22
+    user: str | None = None  # None: asyncssh's default, the local user name
+    identity_files: tuple[Path, ...] = ()  # () : the agent and ~/.ssh's default keys
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def display(self) -> str:
+        where = f"{self.user + '@' if self.user else ''}{self.address}"
+        return where if self.name == self.host else f"{self.name} ({where})"
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to reach a host: the jump hosts to pass through, first dialled first, then the target itself."""
+
+    target: Hop
+    jumps: tuple[Hop, ...] = ()
+
+    @classmethod
+    def direct(cls, target: SshTarget, identity_file: Path | None = None) -> Route:
+        """No ssh config: the name is the address, port 22 unless given."""
+        ident = (identity_file,) if identity_file is not None else ()
+        return cls(Hop(target.host, target.host, target.port or 22, target.user, ident))
+
+    @property
+    def display(self) -> str:
+        via = f" via {', '.join(j.display for j in self.jumps)}" if self.jumps else ""
+        return self.target.display + via
 
 
 @dataclass(frozen=True)
@@ -109,14 +172,25 @@ class SshAuth:
 
 @dataclass(frozen=True)
 class HostKeyInfo:
+    """A key a server presented. `host`/`port` are the address dialled (what known_hosts records); `name` is
+    the operator's name for it when that differs; `jump_for` names the host this one is a jump host for."""
+
     host: str
     port: int
     key_type: str
     fingerprint: str  # "SHA256:..."
+    name: str | None = None
+    jump_for: str | None = None
 
     @property
     def display(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def describe(self) -> str:
+        """For messages and prompts: which host this is, in words."""
+        text = self.display if not self.name or self.name == self.host else f"{self.name} ({self.display})"
+        return f"jump host {text} on the way to {self.jump_for}" if self.jump_for else text
 
 
 @dataclass(frozen=True)
@@ -146,25 +220,30 @@ class Timeouts:
     keepalive: float = 15.0
 
 
-def connect_with_settings(
+@contextlib.asynccontextmanager
+async def connect_with_settings(
     settings: Settings,
     target: SshTarget,
     *,
     identity_file: Path | str | None = None,
     password: str | None = None,
     on_unknown_key: OnUnknownKey | None = None,
-) -> contextlib.AbstractAsyncContextManager[HostSession]:
-    """Open a session with fleetui's own defaults: the configured key unless one is given, fleetui's
-    known_hosts file and the configured timeouts. Enrollment, retirement and the SFTP target store all connect
-    this way, so a host is reached the same way whichever operation asks."""
-    ident = identity_file or settings["ssh.identity_file"]
-    return HostSession.connect(
-        target,
-        SshAuth(Path(ident) if ident else None, password),
+) -> AsyncIterator[HostSession]:
+    """Open a session the way OpenSSH would, with fleetui's settings as the last fallback: explicit
+    port/user/`identity_file` > the ssh config (`ssh.config_file`) > `ssh.port`/`ssh.user`/`ssh.identity_file`.
+    fleetui's known_hosts file and timeouts apply to every hop. Enrollment, retirement and the SFTP target store
+    all connect this way, so a host is reached the same way whichever operation asks."""
+    from fleetui.adapters.ssh_config import route_for
+
+    route = route_for(settings, target, identity_file=identity_file)
+    async with HostSession.connect(
+        route,
+        SshAuth(None, password),
         settings.known_hosts,
         on_unknown_key,
         Timeouts(connect=float(settings["ssh.connect_timeout"]), command=float(settings["ssh.command_timeout"])),
-    )
+    ) as session:
+        yield session
 
 
 def command_line(argv: Sequence[str], sudo_prefix: Sequence[str] = ()) -> str:
@@ -231,21 +310,46 @@ class _Client(asyncssh.SSHClient):
         return False
 
 
-def _key_info(host: str, port: int, key: asyncssh.SSHKey) -> HostKeyInfo:
-    return HostKeyInfo(host, port, key.get_algorithm(), key.get_fingerprint("sha256"))
+def _key_info(hop: Hop, key: asyncssh.SSHKey, jump_of: Route | None = None) -> HostKeyInfo:
+    name = hop.name if hop.name != hop.host else None
+    return HostKeyInfo(
+        hop.host,
+        hop.port,
+        key.get_algorithm(),
+        key.get_fingerprint("sha256"),
+        name,
+        jump_of.target.name if jump_of else None,
+    )
 
 
 # --- the session ---------------------------------------------------------------------------------------------
 
 
 class HostSession:
-    """An open connection to one host. Use `async with HostSession.connect(...) as s:`."""
+    """An open connection to one host. Use `async with HostSession.connect(...) as s:`.
+
+    `name` is the operator's name for the host (an alias stays an alias: events and results use it);
+    `resolved_host`/`resolved_port` are where the connection really went after the ssh config (HostName),
+    which is what Alloy listens on and what Prometheus' target names.
+    """
 
     def __init__(
-        self, conn: asyncssh.SSHClientConnection, target: SshTarget, auth: SshAuth, timeouts: Timeouts
+        self,
+        conn: asyncssh.SSHClientConnection,
+        route: Route,
+        auth: SshAuth,
+        timeouts: Timeouts,
+        jumps: Sequence[asyncssh.SSHClientConnection] = (),
     ) -> None:
         self._conn = conn
-        self.target = target
+        self._jumps = list(jumps)
+        self.route = route
+        self.name = route.target.name
+        self.resolved_host = route.target.host
+        self.resolved_port = route.target.port
+        self.resolved_user: str = conn.get_extra_info("username") or route.target.user or ""
+        # `target.host` is used in every error message below: the operator's name
+        self.target = SshTarget(route.target.name, route.target.port, route.target.user)
         self._auth = auth
         self.timeouts = timeouts
         self._sudo_prefix: tuple[str, ...] | None = None
@@ -260,15 +364,17 @@ class HostSession:
     @contextlib.asynccontextmanager
     async def connect(
         cls,
-        target: SshTarget,
+        target: SshTarget | Route,
         auth: SshAuth,
         known_hosts: Path,
         on_unknown_key: OnUnknownKey | None = None,
         timeouts: Timeouts | None = None,
     ) -> AsyncIterator[HostSession]:
+        """Connect to `target` (an address, taken as is, or a resolved `Route` with its jump hosts)."""
         t = timeouts or Timeouts()
-        conn = await _open(target, auth, KnownHosts(known_hosts), on_unknown_key, t)
-        session = cls(conn, target, auth, t)
+        route = target if isinstance(target, Route) else Route.direct(target, auth.identity_file)
+        conn, jumps = await _open_route(route, auth, KnownHosts(known_hosts), on_unknown_key, t)
+        session = cls(conn, route, auth, t, jumps)
         try:
             yield session
         finally:
@@ -277,14 +383,17 @@ class HostSession:
     def abort(self) -> None:
         """Drop the connection at once, as a network cut would (cancel buttons, and tests of a cut)."""
         self._conn.abort()
+        for j in self._jumps:
+            j.abort()
 
     async def close(self) -> None:
         if self._sftp is not None:
             self._sftp.exit()
             self._sftp = None
-        self._conn.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._conn.wait_closed(), 5)
+        for conn in [self._conn, *reversed(self._jumps)]:  # the target first: it runs inside the jumps
+            conn.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 5)
 
     # -- commands --
 
@@ -351,6 +460,9 @@ class HostSession:
             raise ConnectionLost(f"{self.target.host}: connection lost while running `{cmd[:80]}`: {e}") from None
         except asyncssh.ChannelOpenError as e:
             raise ConnectionLost(f"{self.target.host}: cannot open a channel: {e.reason}") from None
+        if r.exit_status is None and r.exit_signal is None:
+            # the channel closed without an exit status: the connection was cut, the command's fate is unknown
+            raise ConnectionLost(f"{self.target.host}: connection lost while running `{cmd[:80]}`")
         status = r.exit_status if r.exit_status is not None else 255
         return CommandResult(status, _text(r.stdout), _text(r.stderr))
 
@@ -378,6 +490,8 @@ class HostSession:
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
                 raise ConnectionLost(f"{self.target.host}: connection lost starting SFTP: {e}") from None
             except asyncssh.ChannelOpenError as e:
+                if self._conn.is_closed():
+                    raise ConnectionLost(f"{self.target.host}: connection lost starting SFTP") from None
                 raise ConnectFailed(f"{self.target.host}: SFTP is not available: {e.reason}") from None
         return self._sftp
 
@@ -392,7 +506,7 @@ class HostSession:
             return None
         except asyncssh.SFTPPermissionDenied:
             pass
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except _LOST_SFTP as e:
             raise ConnectionLost(f"{self.target.host}: connection lost reading {path}: {e}") from None
         r = await self.run(["cat", "--", path], sudo=True, check=False)
         if not r.ok:
@@ -409,7 +523,7 @@ class HostSession:
             await sftp.chmod(path, mode)
         except asyncssh.SFTPPermissionDenied:
             raise CommandFailed(f"sftp put {path}", CommandResult(1, "", "permission denied")) from None
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError) as e:
+        except _LOST_SFTP as e:
             raise ConnectionLost(f"{self.target.host}: connection lost writing {path}: {e}") from None
 
     async def write_file_atomic(self, path: str, data: bytes, mode: int = 0o644) -> None:
@@ -467,31 +581,70 @@ def _text(v: Any) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
+async def _open_route(
+    route: Route, auth: SshAuth, kh: KnownHosts, on_unknown_key: OnUnknownKey | None, t: Timeouts
+) -> tuple[asyncssh.SSHClientConnection, list[asyncssh.SSHClientConnection]]:
+    """Open every jump host in turn (each through the previous one), then the target through the last.
+
+    Each hop passes the same host-key check against fleetui's known_hosts; the password (SSH and sudo) is only
+    ever offered to the target. On any failure the hops opened so far are closed again.
+    """
+    jumps: list[asyncssh.SSHClientConnection] = []
+    try:
+        for hop in route.jumps:
+            jump_auth = SshAuth(None, None, auth.use_agent)
+            jumps.append(await _open(hop, jump_auth, kh, on_unknown_key, t, jumps[-1] if jumps else None, route))
+        conn = await _open(route.target, auth, kh, on_unknown_key, t, jumps[-1] if jumps else None, None, route)
+    except BaseException:
+        for j in reversed(jumps):
+            j.abort()
+        raise
+    return conn, jumps
+
+
 async def _open(
-    target: SshTarget, auth: SshAuth, kh: KnownHosts, on_unknown_key: OnUnknownKey | None, t: Timeouts
+    hop: Hop,
+    auth: SshAuth,
+    kh: KnownHosts,
+    on_unknown_key: OnUnknownKey | None,
+    t: Timeouts,
+    tunnel: asyncssh.SSHClientConnection | None,
+    jump_of: Route | None,
+    route: Route | None = None,
 ) -> asyncssh.SSHClientConnection:
+    """One hop. `jump_of` is the route this hop is a jump host of (None: this is the target, of `route`)."""
+    if jump_of is not None:
+        what = f"jump host {hop.display} (on the way to {jump_of.target.name})"
+    else:
+        what = route.display if route is not None else hop.display
     for attempt in range(2):
-        trusted = [k for _, k in kh.entries(target.host, target.port)]
+        trusted = [k for _, k in kh.entries(hop.host, hop.port)]
         client = _Client()
         opts: dict[str, Any] = {
-            "port": target.port,
+            "port": hop.port,
             "known_hosts": (trusted, [], []),
             "server_host_key_algs": "default",  # keep all algorithms so a changed key *type* is seen too
             "connect_timeout": t.connect,
             "keepalive_interval": t.keepalive,
             "keepalive_count_max": 3,
             "password": auth.password,
+            # everything the ssh config says was resolved into `hop` already: asyncssh must not read it again
+            # (it would open a ProxyJump itself, checking the bastion's key against OpenSSH's known_hosts)
+            "config": None,
+            "proxy_command": None,
         }
-        if target.user:
-            opts["username"] = target.user
-        if auth.identity_file is not None:
-            opts["client_keys"] = [str(auth.identity_file)]
+        if tunnel is not None:
+            opts["tunnel"] = tunnel
+        if hop.user:
+            opts["username"] = hop.user
+        if hop.identity_files:
+            opts["client_keys"] = [str(p) for p in hop.identity_files]
         if not auth.use_agent:
             opts["agent_path"] = None
         started = time.monotonic()
         try:
             conn = await asyncssh.connect(
-                target.host,
+                hop.host,
                 client_factory=lambda c=client: c,
                 **opts,
             )
@@ -499,32 +652,36 @@ async def _open(
         except asyncssh.HostKeyNotVerifiable:
             key = client.rejected_key
             if key is None:
-                raise ConnectFailed(f"{target.display}: host key could not be verified") from None
-            info = _key_info(target.host, target.port, key)
-            known = kh.entries(target.host, target.port)
+                raise ConnectFailed(f"{what}: host key could not be verified") from None
+            info = _key_info(hop, key, jump_of)
+            known = kh.entries(hop.host, hop.port)
             if known:
                 raise HostKeyChanged(info, kh.path, [n for n, _ in known]) from None
             if attempt == 0 and on_unknown_key is not None and await on_unknown_key(info):
-                kh.add(target.host, target.port, key)
+                kh.add(hop.host, hop.port, key)
                 continue
             raise HostKeyUnknown(info) from None
         except asyncssh.PermissionDenied:
             how = "password" if auth.password else "key/agent"
-            raise AuthFailed(f"{target.display}: authentication failed ({how} rejected)") from None
+            raise AuthFailed(f"{what}: authentication failed ({how} rejected)") from None
         except TimeoutError:
-            raise ConnectFailed(f"{target.display}: no SSH answer within {t.connect:g}s") from None
+            raise ConnectFailed(f"{what}: no SSH answer within {t.connect:g}s") from None
+        except asyncssh.ChannelOpenError as e:  # the jump host would not (or could not) forward to this hop
+            raise ConnectFailed(f"{what}: the jump host could not connect onwards: {e.reason}") from None
         except asyncssh.DisconnectError as e:
-            raise ConnectFailed(f"{target.display}: SSH refused: {e.reason}") from None
+            raise ConnectFailed(f"{what}: SSH refused: {e.reason}") from None
         except OSError as e:
             waited = time.monotonic() - started
-            raise ConnectFailed(f"{target.display}: cannot connect ({e.strerror or e}) after {waited:.1f}s") from None
-    raise ConnectFailed(f"{target.display}: host key was trusted but the server presented another one")
+            raise ConnectFailed(f"{what}: cannot connect ({e.strerror or e}) after {waited:.1f}s") from None
+    raise ConnectFailed(f"{what}: host key was trusted but the server presented another one")
 
 
-def trust_exactly(fingerprint: str | None) -> OnUnknownKey:
-    """The CLI's callback: trust an unknown key only when its fingerprint equals `--trust-host-key`."""
+def trust_exactly(fingerprint: str | Iterable[str] | None) -> OnUnknownKey:
+    """The CLI's callback: trust an unknown key only when its fingerprint is one given with `--trust-host-key`
+    (one fingerprint, or several: a jump host's and the target's)."""
+    wanted = {fingerprint} if isinstance(fingerprint, str) else set(fingerprint or ())
 
     async def decide(info: HostKeyInfo) -> bool:
-        return fingerprint is not None and info.fingerprint == fingerprint
+        return info.fingerprint in wanted
 
     return decide

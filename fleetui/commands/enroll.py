@@ -1,9 +1,11 @@
 """`fleetui enroll ADDRESS ...`: the headless twin of the enrollment wizard.
 
-Every argument is validated before anything connects (exit 2, nothing touched). Without `--yes` it shows the
-plan and asks on a terminal, and refuses without one, because enrolling changes a host. Progress is the
-engine's event stream: one line per step, or with `--json` one object holding every event. Passwords and
-DSNs are read from environment variables named on the command line and never printed.
+Every argument is validated before anything connects (exit 2, nothing touched), with the flag named. Without
+`--yes` it shows the plan and asks on a terminal, and refuses without one, because enrolling changes a host.
+Progress is the runner's event stream: one line per step (and progress lines), or with `--json` one object
+holding every event. A failure ends with what the host is now, as read back: nothing changed, rolled back,
+changed (what), or unknown and how to check. Ctrl-C stops safely: the run rolls back first. Passwords and DSNs
+are read from environment variables named on the command line and never printed.
 """
 
 from __future__ import annotations
@@ -11,13 +13,36 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetui.config import Settings
 
+if TYPE_CHECKING:
+    from fleetui.deploy.events import OperationResult
+    from fleetui.deploy.runner import Run
+    from fleetui.domain.host import EnrollRequest, InputError
 
-def add_connection_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address", metavar="ADDRESS", help="host name or IP address of the host")
+# request field -> the flag that sets it, so an error keyed by field names what to fix
+FLAGS = {
+    "address": "ADDRESS",
+    "port": "--port",
+    "user": "--user",
+    "identity_file": "--identity",
+    "password_env": "--password-env",
+    "mode": "--mode",
+    "services": "--service",
+    "labels": "--label",
+    "trust_host_key": "--trust-host-key",
+}
+
+
+def add_connection_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+    p.add_argument(
+        "address",
+        metavar="ADDRESS",
+        nargs="?" if address_optional else None,
+        help="host name or IP address of the host" + (" (or --from FILE for many)" if address_optional else ""),
+    )
     p.add_argument("--port", type=int, default=None, help="SSH port (default: ssh.port)")
     p.add_argument("--user", default=None, help="SSH user (default: ssh.user); non-root users need sudo")
     p.add_argument("--identity", metavar="FILE", default=None, help="private key (default: agent, ~/.ssh)")
@@ -34,11 +59,20 @@ def add_connection_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_connection_arguments(p)
+    """enroll: one host (ADDRESS), or many (--from FILE / --retry-failed RESULTS)."""
+    from fleetui.commands import batch_enroll
+
+    add_request_arguments(p, address_optional=True)
+    batch_enroll.add_batch_arguments(p)
+
+
+def add_request_arguments(p: argparse.ArgumentParser, *, address_optional: bool = False) -> None:
+    """Everything one host's request takes (enroll and plan)."""
+    add_connection_arguments(p, address_optional=address_optional)
     p.add_argument(
         "--mode",
         choices=("pull", "push"),
-        default="pull",
+        default=None,
         help="pull: Prometheus scrapes Alloy (default); push: Alloy remote-writes",
     )
     p.add_argument(
@@ -53,37 +87,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask before changing the host")
 
 
-class BadInput(Exception):
-    pass
+def error_line(e: InputError) -> str:
+    """One line naming each bad flag: `--label: label 'job' is set by fleetui ...`."""
+    from fleetui.domain.host import InputErrors
+
+    errors = e.errors if isinstance(e, InputErrors) else {e.field: str(e)}
+    return "; ".join(f"{FLAGS.get(f, f)}: {m}" if f else m for f, m in errors.items())
 
 
-def build(args: argparse.Namespace, settings: Settings, *, with_services: bool = True) -> tuple[Any, str | None]:
-    """(EnrollRequest, password) from the arguments, or BadInput with one line."""
-    from fleetui.domain.host import InputError, build_request
+def build(
+    args: argparse.Namespace, settings: Settings, *, with_services: bool = True
+) -> tuple[EnrollRequest, str | None]:
+    """(EnrollRequest, password) from the arguments; InputErrors naming every bad field."""
+    from fleetui.domain.host import InputError, InputErrors, build_request
     from fleetui.domain.labels import LabelError, LabelSchema, parse_label_args
 
+    errors: dict[str, str] = {}
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            errors["password_env"] = f"environment variable {args.password_env} is not set"
+    labels: dict[str, str] = {}
     try:
-        password = None
-        if args.password_env:
-            password = os.environ.get(args.password_env)
-            if password is None:
-                raise BadInput(f"--password-env {args.password_env}: that environment variable is not set")
-        schema = LabelSchema(tuple(settings["schema.required_labels"]), dict(settings["schema.aliases"]))
+        labels = parse_label_args(args.label) if with_services else {}
+    except LabelError as e:
+        errors["labels"] = str(e)
+    schema = LabelSchema(tuple(settings["schema.required_labels"]), dict(settings["schema.aliases"]))
+    try:
         req = build_request(
             args.address,
-            port=args.port or int(settings["ssh.port"]),
-            user=args.user or str(settings["ssh.user"]),
+            port=args.port,  # None: the ssh config's Port, else ssh.port (resolved when connecting)
+            user=args.user,  # None: the ssh config's User, else ssh.user
             identity_file=args.identity,
             password_env=args.password_env,
-            mode=getattr(args, "mode", "pull"),
+            mode=getattr(args, "mode", None) or "pull",
             services=args.service if with_services else (),
-            labels=parse_label_args(args.label) if with_services else {},
+            labels=labels,
             trust_host_key=args.trust_host_key,
-            schema=schema if with_services else None,
+            schema=schema if with_services and "labels" not in errors else None,
         )
-        return req, password
-    except (InputError, LabelError) as e:
-        raise BadInput(str(e)) from None
+    except InputError as e:
+        found = e.errors if isinstance(e, InputErrors) else {e.field: str(e)}
+        raise InputErrors({**found, **errors}) from None
+    if errors:
+        raise InputErrors(errors)
+    return req, password
 
 
 def host_key_callback(args: argparse.Namespace) -> Any:
@@ -106,16 +155,19 @@ def host_key_callback(args: argparse.Namespace) -> Any:
     return ask
 
 
-SYMBOL = {"done": "ok  ", "skipped": "skip", "failed": "FAIL"}
+SYMBOL = {"done": "ok  ", "skipped": "skip", "failed": "FAIL", "planned": "plan", "progress": "  .."}
 
 
 def print_event(ev: Any) -> None:
     if ev.status.value == "started":
         return
+    if ev.status.value == "progress":
+        print(f"  {SYMBOL['progress']} {ev.step:<9} {ev.message}", flush=True)
+        return
     print(f"  {SYMBOL[ev.status.value]} {ev.step:<9} {ev.message} ({ev.elapsed_s:.2f}s)", flush=True)
 
 
-def print_plan(result: Any) -> None:
+def print_plan(result: OperationResult) -> None:
     plan = result.summary.get("plan", {})
     if plan.get("install"):
         print("Would install Alloy with:")
@@ -130,80 +182,98 @@ def print_plan(result: Any) -> None:
         print(f"{title}: {'unchanged' if not diff else 'changes:'}")
         if diff:
             print(diff.rstrip("\n"))
-    skipped = [e.step for e in result.events if e.status.value == "skipped" and "plan:" not in e.message]
+    skipped = [e.step for e in result.events if e.status.value == "skipped"]
     if skipped:
         print(f"Steps that would be skipped (unchanged): {', '.join(skipped)}")
 
 
-def exit_code(result: Any) -> int:
+def exit_code(result: OperationResult) -> int:
     if result.ok:
         return 0
-    return 2 if result.failed_step == "connect" else 1
+    return 2 if result.error_kind is not None and result.error_kind.value == "connect" else 1
 
 
-async def drive(op: Any, as_json: bool) -> Any:
-    async for ev in op.run():
-        if not as_json:
-            print_event(ev)
-    return op.result
+def failure_line(verb: str, result: OperationResult) -> str:
+    """`fleetui enroll: ready failed: <why>; <what the host is now>` on one line."""
+    from fleetui.deploy.decisions import host_sentence
+
+    host = host_sentence(result.host_state, result.changes)
+    return f"fleetui {verb}: {result.failed_step} failed: {result.error}; {host}"
+
+
+async def drive(run: Run, *, quiet: bool, verb: str) -> OperationResult:
+    """Iterate the run's events (printing them unless quiet). On Ctrl-C the run rolls back before events()
+    gives up, and the outcome is printed before the interrupt goes on."""
+    import asyncio
+
+    try:
+        async for ev in run.events():
+            if not quiet:
+                print_event(ev)
+    except asyncio.CancelledError:
+        if run.result is not None:
+            print(failure_line(verb, run.result), file=sys.stderr)
+        raise
+    assert run.result is not None
+    return run.result
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import json
 
-    from fleetui.deploy.pipeline import Enrollment, resolve_secrets
-    from fleetui.deploy.render import RenderInput, check_combination
-    from fleetui.domain.host import InputError, OsFamily
+    from fleetui.commands import batch_enroll
+    from fleetui.deploy.enroll import enroll_operation, resolve_secrets
+    from fleetui.deploy.runner import Runner
+    from fleetui.domain.host import InputError
 
+    if batch_enroll.is_batch(args):
+        return batch_enroll.run(args, settings)
+    if args.address is None:
+        print("fleetui enroll: give an ADDRESS, or --from FILE for many hosts", file=sys.stderr)
+        return 2
     try:
         req, password = build(args, settings)
         secrets = resolve_secrets(req, os.environ)
-        # combination rules that do not depend on the OS, before connecting
-        check_combination(
-            RenderInput(
-                req.address, "x", OsFamily.DEBIAN, req.mode, 1, "http://x", req.services, loki_url=_loki(settings)
-            )
-        )
-    except (BadInput, InputError) as e:
-        print(f"fleetui enroll: {e}", file=sys.stderr)
+        enroll_operation(req, settings, password=password, secrets=secrets)  # every check, before connecting
+    except InputError as e:
+        print(f"fleetui enroll: {error_line(e)}", file=sys.stderr)
         return 2
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print(
-                "fleetui enroll: refusing to change a host without confirmation: pass --yes "
-                "(see what would change with `fleetui plan`)",
-                file=sys.stderr,
-            )
-            return 2
-        plan = Enrollment(
-            req, settings, password=password, secrets=secrets, on_unknown_key=host_key_callback(args), dry_run=True
+    if not args.yes and not sys.stdin.isatty():
+        print(
+            "fleetui enroll: refusing to change a host without confirmation: pass --yes "
+            "(see what would change with `fleetui plan`)",
+            file=sys.stderr,
         )
-        pres = asyncio.run(drive(plan, True))
-        if not pres.ok:
-            print(f"fleetui enroll: plan failed at {pres.failed_step}: {pres.error}", file=sys.stderr)
-            return exit_code(pres)
-        print_plan(pres)
-        if input(f"Enroll {req.address}? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("Nothing changed.")
-            return 0
-    op = Enrollment(req, settings, password=password, secrets=secrets, on_unknown_key=host_key_callback(args))
-    if not args.json:
-        print(f"Enrolling {req.address} ({req.mode.value} mode)")
-    result = asyncio.run(drive(op, args.json))
-    if args.json:
-        print(json.dumps(result.to_json()))
-    elif result.ok:
-        print(f"{req.address} enrolled in {result.elapsed_s:.1f}s" + ("" if result.changed else " (nothing changed)"))
-    else:
-        state = "previous state restored" if result.rolled_back else "host left as it was"
-        print(f"fleetui enroll: {result.failed_step} failed: {result.error} ({state})", file=sys.stderr)
-    return exit_code(result)
+        return 2
+    on_key = host_key_callback(args)
 
+    def op() -> Any:
+        return enroll_operation(req, settings, password=password, secrets=secrets, on_unknown_key=on_key)
 
-def _loki(settings: Settings) -> str | None:
-    try:
-        v = settings["loki.url"]
-    except KeyError:
-        return None
-    return str(v) if v else None
+    async def main() -> int:
+        runner = Runner(settings)
+        if not args.yes:
+            pres = await drive(runner.start(op(), dry_run=True), quiet=True, verb="enroll")
+            if not pres.ok:
+                print(f"fleetui enroll: plan failed at {pres.failed_step}: {pres.error}", file=sys.stderr)
+                return exit_code(pres)
+            print_plan(pres)
+            answer = await asyncio.to_thread(input, f"Enroll {req.address}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Nothing changed.")
+                return 0
+        if not args.json:
+            print(f"Enrolling {req.address} ({req.mode.value} mode)")
+        result = await drive(runner.start(op()), quiet=args.json, verb="enroll")
+        if args.json:
+            print(json.dumps(result.to_json()))
+        elif result.ok:
+            print(
+                f"{req.address} enrolled in {result.elapsed_s:.1f}s" + ("" if result.changed else " (nothing changed)")
+            )
+        else:
+            print(failure_line("enroll", result), file=sys.stderr)
+        return exit_code(result)
+
+    return asyncio.run(main())

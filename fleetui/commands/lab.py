@@ -1,7 +1,8 @@
 """`fleetui lab up|down|status [--json]`: the embedded lab the demo and the tests run on.
 
 Root on Debian only; it never installs packages (a missing binary is named with its Debian package, exit 2).
-The lab dir is `<state dir>/lab`, or `$FLEETUI_LAB_DIR`.
+The lab dir is `<state dir>/lab`, or `$FLEETUI_LAB_DIR`. `lab up --backend victoriametrics` runs the lab's
+metrics backend on VictoriaMetrics instead of Prometheus (same address; takes effect on a cold start).
 """
 
 from __future__ import annotations
@@ -19,6 +20,19 @@ from fleetui.config import Settings
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("up", "down", "status"), help="start, stop or describe the lab")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--backend",
+        choices=("prometheus", "victoriametrics"),
+        default=None,
+        help="up: the metrics backend (default: the running lab's, else prometheus)",
+    )
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="up: also start N not-yet-enrolled batch hosts (Debian, Ubuntu, Rocky, openSUSE in turn; at most 200)",
+    )
 
 
 def info_json(info: Any) -> dict[str, Any]:
@@ -39,6 +53,7 @@ def info_json(info: Any) -> dict[str, Any]:
         "apt_repo_url": info.apt_repo_url,
         "apt_key_url": info.apt_key_url,
         "gone_instance": info.gone_instance,
+        "backend": info.backend,
     }
 
 
@@ -57,7 +72,7 @@ def _table(info: Any) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     head = [
-        f"prometheus   {info.prometheus}",
+        f"prometheus   {info.prometheus}   ({info.backend})",
         f"targets dir  {info.targets_dir}",
         f"config       {info.config_file}   (fleetui --config {info.config_file} ...)",
         f"apt repo     {info.apt_repo_url}",
@@ -84,7 +99,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "up":
             t0 = time.monotonic()
-            info = lab.up()
+            if not 0 <= args.hosts <= 200:
+                print(f"fleetui lab: --hosts must be between 0 and 200, got {args.hosts}", file=sys.stderr)
+                return 2
+            info = lab.up(args.backend, extra_hosts=args.hosts)
             took = time.monotonic() - t0
         else:
             info = lab.status()

@@ -1,16 +1,21 @@
 """`fleetui retire ADDRESS`: stop monitoring a host, keeping its record.
 
 The target file is renamed `<name>.json.deleted.<UTC timestamp>` (the audit trail `fleetui history` reads) and
-Prometheus reloaded; with `--stop-agent` Alloy is also stopped and disabled on the host over SSH.
+Prometheus reloaded; with `--stop-agent` fleetui first makes sure it can reach the host, and stops and disables
+Alloy there last. A failure after the rename says that the host *was* retired, and what failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from fleetui.commands import enroll as _enroll
 from fleetui.config import Settings
+
+if TYPE_CHECKING:
+    from fleetui.deploy.events import OperationResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,12 +28,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import json
 
-    from fleetui.deploy.retire import Retirement
+    from fleetui.deploy.retire import retire_operation
+    from fleetui.deploy.runner import Runner
+    from fleetui.domain.host import InputError
 
     try:
         req, password = _enroll.build(args, settings, with_services=False)
-    except _enroll.BadInput as e:
-        print(f"fleetui retire: {e}", file=sys.stderr)
+        op = retire_operation(
+            req,
+            settings,
+            stop_agent=args.stop_agent,
+            password=password,
+            on_unknown_key=_enroll.host_key_callback(args),
+        )
+    except InputError as e:
+        print(f"fleetui retire: {_enroll.error_line(e)}", file=sys.stderr)
         return 2
     if not args.yes:
         if not sys.stdin.isatty():
@@ -38,14 +52,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if input(f"Retire {req.address}{what}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 0
-    op = Retirement(
-        req, settings, stop_agent=args.stop_agent, password=password, on_unknown_key=_enroll.host_key_callback(args)
-    )
-    result = asyncio.run(_enroll.drive(op, args.json))
+    result = asyncio.run(_enroll.drive(Runner(settings).start(op), quiet=args.json, verb="retire"))
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.ok:
         print(f"{req.address} retired ({result.summary.get('retired_as')})")
     else:
-        print(f"fleetui retire: {result.failed_step} failed: {result.error}", file=sys.stderr)
+        print(failure_line(result), file=sys.stderr)
     return _enroll.exit_code(result)
+
+
+def failure_line(result: OperationResult) -> str:
+    """After the rename the host *is* retired, whatever failed next: say that first, then the rest."""
+    from fleetui.deploy.decisions import describe
+    from fleetui.deploy.events import ChangeState
+
+    renamed = any(c.what == "target file" and c.state is ChangeState.CHANGED for c in result.changes)
+    if not renamed:
+        return _enroll.failure_line("retire", result)
+    rest = describe([c for c in result.changes if c.what != "target file"])
+    also = "" if rest == "nothing changed" else f"; {rest}"
+    return (
+        f"fleetui retire: {result.failed_step} failed: {result.error}; the host was retired "
+        f"(target file renamed to {result.summary.get('retired_as')}){also}"
+    )

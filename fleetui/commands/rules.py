@@ -1,5 +1,7 @@
 """`fleetui rules`: print the Prometheus rules file (last-seen recording rule, HostDown for pull and push).
 
+`--format vmalert` prints them for VictoriaMetrics' vmalert (how to install and check them there differs).
+
 The thresholds come from the same settings `fleetui status` uses (`stale_after`, `lookback`), so the alert
 and the console agree on when a push host is stale.
 """
@@ -34,6 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a vanished host keeps alerting (default: lookback)",
     )
+    p.add_argument(
+        "--format",
+        choices=("prometheus", "vmalert"),
+        default="prometheus",
+        help="prometheus: a rule_files file for Prometheus; vmalert: the same rules for VictoriaMetrics' vmalert",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,5 +49,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     stale = args.stale_after if args.stale_after is not None else settings["stale_after"]
     lookback = args.lookback if args.lookback is not None else settings["lookback"]
-    print(render_rules(stale, lookback), end="")
+    print(render_rules(stale, lookback, args.format), end="")
     return 0

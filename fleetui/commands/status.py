@@ -9,6 +9,7 @@ script can ask "is production healthy?" with `--filter environment=production`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -69,9 +70,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from fleetui.adapters.fleet_extras import enrich
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
     from fleetui.domain.filter import FilterError, parse_filter
-    from fleetui.domain.fleet import RULES_HINT, FleetSnapshot
+    from fleetui.domain.fleet import RULES_HINT
 
     try:
         host_filter = parse_filter(args.filter)
@@ -82,16 +84,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     async def read() -> FleetSnapshot:
         async with PrometheusClient(settings) as client:
             reader = FleetReader(client, settings, stale_after=args.stale_after, required_labels=args.require_label)
-            return await reader.snapshot()
+            return await enrich(settings, await reader.snapshot())
 
     try:
         snap = asyncio.run(read())
     except PrometheusError as e:
         print(f"fleetui: {e}", file=sys.stderr)
         return 2
-    if not snap.recording_rule:
+    if not snap.recording_rule and not args.json:  # for a person reading the table; --json stays quiet
         print(f"fleetui: hint: {RULES_HINT}", file=sys.stderr)
-    shown = FleetSnapshot(host_filter.apply(snap.hosts), snap.taken_at, snap.last_seen_source)
+    shown = dataclasses.replace(snap, hosts=tuple(host_filter.apply(snap.hosts)))
+    for note in snap.notes:  # what the backend cannot show: once, one line each, not mixed into stdout
+        print(f"fleetui: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(shown.to_json()))
     else:
@@ -100,9 +104,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render_table(snap: FleetSnapshot) -> str:
-    """Aligned columns: instance, state, mode, last seen, job, problem codes; then a summary line."""
+    """Aligned columns: instance, state, mode, last seen, job, alerts, problem codes; then a summary line and
+    the firing alerts no host matches."""
+    from fleetui.domain.alerts import short
+
     now = snap.taken_at or time.time()
-    header = ("INSTANCE", "STATE", "MODE", "LAST SEEN", "JOB", "PROBLEMS")
+    header = ("INSTANCE", "STATE", "MODE", "LAST SEEN", "JOB", "ALERTS", "PROBLEMS")
     rows = [
         (
             h.instance,
@@ -110,6 +117,7 @@ def render_table(snap: FleetSnapshot) -> str:
             h.mode.value,
             h.age(now),
             h.job or "-",
+            short(h.alerts) or "-",
             ", ".join(dict.fromkeys(p.code for p in h.problems)) or "-",
         )
         for h in snap.hosts
@@ -120,4 +128,10 @@ def render_table(snap: FleetSnapshot) -> str:
     n_problems = sum(len(h.problems) for h in snap.hosts)
     lines.append("")
     lines.append(f"{len(snap.hosts)} hosts: {counts}; {n_problems} problems")
+    view = snap.alerts_view
+    if view is not None and view.error:
+        lines.append(f"alerts: not read ({view.error})")
+    for a in snap.unattributed_alerts:
+        where = f"instance={a.instance}" if a.instance else "no instance label"
+        lines.append(f"unattributed alert: {a.name} [{a.state.value}] {where}: {a.summary}".rstrip(": "))
     return "\n".join(lines)

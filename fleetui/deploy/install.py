@@ -44,7 +44,8 @@ class PutFile:
     mode: int = 0o644
 
     def describe(self) -> str:
-        return f"write {self.path} ({len(self.content.splitlines())} lines, mode {self.mode:o})"
+        n = len(self.content.splitlines())
+        return f"write {self.path} ({n} line{'' if n == 1 else 's'}, mode {self.mode:o})"
 
 
 InstallStep = Cmd | PutFile

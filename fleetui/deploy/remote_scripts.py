@@ -1,19 +1,32 @@
-"""The on-host half of the swap: a fixed POSIX sh script that survives a dropped SSH connection.
+"""The on-host halves of enrollment: fixed POSIX sh scripts that survive a dropped SSH connection.
 
-Why a script: between "move the new config into place" and "Alloy answers /-/ready with it" the host is in
-between states. If the engine drove those steps one command at a time, a connection cut there would leave a
-new, unproven config on disk. Instead the engine uploads the staged files, then starts this script detached
-(`setsid`, stdin/stdout closed) and follows its status file. The script backs up, swaps, restarts or reloads,
-waits for readiness and, on any failure, restores the backups and puts the service back as it was (running or
-stopped) — whether or not anyone is still connected. A lock directory keeps two runs from interleaving on the
-host even across two jump hosts.
+Why scripts: between "move the new config into place" and "Alloy answers /-/ready with it" the host is in
+between states, and an `apt-get install` cut by a dropped connection can leave dpkg half-way. If the engine drove
+those steps one command at a time, a cut would leave that state behind. Instead the engine starts a script
+detached (`setsid`, stdin/stdout closed) and follows its *status file*, a list of lines:
+
+    started
+    step swap done
+    step restart done restart
+    step ready failed Alloy was not ready ...
+    result ok | result rolledback | result failed | result busy <why>
+
+The script finishes on its own whether or not anyone is still connected: APPLY backs up, swaps, restarts or
+reloads, waits for readiness and on any failure restores the backups and puts the service back as it was;
+ROLLBACK undoes a finished APPLY after a later step failed; INSTALL runs the package-manager commands. After a
+lost connection the runner reconnects and reads the status file to learn what really happened
+(`decisions.read_status`). A lock directory keeps two runs from interleaving on the host, even from two jump
+hosts. Status files hold progress lines only, never a secret, and the runner removes them when it is done.
 
 The scripts are constants; every value reaches them as a positional argument ("$1"...), never pasted in.
+INSTALL's commands arrive as `command_line()` strings (every word shell-quoted) and are `eval`ed, which
+rebuilds exactly the argv they were made from.
 """
 
 from __future__ import annotations
 
 LOCK_DIR = "/var/tmp/fleetui-apply.lock"  # noqa: S108 - a mkdir mutex on the managed host, root-owned
+STATUS_DIR = "/var/tmp"  # noqa: S108 - root-owned status files with random names
 
 _COMMON = r"""
 set -u
@@ -58,18 +71,19 @@ do_cfg=0 do_env=0
 """
     + _COMMON
     + r"""
-if ! mkdir "$lock" 2>/dev/null; then say "result busy another fleetui operation is running on this host"; exit 1; fi
+say started
+if ! mkdir "$lock" 2>/dev/null; then
+  rm -f "$cfg_new" "$env_new" 2>/dev/null
+  say "result busy another fleetui operation is running on this host"; exit 1
+fi
 trap 'rmdir "$lock" 2>/dev/null' EXIT
 fail() { say "step $1 failed $2"; restore; rm -f "$cfg_new" "$env_new" 2>/dev/null; say "result rolledback"; exit 1; }
+nochange() { say "step swap failed $1"; rm -f "$cfg_new" "$env_new" 2>/dev/null; say "result failed"; exit 1; }
 if [ -n "$cfg_new" ]; then
-  if [ -e "$cfg" ]; then
-    cp -p "$cfg" "$cfg_bak" || { say "step swap failed cannot back up $cfg"; say "result failed"; exit 1; }
-  else rm -f "$cfg_bak"; fi
+  if [ -e "$cfg" ]; then cp -p "$cfg" "$cfg_bak" || nochange "cannot back up $cfg"; else rm -f "$cfg_bak"; fi
 fi
 if [ -n "$env_new" ]; then
-  if [ -e "$envf" ]; then
-    cp -p "$envf" "$env_bak" || { say "step swap failed cannot back up $envf"; say "result failed"; exit 1; }
-  else rm -f "$env_bak"; fi
+  if [ -e "$envf" ]; then cp -p "$envf" "$env_bak" || nochange "cannot back up $envf"; else rm -f "$env_bak"; fi
 fi
 if [ -n "$cfg_new" ]; then mv -f "$cfg_new" "$cfg" || fail swap "cannot move the new config into place"; fi
 if [ -n "$env_new" ]; then mv -f "$env_new" "$envf" || fail swap "cannot move the new environment file into place"; fi
@@ -95,20 +109,76 @@ say "result ok"
 ROLLBACK = (
     r"""
 st=$1 cfg=$2 cfg_bak=$3 envf=$4 env_bak=$5 mgr=$6 was_active=$7
+lock=/var/tmp/fleetui-apply.lock
 do_cfg=0 do_env=0
 [ -n "$cfg_bak" ] && do_cfg=1
 [ -n "$env_bak" ] && do_env=1
 """
     + _COMMON
     + r"""
+say started
+if ! mkdir "$lock" 2>/dev/null; then say "result busy another fleetui operation is running on this host"; exit 1; fi
+trap 'rmdir "$lock" 2>/dev/null' EXIT
 restore
+say "step restore done"
 say "result rolledback"
 """
 )
 
-# starts "$1" (a script) detached from the SSH session with the remaining arguments
+# args: status lock_regex then pairs (kind command_line), kind = run | runlock (retry while a package manager
+# holds its lock, up to 60 times 5 s). The output of the failing command's last line goes to the status file.
+INSTALL = r"""
+set -u
+st=$1 lockre=$2
+shift 2
+log="$st.log"
+say() { printf '%s\n' "$*" >> "$st"; }
+say started
+n=0
+while [ $# -ge 2 ]; do
+  kind=$1 cmd=$2
+  shift 2
+  n=$((n + 1))
+  tries=0
+  while :; do
+    eval "$cmd" >"$log" 2>&1 </dev/null
+    rc=$?
+    [ "$rc" = 0 ] && break
+    if [ "$kind" = runlock ] && [ "$tries" -lt 60 ] && grep -Eqi -- "$lockre" "$log"; then
+      tries=$((tries + 1)); say "step $n waiting for the package manager lock"; sleep 5; continue
+    fi
+    say "step $n failed exit $rc: $(tail -n 1 "$log" | tr -d '\r' | cut -c1-300)"
+    rm -f "$log"
+    say "result failed"
+    exit 1
+  done
+  say "step $n done"
+done
+rm -f "$log"
+say "result ok"
+"""
+
+# args: path content mode — writes a small file atomically (used inside INSTALL for repository files)
+PUT_FILE = 'umask 022; printf %s "$2" > "$1.fleetui-tmp" && chmod "$3" "$1.fleetui-tmp" && mv -f "$1.fleetui-tmp" "$1"'
+
+# args: path mode — stdin becomes the file (created 0600 first, so a secret is never readable in between)
+UPLOAD = 'umask 077; cat > "$1" && chmod "$2" "$1"'
+
+# args: status lock — the status file (or "#missing"), then "#lock" when the lock directory exists
+READ_STATUS = 'if [ -e "$1" ]; then cat -- "$1"; else echo "#missing"; fi; if [ -d "$2" ]; then echo "#lock"; fi'
+
+# args: file... — "<sha256> <path>" per file, "none <path>" when it does not exist
+HASHES = r"""
+for f in "$@"; do
+  if [ ! -e "$f" ]; then echo "none $f"
+  elif command -v sha256sum >/dev/null 2>&1; then echo "$(sha256sum < "$f" | cut -d' ' -f1) $f"
+  else echo "$(shasum -a 256 < "$f" | cut -d' ' -f1) $f"; fi
+done
+"""
+
+# starts "$1" (a script) detached from the SSH session as process name "$2" with the remaining arguments
 LAUNCH = (
-    "s=$1; shift; "
-    'if command -v setsid >/dev/null 2>&1; then setsid sh -c "$s" fleetui-apply "$@" </dev/null >/dev/null 2>&1 & '
-    'else nohup sh -c "$s" fleetui-apply "$@" </dev/null >/dev/null 2>&1 & fi; echo launched'
+    "s=$1 n=$2; shift 2; "
+    'if command -v setsid >/dev/null 2>&1; then setsid sh -c "$s" "$n" "$@" </dev/null >/dev/null 2>&1 & '
+    'else nohup sh -c "$s" "$n" "$@" </dev/null >/dev/null 2>&1 & fi; echo launched'
 )

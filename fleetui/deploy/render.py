@@ -127,22 +127,34 @@ def _component_path(kind: str, label: str) -> str:
     return f"/api/v0/component/prometheus.exporter.{kind}.{label}/metrics"
 
 
-def check_combination(inp: RenderInput) -> None:
-    """Refuse combinations that cannot work, before anything is rendered or touched."""
-    names = {s.name for s in inp.services}
-    if "nginx" in names and inp.mode is Mode.PULL:
+def check_services(
+    services: tuple[ServiceSpec, ...], mode: Mode, family: OsFamily | None, loki_url: str | None
+) -> None:
+    """Refuse service combinations that cannot work, before anything is rendered or touched. `family` None:
+    the OS is not known yet (before connecting), so only the checks that do not depend on it run."""
+    names = {s.name for s in services}
+    if "nginx" in names and mode is Mode.PULL:
         raise InputError(
-            "--service nginx needs --mode push: Alloy has no nginx exporter component, so it scrapes "
-            "nginx-prometheus-exporter and remote-writes the result"
+            "nginx needs push mode: Alloy has no nginx exporter component, so it scrapes "
+            "nginx-prometheus-exporter and remote-writes the result",
+            "services",
         )
-    if "postgres" in names and inp.family is OsFamily.DARWIN:
-        raise InputError("--service postgres is not supported on macOS (Homebrew's service reads no env file)")
     if names & {"journal", "logfile"} and not (
-        inp.loki_url or any(s.get("loki_url") for s in inp.services if s.name in ("journal", "logfile"))
+        loki_url or any(s.get("loki_url") for s in services if s.name in ("journal", "logfile"))
     ):
-        raise InputError("--service journal/logfile need a Loki push URL: loki_url=... or the loki.url setting")
-    if "journal" in names and inp.family is OsFamily.DARWIN:
-        raise InputError("--service journal: macOS has no systemd journal")
+        raise InputError(
+            "journal and logfile need a Loki push URL: give loki_url=... or set loki.url in the configuration",
+            "services",
+        )
+    if family is OsFamily.DARWIN:
+        if "postgres" in names:
+            raise InputError("postgres is not supported on macOS (Homebrew's service reads no env file)", "services")
+        if "journal" in names:
+            raise InputError("journal: macOS has no systemd journal", "services")
+
+
+def check_combination(inp: RenderInput) -> None:
+    check_services(inp.services, inp.mode, inp.family, inp.loki_url)
 
 
 def render_host(inp: RenderInput, secrets: Mapping[str, str] | None = None) -> Rendered:

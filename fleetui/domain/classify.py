@@ -275,8 +275,8 @@ def duplicate_problem(nodename: str, instances: Iterable[str], me: str) -> Probl
 MACOS_PROBLEM = Problem(
     "macos_memory_names",
     "macOS memory metric names (node_memory_total_bytes) without the Linux names (node_memory_MemTotal_bytes)",
-    "add prometheus.relabel rules to the host's Alloy config renaming node_memory_total_bytes and "
-    "node_memory_free_bytes to node_memory_MemTotal_bytes and node_memory_MemFree_bytes",
+    "add prometheus.relabel rules renaming node_memory_total_bytes/free_bytes to node_memory_MemTotal_bytes/"
+    "node_memory_MemAvailable_bytes (fleetui enroll deploys them on macOS hosts)",
 )
 
 
@@ -380,6 +380,10 @@ def _gather(inputs: FleetInputs) -> dict[str, _Acc]:
                     acc.history_ts = value
             elif acc.current_ts is None or value > acc.current_ts:
                 acc.current_ts = value
+            if history and (acc.targets or acc.current_ts is not None):
+                # a live host's labels are its current ones: history still holds the labels it had before a
+                # fix (a renamed key stays in last_over_time for the whole look-back)
+                continue
             mine = acc.labels
             if mine:
                 for k in labels.keys() - mine.keys():  # usually none: the same identity labels again

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetui.domain.age import format_age
 
@@ -26,12 +26,16 @@ RULES_HINT = (
     "so it is exact and cheap at any fleet size"
 )
 
+if TYPE_CHECKING:
+    from fleetui.domain.alerts import Alert, AlertsView
+
 
 class HostState(StrEnum):
     UP = "up"  # pull: last scrape succeeded; push: newest sample younger than the stale threshold
     DOWN = "down"  # pull: Prometheus scrapes it and the last scrape failed (up == 0)
     STALE = "stale"  # push: still in an instant query, but the newest sample is older than the threshold
     GONE = "gone"  # samples within the look-back window, none in the last 5 minutes (query look-back)
+    SILENT = "silent"  # enrolled (an active target file) but no series at all within the look-back window
 
 
 class Mode(StrEnum):
@@ -73,6 +77,7 @@ class HostStatus:
     last_error: str | None = None
     scrape_duration: float | None = None
     last_seen_pending: bool = False
+    alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
 
     @property
     def hostname(self) -> str | None:
@@ -106,6 +111,7 @@ class HostStatus:
             and self.last_error == other.last_error
             and self.problems == other.problems
             and self.labels == other.labels
+            and self.alerts == other.alerts
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -121,6 +127,7 @@ class HostStatus:
             "scrape_url": self.scrape_url,
             "last_error": self.last_error,
             "scrape_duration": self.scrape_duration,
+            "alerts": [a.to_json() for a in self.alerts],
         }
 
 
@@ -129,15 +136,23 @@ class FleetSnapshot:
     """One refresh: the hosts sorted by instance, when it was taken and how last_seen was obtained.
 
     `last_seen_source` is "recording_rule" when `node_last_seen_timestamp` answered, "computed" otherwise,
-    so the UI can say how precise the ages of gone hosts are and suggest installing the rule.
+    so the UI can say how precise the ages of gone hosts are and suggest installing the rule. `backend`
+    names what answered (Prometheus, VictoriaMetrics, Mimir, Thanos or "unknown"); `notes` are one-line
+    warnings about what that backend cannot show (e.g. no targets API), for the UI to say once.
     """
 
     hosts: tuple[HostStatus, ...]
     taken_at: float  # unix seconds when the refresh ran
     last_seen_source: str = "computed"
-    # the diff from the snapshot this one was built after (see with_diff); not part of the value
-    _base: weakref.ref[FleetSnapshot] | None = field(default=None, compare=False, repr=False)
-    _diff: FleetDiff | None = field(default=None, compare=False, repr=False)
+    backend: str = "unknown"
+    notes: tuple[str, ...] = ()
+    unattributed_alerts: tuple[Alert, ...] = ()  # firing alerts no host matches (fleetui.domain.alerts)
+    alerts_view: AlertsView | None = None  # None: alerts were not read
+    # the diff from the snapshot this one was built after (see with_diff); not part of the value, and not an
+    # __init__ argument, so `dataclasses.replace(snap, hosts=...)` (filters, enrichment) never carries a diff
+    # computed for other rows
+    _base: weakref.ref[FleetSnapshot] | None = field(default=None, init=False, compare=False, repr=False)
+    _diff: FleetDiff | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def recording_rule(self) -> bool:
@@ -151,9 +166,10 @@ class FleetSnapshot:
         only weakly referenced, so snapshots never keep their predecessors alive.
         """
         diff = diff_snapshots(old, self)
-        return FleetSnapshot(
-            self.hosts, self.taken_at, self.last_seen_source, weakref.ref(old) if old is not None else None, diff
-        )
+        new = replace(self)
+        object.__setattr__(new, "_base", weakref.ref(old) if old is not None else None)
+        object.__setattr__(new, "_diff", diff)
+        return new
 
     def summary(self) -> dict[str, int]:
         """Count per state, every state present (0 included) in HostState order."""
@@ -172,6 +188,15 @@ class FleetSnapshot:
             "summary": self.summary(),
             "taken_at": self.taken_at,
             "last_seen_source": self.last_seen_source,
+            "backend": self.backend,
+            "notes": list(self.notes),
+            "alerts": None
+            if self.alerts_view is None
+            else {
+                "source": self.alerts_view.source,
+                "error": self.alerts_view.error,
+                "unattributed": [a.to_json() for a in self.unattributed_alerts],
+            },
         }
 
 

@@ -1,9 +1,9 @@
 """Prometheus label rules and the fleet's label schema, checked before an enrollment touches anything.
 
-A typo in a label (`maintainer` for `maintainers`) surfaces weeks later as a gap in a dashboard (seed 004
-Part 4), and a label value with a newline or a quote is the classic way user input breaks a generated file. So
-every label set is validated here, purely, before the engine connects to a host: name syntax, the reserved
-`__` prefix, value encoding and length, required keys and known misspellings of them.
+A typo in a label (`maintainer` for `maintainers`) surfaces weeks later as a gap in a dashboard, and a label
+value with a newline or a quote is the classic way user input breaks a generated file. So every label set is
+validated here, purely, before the engine connects to a host: name syntax, the reserved `__` prefix, the labels
+fleetui sets itself, value encoding and length, required keys and known misspellings of them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ from dataclasses import dataclass
 LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 MAX_NAME_LEN = 128
 MAX_VALUE_LEN = 1024
-# Set by the engine itself: `instance` is always the host's nodename (seed 000: instance must equal nodename).
-ENGINE_LABELS = frozenset({"instance"})
+# Set by the engine itself, with why. `instance` must equal the host's nodename (dashboards join on it); `job`
+# is what the verify step and the HostDown rule select on (`node_exporter` from the Alloy config in push mode,
+# the file_sd job in pull mode, `alloy`/`integrations/postgres` for the extra target groups), so a user value
+# would make the host invisible to both.
+ENGINE_LABELS: dict[str, str] = {
+    "instance": "the host's nodename",
+    "job": "node_exporter; the target file and the Alloy config set it",
+}
 
 
 class LabelError(ValueError):
@@ -43,7 +49,7 @@ def check_name(name: str) -> None:
     if name.startswith("__"):
         raise LabelError(f"label name {name!r} starts with __, which Prometheus reserves for internal labels")
     if name in ENGINE_LABELS:
-        raise LabelError(f"label {name!r} is set by fleetui (the host's nodename) and cannot be given")
+        raise LabelError(f"label {name!r} is set by fleetui ({ENGINE_LABELS[name]}) and cannot be given")
 
 
 def check_value(name: str, value: str) -> None:

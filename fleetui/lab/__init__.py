@@ -55,6 +55,7 @@ class LabInfo:
     apt_repo_url: str
     apt_key_url: str
     gone_instance: str
+    backend: str = "prometheus"  # the metrics backend at `prometheus`: "prometheus" or "victoriametrics"
 
     def host(self, name: str) -> LabHost:
         """The host called `name` (KeyError if the lab has none)."""
@@ -64,16 +65,20 @@ class LabInfo:
         raise KeyError(name)
 
 
-def up() -> LabInfo:
+def up(backend: str | None = None, *, extra_hosts: int = 0) -> LabInfo:
     """Start whatever part of the lab is not running (idempotent) and return its description.
+
+    `backend` is the metrics backend of a cold start: "prometheus" (the default) or "victoriametrics"
+    (Debian's victoria-metrics on the same address); a running lab on the other one is an error.
 
     A host that was not running is provisioned fresh (its overlay upper dirs are reset); a cold start (no
     Prometheus running) also resets the targets dir, the lab known_hosts file and the starting fleet.
     Raises `fleetui.lab.manager.LabError` (with a one-line message) when not root or a binary is missing.
+    `extra_hosts`: add that many not-yet-enrolled batch hosts (`batch-001`..., 127.0.0.21...).
     """
     from fleetui.lab import manager
 
-    return manager.up()
+    return manager.up(backend, extra_hosts=extra_hosts)
 
 
 def down() -> None:
@@ -88,6 +93,13 @@ def status() -> LabInfo | None:
     from fleetui.lab import manager
 
     return manager.status()
+
+
+def flush() -> None:
+    """Make every sample written so far visible to queries (VictoriaMetrics needs a few seconds otherwise)."""
+    from fleetui.lab import manager
+
+    manager.flush()
 
 
 def stop_prometheus() -> None:

@@ -112,6 +112,16 @@ def build(repo: Path) -> Path:
     """Make sure the signed repository exists under `repo/www`; returns that directory."""
     www = repo / "www"
     www.mkdir(parents=True, exist_ok=True)
+    home = repo / "gnupg"
+    try:
+        _build(repo, www)
+    finally:
+        # gpg leaves an agent daemon behind for the home dir; the lab must leave no process after `lab down`
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
+    return www
+
+
+def _build(repo: Path, www: Path) -> None:
     home = _key(repo, www)
     # The package's /usr/bin/alloy wrapper names this interpreter: a checkout elsewhere (a CI clone with its
     # own .venv) must get a package of its own, not one that runs another checkout's code.
@@ -123,7 +133,6 @@ def build(repo: Path) -> Path:
         _build_deb(www / "pool" / "main" / "a" / "alloy", topology.REPO_ALLOY_VERSION)
         _index(www, home)
         stamp.write_text(sys.executable)
-    return www
 
 
 def serve(www: Path, log: Path) -> int:

@@ -1,9 +1,13 @@
 """Bring the lab up, down, and describe it.
 
-Processes: Prometheus and the apt repository server run in the machine's namespaces (detached, pid files in
-the lab dir); each host is `unshare --kill-child ... python -m fleetui.lab.hostinit`, so killing the `unshare`
-process kills the host's PID 1 and with it every process and mount of the host. `state.json` records the
-pids; liveness is always re-checked against /proc (a pid is only ours if its command line names the lab dir).
+The metrics backend is Prometheus, or VictoriaMetrics with `backend="victoriametrics"` (fleetui.lab.victoria):
+same address, same targets dir, recorded in `state.json` so every later call knows which one runs.
+
+Processes: Prometheus (or VictoriaMetrics) and the apt repository server run in the machine's namespaces
+(detached, pid files in the lab dir); each host is `unshare --kill-child ... python -m fleetui.lab.hostinit`,
+so killing the `unshare` process kills the host's PID 1 and with it every process and mount of the host.
+`state.json` records the pids; liveness is always re-checked against /proc (a pid is only ours if its command
+line names the lab dir).
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ REQUIRED = {binary: package for package, binaries in debian_packages().items() f
 
 class LabError(Exception):
     """A reason the lab cannot run here, as one line (the CLI prints it and exits 2)."""
+
+
+PROMETHEUS = "prometheus"
+VICTORIAMETRICS = "victoriametrics"
+BACKENDS = (PROMETHEUS, VICTORIAMETRICS)
 
 
 def _optional(name: str) -> Any:
@@ -152,6 +161,8 @@ class _Paths:
         self.prom_dir = root / "prometheus"
         self.prom_config = root / "prometheus" / "prometheus.yml"
         self.prom_data = root / "prometheus" / "data"
+        self.vm_config = root / "victoria-metrics" / "promscrape.yml"
+        self.vm_data = root / "victoria-metrics" / "data"
         self.key = root / "ssh" / "id_ed25519"
         self.known_hosts = root / "ssh" / "known_hosts"
         self.secrets = root / "secrets"
@@ -198,6 +209,7 @@ def _prometheus_yml(p: _Paths) -> str:
             }
         ],
     }
+    cfg.update(_alerting_section())
     return "# written by `fleetui lab up`\n" + yaml.safe_dump(cfg, sort_keys=False)
 
 
@@ -205,35 +217,77 @@ def _prometheus_running(p: _Paths) -> bool:
     return _alive(_load_state(p).get("prometheus"), p.marker)
 
 
+def _backend(p: _Paths) -> str:
+    return str(_load_state(p).get("backend", PROMETHEUS))
+
+
 def _start_prometheus(p: _Paths) -> None:
+    """Start the lab's metrics backend (Prometheus or VictoriaMetrics, as state.json says) on its address."""
     if _prometheus_running(p):
         return
     for d in (p.prom_data, p.rules, p.targets, p.logs):
         d.mkdir(parents=True, exist_ok=True)
-    p.prom_config.write_text(_prometheus_yml(p))
     host, port = topology.PROMETHEUS_ADDR.split(":")
     if _port_open(host, int(port)):
         raise LabError(f"{topology.PROMETHEUS_ADDR} is already in use by another program")
-    pid = _spawn(
-        [
-            "prometheus",
-            f"--config.file={p.prom_config}",
-            f"--storage.tsdb.path={p.prom_data}",
-            f"--web.listen-address={topology.PROMETHEUS_ADDR}",
-            "--web.enable-lifecycle",
-            "--web.enable-remote-write-receiver",
-            "--storage.tsdb.retention.time=15d",
-            "--log.level=warn",
-        ],
-        p.logs / "prometheus.log",
-    )
+    if _backend(p) == VICTORIAMETRICS:
+        from fleetui.lab import victoria
+
+        p.vm_data.mkdir(parents=True, exist_ok=True)
+        p.vm_config.write_text(victoria.scrape_config(p.targets))
+        argv = victoria.argv(p.vm_config, p.vm_data, topology.PROMETHEUS_ADDR)
+        pid = _spawn(argv, p.logs / "victoria-metrics.log")
+    else:
+        p.prom_config.write_text(_prometheus_yml(p))
+        pid = _spawn(_prometheus_argv(p), p.logs / "prometheus.log")
     state = _load_state(p)
     state["prometheus"] = pid
     _save_state(p, state)
 
 
+def _prometheus_argv(p: _Paths) -> list[str]:
+    return [
+        "prometheus",
+        f"--config.file={p.prom_config}",
+        f"--storage.tsdb.path={p.prom_data}",
+        f"--web.listen-address={topology.PROMETHEUS_ADDR}",
+        "--web.enable-lifecycle",
+        "--web.enable-remote-write-receiver",
+        "--storage.tsdb.retention.time=15d",
+        "--log.level=warn",
+    ]
+
+
 def _wait_prometheus(timeout: float = 30.0) -> None:
-    _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "Prometheus to be ready")
+    _wait(lambda: _http_ok(f"http://{topology.PROMETHEUS_ADDR}/-/ready"), timeout, "the metrics backend to be ready")
+
+
+def flush() -> None:
+    """Make every sample written so far visible to queries: VictoriaMetrics searches new samples only after a
+    few seconds unless flushed; Prometheus shows them at once (nothing to do)."""
+    p = _paths()
+    if _backend(p) == VICTORIAMETRICS and _prometheus_running(p):
+        from fleetui.lab import victoria
+
+        victoria.flush(topology.PROMETHEUS_ADDR)
+
+
+def _wait_first_scrapes(timeout: float = 20.0) -> None:
+    """On a cold start, wait until Prometheus has scraped every pull target once, so the first `fleetui status`
+    after `lab up` shows the whole starting fleet rather than only the push hosts. A target that stays
+    unscraped does not fail `lab up`: the fleet view shows it as it is."""
+
+    def scraped() -> bool:
+        try:
+            url = f"http://{topology.PROMETHEUS_ADDR}/api/v1/targets?state=active"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                targets = json.load(r)["data"]["activeTargets"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return False
+        return bool(targets) and all(t.get("health") != "unknown" for t in targets)
+
+    with contextlib.suppress(LabError):
+        _wait(scraped, timeout, "the first scrape of every pull target")
 
 
 def start_prometheus() -> None:
@@ -249,6 +303,36 @@ def stop_prometheus() -> None:
         pid = _load_state(p).get("prometheus")
         if pid:
             _kill(pid, p.marker, timeout=20)
+
+
+# --- alerting: the rules `fleetui rules` prints and a real Alertmanager (fleetui.lab.alertmanager) ---------
+
+
+def _alerting_section() -> dict[str, Any]:
+    from fleetui.lab import alertmanager
+
+    return {"alerting": alertmanager.prometheus_alerting()}
+
+
+def _start_alertmanager(p: _Paths) -> None:
+    """Write the lab's rules and alertmanager.yml, start Alertmanager if it is not running, reload Prometheus
+    (it may have started before the rules were written) and wait until Alertmanager is ready."""
+    from fleetui.lab import alertmanager
+
+    state = _load_state(p)
+    if _alive(state.get("alertmanager"), p.marker):
+        alertmanager.write_files(p.root, p.rules)
+    else:
+        host, port = alertmanager.ALERTMANAGER_ADDR.split(":")
+        if _port_open(host, int(port)):
+            raise LabError(f"{alertmanager.ALERTMANAGER_ADDR} is already in use by another program")
+        state["alertmanager"] = alertmanager.start(p.root, p.rules, p.logs / "alertmanager.log")
+        _save_state(p, state)
+    with contextlib.suppress(urllib.error.URLError, OSError):
+        req = urllib.request.Request(f"http://{topology.PROMETHEUS_ADDR}/-/reload", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+    if not alertmanager.wait_ready():
+        raise LabError(f"Alertmanager did not become ready (see {p.logs / 'alertmanager.log'})")
 
 
 # --- apt repository -----------------------------------------------------------------------------------------
@@ -300,6 +384,7 @@ def _sshd_config(h: HostSpec) -> str:
         "PrintMotd no\n"
         "MaxStartups 100:30:200\n"
         "MaxSessions 50\n"
+        "LogLevel VERBOSE\n"
     )
 
 
@@ -456,6 +541,7 @@ def _write_config(p: _Paths) -> None:
             "url": f"http://{topology.PROMETHEUS_ADDR}",
             "remote_write_url": f"http://{topology.PROMETHEUS_ADDR}/api/v1/write",
         },
+        "alertmanager": {"url": "http://127.0.0.1:19093"},
         "refresh_interval": 5,
         "stale_after": 120,
         "targets": {"dir": str(p.targets)},
@@ -489,22 +575,47 @@ def _locked(p: _Paths) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def up() -> LabInfo:
+def _hosts(state: dict[str, Any]) -> tuple[HostSpec, ...]:
+    """The starting fleet plus the batch hosts `lab up --hosts N` added (kept in the state file)."""
+    return topology.lab_hosts(int(state.get("extra_hosts", 0)))
+
+
+def up(backend: str | None = None, *, extra_hosts: int = 0) -> LabInfo:
+    """`backend`: "prometheus" or "victoriametrics"; None keeps the running lab's (else Prometheus).
+    `extra_hosts`: at least that many not-yet-enrolled batch hosts; a running lab keeps the batch hosts it has
+    (the larger count wins)."""
+    if backend is not None and backend not in BACKENDS:
+        raise LabError(f"unknown lab backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     _check_machine()
+    topology.extra_hosts(extra_hosts)  # the range check, before anything starts
+    if backend == VICTORIAMETRICS:
+        from fleetui.lab import victoria
+
+        if not shutil.which(victoria.BINARY):
+            raise LabError(
+                f"{victoria.BINARY} not found: install the Debian package {victoria.PACKAGE!r} "
+                f"(apt-get install {victoria.PACKAGE})"
+            )
     p = _paths()
     with _locked(p):
-        return _up(p)
+        return _up(p, backend, extra_hosts)
 
 
-def _up(p: _Paths) -> LabInfo:
+def _up(p: _Paths, backend: str | None = None, extra_hosts: int = 0) -> LabInfo:
     p.hosts.mkdir(exist_ok=True)
     pubkey = _ensure_key(p)
     state0 = _load_state(p)
     # fresh: nothing of this lab runs (first start, or after `lab down`): start from the starting fleet with an
     # empty TSDB. A restart of only Prometheus (stop_prometheus) or of one host is not fresh: data survives.
-    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in HOSTS)
+    cold = not _prometheus_running(p) and not any(_host_running(p, state0, h) for h in _hosts(state0))
+    running = str(state0.get("backend", PROMETHEUS))
+    if not cold and backend is not None and backend != running:
+        raise LabError(f"the lab is up on {running}: take it down first (`fleetui lab down`) to use {backend}")
     if cold:
+        state0["backend"] = backend or PROMETHEUS
+        _save_state(p, state0)
         shutil.rmtree(p.prom_data, ignore_errors=True)
+        shutil.rmtree(p.vm_data, ignore_errors=True)
         p.known_hosts.write_text("")  # nothing pre-trusted: the first connection must show a fingerprint
         p.known_hosts.chmod(0o600)
         for f in p.targets.glob("*.json*"):
@@ -515,9 +626,12 @@ def _up(p: _Paths) -> LabInfo:
     _write_config(p)
     _start_prometheus(p)
     _start_repo(p)
+    _wait_prometheus()
+    _start_alertmanager(p)
     state = _load_state(p)
+    state["extra_hosts"] = max(extra_hosts, 0 if cold else int(state.get("extra_hosts", 0)))
     hosts = state.setdefault("hosts", {})
-    todo = [h for h in HOSTS if not _host_running(p, state, h)]
+    todo = [h for h in _hosts(state) if not _host_running(p, state, h)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         for h, pid in zip(todo, pool.map(lambda h: _start_host(p, h, pubkey), todo), strict=True):
             hosts[h.name] = pid
@@ -528,10 +642,30 @@ def _up(p: _Paths) -> LabInfo:
     fleet = _optional("fleet")
     if fleet is not None:
         fleet.seed(p.targets, p.root, cold=cold, started=[h.name for h in todo])
+    if cold:
+        _wait_first_scrapes()
     info = status()
     if info is None:
         raise LabError("the lab did not come up (see the logs in " + str(p.logs) + ")")
     return info
+
+
+def drop_extra_hosts() -> None:
+    """Stop the batch hosts `up(extra_hosts=N)` added, leaving the starting fleet running (a test that added
+    them puts the session's lab back as it found it)."""
+    p = _paths()
+    with _locked(p):
+        state = _load_state(p)
+        extra = topology.extra_hosts(int(state.get("extra_hosts", 0)))
+        pids = [state.get("hosts", {}).pop(h.name, None) for h in extra]
+        for pid in pids:
+            if _alive(pid, p.marker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        state["extra_hosts"] = 0
+        _save_state(p, state)
+        _wait(lambda: not any(_alive(pid, p.marker) for pid in pids), 10, "the batch hosts to exit")
+        _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in extra), 10, "their sshd to stop")
 
 
 def down() -> None:
@@ -548,7 +682,7 @@ def _down(p: _Paths) -> None:
         # takes every process of the host's PID namespace with it
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    for name in ("repo", "prometheus"):
+    for name in ("repo", "alertmanager", "prometheus"):
         pid = state.get(name)
         if pid:
             _kill(pid, p.marker, timeout=20)
@@ -558,6 +692,9 @@ def _down(p: _Paths) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _wait(lambda: not any(_alive(pid, p.marker) for pid in hosts + strays), 10, "the lab's processes to exit")
+    # a host's sshd dies with its PID namespace a moment after the host's `unshare`: wait for its port to close
+    every = _hosts(state)
+    _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in every), 10, "the hosts' sshd to stop")
     _save_state(p, {})
 
 
@@ -584,20 +721,26 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
     return (
         pid != os.getpid()
         and p.marker in cmd
-        and ("fleetui.lab." in cmd or cmd.startswith(("prometheus ", "unshare ")))
+        # gpg-agent: started by gpg while the lab's apt repository is signed, it outlives the lab otherwise
+        and (
+            "fleetui.lab." in cmd
+            or cmd.startswith(
+                ("prometheus ", "prometheus-alertmanager ", "unshare ", "victoria-metrics ", "gpg-agent ")
+            )
+        )
     )
 
 
 def status() -> LabInfo | None:
     p = _paths()
     state = _load_state(p)
-    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in HOSTS):
+    if not _prometheus_running(p) or not any(_host_running(p, state, h) for h in _hosts(state)):
         return None
     repo, key = _repo_urls()
     return LabInfo(
         prometheus=f"http://{topology.PROMETHEUS_ADDR}",
         targets_dir=p.targets,
-        hosts=tuple(_lab_host(p, h) for h in HOSTS if _host_running(p, state, h)),
+        hosts=tuple(_lab_host(p, h) for h in _hosts(state) if _host_running(p, state, h)),
         config_file=p.config,
         state_dir=p.root,
         rules_dir=p.rules,
@@ -606,6 +749,7 @@ def status() -> LabInfo | None:
         apt_repo_url=repo,
         apt_key_url=key,
         gone_instance=topology.GONE_INSTANCE,
+        backend=_backend(p),
     )
 
 
@@ -631,8 +775,10 @@ def host_exec(
         "LANG": "C.UTF-8",
         "DEBIAN_FRONTEND": "noninteractive",
     }
+    # -r/-w: the host's own root and working dir. Entering a mount namespace otherwise resets the root to the
+    # namespace's real root, which is not the lab's / when the lab runs inside a chroot (a fresh CI tree).
     return subprocess.run(
-        ["nsenter", "-t", str(pid), "-m", "-u", "-p", "--", *argv],
+        ["nsenter", "-t", str(pid), "-m", "-u", "-p", "-r", "-w", "--", *argv],
         input=input,
         capture_output=True,
         text=True,

@@ -17,7 +17,12 @@ Series = tuple[Mapping[str, str], Sequence[Sample]]
 
 
 class RemoteWriteError(Exception):
-    pass
+    """`status` is the HTTP status Prometheus answered (None: no answer), `body` its text, `reason` the
+    network error (refused, timeout, TLS), so a caller can word it as Alloy would."""
+
+    def __init__(self, message: str, status: int | None = None, body: str = "", reason: object = None) -> None:
+        super().__init__(message)
+        self.status, self.body, self.reason = status, body, reason
 
 
 def _varint(n: int) -> bytes:
@@ -90,6 +95,8 @@ def push(
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             resp.read()
     except urllib.error.HTTPError as e:
-        raise RemoteWriteError(f"{url}: HTTP {e.code}: {e.read().decode(errors='replace').strip()}") from None
+        text = e.read().decode(errors="replace").strip()
+        raise RemoteWriteError(f"{url}: HTTP {e.code}: {text}", e.code, text) from None
     except (urllib.error.URLError, OSError) as e:
-        raise RemoteWriteError(f"{url}: {getattr(e, 'reason', e)}") from None
+        reason = getattr(e, "reason", e)
+        raise RemoteWriteError(f"{url}: {reason}", None, "", reason) from None

@@ -108,6 +108,31 @@ HOSTS: tuple[HostSpec, ...] = (
     HostSpec("new-02", 19, "ubuntu2404", "none", password_user="ops"),  # noqa: S106 (a user name)
     HostSpec("new-03", 20, "debian12", "none", key_user="deploy"),
 )
+MAX_EXTRA_HOSTS = 200  # `lab up --hosts N`: batch-001.. at 127.0.0.21..220
+EXTRA_OS = ("debian12", "ubuntu2404", "rocky9", "leap156")
+
+
+def extra_hosts(n: int) -> tuple[HostSpec, ...]:
+    """`n` not-yet-enrolled hosts for batch enrollment (`fleetui lab up --hosts N`), the four distributions in turn.
+
+    Debian and Ubuntu hosts have no Alloy (enrollment installs it from the lab's apt repository); Rocky and
+    openSUSE hosts have the repository's version pre-installed, as the lab has no dnf or zypper to install it.
+    """
+    if not 0 <= n <= MAX_EXTRA_HOSTS:
+        raise ValueError(f"--hosts must be between 0 and {MAX_EXTRA_HOSTS}, got {n}")
+    out = []
+    for i in range(1, n + 1):
+        os_key = EXTRA_OS[(i - 1) % len(EXTRA_OS)]
+        alloy = None if os_key in DEBIAN_FAMILY else REPO_ALLOY_VERSION
+        out.append(HostSpec(f"batch-{i:03d}", 20 + i, os_key, "none", alloy))
+    return tuple(out)
+
+
+def lab_hosts(extra: int = 0) -> tuple[HostSpec, ...]:
+    """The starting fleet plus `extra` batch hosts."""
+    return HOSTS + extra_hosts(extra)
+
+
 GONE_INSTANCE = "old-01"  # a host that no longer exists: only history written with past timestamps
 
 

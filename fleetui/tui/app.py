@@ -1,28 +1,42 @@
-"""FleetApp: screens, themes, app-wide keys and the command palette; the work lives in the screens.
+"""FleetApp: owns the fleet feed, the operations service, the host-action registry and the screens.
 
+Screens get what they need handed in (the feed, the operations service, the registry) and subscribe to the
+services; they ask for other screens with messages (OpenHost) the app answers, so no screen imports another.
 The fleet comes from a FleetSource handed in by the caller (fleetui.commands.tui builds a PrometheusSource),
-and time from a `clock`, so tests can render a fixed FleetSnapshot at a frozen time and get the same
-screen every run.
+and time from a `clock`, so tests can render a fixed FleetSnapshot at a frozen time and get the same screen
+every run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
+from textual import on
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
 from fleetui.config import ConfigError, Settings, save_value
-from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.fleet import HostStatus
 from fleetui.resources import themes_dir
-from fleetui.tui.commands import screen_commands
+from fleetui.tui import safe
+from fleetui.tui.actions import HostActions, default_actions
+from fleetui.tui.commands import FleetCommands, PaletteCommand
+from fleetui.tui.feed import FleetFeed
+from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
+from fleetui.tui.operations import Operations
 from fleetui.tui.screens.fleet import FleetScreen
-from fleetui.tui.screens.help import HelpScreen, key_rows
+from fleetui.tui.screens.help import HelpScreen
+from fleetui.tui.screens.history import HistoryScreen
+from fleetui.tui.screens.host import host_screen
+from fleetui.tui.screens.plan import PlanScreen
+from fleetui.tui.screens.retire import RetireDialog, register_retire
 from fleetui.tui.screens.welcome import WelcomeScreen
 from fleetui.tui.source import FleetSource
 from fleetui.tui.themes import DEFAULT_THEME, STATUS_VARIABLES, load_themes
@@ -34,6 +48,7 @@ class FleetApp(App[None]):
     TITLE = "fleetui"
     CSS_PATH = STYLES / "app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {FleetCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit fleetui"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key of this screen"),
@@ -48,13 +63,19 @@ class FleetApp(App[None]):
         config_file: Path | None = None,
         clock: Callable[[], float] = time.time,
         extra_theme_dirs: Iterable[Path] = (),
+        operations: Operations | None = None,
+        host_actions: HostActions | None = None,
     ) -> None:
         """`config_file`: where a theme change is remembered (None: not remembered, e.g. in tests)."""
         super().__init__()
         self.settings = settings
-        self.source = source
         self.config_file = config_file
         self.clock = clock
+        self.feed = FleetFeed(source, interval=float(settings["refresh_interval"]), clock=clock)
+        self.operations = operations or Operations(settings)
+        self.host_actions = host_actions or default_actions()
+        if self.host_actions.get("host.retire") is None:
+            register_retire(self.host_actions, self.open_retire)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -62,6 +83,10 @@ class FleetApp(App[None]):
             self.fleet_themes.append(theme.name)
         self._theme_failures = loaded.failures
         self._remembered_theme = str(settings["theme"])
+
+    @property
+    def source(self) -> FleetSource:
+        return self.feed.source
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(STATUS_VARIABLES)
@@ -80,14 +105,55 @@ class FleetApp(App[None]):
         for failure in self._theme_failures:
             self.notify(f"Theme file skipped: {failure}", severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.push_screen(
-            FleetScreen(
-                self.source,
-                interval=float(self.settings["refresh_interval"]),
-                key_labels=tuple(self.settings["schema.required_labels"]),
-                clock=self.clock,
-            )
-        )
+        self.operations.attach(self)
+        self.push_screen(FleetScreen(self.feed, key_labels=tuple(self.settings["schema.required_labels"])))
+        self.feed.subscribe(self)
+        self.feed.start(self)
+
+    # --- screens asked for by other screens -------------------------------------------------------------
+
+    @on(OpenHost)
+    def _open_host(self, message: OpenHost) -> None:
+        host = self.feed.host(message.instance)
+        if host is not None:
+            self.push_screen(host_screen(self.feed, self.host_actions, host))
+
+    @on(OpenLogs)
+    def _open_logs(self, message: OpenLogs) -> None:
+        from fleetui.tui.screens.logs import MAX_MERGED, open_logs
+
+        if len(message.hosts) > MAX_MERGED:
+            self.notify(f"{len(message.hosts)} hosts shown: filter down to {MAX_MERGED} or fewer for one merged log")
+        elif message.hosts:
+            open_logs(self, message.hosts, self.settings)
+
+    @on(OpenDoctor)
+    def _open_doctor(self, message: OpenDoctor) -> None:
+        from fleetui.tui.screens.doctor import open_doctor
+
+        if message.hosts:
+            open_doctor(self, message.hosts, self.settings)
+
+    def open_retire(self, host: HostStatus) -> None:
+        self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
+
+    def action_plan_enrollment(self) -> None:
+        self.push_screen(PlanScreen(self.operations, self.settings))
+
+    @on(FleetRefreshed)
+    def _fleet_refreshed(self, message: FleetRefreshed) -> None:
+        """Show the first-run screen while there has never been data; close it on the first success."""
+        welcome = next((s for s in self.screen_stack if isinstance(s, WelcomeScreen)), None)
+        if message.snapshot is None and message.error is not None:
+            if welcome is None:
+                self.push_screen(WelcomeScreen(self.feed, self.settings.source))
+            else:
+                welcome.update_error(message.error)
+        elif message.snapshot is not None and welcome is not None and self.screen is welcome:
+            self.pop_screen()
 
     # --- themes -----------------------------------------------------------------------------------------
 
@@ -107,25 +173,51 @@ class FleetApp(App[None]):
             return
         self._remembered_theme = theme.name
 
-    # --- help, palette, first run -----------------------------------------------------------------------
+    # --- help and palette -------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
-            return
-        title = {"fleet": "fleet", "host": "host detail", "welcome": "first run"}.get(self.screen.id or "", "")
-        self.push_screen(HelpScreen(title, key_rows(self.screen)))
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield from screen_commands(self, screen)
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The app's own palette entries; each screen adds its own (fleetui.tui.commands)."""
+        yield PaletteCommand("Help: keys of this screen", "List every key of the current screen (?)", self.action_help)
+        yield PaletteCommand(
+            "Plan enrollment of a host…",
+            "What enroll would change on a host, over SSH; changes nothing",
+            self.action_plan_enrollment,
+        )
+        yield PaletteCommand(
+            "History of enrolled and retired hosts",
+            "The targets directory as the audit trail, and every operation run from this machine",
+            self.action_history,
+        )
+        for name in self.fleet_themes:
+            yield PaletteCommand(
+                f"Theme: {name}", f"Switch the console to {name} (remembered)", partial(setattr, self, "theme", name)
+            )
 
-    def fleet_refreshed(self, snapshot: FleetSnapshot | None, error: str | None) -> None:
-        """Show the first-run screen while there has never been data; close it on the first success."""
-        welcome = next((s for s in self.screen_stack if isinstance(s, WelcomeScreen)), None)
-        if snapshot is None and error is not None:
-            if welcome is None:
-                self.push_screen(WelcomeScreen(self.source.location, error, self.settings.source))
-            else:
-                welcome.update_error(error)
-        elif snapshot is not None and welcome is not None and self.screen is welcome:
-            self.pop_screen()
+    # --- the plain-text rule for app-wide sinks -------------------------------------------------------------
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header: screens put outside values in sub_title (an instance, a URL); shown as typed, cut."""
+        return super().format_title(safe.clip(title), safe.clip(sub_title))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: messages carry outside values (paths, errors, instances), and
+        Textual would parse them as markup. `markup` is accepted (Widget.notify passes it) and ignored."""
+        super().notify(
+            safe.clip(message, safe.NOTIFY_LIMIT),
+            title=safe.clip(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )

@@ -1,7 +1,9 @@
 """What the fleet table shows for a host: its columns, the text of each cell and how each column sorts.
 
 Kept apart from the widget so the widget stays a generic, fast Line-API table and these rules can be read
-(and tested) without a terminal. Cells are plain strings: the table never parses them as markup.
+(and tested) without a terminal. Cells are plain strings the table never parses as markup, and every cell
+that holds an outside value goes through `safe.visible`, so no control character or bidi override reaches
+the terminal. Sorting uses the raw values.
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus
 from fleetui.tui.fmt import host_job, host_name
+from fleetui.tui.safe import visible
 
 STATE_GLYPH: dict[HostState, str] = {
     HostState.UP: "●",
     HostState.DOWN: "✖",
     HostState.STALE: "◐",
     HostState.GONE: "○",
+    HostState.SILENT: "◌",
 }
 # Severity first: what needs attention sorts to the top of the default view.
-STATE_RANK: dict[HostState, int] = {HostState.DOWN: 0, HostState.STALE: 1, HostState.GONE: 2, HostState.UP: 3}
+STATE_RANK: dict[HostState, int] = {
+    HostState.DOWN: 0,
+    HostState.STALE: 1,
+    HostState.SILENT: 2,
+    HostState.GONE: 3,
+    HostState.UP: 4,
+}
 
 
 def state_text(state: HostState) -> str:
@@ -53,7 +63,7 @@ def _last_seen_key(h: HostStatus) -> float:
     return -(h.last_seen or 0.0)  # newest first
 
 
-_DIGITS = re.compile(r"(\d+)")
+_DIGITS = re.compile(r"([0-9]+)")
 
 
 @lru_cache(maxsize=1 << 17)
@@ -61,17 +71,16 @@ def natural_key(text: str) -> str:
     """`web-2` before `web-10`, `10.0.0.9` before `10.0.0.10`: numbers compare as numbers.
 
     One string (not a tuple of parts), so sorting 50,000 hosts compares flat strings: each run of digits
-    becomes NUL (before any text, as a number sorts before text at the same place), its length in three
-    digits and the digits without leading zeros, so a longer number is a larger one.
+    becomes NUL (before any text, as a number sorts before text at the same place), its length in six
+    digits and the digits without leading zeros, so a longer number is a larger one. No int(): an instance
+    is outside text, and int() refuses runs of more than 4,300 digits.
     """
     out = []
-    for p in _DIGITS.split(text.casefold()):
-        if not p:
-            continue
-        if p.isdigit():
+    for i, p in enumerate(_DIGITS.split(text.casefold())):
+        if i % 2:  # a digit run (the split's captured group)
             n = p.lstrip("0") or "0"
-            out.append(f"\x00{len(n):03d}{n}")
-        else:
+            out.append(f"\x00{len(n):06d}{n}")
+        elif p:
             out.append(p)
     return "".join(out)
 
@@ -82,18 +91,18 @@ def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:
 
 def _label_column(name: str, priority: int) -> Column:
     def cell(h: HostStatus, now: float) -> str:
-        return h.labels.get(name, "")
+        return visible(h.labels.get(name, ""))
 
-    return Column(f"label:{name}", name, cell, _text_key(lambda h: h.labels.get(name, "")), 4, 24, priority)
+    return Column(f"label:{name}", visible(name), cell, _text_key(lambda h: h.labels.get(name, "")), 4, 24, priority)
 
 
 def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
     """The fleet screen's columns, in display order; `key_labels` are the schema's required labels."""
     cols = [
         Column("state", "state", lambda h, now: state_text(h.state), lambda h: STATE_RANK[h.state], 7, 7, 0),
-        Column("instance", "instance", lambda h, now: h.instance, _text_key(lambda h: h.instance), 12, 40, 1),
-        Column("hostname", "hostname", lambda h, now: host_name(h), _text_key(host_name), 8, 32, 3),
-        Column("job", "job", lambda h, now: host_job(h), _text_key(host_job), 3, 20, 5),
+        Column("instance", "instance", lambda h, now: visible(h.instance), _text_key(lambda h: h.instance), 12, 40, 1),
+        Column("hostname", "hostname", lambda h, now: visible(host_name(h)), _text_key(host_name), 8, 32, 3),
+        Column("job", "job", lambda h, now: visible(host_job(h)), _text_key(host_job), 3, 20, 5),
         Column("mode", "mode", lambda h, now: h.mode.value, lambda h: h.mode.value, 4, 4, 6),
         Column(
             "last_seen",

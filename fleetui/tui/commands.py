@@ -1,55 +1,74 @@
-"""The command palette: every action of the current screen, plus themes, as SystemCommands.
+"""The command palette: the current screen's own commands and the app's, shown as plain text.
 
-Built from the same places the keys come from (screen methods, HOST_ACTIONS, the theme list), so the
-palette and the keymap cannot drift apart.
+Each screen declares its commands (`palette_commands()`, the `HasCommands` protocol) next to its keys, and
+the app adds its own (help, themes); this provider only lists them, so it imports no screen. Titles often
+hold outside values ("Open <instance>"), and Textual's SystemCommand parses titles and help as markup — an
+instance `aa-bad[/nope]` crashed the palette — so here every title and help line goes through
+fleetui.tui.safe, and the fuzzy match is highlighted on the plain title rather than re-parsed from markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import partial
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from textual.app import SystemCommand
-from textual.screen import Screen
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
-if TYPE_CHECKING:
-    from fleetui.tui.app import FleetApp
+from fleetui.tui import safe
 
 
-def screen_commands(app: FleetApp, screen: Screen[object]) -> Iterator[SystemCommand]:
-    from fleetui.tui.actions import actions_for
-    from fleetui.tui.screens.fleet import SCOPES, FleetScreen
-    from fleetui.tui.screens.host import HostScreen
+@dataclass(frozen=True)
+class PaletteCommand:
+    """One palette entry. `title` and `help` are plain text (outside values welcome: they are shown as typed)."""
 
-    yield SystemCommand("Help: keys of this screen", "List every key of the current screen (?)", app.action_help)
-    for name in app.fleet_themes:
-        yield SystemCommand(
-            f"Theme: {name}", f"Switch the console to {name} (remembered)", partial(setattr, app, "theme", name)
-        )
-    if isinstance(screen, FleetScreen):
-        yield SystemCommand("Refresh now", "Read the fleet from Prometheus now (r)", screen.action_refresh)
-        yield SystemCommand(
-            "Filter hosts", "Filter by text, label=value, label!=value, label=~regex (/)", screen.action_filter
-        )
-        yield SystemCommand("Clear filter", "Show every host again (Esc)", screen.action_clear_filter)
-        for scope, (label, _) in SCOPES.items():
-            yield SystemCommand(
-                f"Show {label}", f"Show {label} hosts (press again for all)", partial(screen.action_scope, scope)
-            )
-        yield SystemCommand("Show all hosts", "Drop the show-only scope (a)", partial(screen.action_scope, ""))
-        for col in screen.table.columns:
-            yield SystemCommand(
-                f"Sort by {col.title}", f"Order the table by {col.title}", partial(screen.sort_by, col.key)
-            )
-        yield SystemCommand("Reverse sort order", "Flip the current order (O)", screen.action_reverse_sort)
-        host = screen.table.cursor_host
-        if host is not None:
-            yield SystemCommand(
-                f"Open {host.instance}",
-                "Host detail for the host under the cursor (Enter)",
-                partial(screen.open_host, host.instance),
-            )
-    elif isinstance(screen, HostScreen):
-        for action in actions_for(screen.host):
-            yield SystemCommand(f"Host: {action.label}", action.help, partial(screen.action_host_action, action.id))
+    title: str
+    help: str
+    callback: Callable[[], object]
+    discover: bool = True  # listed before anything is typed
+
+
+@runtime_checkable
+class HasCommands(Protocol):
+    def palette_commands(self) -> Iterable[PaletteCommand]: ...
+
+
+class FleetCommands(Provider):
+    """The calling screen's commands first, then the app's."""
+
+    def _commands(self) -> Iterator[PaletteCommand]:
+        for source in (self.screen, self.app):
+            if isinstance(source, HasCommands):
+                yield from source.palette_commands()
+
+    def _title(self, command: PaletteCommand, offsets: Iterable[int] = ()) -> Content:
+        title = safe.content(command.title, limit=None)
+        for offset in offsets:
+            if offset < len(title.plain) and not title.plain[offset].isspace():
+                title = title.stylize(self.match_style or "reverse", offset, offset + 1)
+        return title.truncate(safe.LINE_LIMIT, ellipsis=True)
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            if command.discover:
+                yield DiscoveryHit(
+                    self._title(command),
+                    command.callback,
+                    text=safe.clip(command.title),
+                    help=safe.markup(command.help, None),
+                )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            plain = safe.clip(command.title, None)[: safe.LINE_LIMIT * 2]  # fuzzy matching is not linear
+            score, offsets = matcher.fuzzy_search.match(matcher.query, plain)
+            if score > 0:
+                yield Hit(
+                    score,
+                    self._title(command, offsets),
+                    command.callback,
+                    text=safe.clip(command.title),
+                    help=safe.markup(command.help, None),
+                )

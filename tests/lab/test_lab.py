@@ -60,6 +60,24 @@ def test_status_json_shape(lab: LabInfo) -> None:
         assert h["address"].startswith("127.0.0.")
     assert {"pull", "push", None} <= {h["enrolled"] for h in data["hosts"]}
     assert Path(data["identity_file"]).stat().st_mode & 0o777 == 0o600
+    assert data["backend"] == lab.backend
+
+
+def test_up_on_the_other_backend_needs_a_down_first(lab: LabInfo) -> None:
+    other = "victoriametrics" if lab.backend == "prometheus" else "prometheus"
+    out = subprocess.run(
+        [sys.executable, "-m", "fleetui", "lab", "up", "--backend", other], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and f"the lab is up on {lab.backend}" in out.stderr
+    assert (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "fleetui", "lab", "status", "--json"], capture_output=True, text=True, check=True
+            ).stdout
+        )["backend"]
+        == lab.backend
+    )
 
 
 async def test_each_host_has_own_hostname_and_os_over_real_ssh(lab: LabInfo) -> None:
@@ -82,11 +100,17 @@ def test_node_exporter_reports_host_nodename(lab: LabInfo) -> None:
         assert f'nodename="{host.name}"' in line
 
 
+@pytest.mark.both_backends
 def test_prometheus_is_real_and_configured(lab: LabInfo) -> None:
     assert httpx.get(f"{lab.prometheus}/-/ready", timeout=5).status_code == 200
-    flags = httpx.get(f"{lab.prometheus}/api/v1/status/flags", timeout=5).json()["data"]
-    assert flags["web.enable-lifecycle"] == "true"
-    assert flags["web.enable-remote-write-receiver"] == "true"
+    if lab.backend == "victoriametrics":  # its own flags page: only the flags set on its command line
+        flags = httpx.get(f"{lab.prometheus}/flags", timeout=5).text
+        assert '-promscrape.fileSDCheckInterval="5s"' in flags and "-promscrape.config=" in flags
+        assert "-search.latencyOffset" not in flags  # left at its default on purpose
+    else:
+        flags = httpx.get(f"{lab.prometheus}/api/v1/status/flags", timeout=5).json()["data"]
+        assert flags["web.enable-lifecycle"] == "true"
+        assert flags["web.enable-remote-write-receiver"] == "true"
     cfg = httpx.get(f"{lab.prometheus}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
     assert "job_name: alloy" in cfg and str(lab.targets_dir) in cfg
 

@@ -26,11 +26,17 @@ def _sh(host: str, script: str) -> tuple[int, str, str]:
 
 
 def _scratch(host: str, script: str) -> tuple[int, str, str]:
-    """Run `script` in a throwaway copy of `host` (changes to /etc, /usr, /var, /run vanish afterwards)."""
+    """Run `script` in a throwaway copy of `host` (changes to /etc, /usr, /var, /run vanish afterwards).
+
+    The copy is an overlay built from the host's own two layers (its upper dir and the real dir, both kept in
+    view under /run/fleetui-lab by the host's init) rather than an overlay on top of the host's overlay: the
+    kernel refuses that third level where / itself is an overlay, as on a fresh CI machine.
+    """
     setup = (
-        "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/scratch; for d in etc usr var; do "
-        "mkdir -p /run/scratch/u/$d /run/scratch/w/$d; mount -t overlay overlay "
-        "-o lowerdir=/$d,upperdir=/run/scratch/u/$d,workdir=/run/scratch/w/$d /$d; done\n"
+        "set -e; L=/run/fleetui-lab; mount -t tmpfs tmpfs /mnt; for d in etc usr var; do "
+        "mkdir -p /mnt/u/$d /mnt/w/$d; mount -t overlay overlay "
+        "-o lowerdir=$L/upper/$d:$L/lower/$d,upperdir=/mnt/u/$d,workdir=/mnt/w/$d /$d; done; "
+        "mount -t tmpfs tmpfs /run\n"
     )
     r = lab_mod.host_exec(host, ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup + script])
     return r.returncode, r.stdout, r.stderr

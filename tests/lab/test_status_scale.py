@@ -47,7 +47,8 @@ async def _refresh(prom: PrivatePrometheus, tmp: Path) -> tuple[int, int, dict[s
         snap = await reader.refresh()
         modes = {m.value: sum(1 for h in snap.hosts if h.mode is m) for m in Mode}
         assert all(h.state in (HostState.UP, HostState.DOWN) for h in snap.hosts)
-        assert c.request_count == reader.refresh_requests  # the refresh itself reads no history
+        # the client's one-off backend detection, then the refresh itself, which reads no history
+        assert c.request_count == 1 + reader.refresh_requests
         return reader.refresh_requests, len(snap.hosts), modes
 
 

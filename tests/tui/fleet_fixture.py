@@ -28,7 +28,9 @@ _ALIAS = Problem(
 )
 
 
-def _host(i: int, state: HostState, mode: Mode = Mode.PULL, age: float = 15.0, **labels: str) -> HostStatus:
+def _host(
+    i: int, state: HostState, mode: Mode = Mode.PULL, age: float = 15.0, instance: str = "", **labels: str
+) -> HostStatus:
     base = {
         "job": "node" if mode is Mode.PULL else "alloy-push",
         "hostname": f"web-{i:02d}",
@@ -42,16 +44,17 @@ def _host(i: int, state: HostState, mode: Mode = Mode.PULL, age: float = 15.0, *
         problems.append(_MISSING_ENV)
     if "maintainer" in base:
         problems.append(_ALIAS)
+    instance = instance or f"10.0.0.{i}:{9100 if mode is Mode.PULL else 12345}"
     return HostStatus(
-        instance=f"10.0.0.{i}:{9100 if mode is Mode.PULL else 12345}",
+        instance=instance,
         state=state,
         mode=mode,
         last_seen=NOW - age,
         labels=base,
         problems=tuple(problems),
         nodename=f"web-{i:02d}.lab",
-        scrape_url=f"http://10.0.0.{i}:9100/metrics" if mode is Mode.PULL else None,
-        last_error=f'Get "http://10.0.0.{i}:9100/metrics": connection refused' if state is HostState.DOWN else None,
+        scrape_url=f"http://{instance}/metrics" if mode is Mode.PULL else None,
+        last_error=f'Get "http://{instance}/metrics": connection refused' if state is HostState.DOWN else None,
         scrape_duration=0.0123 if mode is Mode.PULL else None,
     )
 
@@ -65,6 +68,16 @@ def fleet() -> FleetSnapshot:
         _host(6, HostState.GONE, age=2 * 86400 + 3 * 3600),
         _host(7, HostState.UP, Mode.PUSH, age=4, environment="dev"),
         _host(8, HostState.DOWN, age=125),
+        # what anyone pushing through remote_write may send: shown as typed, never as markup or escapes
+        _host(
+            9,
+            HostState.DOWN,
+            age=40,
+            instance="aa-bad[/nope]:9100",
+            hostname="[reverse]zz[/reverse]",
+            job="\x1b[31mnode\u202e",
+            maintainers="[link=https://evil.example]ops[/link]",
+        ),
     ]
     hosts += [_host(i, HostState.UP, age=10 + i, environment=("prod", "staging", "dev")[i % 3]) for i in range(10, 40)]
     return FleetSnapshot(tuple(hosts), NOW - 95)

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import yaml
+from console import palette_prompts
 from fleet_fixture import NOW, UNREACHABLE, FixedThenPrometheus, fleet, make_app, settings
 from textual.widgets import Input
 from textual.worker import WorkerFailed
@@ -235,9 +236,9 @@ async def test_help_lists_every_key_of_the_screen() -> None:
 
 async def test_palette_offers_every_screen_action() -> None:
     app = make_app()
-    async with app.run_test(size=(120, 40)):
-        screen = await _fleet_screen(app)
-        titles = {c.title for c in app.get_system_commands(screen)}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _fleet_screen(app)
+        titles = {p.split("\n")[0] for p in await palette_prompts(app, pilot)}
         for title in (
             "Refresh now",
             "Filter hosts",
@@ -248,10 +249,26 @@ async def test_palette_offers_every_screen_action() -> None:
             "Reverse sort order",
             "Theme: fleet-light",
             "Help: keys of this screen",
-            "Open 10.0.0.2:9100",
+            "Open 10.0.0.2:9100",  # the host under the cursor (the first row: down hosts sort first)
             "Quit",
         ):
             assert title in titles, title
+        prompts = await palette_prompts(app, pilot, "reverse")
+        assert prompts[0].startswith("Reverse sort order")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen) and app.screen.table.sort_reverse
+
+
+async def test_palette_lists_the_detail_screens_actions() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        screen.open_host("10.0.0.3:9100")
+        await pilot.pause()
+        titles = {p.split("\n")[0] for p in await palette_prompts(app, pilot)}
+        assert {"Host: Refresh", "Host: Back", "Help: keys of this screen"} <= titles
+        assert not any(t.startswith(("Sort by", "Open ")) for t in titles)  # the fleet screen's stay there
 
 
 async def test_failed_refresh_keeps_data_and_shows_stale_banner() -> None:

@@ -1,4 +1,5 @@
-"""The console against the lab's real Prometheus: load, open a host, then survive Prometheus going away.
+"""The console against the lab's real Prometheus (and its real VictoriaMetrics): load, open a host, then
+survive the backend going away. The title names the backend.
 
 Prometheus is stopped and started again with fleetui.lab (the window is kept short: other helpers share the
 lab). Nothing here is faked: the adapter, HTTP and Prometheus are the real ones.
@@ -19,7 +20,7 @@ from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.host import HostScreen
 from fleetui.tui.source import PrometheusSource
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.both_backends]
 
 
 async def _until(check: Callable[[], bool], limit: float, what: str) -> None:
@@ -40,9 +41,11 @@ async def test_lab_host_detail_shows_the_real_target(lab: Any, lab_settings: Set
     async with app.run_test(size=(120, 40)) as pilot:
         await _until(lambda: _fleet(app).snapshot is not None, 30, "the first snapshot from the lab")
         screen = _fleet(app)
-        pull = next((h for h in screen.table.view if h.scrape_url), None)
-        if pull is None:
-            pytest.skip("the lab has no enrolled pull host right now")
+        name = {"prometheus": "Prometheus", "victoriametrics": "VictoriaMetrics"}[lab.backend]
+        assert screen.sub_title == f"{lab.prometheus} · {name}"
+        # a lab that has just come up may not have scraped its starting fleet's target files yet
+        await _until(lambda: any(h.scrape_url for h in screen.table.view), 40, "a pull host with a scrape URL")
+        pull = next(h for h in screen.table.view if h.scrape_url)
         screen.table.move_cursor_to(pull.instance)
         await pilot.press("enter")
         assert isinstance(app.screen, HostScreen) and app.screen.host.instance == pull.instance

@@ -66,3 +66,15 @@ def test_fleet_stale_banner(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(FixedThenPrometheus()), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_host_detail_hostile_labels(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The pushed host whose instance and labels hold markup, an ANSI escape and a bidi override."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        await pilot.press("down", "down", "enter")  # the third down host: aa-bad[/nope]:9100
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

@@ -79,7 +79,7 @@ def test_json_shape_has_every_state_in_summary() -> None:
     p = Problem("label_key_drift", "label maintainer looks like maintainers", "rename it")
     snap = FleetSnapshot((host("a", problems=(p,), job="node"), host("b", HostState.GONE, Mode.PUSH, None)), NOW)
     doc = json.loads(json.dumps(snap.to_json()))
-    assert doc["summary"] == {"up": 1, "down": 0, "stale": 0, "gone": 1}
+    assert doc["summary"] == {"up": 1, "down": 0, "stale": 0, "gone": 1, "silent": 0}
     a = doc["hosts"][0]
     assert {"instance", "state", "mode", "last_seen", "labels", "problems"} <= a.keys()
     assert a["problems"] == [{"code": "label_key_drift", "message": p.message, "hint": p.hint}]

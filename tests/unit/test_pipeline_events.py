@@ -7,8 +7,9 @@ import json
 import pytest
 
 from fleetui.deploy.detect import UnsupportedOs, family_of, map_arch, parse_os_release
+from fleetui.deploy.diffs import mask_env, unified
+from fleetui.deploy.enroll import resolve_secrets
 from fleetui.deploy.events import STEPS, OperationResult, StepEvent, StepStatus
-from fleetui.deploy.pipeline import mask_env, resolve_secrets, unified
 from fleetui.domain.host import InputError, OsFamily, build_request
 
 OS_RELEASES = {
@@ -50,6 +51,7 @@ def test_event_json_shape() -> None:
     ev = StepEvent("127.0.0.16", "connect", StepStatus.DONE, "connected", 0.1234, {"root": True})
     res = OperationResult("127.0.0.16", "enroll", True, True, 1.5, (ev,))
     doc = json.loads(json.dumps(res.to_json()))
+    assert doc["host_state"] == "unchanged" and doc["changes"] == [] and doc["error_kind"] is None
     assert doc["events"] == [
         {
             "host": "127.0.0.16",

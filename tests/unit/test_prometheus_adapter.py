@@ -163,10 +163,12 @@ async def test_auth_tenant_and_request_count(tmp_path: Path, monkeypatch: pytest
     async with PrometheusClient(s, transport=httpx.MockTransport(handler)) as c:
         assert await c.query("up", time=1700000000.5) == []
         await c.query("up")
-        assert c.request_count == 2
-    r = seen[0]
-    assert r.headers["X-Scope-OrgID"] == "team-a"
-    assert r.headers["Authorization"] == "Bearer tok"  # bearer wins over basic when both are configured
+        assert c.request_count == 3  # the backend is detected once, before the first query
+    assert [r.url.path for r in seen] == ["/api/v1/status/buildinfo", "/api/v1/query", "/api/v1/query"]
+    for r in seen:  # every request carries the tenant and the credentials, the detection too
+        assert r.headers["X-Scope-OrgID"] == "team-a"
+        assert r.headers["Authorization"] == "Bearer tok"  # bearer wins over basic when both are configured
+    r = seen[1]
     assert r.method == "POST" and b"time=1700000000.500" in r.content
 
 

@@ -6,12 +6,20 @@ serves this host's node_exporter, found through the lab-only /etc/fleetui-lab/st
 `prometheus.scrape` scrapes its targets every `scrape_interval` and forwards to `prometheus.relabel` /
 `prometheus.remote_write` receivers, labelled as Alloy labels them (job = the component path unless set,
 instance = `__address__` unless set, plus `up` and `scrape_duration_seconds`). Other components idle.
+
+Its own /metrics carries what a doctor reads from a real Alloy: `alloy_build_info{version}`,
+`alloy_config_last_load_successful`, `alloy_config_load_failures_total`, and per remote_write endpoint the
+`prometheus_remote_storage_samples{,_failed,_retried}_total{component_id,url,remote_name}` counters plus
+`prometheus_remote_write_wal_samples_appended_total`. Send failures are logged as Alloy logs them: 4xx other
+than 429 as `level=error msg="non-recoverable error" … err="server returned HTTP status 404 Not Found: …"`,
+429/5xx/network errors as `level=warn msg="Failed to send batch, retrying" err="Post \"…\": dial tcp …"`.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -30,6 +38,9 @@ from fleetui.lab.alloy_standin.graph import Capsule, ConfigError, EvalError, Eva
 from fleetui.lab.alloy_standin.logfmt import log
 
 LAB_ENV = Path("/etc/fleetui-lab/standin.env")
+# lab-only switches for states a test cannot produce otherwise (one word per line), e.g. `not_ready`: Alloy
+# runs and serves HTTP but /-/ready answers 503, as while a real one replays a long WAL before its first load
+LAB_FAULTS = Path("/etc/fleetui-lab/faults")
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(?:\s+\S+)?$")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 
@@ -63,6 +74,13 @@ def parse_exposition(text: str) -> list[tuple[dict[str, str], float]]:
     return out
 
 
+def lab_faults() -> set[str]:
+    try:
+        return {w for w in LAB_FAULTS.read_text().split() if not w.startswith("#")}
+    except OSError:
+        return set()
+
+
 def _lab_env() -> dict[str, str]:
     env: dict[str, str] = {}
     with contextlib.suppress(OSError):
@@ -80,8 +98,9 @@ class Agent:
         self.ready = False
         self.load_failures = 0
         self.last_load_ok = 0
-        self.samples_sent = 0
-        self.failed_samples = 0
+        # (component id, url, remote_name) -> sent / failed / retried samples, as Alloy labels them
+        self.rw: dict[tuple[str, str, str], dict[str, int]] = {}
+        self.wal_appended: dict[str, int] = {}
         self.lock = threading.Lock()
         self.stop_scrapes = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -139,6 +158,9 @@ class Agent:
 
     # --- scraping and forwarding ---
     def _scrape_loop(self, cid: str, stop: threading.Event) -> None:
+        # a scrape loop starts once the (re)load is done and logged, as Alloy's do (after a jittered offset)
+        if stop.wait(0.2):
+            return
         while not stop.is_set():
             graph = self.graph
             if graph is None or cid not in graph.components:
@@ -233,47 +255,37 @@ class Agent:
             if ep.get("bearer_token"):
                 headers["Authorization"] = f"Bearer {ep['bearer_token']}"
             n = len(series)
+            name = str(ep.get("name") or hashlib.sha256(url.encode()).hexdigest()[:6])
+            counters = self.remote_counters(cid, url, name)
+            with self.lock:
+                self.wal_appended[cid] = self.wal_appended.get(cid, 0) + n
             try:
                 push(url, series, timeout=_duration(ep.get("remote_timeout"), 30.0), headers=headers)
-                self.samples_sent += n
+                counters["sent"] += n
             except RemoteWriteError as e:
-                self.failed_samples += n
-                m = re.match(r"^(.*?): HTTP (\d+): (.*)$", str(e), re.S)
-                name = ep.get("name") or os.urandom(3).hex()
-                if m and m.group(2).startswith("4"):
-                    code = int(m.group(2))
-                    reason = {
-                        400: "Bad Request",
-                        401: "Unauthorized",
-                        403: "Forbidden",
-                        404: "Not Found",
-                        413: "Request Entity Too Large",
-                    }.get(code, "")
+                counters["sent"] += n
+                common = {"component_path": "/", "component_id": cid, "subcomponent": "rw", "remote_name": name}
+                if e.status is not None and 400 <= e.status < 500 and e.status != 429:
+                    # Alloy drops the batch: "non-recoverable error" (the component stays healthy, #823)
+                    counters["failed"] += n
                     log(
                         "error",
                         "non-recoverable error",
-                        component_path="/",
-                        component_id=cid,
-                        subcomponent="rw",
-                        remote_name=name,
+                        **common,
                         url=url,
                         failedSampleCount=n,
                         failedHistogramCount=0,
                         failedExemplarCount=0,
-                        err=f"server returned HTTP status {code} {reason}: {m.group(3)}",
+                        err=f"server returned HTTP status {e.status} {_reason(e.status)}: {e.body}",
                     )
                 else:
-                    err = m.group(3) if m else str(e).split(": ", 1)[-1]
-                    log(
-                        "warn",
-                        "Failed to send batch, retrying",
-                        component_path="/",
-                        component_id=cid,
-                        subcomponent="rw",
-                        remote_name=name,
-                        url=url,
-                        err=f'Post "{url}": {err}',
-                    )
+                    # 429, 5xx and network errors are retried (this stand-in retries by sending the next batch)
+                    counters["retried"] += n
+                    log("warn", "Failed to send batch, retrying", **common, url=url, err=_go_error(url, e))
+
+    def remote_counters(self, cid: str, url: str, name: str) -> dict[str, int]:
+        with self.lock:
+            return self.rw.setdefault((cid, url, name), {"sent": 0, "failed": 0, "retried": 0})
 
     # --- HTTP ---
     def exporter_metrics(self, cid: str) -> bytes | None:
@@ -295,6 +307,43 @@ class Agent:
     def own_metrics(self) -> str:
         graph = self.graph
         n = len(graph.components) if graph else 0
+        return self._core_metrics(n) + self._remote_write_metrics()
+
+    def _remote_write_metrics(self) -> str:
+        """The remote storage counters Alloy's prometheus.remote_write registers, labelled per endpoint."""
+        with self.lock:
+            rw = {k: dict(v) for k, v in self.rw.items()}
+            wal = dict(self.wal_appended)
+        if not rw and not wal:
+            return ""
+        out = []
+        for family, key, help_text in (
+            ("prometheus_remote_storage_samples_total", "sent", "Total number of samples sent to remote storage."),
+            (
+                "prometheus_remote_storage_samples_failed_total",
+                "failed",
+                "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+            ),
+            (
+                "prometheus_remote_storage_samples_retried_total",
+                "retried",
+                "Total number of samples which failed on send to remote storage but were retried because the "
+                "send error was recoverable.",
+            ),
+        ):
+            out.append(f"# HELP {family} {help_text}\n# TYPE {family} counter\n")
+            for (cid, url, name), c in sorted(rw.items()):
+                labels = f'component_id="{cid}",component_path="/",remote_name="{name}",url="{_esc(url)}"'
+                out.append(f"{family}{{{labels}}} {c[key]}\n")
+        out.append("# TYPE prometheus_remote_write_wal_samples_appended_total counter\n")
+        for cid, appended in sorted(wal.items()):
+            out.append(
+                f'prometheus_remote_write_wal_samples_appended_total{{component_id="{cid}",component_path="/"}} '
+                f"{appended}\n"
+            )
+        return "".join(out)
+
+    def _core_metrics(self, n: int) -> str:
         return (
             "# HELP alloy_build_info A metric with a constant '1' value labeled by version, revision, branch, "
             "goversion from which alloy was built, and the goos and goarch for the build.\n"
@@ -307,10 +356,6 @@ class Agent:
             f"alloy_config_load_failures_total {self.load_failures}\n"
             "# TYPE alloy_component_controller_running_components gauge\n"
             f'alloy_component_controller_running_components{{health_type="healthy"}} {n}\n'
-            "# TYPE prometheus_remote_storage_samples_total counter\n"
-            f"prometheus_remote_storage_samples_total {self.samples_sent}\n"
-            "# TYPE prometheus_remote_storage_samples_failed_total counter\n"
-            f"prometheus_remote_storage_samples_failed_total {self.failed_samples}\n"
         )
 
     def components_json(self) -> list[dict[str, Any]]:
@@ -335,6 +380,42 @@ class Agent:
             }
             for c in graph.components.values()
         ]
+
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def _reason(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _go_error(url: str, e: Any) -> str:
+    """A send error worded as Go's net/http client words it in Alloy's log."""
+    if e.status is not None:
+        return f"server returned HTTP status {e.status} {_reason(e.status)}: {e.body}"
+    reason = e.reason
+    host = re.sub(r"^[a-z]+://", "", url).split("/", 1)[0]
+    if isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower():
+        return f'Post "{url}": dial tcp {host}: connect: connection refused'
+    if "certificate" in str(reason).lower() or "ssl" in type(reason).__name__.lower():
+        return f'Post "{url}": tls: failed to verify certificate: x509: certificate signed by unknown authority'
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason).lower():
+        return f'Post "{url}": context deadline exceeded'
+    return f'Post "{url}": {reason}'
 
 
 def _error_text(e: Exception) -> str:
@@ -373,7 +454,8 @@ def _handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             if self.command not in ("GET", "HEAD"):
                 return self._send(405, "")
             if path == "/-/ready":
-                return self._send(200, "Alloy is ready.\n") if agent.ready else self._send(503, "Alloy is not ready.\n")
+                ready = agent.ready and "not_ready" not in lab_faults()
+                return self._send(200, "Alloy is ready.\n") if ready else self._send(503, "Alloy is not ready.\n")
             if path == "/-/healthy":
                 return self._send(200, "All Alloy components are healthy.\n")
             if path == "/metrics":

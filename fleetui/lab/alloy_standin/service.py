@@ -5,7 +5,8 @@ in /usr/lib/systemd/system (in practice `alloy.service`) with systemd's semantic
 EnvironmentFile + `$VAR` word splitting in ExecStart, User=, WorkingDirectory=, ExecReload (SIGHUP), enable via
 the multi-user.target.wants symlink, exit codes (is-active 3 when inactive, `failed` after a non-zero exit).
 A detached supervisor per running unit plays systemd: it runs the main process, writes its output to the
-journal (/var/log/journal/fleetui-standin/<unit>.jsonl) and records how it ended.
+journal (`journal.py`: /var/log/journal/fleetui-standin/<unit>.jsonl, read by the `journalctl` stand-in) and
+records how it ended.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleetui.lab.alloy_standin.journal import journal_lines, journal_write, journalctl
+
 UNIT_DIRS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
 WANTS = Path("/etc/systemd/system/multi-user.target.wants")
 RUN = Path("/run/fleetui-standin/systemd")
-JOURNAL = Path("/var/log/journal/fleetui-standin")
 
 
 def _unit_name(u: str) -> str:
@@ -120,15 +122,6 @@ def _active_state(unit: str) -> str:
     return "failed" if st.get("result") == "failed" else "inactive"
 
 
-def journal_write(unit: str, ident: str, pid: int, msg: str) -> None:
-    JOURNAL.mkdir(parents=True, exist_ok=True)
-    rec = json.dumps(
-        {"ts": time.time(), "host": socket.gethostname(), "ident": ident, "pid": pid, "unit": unit, "msg": msg}
-    )
-    with (JOURNAL / f"{unit}.jsonl").open("a") as f:
-        f.write(rec + "\n")
-
-
 def _desc(cfg: dict[str, list[str]], unit: str) -> str:
     return (cfg.get("Description") or [unit])[0]
 
@@ -219,8 +212,8 @@ def _finish(unit: str, code: int | None, state: str, status: int, result: str, s
     _save_state(unit, st)
     if state == "failed":
         name = status_name or ("FAILURE" if status else "SUCCESS")
-        journal_write(unit, "systemd", 1, f"{unit}: Main process exited, code=exited, status={status}/{name}")
-        journal_write(unit, "systemd", 1, f"{unit}: Failed with result '{result}'.")
+        journal_write(unit, "systemd", 1, f"{unit}: Main process exited, code=exited, status={status}/{name}", 5)
+        journal_write(unit, "systemd", 1, f"{unit}: Failed with result '{result}'.", 4)
     else:
         journal_write(unit, "systemd", 1, f"{unit}: Deactivated successfully.")
 
@@ -305,7 +298,7 @@ def _status(unit: str, cfg: dict[str, list[str]], path: Path) -> int:
     if state == "active":
         print(f"   Main PID: {st.get('main_pid')} ({Path((st.get('exec') or ['alloy'])[0]).name})")
     print()
-    for line in _journal_lines(unit, 10, "short"):
+    for line in journal_lines(unit, 10, "short"):
         print(line)
     return 0 if state == "active" else 3
 
@@ -393,101 +386,6 @@ def systemctl(argv: list[str]) -> int:
             print(f"Unknown command verb '{verb}'.", file=sys.stderr)
             return 1
     return rc
-
-
-# --- journalctl ---------------------------------------------------------------------------------------------
-
-
-def _format(rec: dict[str, Any], output: str) -> str:
-    if output == "cat":
-        return str(rec["msg"])
-    stamp = time.strftime("%b %d %H:%M:%S", time.localtime(rec["ts"]))
-    return f"{stamp} {rec['host']} {rec['ident']}[{rec['pid']}]: {rec['msg']}"
-
-
-def _records(unit: str) -> list[dict[str, Any]]:
-    try:
-        lines = (JOURNAL / f"{unit}.jsonl").read_text().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        with contextlib.suppress(ValueError):
-            out.append(json.loads(line))
-    return out
-
-
-def _journal_lines(unit: str, n: int | None, output: str) -> list[str]:
-    recs = _records(unit)
-    if n is not None:
-        recs = recs[-n:] if n > 0 else []
-    return [_format(r, output) for r in recs]
-
-
-def journalctl(argv: list[str]) -> int:
-    units: list[str] = []
-    n: int | None = None
-    follow = False
-    output = "short"
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in ("-u", "--unit"):
-            i += 1
-            units.append(_unit_name(argv[i]))
-        elif a.startswith("--unit="):
-            units.append(_unit_name(a.split("=", 1)[1]))
-        elif a.startswith("-u") and len(a) > 2:
-            units.append(_unit_name(a[2:]))
-        elif a in ("-n", "--lines"):
-            i += 1
-            n = int(argv[i])
-        elif a.startswith("--lines="):
-            n = int(a.split("=", 1)[1])
-        elif re.fullmatch(r"-n\d+", a):
-            n = int(a[2:])
-        elif a in ("-f", "--follow"):
-            follow = True
-        elif a in ("-o", "--output"):
-            i += 1
-            output = argv[i]
-        elif a.startswith("--output="):
-            output = a.split("=", 1)[1]
-        elif a in ("--no-pager", "-q", "--quiet", "-b", "--boot", "-e", "--pager-end", "-x", "--catalog"):
-            pass
-        elif a in ("--since", "--until", "-p", "--priority"):
-            i += 1
-        else:
-            print(f"journalctl: unrecognized option '{a}' (fleetui lab stand-in)", file=sys.stderr)
-            return 1
-        i += 1
-    if output not in ("short", "cat", "short-iso", "short-precise"):
-        output = "short"
-    if not units:
-        units = [p.name[: -len(".jsonl")] for p in JOURNAL.glob("*.jsonl")] if JOURNAL.is_dir() else []
-    if follow and n is None:
-        n = 10
-    seen = 0
-    for unit in units:
-        recs = _records(unit)
-        seen = len(recs)
-        for line in _journal_lines(unit, n, output):
-            print(line)
-    if not follow and not any(_records(u) for u in units):
-        print("-- No entries --")
-    sys.stdout.flush()
-    if follow and units:
-        unit = units[0]
-        try:
-            while True:
-                time.sleep(0.25)
-                recs = _records(unit)
-                for r in recs[seen:]:
-                    print(_format(r, output), flush=True)
-                seen = len(recs)
-        except (KeyboardInterrupt, BrokenPipeError):
-            return 0
-    return 0
 
 
 def main() -> int:

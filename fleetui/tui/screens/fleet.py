@@ -1,35 +1,33 @@
-"""The fleet screen: every host in one table, a summary line, a filter, and a refresh loop that never overlaps.
+"""The fleet screen: every host in one table, a summary line, a filter, and the state of the last refresh.
 
-The refresh follows Dolphie's pattern: one worker reads a snapshot; when it is done (success or error) the
-state-change handler applies the result and only then sets the timer for the next one, so a slow Prometheus
-can never stack requests. Failures keep the last data on screen under a stale banner and the loop keeps
-going, so the screen recovers by itself when Prometheus is back.
+The data comes from the app's fleet feed (fleetui.tui.feed), which this screen subscribes to: each refresh is
+applied to the table as a diff, and a failed one keeps the last data under a stale banner while the feed
+keeps trying. Opening a host is a request to the app (OpenHost): this screen knows no other screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterator
+from functools import partial
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
-from textual.worker import Worker, WorkerState
 
 from fleetui.domain.filter import FilterError, parse_filter
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, diff_snapshots
+from fleetui.tui import safe
 from fleetui.tui.columns import fleet_columns
-from fleetui.tui.messages import FleetRefreshed
-from fleetui.tui.source import FleetSource
+from fleetui.tui.commands import PaletteCommand
+from fleetui.tui.feed import FleetFeed
+from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
+from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
 from fleetui.tui.widgets.summary import SummaryBar
-
-if TYPE_CHECKING:
-    from fleetui.tui.app import FleetApp
 
 # "show only" scopes: key -> (label, predicate)
 SCOPES: dict[str, tuple[str, HostPredicate]] = {
@@ -38,17 +36,6 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
     "gone": ("only gone", lambda h: h.state is HostState.GONE),
     "problems": ("only with problems", lambda h: bool(h.problems)),
 }
-
-
-def describe_error(error: BaseException | None, location: str) -> str:
-    """One line for the banner: the adapter's PrometheusError already is one (naming the URL); anything else
-    gets the location and its type, so an unexpected failure is still readable rather than a traceback."""
-    if error is None:
-        return f"{location}: unknown error"
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if any(cls.__name__ == "PrometheusError" for cls in type(error).__mro__):
-        return text
-    return f"{location}: {type(error).__name__}" + (f": {text}" if text else "")
 
 
 class FleetScreen(Screen[None]):
@@ -91,83 +78,102 @@ class FleetScreen(Screen[None]):
         Binding("a", "scope('')", "All", id="fleet.all", show=False, tooltip="Show all hosts"),
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
+        Binding(
+            "L",
+            "logs_shown",
+            "Logs (shown)",
+            id="fleet.logs_shown",
+            show=False,
+            tooltip="One merged log stream of the hosts shown (filter first)",
+        ),
+        Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
     ]
 
-    def __init__(
-        self, source: FleetSource, *, interval: float, key_labels: tuple[str, ...], clock: Callable[[], float]
-    ) -> None:
+    HELP_TITLE = "fleet"
+    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [  # keys handled inside the table (no screen binding)
+        ("↑ ↓ / j k", "Move the cursor"),
+        ("PgUp PgDn", "Page up / down"),
+        ("Home End", "First / last host"),
+        ("click header", "Sort by that column"),
+    ]
+
+    def __init__(self, feed: FleetFeed, *, key_labels: tuple[str, ...]) -> None:
         super().__init__(id="fleet")
-        self.source = source
-        self.interval = interval
-        self.clock = clock
-        self.snapshot: FleetSnapshot | None = None
-        self.error: str | None = None
+        self.feed = feed
+        self.clock = feed.clock
+        self.snapshot: FleetSnapshot | None = None  # the one the table shows
         self.scope = ""
-        self.filter_text = ""
+        self.filter_text = ""  # the filter applied (stripped)
+        self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
-        self._worker: Worker[FleetSnapshot] | None = None
-        self._timer: Timer | None = None
         self._columns = fleet_columns(key_labels)
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
+        self._told: set[str] = set()
 
     @property
-    def fleet_app(self) -> FleetApp:
-        from fleetui.tui.app import FleetApp
-
-        assert isinstance(self.app, FleetApp)
-        return self.app
+    def error(self) -> str | None:
+        """Why the last refresh failed (None: it worked)."""
+        return self.feed.error
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◎")
         yield StaleBanner(id="stale")
         yield SummaryBar(id="summary")
-        yield Input(
+        yield FilterBox(
             placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
         )
         yield FleetTable(self._columns, self.clock, id="table")
         yield Footer()
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """This screen's palette entries (the app adds help and themes)."""
+        yield PaletteCommand("Refresh now", "Read the fleet from Prometheus now (r)", self.action_refresh)
+        yield PaletteCommand(
+            "Filter hosts", "Filter by text, label=value, label!=value, label=~regex (/)", self.action_filter
+        )
+        yield PaletteCommand("Clear filter", "Show every host again (Esc)", self.action_clear_filter)
+        for scope, (label, _) in SCOPES.items():
+            yield PaletteCommand(
+                f"Show {label}", f"Show {label} hosts (press again for all)", partial(self.action_scope, scope)
+            )
+        yield PaletteCommand("Show all hosts", "Drop the show-only scope (a)", partial(self.action_scope, ""))
+        for col in self.table.columns:
+            yield PaletteCommand(
+                f"Sort by {col.title}", f"Order the table by {col.title}", partial(self.sort_by, col.key)
+            )
+        yield PaletteCommand("Reverse sort order", "Flip the current order (O)", self.action_reverse_sort)
+        host = self.table.cursor_host
+        if host is not None:
+            yield PaletteCommand(
+                f"Open {host.instance}",  # an outside value: the palette shows it as typed
+                "Host detail for the host under the cursor (Enter)",
+                partial(self.open_host, host.instance),
+            )
 
     @property
     def table(self) -> FleetTable:
         return self.query_one(FleetTable)
 
     def on_mount(self) -> None:
-        self.sub_title = self.source.location
+        self.sub_title = self.feed.location
         self.query_one(StaleBanner).clear()
         self.query_one("#filter", Input).display = False
         self.table.focus()
         self._update_summary()
-        self.action_refresh()
+        self.feed.subscribe(self)
 
-    # --- refresh loop -----------------------------------------------------------------------------------
+    # --- data from the feed -----------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        """Start a refresh now unless one is running; the next one is scheduled when this one ends."""
-        if self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
-            return
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self._worker = self.run_worker(
-            self.source.snapshot(),
-            name="refresh",
-            group="refresh",
-            description=f"read the fleet from {self.source.location}",
-            exit_on_error=False,
-        )
+        self.feed.refresh_now()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._worker:
-            return
-        if event.state is WorkerState.SUCCESS:
-            result = event.worker.result
-            assert result is not None
-            self.apply_snapshot(result)
-        elif event.state is WorkerState.ERROR:
-            self.show_failure(describe_error(event.worker.error, self.source.location))
-        else:
-            return
-        self._timer = self.set_timer(self.interval, self.action_refresh, name="next-refresh")
+    @on(FleetRefreshed)
+    def _fleet_refreshed(self, event: FleetRefreshed) -> None:
+        if event.error is not None:
+            self.show_failure(event.error)
+        elif event.snapshot is not None and event.snapshot is not self.snapshot:
+            self.apply_snapshot(event.snapshot)
 
     def apply_snapshot(self, snapshot: FleetSnapshot) -> None:
         table = self.table
@@ -180,26 +186,22 @@ class FleetScreen(Screen[None]):
                     table.refresh()  # nothing changed but the ages moved on
                 else:
                     table.apply((*diff.added, *diff.changed), diff.removed, diff.timing)
-            self.snapshot, self.error = snapshot, None
+            self.snapshot = snapshot
+            # the backend's name in the title (not for "unknown"); what it cannot show is said once
+            known = snapshot.backend if snapshot.backend != "unknown" else ""
+            self.sub_title = " · ".join(filter(None, (self.feed.location, known)))
+            for note in dict.fromkeys(snapshot.notes).keys() - self._told:
+                self._told.add(note)
+                self.notify(note, title=known or "backend", severity="warning", markup=False, timeout=30)
             # counted once per snapshot, not on every filter keystroke
             self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
             self.query_one(StaleBanner).clear()
             self._update_summary()
-        self._tell_others()
 
     def show_failure(self, error: str) -> None:
-        self.error = error
         self.query_one(StaleBanner).show(
-            error, self.snapshot.taken_at if self.snapshot else None, self.clock(), self.interval
+            error, self.snapshot.taken_at if self.snapshot else None, self.clock(), self.feed.interval
         )
-        self._tell_others()
-
-    def _tell_others(self) -> None:
-        message = FleetRefreshed(self.snapshot, self.error)
-        for screen in self.app.screen_stack:
-            if screen is not self:
-                screen.post_message(message)
-        self.fleet_app.fleet_refreshed(self.snapshot, self.error)
 
     def host(self, instance: str) -> HostStatus | None:
         return self.table.hosts.get(instance)
@@ -207,13 +209,21 @@ class FleetScreen(Screen[None]):
     # --- filter, scope, sort ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        """Open the filter box on the current filter, cursor at the end, ready to edit like any text input."""
         box = self.query_one("#filter", Input)
+        if not box.display and box.value != self._filter_typed:
+            with box.prevent(Input.Changed):
+                box.value = self._filter_typed
         box.display = True
         box.focus()
+        box.cursor_position = len(box.value)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.set_filter(event.value)
+        # The box is the one source of its text: it is never written back from here, so an older Changed
+        # still queued behind newer keystrokes (or a paste) cannot reset it; only the newest value counts.
+        if event.value == event.input.value:
+            self.set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -222,27 +232,26 @@ class FleetScreen(Screen[None]):
         self.table.focus()
 
     def set_filter(self, text: str) -> bool:
-        """Apply a filter expression; a bad one is flagged on the input and the previous filter stays."""
+        """Apply a filter expression; a bad one is flagged on the box and the previous filter stays."""
         box = self.query_one("#filter", Input)
         try:
             parsed = parse_filter(text)
         except FilterError as e:
             box.add_class("-invalid")
-            box.border_subtitle = str(e)
+            box.border_subtitle = safe.content(str(e))  # quotes the operator's text: never markup
             return False
         box.remove_class("-invalid")
         box.border_subtitle = ""
-        self.filter_text = text.strip()
+        self.filter_text, self._filter_typed = text.strip(), text
         self._text_filter = parsed.matches if parsed.terms else None
-        if box.value != text:
-            box.value = text
-        box.display = bool(self.filter_text) or box.has_focus
         self._apply_predicate()
         return True
 
     def action_clear_filter(self) -> None:
+        """Esc: empty the box, close it, drop the filter and the show-only scope."""
         box = self.query_one("#filter", Input)
-        box.value = ""
+        with box.prevent(Input.Changed):
+            box.value = ""
         self.set_filter("")
         box.display = False
         self.scope = ""
@@ -285,13 +294,25 @@ class FleetScreen(Screen[None]):
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
 
+    def action_logs(self) -> None:
+        host = self.table.cursor_host
+        if host is not None:
+            self.post_message(OpenLogs([host]))
+
+    def action_logs_shown(self) -> None:
+        if self.table.view:
+            self.post_message(OpenLogs(list(self.table.view)))
+
+    def action_doctor(self) -> None:
+        if self.table.view:
+            self.post_message(OpenDoctor(list(self.table.view)))
+
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:
+        event.stop()
         self.open_host(event.instance)
 
     def open_host(self, instance: str) -> None:
-        from fleetui.tui.screens.host import HostScreen
-
-        host = self.host(instance)
-        if host is not None:
-            self.app.push_screen(HostScreen(host, clock=self.clock, fleet=self))
+        """Ask the app for the host's detail screen (screens do not open each other)."""
+        if self.host(instance) is not None:
+            self.post_message(OpenHost(instance))

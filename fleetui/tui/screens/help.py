@@ -1,4 +1,8 @@
-"""`?`: every key of the screen it was opened from, with what it does (read from the live bindings)."""
+"""`?`: every key of the screen it was opened from, with what it does.
+
+Read from the screen's live bindings (so a registered host action shows up), plus what the screen declares
+itself: `HELP_TITLE`, and `HELP_ROWS` for keys its widgets handle without a screen binding.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from fleetui.tui import safe
 
 # bindings every Textual screen or scroll view has, which are noise in a list of fleetui's keys
 _NOISE = {
@@ -23,14 +29,6 @@ _NOISE = {
     "help_quit",
     "command_palette",
 }
-
-# keys handled inside widgets (no screen binding) that an operator still needs to know
-_TABLE_KEYS = [
-    ("↑ ↓ / j k", "Move the cursor"),
-    ("PgUp PgDn", "Page up / down"),
-    ("Home End", "First / last host"),
-    ("click header", "Sort by that column"),
-]
 
 
 def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
@@ -47,8 +45,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         if display not in keys.setdefault(action, []):
             keys[action].append(display)
     rows = [(" ".join(keys[a]), labels[a]) for a in keys]
-    if screen.id == "fleet":
-        rows += _TABLE_KEYS
+    rows += list(getattr(screen, "HELP_ROWS", ()))
     rows.append(("^p", "Command palette: every action, searchable"))
     return rows
 
@@ -58,10 +55,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, screen: Screen[object]) -> None:
+        """The help of `screen` (the one below it)."""
         super().__init__(id="help")
-        self.title_text = title
-        self.rows = rows
+        self.title_text = str(getattr(screen, "HELP_TITLE", screen.id or ""))
+        self.rows = key_rows(screen)
 
     def compose(self) -> ComposeResult:
         width = max((len(k) for k, _ in self.rows), default=0)
@@ -72,6 +70,6 @@ class HelpScreen(ModalScreen[None]):
             text.append(keys.rjust(width), "bold")
             text.append(f"  {what}")
         with VerticalScroll(id="help-box") as box:
-            box.border_title = f"Keys — {self.title_text}"
+            box.border_title = safe.content(f"Keys — {self.title_text}")
             box.border_subtitle = "Esc closes · Ctrl+P: every action"
             yield Static(text, id="help-keys")

@@ -6,6 +6,7 @@ an empty grid. The fleet screen keeps retrying underneath and closes this screen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,15 +17,22 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from fleetui.tui import safe
+from fleetui.tui.commands import PaletteCommand
+from fleetui.tui.feed import FleetFeed
+
 
 class WelcomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry", id="welcome.retry", tooltip="Try Prometheus again now"),
     ]
 
-    def __init__(self, location: str, error: str, config_file: Path | None) -> None:
+    HELP_TITLE = "first run"
+
+    def __init__(self, feed: FleetFeed, config_file: Path | None) -> None:
         super().__init__(id="welcome")
-        self.location, self.error, self.config_file = location, error, config_file
+        self.feed = feed
+        self.location, self.error, self.config_file = feed.location, feed.error or "", config_file
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◎")
@@ -36,13 +44,16 @@ class WelcomeScreen(Screen[None]):
         t = Text()
         t.append("Cannot read the fleet from Prometheus\n\n", "bold")
         t.append("Tried:  ", "bold")
-        t.append(f"{self.location}\n")
-        t.append("Error:  ", "bold")
-        t.append(f"{self.error}\n\n")
+        t.append(safe.text(self.location))
+        t.append("\nError:  ", "bold")
+        t.append(safe.text(self.error, limit=safe.NOTIFY_LIMIT))  # may quote whatever answered
+        t.append("\n\n")
         if self.config_file is None:
             t.append("No configuration file was found, so the default URL was used.\n\n")
         else:
-            t.append(f"Configuration: {self.config_file}\n\n")
+            t.append("Configuration: ")
+            t.append(safe.text(str(self.config_file)))
+            t.append("\n\n")
         t.append("What to do\n", "bold")
         t.append("  • point fleetui at your Prometheus:  fleetui --prometheus http://prometheus:9090\n")
         t.append("  • or set it for good in the config file:\n")
@@ -58,8 +69,7 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#welcome-text", Static).update(self._text())
 
     def action_retry(self) -> None:
-        from fleetui.tui.screens.fleet import FleetScreen
+        self.feed.refresh_now()
 
-        for screen in self.app.screen_stack:
-            if isinstance(screen, FleetScreen):
-                screen.action_refresh()
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        yield PaletteCommand("Retry now", "Try Prometheus again now (r)", self.action_retry)

@@ -38,6 +38,7 @@ _STATE_CLASS = {
     HostState.DOWN: "fleet-table--down",
     HostState.STALE: "fleet-table--stale",
     HostState.GONE: "fleet-table--gone",
+    HostState.SILENT: "fleet-table--gone",
 }
 
 

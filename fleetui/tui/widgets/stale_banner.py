@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from fleetui.domain.age import format_duration
+from fleetui.tui import safe
 from fleetui.tui.fmt import format_age
 
 
@@ -14,7 +15,8 @@ class StaleBanner(Static):
         age = format_age(data_taken_at, now) if data_taken_at is not None else "no data yet"
         text = Text(no_wrap=False)
         text.append("⚠ STALE ", "bold")
-        text.append(f"cannot refresh: {error}")
+        text.append("cannot refresh: ")
+        text.append(safe.text(error, limit=safe.NOTIFY_LIMIT))  # may quote a proxy's reply
         text.append(f" — showing data from {age}; retrying every {format_duration(retry)} (r retries now)")
         self.update(text)
         self.display = True

@@ -25,7 +25,10 @@ class SummaryBar(Static):
         """`counts` (per state) and `problems` are over the whole fleet; `shown`/`scope` describe the table."""
         text = Text(no_wrap=True, overflow="ellipsis")
         for state in HostState:
-            style = self.get_component_rich_style(f"summary--{state.value}")
+            if state is HostState.SILENT and not counts.get(state.value):
+                continue  # enrolled hosts without any series: only worth a place when there are some
+            look = "gone" if state is HostState.SILENT else state.value
+            style = self.get_component_rich_style(f"summary--{look}")
             text.append(f"{STATE_GLYPH[state]} {state.value} {counts.get(state.value, 0)}", style)
             text.append("  ")
         text.append(f"⚠ problems {problems}", self.get_component_rich_style("summary--problem"))

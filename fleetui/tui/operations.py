@@ -1,0 +1,151 @@
+"""The console's operations service: every enroll, plan or retire started from a screen runs through here.
+
+It owns what must be shared across screens: one deploy Runner with one set of per-host locks (two screens can
+never run two operations on one host at once), the workers the runs iterate in (named, `exit_on_error=False`:
+the runner ends every run with a result, even after a bug), the progress messages (OperationProgress per
+event, OperationDone with the result) sent to the screens that subscribed, and the host-key question: the
+SSH adapter's `on_unknown_key` callback opens HostKeyDialog and the connection waits for the answer.
+
+Screens hand over a factory that builds the operation with that callback (`make(on_unknown_key)`), so the
+operation's own input checks run at `start`, before any connection, and raise InputError to the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from textual.app import App
+from textual.message_pump import MessagePump
+
+from fleetui.adapters.oplog import OpLog, record_for
+from fleetui.adapters.ssh import HostKeyInfo, OnUnknownKey
+from fleetui.config import Settings
+from fleetui.deploy.events import ErrorKind, OperationResult, StepEvent
+from fleetui.deploy.locks import HostLocks
+from fleetui.deploy.operation import Operation
+from fleetui.deploy.runner import Run, Runner
+from fleetui.tui.messages import OperationDone, OperationProgress, Subscribers
+from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
+
+MakeOperation = Callable[[OnUnknownKey], Operation]
+
+
+@dataclass
+class OperationHandle:
+    """One operation started from the console: its run, the events so far and, once over, its result."""
+
+    id: int
+    title: str
+    run: Run
+    events: list[StepEvent] = field(default_factory=list)
+    result: OperationResult | None = None
+
+    @property
+    def host(self) -> str:
+        return self.run.host
+
+    @property
+    def kind(self) -> str:
+        return self.run.kind
+
+    @property
+    def running(self) -> bool:
+        return self.result is None
+
+    def cancel(self) -> None:
+        """Stop safely: the runner interrupts the current step and rolls back like after a failure."""
+        self.run.cancel()
+
+
+class Operations:
+    """`attach(app)` before the first `start` (the app runs the workers and shows the dialog)."""
+
+    def __init__(self, settings: Settings, *, locks: HostLocks | None = None, oplog: OpLog | None = None) -> None:
+        """`oplog`: the local operation log every finished run is appended to (default: the state dir's)."""
+        self.locks = locks or HostLocks()
+        self.oplog = oplog or OpLog()
+        self.runner = Runner(settings, locks=self.locks)
+        self.subscribers = Subscribers()
+        self.handles: dict[int, OperationHandle] = {}
+        self._ids = itertools.count(1)
+        self._app: App[Any] | None = None
+
+    def attach(self, app: App[Any]) -> None:
+        self._app = app
+
+    def subscribe(self, node: MessagePump) -> None:
+        self.subscribers.add(node)
+
+    @property
+    def running(self) -> list[OperationHandle]:
+        return [h for h in self.handles.values() if h.running]
+
+    def start(self, make: MakeOperation, *, dry_run: bool = False, title: str = "") -> OperationHandle:
+        """Build the operation (InputError/ConfigError raised here, nothing connected yet) and run it."""
+        app = self._app
+        if app is None:
+            raise RuntimeError("Operations.attach(app) was not called")
+        run = self.runner.start(make(self.ask_host_key), dry_run=dry_run)
+        handle = OperationHandle(next(self._ids), title or f"{run.kind} {run.host}", run)
+        self.handles[handle.id] = handle
+        app.run_worker(
+            self._drive(handle),
+            name=f"operation-{handle.id}",
+            group="operations",
+            description=handle.title,
+            exit_on_error=False,
+        )
+        return handle
+
+    async def _drive(self, handle: OperationHandle) -> None:
+        try:
+            async for event in handle.run.events():
+                handle.events.append(event)
+                self.subscribers.post(partial(OperationProgress, handle.id, event))
+        finally:
+            result = handle.run.result
+            if result is not None:
+                handle.result = result
+                self._log(result)
+                self.subscribers.post(partial(OperationDone, handle.id, result))
+
+    def _log(self, result: OperationResult) -> None:
+        """Append the run to the local operation log; a log that cannot be written is said, never fatal."""
+        record = record_for(
+            host=result.host,
+            operation=result.operation,
+            ok=result.ok,
+            cancelled=result.error_kind is ErrorKind.CANCELLED,
+            host_state=result.host_state,
+            failed_step=result.failed_step,
+            observed=result.observed,
+        )
+        try:
+            self.oplog.append(record)
+        except OSError as e:
+            if self._app is not None:
+                self._app.notify(f"Could not write the operation log {self.oplog.path}: {e}", severity="warning")
+
+    async def ask_host_key(self, info: HostKeyInfo) -> bool:
+        """The `on_unknown_key` callback: show the fingerprint, wait for trust (True) or refuse (False)."""
+        app = self._app
+        if app is None:
+            return False
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def answered(trust: bool | None) -> None:
+            if not answer.done():
+                answer.set_result(bool(trust))
+
+        dialog = HostKeyDialog(info)
+        app.push_screen(dialog, callback=answered)
+        try:
+            return await answer
+        finally:
+            if not answer.done() and dialog.is_attached:  # the run was cancelled while the question was open
+                dialog.dismiss(False)

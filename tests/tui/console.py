@@ -1,0 +1,52 @@
+"""Helpers for Pilot tests that read the console the way a person does: what is on screen, what the palette lists.
+
+`screen_lines` reads the frame Textual would send to the terminal (the current screen's compositor, which
+also draws the screens below a modal one), so an assertion on it is an assertion on what the operator sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+from textual.worker import WorkerFailed
+
+# what a terminal would interpret instead of showing: C0/C1 controls, DEL, bidi controls, line separators
+UNINTERPRETED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The text of every line of the frame on screen now."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def assert_nothing_raw(app: Any) -> None:
+    """No character that the terminal would interpret (rather than show) is in the frame."""
+    for y, line in enumerate(screen_lines(app)):
+        found = UNINTERPRETED.search(line)
+        assert found is None, f"line {y} sends {found.group()!r} to the terminal: {line!r}"
+
+
+async def settle(app: Any, pilot: Pilot[Any]) -> None:
+    """Wait for running workers (a failed refresh included: its error is what the screen shows)."""
+    with contextlib.suppress(WorkerFailed):
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def palette_prompts(app: Any, pilot: Pilot[Any], query: str = "") -> list[str]:
+    """Open the palette with Ctrl+P, type `query`, and return each entry's text (title, newline, help).
+
+    The palette stays open; the caller closes it (Esc) when done.
+    """
+    if not isinstance(app.screen, CommandPalette):
+        await pilot.press("ctrl+p")
+    if query:
+        await pilot.press(*query)
+    await settle(app, pilot)
+    await pilot.pause(0.05)  # the palette shows gathered hits on a short timer
+    commands = app.screen.query_one(CommandList)
+    return [commands.get_option_at_index(i).prompt.plain for i in range(commands.option_count)]

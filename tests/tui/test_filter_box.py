@@ -1,0 +1,125 @@
+"""Pilot tests of the fleet filter box as a person uses it: open, type, paste, Esc, reopen.
+
+The fleet is a fixed domain value (fleet_fixture); the box and the keys are the real ones. Paste is the
+event a terminal's bracketed paste produces (events.Paste), posted to the app as the driver does.
+"""
+
+from __future__ import annotations
+
+from fleet_fixture import fleet, make_app
+from textual import events
+from textual.widgets import Input
+
+from fleetui.tui.screens.fleet import FleetScreen
+
+TOTAL = len(fleet().hosts)
+STAGING = sum(1 for h in fleet().hosts if h.labels.get("environment") == "staging")
+
+
+async def _screen(app) -> tuple[FleetScreen, Input]:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    screen = app.screen
+    assert isinstance(screen, FleetScreen)
+    return screen, screen.query_one("#filter", Input)
+
+
+async def test_type_escape_reopen_starts_empty_and_types_at_the_end() -> None:
+    """The reported sequence: `/`, `web`, Esc, `/` reopened stale text with the filter applied and typed at 0."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        await pilot.press("slash", *"web-0")
+        assert box.has_focus and box.value == "web-0" and box.cursor_position == 5
+        assert 0 < len(screen.table.view) < TOTAL  # web-02 … web-09, not web-10 …
+        await pilot.press("escape")
+        assert not box.display and box.value == "" and len(screen.table.view) == TOTAL
+        await pilot.press("slash")
+        assert box.display and box.has_focus and box.value == "" and box.cursor_position == 0
+        assert len(screen.table.view) == TOTAL and screen.filter_text == ""
+        await pilot.press(*"xy")
+        assert box.value == "xy" and box.cursor_position == 2
+
+
+async def test_reopening_shows_the_current_filter_with_the_cursor_at_the_end() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        await pilot.press("slash", *"environment=staging", "enter")
+        assert screen.table.has_focus and len(screen.table.view) == STAGING
+        await pilot.press("down", "slash")
+        assert box.has_focus and box.value == "environment=staging"
+        assert box.cursor_position == len("environment=staging")
+        await pilot.press("backspace", "backspace", "backspace", *"ing", "enter")  # edit at the end, as in any text box
+        assert box.value == "environment=staging" and len(screen.table.view) == STAGING
+        await pilot.press("escape")
+        assert not box.display and len(screen.table.view) == TOTAL
+
+
+def _burst(app, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Keys as a terminal delivers fast typing: all queued before the first is handled (pilot.press waits)."""
+    for ch in text:
+        key = events.Key(ch, ch)
+        key.set_sender(app)
+        app.post_message(key)
+
+
+async def test_fast_typing_is_never_rewritten_by_older_changes() -> None:
+    """Keys arrive before the box has reported the previous ones. The box used to be written back from those
+    older reports: the cursor jumped back, and after Esc and `/` old text came back with the cursor at 0."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        await pilot.press("slash")
+        text = "hostname=~web-0[2-4]"
+        _burst(app, text)
+        await pilot.pause()
+        assert box.value == text and box.cursor_position == len(text)
+        assert sorted(h.labels["hostname"] for h in screen.table.view) == ["web-02", "web-03", "web-04"]
+        await pilot.press("escape", "slash")
+        _burst(app, "environment")
+        await pilot.pause()
+        assert box.value == "environment" and box.cursor_position == len("environment")
+
+
+async def test_paste_inserts_at_the_cursor_and_applies_the_filter() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        await pilot.press("slash", *"environment=")
+        app.post_message(events.Paste("staging"))
+        await pilot.pause()
+        assert box.value == "environment=staging" and box.cursor_position == len(box.value)
+        assert len(screen.table.view) == STAGING
+        await pilot.press("home")
+        app.post_message(events.Paste("web "))  # inserted where the cursor is, not at the end
+        await pilot.pause()
+        assert box.value == "web environment=staging" and box.cursor_position == 4
+        await pilot.press("escape", "slash")
+        assert box.value == "" and len(screen.table.view) == TOTAL
+        app.post_message(events.Paste("environment=dev\nsecond line ignored"))  # first line, as Input takes it
+        await pilot.pause()
+        assert box.value == "environment=dev"
+        assert {h.labels.get("environment") for h in screen.table.view} == {"dev"}
+
+
+async def test_pasted_control_characters_are_shown_not_sent_to_the_terminal() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        _, box = await _screen(app)
+        await pilot.press("slash")
+        app.post_message(events.Paste("\x1b[2Jweb\u202e"))
+        await pilot.pause()
+        assert box.value == "\\x1b[2Jweb\\u202e"
+
+
+async def test_bad_expression_is_flagged_literally_and_keeps_the_previous_filter() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        await pilot.press("slash", *"environment=staging")
+        app.post_message(events.Paste(" hostname=~[/nope]("))  # markup in the error must not be parsed
+        await pilot.pause()
+        assert box.has_class("-invalid") and "[/nope](" in str(box.border_subtitle)
+        assert len(screen.table.view) == STAGING
+        await pilot.press("escape")
+        assert not box.has_class("-invalid") and len(screen.table.view) == TOTAL
