@@ -263,7 +263,9 @@ class PrometheusClient:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
             raise
         try:
-            return [_target(t) for t in data.active_targets]
+            return [_target(t) for t in _decode_list(data.active_targets, _TARGETS)]
+        except msgspec.DecodeError as e:
+            raise BadJSON(url, f"unexpected targets reply ({_one_line(str(e), 120)})") from None
         except ValueError as e:
             raise BadJSON(url, f"unexpected targets reply (ValueError: {e})") from None
 
@@ -360,11 +362,29 @@ class _ActiveTarget(msgspec.Struct, rename="camel"):
 
 
 class _TargetsData(msgspec.Struct, rename="camel"):
-    active_targets: list[_ActiveTarget]
+    active_targets: msgspec.Raw  # decoded in batches by _decode_list
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
+_TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+# A decoder call holds the interpreter lock from start to end: one call over 50,000 targets (tens of MB) kept
+# the console's UI thread waiting for longer than a key may take. Above this size a list is split into its
+# elements first (a fast scan) and decoded BATCH elements at a time, so the UI gets the lock in between.
+_ONE_CALL_BYTES = 512 * 1024
+_BATCH = 2000
+
+
+def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]]) -> list[T]:
+    """A JSON array decoded by `decoder`, in one call when small, in batches of elements when large."""
+    if len(raw) <= _ONE_CALL_BYTES:
+        return decoder.decode(raw)
+    parts = _RAW_LIST.decode(raw)
+    out: list[T] = []
+    for i in range(0, len(parts), _BATCH):
+        out += decoder.decode(b"[" + b",".join(parts[i : i + _BATCH]) + b"]")
+    return out
 
 
 def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, str | list[str]]:
@@ -411,7 +431,7 @@ def _parse_result(url: str, data: _QueryData, source: str = "") -> list[Sample]:
     try:
         if kind == "vector":
             out = []
-            for r in _ELEMENTS.decode(data.result):
+            for r in _decode_list(data.result, _ELEMENTS):
                 try:
                     value = _float(r.value[1])
                 except ValueError:  # NaN / stale: nothing to say about this series
