@@ -10,9 +10,11 @@ with the snapshot, so the UI gets it for free.
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from fleetui.domain.age import format_age
@@ -173,10 +175,9 @@ class FleetSnapshot:
 
     def summary(self) -> dict[str, int]:
         """Count per state, every state present (0 included) in HostState order."""
-        counts = {s.value: 0 for s in HostState}
-        for h in self.hosts:
-            counts[h.state.value] += 1
-        return counts
+        # counted in C (the console does this on its UI thread for every refresh: 50,000 hosts)
+        by_state = Counter(map(_STATE, self.hosts))
+        return {s.value: by_state[s] for s in HostState}
 
     def by_instance(self) -> dict[str, HostStatus]:
         return {h.instance: h for h in self.hosts}
@@ -256,6 +257,9 @@ def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
     return FleetDiff(
         tuple(sorted(added, key=_instance)), removed, tuple(sorted(changed, key=_instance)), frozenset(timing)
     )
+
+
+_STATE = attrgetter("state")
 
 
 def _instance(h: HostStatus) -> str:
