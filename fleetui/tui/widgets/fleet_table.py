@@ -138,41 +138,46 @@ class FleetTable(ScrollView, can_focus=True):
         """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
 
         `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): swapped
-        in place, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting.
+        in place, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting. Any
+        other changed row whose sort key and filter result stay the same is swapped in place too (a down host
+        whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
+        move are taken out and put back, or the view re-sorted when they are many.
         """
         keep = self.cursor_host.instance if self.cursor_host else None
         hosts = self._hosts
         removed = [i for i in removed if i in hosts]
         column = self._sort_column()
+        sort_key = column.sort_key
+        predicate = self._predicate
+        swap_timing = bool(timing) and not column.dynamic
+        in_place: list[HostStatus] = []
+        reshaped: list[HostStatus] = []  # in place, but their cells may be wider
         moved: list[HostStatus] = []
-        changed = changed if isinstance(changed, list | tuple) else list(changed)
-        many = len(changed) - len(timing) + len(removed) > _INCREMENTAL  # the view is re-sorted anyway
-        if many:
-            for instance in removed:
-                hosts.pop(instance, None)
-            moved = [h for h in changed if h.instance not in timing] if timing else list(changed)
-            for h in changed:
-                hosts[h.instance] = h
-            self._measure(moved, reset=False)
-            self._rebuild_view(keep=keep)
-            return
-        if timing and not column.dynamic:
+        for h in changed:
+            old = hosts.get(h.instance)
+            if old is None:
+                moved.append(h)
+            elif swap_timing and h.instance in timing:
+                in_place.append(h)
+            elif sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h)):
+                in_place.append(h)
+                reshaped.append(h)
+            else:
+                moved.append(h)
+        if in_place:
             pos = self._positions()
             view = self._view
-            for h in changed:
-                if h.instance in timing and h.instance in hosts:
-                    hosts[h.instance] = h
-                    i = pos.get(h.instance)
-                    if i is not None:
-                        view[i] = h
-                else:
-                    moved.append(h)
-        else:
-            moved = list(changed)
+            for h in in_place:
+                hosts[h.instance] = h
+                i = pos.get(h.instance)
+                if i is not None:
+                    view[i] = h
+            if reshaped:
+                self._measure(reshaped, reset=False)
         if not moved and not removed:
-            self.refresh()  # only ages moved on: repaint what is on screen
+            self.refresh()  # nothing moved: repaint what is on screen
             return
-        if len(moved) + len(removed) > _INCREMENTAL:
+        if len(moved) + len(removed) > _INCREMENTAL:  # the view is re-sorted
             for instance in removed:
                 hosts.pop(instance, None)
             for h in moved:
