@@ -8,14 +8,13 @@ the terminal. Sorting uses the raw values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus
 from fleetui.tui.fmt import host_job, host_name
+from fleetui.tui.fmt import natural_key as natural_key  # re-exported: the table sorts by it too
 from fleetui.tui.safe import visible
 
 STATE_GLYPH: dict[HostState, str] = {
@@ -61,28 +60,6 @@ class Column:
 
 def _last_seen_key(h: HostStatus) -> float:
     return -(h.last_seen or 0.0)  # newest first
-
-
-_DIGITS = re.compile(r"([0-9]+)")
-
-
-@lru_cache(maxsize=1 << 17)
-def natural_key(text: str) -> str:
-    """`web-2` before `web-10`, `10.0.0.9` before `10.0.0.10`: numbers compare as numbers.
-
-    One string (not a tuple of parts), so sorting 50,000 hosts compares flat strings: each run of digits
-    becomes NUL (before any text, as a number sorts before text at the same place), its length in six
-    digits and the digits without leading zeros, so a longer number is a larger one. No int(): an instance
-    is outside text, and int() refuses runs of more than 4,300 digits.
-    """
-    out = []
-    for i, p in enumerate(_DIGITS.split(text.casefold())):
-        if i % 2:  # a digit run (the split's captured group)
-            n = p.lstrip("0") or "0"
-            out.append(f"\x00{len(n):06d}{n}")
-        elif p:
-            out.append(p)
-    return "".join(out)
 
 
 def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:

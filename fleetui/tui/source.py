@@ -63,7 +63,7 @@ def _stop(loop: asyncio.AbstractEventLoop) -> None:
 def _warm_sort_keys(snap: FleetSnapshot) -> None:
     """Compute the table's natural sort key of every new instance here, on the source's thread: the table
     sorts by it on the UI's thread, where 50,000 new keys took half a second (cached, so it finds them)."""
-    from fleetui.tui.columns import natural_key
+    from fleetui.tui.fmt import natural_key
 
     for h in snap.hosts:
         natural_key(h.instance)
