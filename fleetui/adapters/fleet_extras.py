@@ -1,4 +1,5 @@
-"""What a fleet refresh adds to Prometheus' view: silent hosts from the targets directory, and firing alerts.
+"""What a fleet refresh adds to Prometheus' view: silent hosts from the targets directory, firing alerts, and
+Alloy drift (fleetui.domain.drift: one instant query, plus the local operation log).
 
 Separate from the Prometheus reader so each stays small: `enrich(settings, snapshot)` reads the alerts and the
 targets directory concurrently and returns the snapshot with silent rows added and alerts attributed. A
@@ -10,12 +11,18 @@ error in the snapshot's alerts view.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fleetui.adapters.alertmanager import read_alerts
+from fleetui.adapters.oplog import OpLog
 from fleetui.config import Settings
 from fleetui.domain.alerts import AlertsView, with_alerts
+from fleetui.domain.drift import DRIFT_QUERY, Recorded, Running, parse_running, recorded_from_log, with_drift
 from fleetui.domain.fleet import FleetSnapshot
 from fleetui.domain.silent import Enrolled, with_silent
+
+if TYPE_CHECKING:
+    from fleetui.adapters.prometheus import PrometheusClient
 
 
 async def read_enrolled(settings: Settings) -> tuple[Enrolled, ...] | None:
@@ -31,12 +38,47 @@ async def read_enrolled(settings: Settings) -> tuple[Enrolled, ...] | None:
     return tuple(Enrolled(e.name, e.targets, e.labels, e.updated_at) for e in entries if e.state == "active")
 
 
-async def enrich(settings: Settings, snap: FleetSnapshot, *, alerts: bool = True) -> FleetSnapshot:
-    enrolled, view = await asyncio.gather(
-        read_enrolled(settings), read_alerts(settings) if alerts else asyncio.sleep(0, None)
+async def read_running(client: PrometheusClient | None) -> dict[str, Running]:
+    """Alloy's own metrics per instance (one instant query); empty when there is no client or it fails (a
+    refresh never fails for drift: the versions then come from the operation log alone)."""
+    from fleetui.adapters.prometheus import PrometheusError
+
+    if client is None:
+        return {}
+    try:
+        samples = await client.query(DRIFT_QUERY)
+    except PrometheusError:
+        return {}
+    return parse_running(s.labels for s in samples)
+
+
+async def read_recorded(oplog: OpLog | None = None) -> dict[str, Recorded]:
+    """What fleetui recorded at each host's last enrollment (the local operation log, read in a thread)."""
+    log = oplog or OpLog()
+    try:
+        records = await asyncio.to_thread(log.read)
+    except OSError:
+        return {}
+    return recorded_from_log(records)
+
+
+async def enrich(
+    settings: Settings,
+    snap: FleetSnapshot,
+    *,
+    alerts: bool = True,
+    client: PrometheusClient | None = None,
+    oplog: OpLog | None = None,
+) -> FleetSnapshot:
+    """`client`: the refresh's Prometheus client, for the one drift query (None: drift from the log only)."""
+    enrolled, view, running, recorded = await asyncio.gather(
+        read_enrolled(settings),
+        read_alerts(settings) if alerts else asyncio.sleep(0, None),
+        read_running(client),
+        read_recorded(oplog),
     )
     if enrolled is not None:
         snap = with_silent(snap, enrolled)
     if isinstance(view, AlertsView):
         snap = with_alerts(snap, view)
-    return snap
+    return with_drift(snap, running, recorded)

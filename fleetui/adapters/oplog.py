@@ -37,6 +37,7 @@ class OpRecord:
     host_state: str  # changed | unchanged | rolled back | unknown: …
     failed_step: str | None = None
     config_sha256: str | None = None
+    alloy_version: str | None = None  # the Alloy version read back from the host afterwards (drift)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class OpRecord:
             "host_state": self.host_state,
             "failed_step": self.failed_step,
             "config_sha256": self.config_sha256,
+            "alloy_version": self.alloy_version,
         }
 
     @classmethod
@@ -62,6 +64,7 @@ class OpRecord:
             host_state=str(data.get("host_state", "")),
             failed_step=None if data.get("failed_step") is None else str(data["failed_step"]),
             config_sha256=None if data.get("config_sha256") is None else str(data["config_sha256"]),
+            alloy_version=None if data.get("alloy_version") is None else str(data["alloy_version"]),
         )
 
 
@@ -91,6 +94,7 @@ def record_for(
 ) -> OpRecord:
     """The record of one finished operation, from named fields only (never from the request: no secrets)."""
     sha = observed.get("config_sha256")
+    version = observed.get("alloy_version")
     return OpRecord(
         time=time.time() if now is None else now,
         user=local_user(),
@@ -100,6 +104,7 @@ def record_for(
         host_state=host_state,
         failed_step=failed_step,
         config_sha256=sha if isinstance(sha, str) and len(sha) == 64 else None,
+        alloy_version=version[:64] if isinstance(version, str) and version else None,
     )
 
 

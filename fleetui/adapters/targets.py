@@ -9,7 +9,9 @@ is `ssh://user@host/path` (the Prometheus host), so Prometheus never reads half 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -55,6 +57,7 @@ class HistoryEntry:
     retired_at: float | None = None
     targets: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    retirements: tuple[float, ...] = ()  # every time this address was retired, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class HistoryEntry:
             "retired_at": iso_utc(self.retired_at) if self.retired_at is not None else None,
             "targets": list(self.targets),
             "labels": self.labels,
+            "retirements": [iso_utc(t) for t in self.retirements],
         }
 
 
@@ -84,17 +88,29 @@ def _summarise(text: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
 
 
 def history_from(listing: list[tuple[str, float]], read: Mapping[str, str | None]) -> list[HistoryEntry]:
-    """Build the audit trail from (file name, mtime) pairs and the files' contents. Pure."""
-    out: list[HistoryEntry] = []
+    """Build the audit trail from (file name, mtime) pairs and the files' contents. Pure.
+
+    One entry per address: a host enrolled, retired and enrolled again is one active entry whose
+    `retirements` lists the earlier retirements, not an active and a retired row side by side."""
+    active: dict[str, HistoryEntry] = {}
+    retired: dict[str, list[HistoryEntry]] = {}
     for fname, mtime in listing:
         m = RETIRED_RE.match(fname)
         if m:
-            retired = datetime.strptime(m["ts"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+            stamp = datetime.strptime(m["ts"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
             targets, labels = _summarise(read.get(fname))
-            out.append(HistoryEntry(m["base"][: -len(SUFFIX)], fname, "retired", mtime, retired, targets, labels))
+            name = m["base"][: -len(SUFFIX)]
+            retired.setdefault(name, []).append(HistoryEntry(name, fname, "retired", mtime, stamp, targets, labels))
         elif fname.endswith(SUFFIX) and not fname.startswith("."):
             targets, labels = _summarise(read.get(fname))
-            out.append(HistoryEntry(fname[: -len(SUFFIX)], fname, "active", mtime, None, targets, labels))
+            name = fname[: -len(SUFFIX)]
+            active[name] = HistoryEntry(name, fname, "active", mtime, None, targets, labels)
+    out: list[HistoryEntry] = []
+    for name in {*active, *retired}:
+        past = sorted(retired.get(name, []), key=lambda e: e.retired_at or 0.0)
+        times = tuple(e.retired_at or 0.0 for e in past)
+        entry = active.get(name) or past[-1]
+        out.append(dataclasses.replace(entry, retirements=times))
     out.sort(key=lambda e: (e.retired_at or e.updated_at, e.name))
     return out
 
@@ -168,6 +184,11 @@ class LocalTargetStore:
         return None
 
     async def history(self) -> list[HistoryEntry]:
+        """Read in a thread: the console calls this on every refresh, and a directory of many files must not
+        hold up its event loop."""
+        return await asyncio.to_thread(self._history)
+
+    def _history(self) -> list[HistoryEntry]:
         if not self.dir.is_dir():
             raise TargetStoreError(f"{self.location}: targets directory does not exist")
         listing, contents = [], {}

@@ -328,6 +328,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if out is not None:
             out.close(batch)
+    from fleetui.commands import oplog_write
+
+    oplog_write.log_results((h.result for h in batch.hosts), verb="enroll")
     data = batch.results_json(source)
     write_results(results_path, data)
     if args.json:

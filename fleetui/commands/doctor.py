@@ -1,9 +1,11 @@
-"""`fleetui doctor HOST... [--json]`: the troubleshooting checklist, run for you, read-only.
+"""`fleetui doctor HOST... | --all [--json]`: the troubleshooting checklist, run for you, read-only.
 
-One host: every check with its evidence and fix, the first failure marked. Several hosts: the same per host,
-then a tally of where each host's trouble starts (first failing check -> hosts). `--json` prints one object
-(one host) or `{"hosts": [...], "tally": {...}}`. Exit codes: 0 no check failed, 1 a check failed on some
-host, 2 bad input or configuration.
+One host: every check with its evidence and fix, the first failure marked. Several hosts (or `--all`: every
+host of the fleet as Prometheus lists it, reached like the console reaches it): they run through the
+operation runner, `--concurrency` at a time, each printed as it finishes, then a tally of where each host's
+trouble starts (first failing check -> how many hosts, and which). `--json` prints one object (one host) or
+`{"hosts": [...], "tally": {check: n}, "first_failures": {check: [host, ...]}}`. Exit codes: 0 no check
+failed, 1 a check failed on some host (or the doctor could not finish one), 2 bad input or configuration.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ SYMBOL = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skipped": "skip"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("hosts", nargs="+", metavar="HOST", help="[user@]host[:port]; several: a fleet doctor with a tally")
+    p.add_argument("hosts", nargs="*", metavar="HOST", help="[user@]host[:port]; several: a fleet doctor with a tally")
+    p.add_argument("--all", action="store_true", help="every host of the fleet (as Prometheus lists it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--port", type=int, default=None, help="SSH port (default: ssh.port)")
     p.add_argument("--user", default=None, help="SSH user (default: ssh.user); non-root users need sudo")
@@ -37,6 +40,8 @@ def _targets(args: argparse.Namespace, settings: Settings) -> list[Any]:
     from fleetui.doctor.probe import DoctorTarget
     from fleetui.domain.hostarg import parse_host_arg
 
+    if args.all:
+        return []
     user = args.user or str(settings["ssh.user"])
     port = args.port or int(settings["ssh.port"])
     out = []
@@ -52,12 +57,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import json
 
+    from fleetui.adapters.prometheus import PrometheusError
     from fleetui.commands.enroll import host_key_callback
     from fleetui.doctor.fleet import doctor_fleet
-    from fleetui.doctor.model import tally
+    from fleetui.doctor.model import tally, tally_hosts
     from fleetui.domain.host import InputError
 
     try:
+        if bool(args.hosts) == bool(args.all):
+            raise ValueError("name the hosts to examine, or give --all (not both)")
         targets = _targets(args, settings)
         if args.concurrency is not None and args.concurrency < 1:
             raise ValueError("--concurrency must be at least 1")
@@ -69,7 +77,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (InputError, ValueError) as e:
         print(f"fleetui doctor: {e}", file=sys.stderr)
         return 2
-    many = len(targets) > 1
+    if args.all:
+        try:
+            targets = asyncio.run(_fleet_targets(args, settings))
+        except (PrometheusError, ValueError) as e:  # no Prometheus, or no fleet at all: one line, exit 2
+            print(f"fleetui doctor --all: {e}", file=sys.stderr)
+            return 2
+    many = len(targets) > 1 or args.all
     progress = (lambda r: print(_one_line(r), file=sys.stderr, flush=True)) if many and not args.json else None
     reports = asyncio.run(
         doctor_fleet(
@@ -89,6 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             else {
                 "hosts": [r.to_json() for r in reports],
                 "tally": tally(reports),
+                "first_failures": tally_hosts(reports),
             }
         )
         print(json.dumps(doc, ensure_ascii=False))
@@ -96,15 +111,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for r in reports:
             print_report(r, verbose=args.verbose)
         if many:
-            print("Where the trouble starts (first failing check):")
-            for check, n in tally(reports).items():
-                print(f"  {n:>4}  {check}")
+            print_tally(reports)
     return 0 if all(r.healthy for r in reports) else 1
 
 
+async def _fleet_targets(args: argparse.Namespace, settings: Settings) -> list[Any]:
+    """Every host of the fleet, as the console would reach it over SSH."""
+    from fleetui.adapters.prometheus import FleetReader, PrometheusClient
+    from fleetui.doctor.fleet import fleet_targets
+
+    async with PrometheusClient(settings) as client:
+        snap = await FleetReader(client, settings).snapshot()
+    if not snap.hosts:
+        raise ValueError("the fleet has no hosts")
+    return fleet_targets(snap.hosts, settings, user=args.user, port=args.port)
+
+
 def _one_line(report: Any) -> str:
+    from fleetui.domain.logline import visible
+
     first = report.first_failure
-    return f"{report.host}: " + (f"first failure: {first.id}: {first.summary}" if first else "no failure")
+    if report.error:
+        return f"{visible(report.host)}: {visible(report.error)}"
+    return f"{visible(report.host)}: " + (
+        f"first failure: {first.id}: {visible(first.summary)}" if first else "no failure"
+    )
+
+
+def print_tally(reports: Any) -> None:
+    """Where the trouble starts: per first failing check, how many hosts and which (in checklist order)."""
+    from fleetui.doctor.model import TROUBLE_TITLES, tally_hosts
+    from fleetui.domain.logline import visible
+
+    print("Where the trouble starts (first failing check):")
+    for check, hosts in tally_hosts(reports).items():
+        print(f"  {len(hosts):>4}  {check:<12} {TROUBLE_TITLES[check]:<34} {visible(', '.join(hosts))}")
 
 
 def print_report(report: Any, *, verbose: bool = False) -> None:
@@ -112,7 +153,7 @@ def print_report(report: Any, *, verbose: bool = False) -> None:
 
     first = report.first_failure
     mode = f" ({report.mode})" if report.mode else ""
-    print(f"{report.host} — {report.address}{mode}")
+    print(f"{visible(report.host)} — {visible(report.address)}{mode}")
     for c in report.checks:
         mark = "→" if c is first else " "
         print(f" {mark} {SYMBOL[c.status.value]}  {c.title:<32} {visible(c.summary)}")
@@ -121,4 +162,7 @@ def print_report(report: Any, *, verbose: bool = False) -> None:
                 print(f"            {visible(ev)}")
             if c.hint:
                 print(f"            fix: {c.hint}")
-    print(f"   first failure: {first.title}" if first else "   no check failed")
+    if report.error:
+        print(f"   {visible(report.error)}")
+    else:
+        print(f"   first failure: {first.title}" if first else "   no check failed")

@@ -222,7 +222,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import json
 
-    from fleetui.commands import batch_enroll
+    from fleetui.commands import batch_enroll, oplog_write
     from fleetui.deploy.enroll import enroll_operation, resolve_secrets
     from fleetui.deploy.runner import Runner
     from fleetui.domain.host import InputError
@@ -265,7 +265,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
         if not args.json:
             print(f"Enrolling {req.address} ({req.mode.value} mode)")
-        result = await drive(runner.start(op()), quiet=args.json, verb="enroll")
+        run = runner.start(op())
+        try:
+            result = await drive(run, quiet=args.json, verb="enroll")
+        finally:
+            oplog_write.log_results([run.result], verb="enroll")  # Ctrl-C too: the run rolled back first
         if args.json:
             print(json.dumps(result.to_json()))
         elif result.ok:

@@ -104,7 +104,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if input(f"Apply {len(targets)} fix(es)? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 0
+    from fleetui.commands import oplog_write
+
     results = asyncio.run(_run(targets, settings, on_key, dry_run=False, quiet=args.json, concurrency=args.concurrency))
+    oplog_write.log_results(results, verb="fix")
     if args.json:
         print(json.dumps({"results": [r.to_json() for r in results], "manual": manual}))
     else:

@@ -1,5 +1,5 @@
 """`fleetui history`: the targets directory read as an audit trail (enrolled and retired hosts, with times),
-then the local operation log (every operation the console ran from this machine: user, host, outcome)."""
+then the local operation log (every operation the console or the CLI ran from this machine: user, host, outcome)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if input(f"Retire {req.address}{what}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 0
-    result = asyncio.run(_enroll.drive(Runner(settings).start(op), quiet=args.json, verb="retire"))
+    from fleetui.commands import oplog_write
+
+    run = Runner(settings).start(op)
+    try:
+        result = asyncio.run(_enroll.drive(run, quiet=args.json, verb="retire"))
+    finally:
+        oplog_write.log_results([run.result], verb="retire")
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.ok:

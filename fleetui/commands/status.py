@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     async def read() -> FleetSnapshot:
         async with PrometheusClient(settings) as client:
             reader = FleetReader(client, settings, stale_after=args.stale_after, required_labels=args.require_label)
-            return await enrich(settings, await reader.snapshot())
+            return await enrich(settings, await reader.snapshot(), client=client)
 
     try:
         snap = asyncio.run(read())
@@ -104,12 +104,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render_table(snap: FleetSnapshot) -> str:
-    """Aligned columns: instance, state, mode, last seen, job, alerts, problem codes; then a summary line and
-    the firing alerts no host matches."""
+    """Aligned columns: instance, state, mode, last seen, job, alerts, Alloy version and config drift, problem
+    codes; then a summary line, the Alloy versions in use and the firing alerts no host matches."""
+    from fleetui.domain import drift
     from fleetui.domain.alerts import short
 
     now = snap.taken_at or time.time()
-    header = ("INSTANCE", "STATE", "MODE", "LAST SEEN", "JOB", "ALERTS", "PROBLEMS")
+    header = ("INSTANCE", "STATE", "MODE", "LAST SEEN", "JOB", "ALERTS", "ALLOY", "PROBLEMS")
     rows = [
         (
             h.instance,
@@ -118,6 +119,7 @@ def render_table(snap: FleetSnapshot) -> str:
             h.age(now),
             h.job or "-",
             short(h.alerts) or "-",
+            drift.short(h.drift).replace("·", "-"),
             ", ".join(dict.fromkeys(p.code for p in h.problems)) or "-",
         )
         for h in snap.hosts
@@ -128,6 +130,9 @@ def render_table(snap: FleetSnapshot) -> str:
     n_problems = sum(len(h.problems) for h in snap.hosts)
     lines.append("")
     lines.append(f"{len(snap.hosts)} hosts: {counts}; {n_problems} problems")
+    versions = drift.versions_in_use(snap.hosts)
+    if any(v != "unknown" for v, _ in versions):
+        lines.append("alloy versions: " + ", ".join(f"{v} ({n})" for v, n in versions))
     view = snap.alerts_view
     if view is not None and view.error:
         lines.append(f"alerts: not read ({view.error})")

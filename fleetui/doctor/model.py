@@ -95,6 +95,7 @@ class DoctorReport:
     nodename: str | None = None
     elapsed_s: float = 0.0
     facts: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None  # the doctor could not finish this host (cancelled, a bug): never healthy
 
     @property
     def first_failure(self) -> CheckResult | None:
@@ -102,7 +103,13 @@ class DoctorReport:
 
     @property
     def healthy(self) -> bool:
-        return self.first_failure is None
+        return self.first_failure is None and self.error is None
+
+    @property
+    def trouble(self) -> str:
+        """Where this host's trouble starts, for a tally: its first failing check, `stopped`, or `healthy`."""
+        first = self.first_failure
+        return first.id if first else STOPPED if self.error is not None else HEALTHY
 
     def check(self, check_id: str) -> CheckResult:
         return next(c for c in self.checks if c.id == check_id)
@@ -122,6 +129,7 @@ class DoctorReport:
             "nodename": self.nodename,
             "healthy": self.healthy,
             "first_failure": first.id if first else None,
+            "error": self.error,
             "counts": self.counts(),
             "checks": [c.to_json() for c in self.checks],
             "elapsed_s": round(self.elapsed_s, 3),
@@ -129,14 +137,20 @@ class DoctorReport:
 
 
 HEALTHY = "healthy"
+STOPPED = "stopped"  # the doctor did not finish the host (cancelled, or it failed itself)
+TROUBLE_TITLES: Mapping[str, str] = {**{c.id: c.title for c in CHECKS}, STOPPED: "doctor stopped", HEALTHY: "healthy"}
 
 
 def tally(reports: Iterable[DoctorReport]) -> dict[str, int]:
-    """Hosts per first failing check (in checklist order), then `healthy`: where a fleet's trouble starts."""
-    counts: dict[str, int] = {}
+    """Hosts per first failing check (in checklist order), then `stopped`, then `healthy`: where a fleet's
+    trouble starts."""
+    return {k: len(v) for k, v in tally_hosts(reports).items()}
+
+
+def tally_hosts(reports: Iterable[DoctorReport]) -> dict[str, list[str]]:
+    """The hosts behind each entry of `tally`, in the order the reports came."""
+    hosts: dict[str, list[str]] = {}
     for r in reports:
-        first = r.first_failure
-        key = first.id if first else HEALTHY
-        counts[key] = counts.get(key, 0) + 1
-    order = {k: i for i, k in enumerate((*ORDER, HEALTHY))}
-    return dict(sorted(counts.items(), key=lambda kv: order[kv[0]]))
+        hosts.setdefault(r.trouble, []).append(r.host)
+    order = {k: i for i, k in enumerate((*ORDER, STOPPED, HEALTHY))}
+    return dict(sorted(hosts.items(), key=lambda kv: order[kv[0]]))

@@ -30,6 +30,7 @@ RULES_HINT = (
 
 if TYPE_CHECKING:
     from fleetui.domain.alerts import Alert, AlertsView
+    from fleetui.domain.drift import Drift
 
 
 class HostState(StrEnum):
@@ -80,6 +81,7 @@ class HostStatus:
     scrape_duration: float | None = None
     last_seen_pending: bool = False
     alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
+    drift: Drift | None = None  # Alloy version and config drift, filled by fleetui.domain.drift.with_drift
 
     @property
     def hostname(self) -> str | None:
@@ -114,6 +116,7 @@ class HostStatus:
             and self.problems == other.problems
             and self.labels == other.labels
             and self.alerts == other.alerts
+            and self.drift == other.drift
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +133,7 @@ class HostStatus:
             "last_error": self.last_error,
             "scrape_duration": self.scrape_duration,
             "alerts": [a.to_json() for a in self.alerts],
+            "drift": None if self.drift is None else self.drift.to_json(),
         }
 
 
@@ -179,6 +183,12 @@ class FleetSnapshot:
         by_state = Counter(map(_STATE, self.hosts))
         return {s.value: by_state[s] for s in HostState}
 
+    def versions_json(self) -> list[dict[str, Any]]:
+        """Alloy versions in use and by how many hosts (fleetui.domain.drift), newest first."""
+        from fleetui.domain.drift import versions_in_use
+
+        return [{"version": v, "hosts": n} for v, n in versions_in_use(self.hosts)]
+
     def by_instance(self) -> dict[str, HostStatus]:
         return {h.instance: h for h in self.hosts}
 
@@ -191,6 +201,7 @@ class FleetSnapshot:
             "last_seen_source": self.last_seen_source,
             "backend": self.backend,
             "notes": list(self.notes),
+            "versions": self.versions_json(),
             "alerts": None
             if self.alerts_view is None
             else {

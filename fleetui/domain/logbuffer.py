@@ -17,7 +17,7 @@ import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from fleetui.domain.logline import LineFilter, LogLine
+from fleetui.domain.logline import Level, LineFilter, LogLine
 
 
 class LogBuffer:
@@ -33,6 +33,7 @@ class LogBuffer:
         self.filter = LineFilter()
         self.hide = False
         self._rx: re.Pattern[str] | None = None
+        self._levels: frozenset[Level | None] | None = None  # levels the level filter lets through (None: all)
         self._view: list[int] | None = None  # None: every line is visible
         self._vstart = 0
 
@@ -97,9 +98,15 @@ class LogBuffer:
             self.longest = longest
         if self._view is None:
             return n, overflow
-        view, shows = self._view, self._shows
+        view = self._view
         before = len(view)
-        view.extend(seq + i for i, ln in enumerate(lines) if shows(ln))
+        levels = self._levels
+        if levels is not None and not (self.hide and self._rx is not None):
+            # the level filter alone, the common case while streaming: a set lookup per line, no call
+            view.extend([seq + i for i, ln in enumerate(lines) if ln.level in levels or ln.source == "fleetui"])
+        else:
+            shows = self._shows
+            view.extend([seq + i for i, ln in enumerate(lines) if shows(ln)])
         added = len(view) - before
         removed = 0
         first = self.first_seq
@@ -117,6 +124,8 @@ class LogBuffer:
         """Apply a filter; the view is rebuilt once (O(kept))."""
         self.filter, self.hide = line_filter, hide
         self._rx = line_filter.compiled()
+        low = line_filter.min_level
+        self._levels = None if low is None else frozenset(lv for lv in (None, *Level) if (lv or Level.INFO) >= low)
         if line_filter.min_level is None and not (hide and self._rx is not None):
             self._view, self._vstart = None, 0
             return
@@ -125,7 +134,8 @@ class LogBuffer:
         self._vstart = 0
 
     def _shows(self, line: LogLine) -> bool:
-        if not self.filter.level_ok(line):
+        levels = self._levels
+        if levels is not None and line.level not in levels and not line.is_note:
             return False
         if not self.hide or self._rx is None or line.is_note:
             return True

@@ -31,6 +31,7 @@ from fleetui.tui.commands import FleetCommands, PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.operations import Operations
+from fleetui.tui.screens.fix import FixDialog, register_fix
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.history import HistoryScreen
@@ -38,6 +39,8 @@ from fleetui.tui.screens.host import host_screen
 from fleetui.tui.screens.plan import PlanScreen
 from fleetui.tui.screens.retire import RetireDialog, register_retire
 from fleetui.tui.screens.welcome import WelcomeScreen
+from fleetui.tui.screens.wizard import WizardScreen, register_reenroll
+from fleetui.tui.screens.wizard.opener import reenroll_form, suggestions_from
 from fleetui.tui.source import FleetSource
 from fleetui.tui.themes import DEFAULT_THEME, STATUS_VARIABLES, load_themes
 
@@ -76,6 +79,10 @@ class FleetApp(App[None]):
         self.host_actions = host_actions or default_actions()
         if self.host_actions.get("host.retire") is None:
             register_retire(self.host_actions, self.open_retire)
+        if self.host_actions.get("host.reenroll") is None:
+            register_reenroll(self.host_actions, self.open_reenroll)
+        if self.host_actions.get("host.fix") is None:
+            register_fix(self.host_actions, self.open_fix)
         loaded = load_themes(themes_dir(), *extra_theme_dirs)
         self.fleet_themes: list[str] = []
         for theme in loaded.themes:
@@ -125,20 +132,58 @@ class FleetApp(App[None]):
         if len(message.hosts) > MAX_MERGED:
             self.notify(f"{len(message.hosts)} hosts shown: filter down to {MAX_MERGED} or fewer for one merged log")
         elif message.hosts:
-            open_logs(self, message.hosts, self.settings)
+            open_logs(self, message.hosts, self.settings, on_unknown_key=self.operations.ask_host_key)
 
     @on(OpenDoctor)
     def _open_doctor(self, message: OpenDoctor) -> None:
         from fleetui.tui.screens.doctor import open_doctor
 
         if message.hosts:
-            open_doctor(self, message.hosts, self.settings)
+            ops = self.operations
+            open_doctor(self, message.hosts, self.settings, runner=ops.runner, on_unknown_key=ops.ask_host_key)
 
     def open_retire(self, host: HostStatus) -> None:
         self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
 
+    def open_fix(self, host: HostStatus) -> None:
+        self.push_screen(FixDialog(self.operations, self.settings, self.feed, host))
+
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.settings, self.operations.oplog))
+
+    def action_enroll(self) -> None:
+        snapshot = self.feed.snapshot
+        suggestions = suggestions_from(snapshot.hosts if snapshot else (), self.settings["schema.required_labels"])
+        self.push_screen(WizardScreen(self.operations, self.settings, suggestions=suggestions), self._show_in_fleet)
+
+    def open_reenroll(self, host: HostStatus) -> None:
+        snapshot = self.feed.snapshot
+        required = self.settings["schema.required_labels"]
+        suggestions = suggestions_from(snapshot.hosts if snapshot else (), required)
+        form = reenroll_form(host, required)
+        screen = WizardScreen(self.operations, self.settings, form=form, suggestions=suggestions, reenroll=True)
+        self.push_screen(screen, self._show_in_fleet)
+
+    def _show_in_fleet(self, instance: str | None) -> None:
+        """After an enrollment: back to the fleet with the cursor on the host's row (once the feed has it)."""
+        fleet = next((s for s in self.screen_stack if isinstance(s, FleetScreen)), None)
+        if not instance or fleet is None:
+            return
+        while self.screen is not fleet:
+            self.pop_screen()
+        if not fleet.table.move_cursor_to(instance):
+            self.feed.refresh_now()
+            self.set_timer(1.0, lambda: fleet.table.move_cursor_to(instance))
+
+    def action_unattributed_alerts(self) -> None:
+        from fleetui.tui.screens.alerts import UnattributedAlertsScreen
+
+        self.push_screen(UnattributedAlertsScreen(self.feed))
+
+    def action_alloy_versions(self) -> None:
+        from fleetui.tui.screens.versions import VersionsScreen
+
+        self.push_screen(VersionsScreen(self.feed))
 
     def action_plan_enrollment(self) -> None:
         self.push_screen(PlanScreen(self.operations, self.settings))
@@ -183,6 +228,11 @@ class FleetApp(App[None]):
         """The app's own palette entries; each screen adds its own (fleetui.tui.commands)."""
         yield PaletteCommand("Help: keys of this screen", "List every key of the current screen (?)", self.action_help)
         yield PaletteCommand(
+            "Enroll a host…",
+            "The enrollment wizard: connect, choose what to collect, plan, apply (e on the fleet)",
+            self.action_enroll,
+        )
+        yield PaletteCommand(
             "Plan enrollment of a host…",
             "What enroll would change on a host, over SSH; changes nothing",
             self.action_plan_enrollment,
@@ -191,6 +241,16 @@ class FleetApp(App[None]):
             "History of enrolled and retired hosts",
             "The targets directory as the audit trail, and every operation run from this machine",
             self.action_history,
+        )
+        yield PaletteCommand(
+            "Alerts no host matches",
+            "Firing alerts whose instance is no host of the fleet (often a label problem)",
+            self.action_unattributed_alerts,
+        )
+        yield PaletteCommand(
+            "Alloy versions in use",
+            "Which Alloy versions the fleet runs, by how many hosts, and which hosts drift",
+            self.action_alloy_versions,
         )
         for name in self.fleet_themes:
             yield PaletteCommand(

@@ -73,10 +73,11 @@ def _label_column(name: str, priority: int) -> Column:
     return Column(f"label:{name}", visible(name), cell, _text_key(lambda h: h.labels.get(name, "")), 4, 24, priority)
 
 
-def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
-    """The fleet screen's columns, in display order; `key_labels` are the schema's required labels."""
+def fleet_columns(key_labels: Sequence[str], *, enriched: bool = False) -> list[Column]:
+    """The fleet screen's columns, in display order; `key_labels` are the schema's required labels; `enriched`:
+    the source reads alerts and Alloy drift, so they get columns (fleetui.tui.alerts_fmt)."""
     cols = [
-        Column("state", "state", lambda h, now: state_text(h.state), lambda h: STATE_RANK[h.state], 7, 7, 0),
+        Column("state", "state", lambda h, now: state_text(h.state), lambda h: STATE_RANK[h.state], 7, 8, 0),
         Column("instance", "instance", lambda h, now: visible(h.instance), _text_key(lambda h: h.instance), 12, 40, 1),
         Column("hostname", "hostname", lambda h, now: visible(host_name(h)), _text_key(host_name), 8, 32, 3),
         Column("job", "job", lambda h, now: visible(host_job(h)), _text_key(host_job), 3, 20, 5),
@@ -103,5 +104,9 @@ def fleet_columns(key_labels: Sequence[str]) -> list[Column]:
             right=True,
         ),
     ]
+    if enriched:
+        from fleetui.tui.alerts_fmt import enriched_columns
+
+        cols += enriched_columns()
     cols += [_label_column(name, 7 + i) for i, name in enumerate(key_labels)]
     return cols

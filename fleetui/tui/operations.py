@@ -115,7 +115,10 @@ class Operations:
                 self.subscribers.post(partial(OperationDone, handle.id, result))
 
     def _log(self, result: OperationResult) -> None:
-        """Append the run to the local operation log; a log that cannot be written is said, never fatal."""
+        """Append the run to the local operation log; a log that cannot be written is said, never fatal.
+        The wizard's read-only look at a host (`probe`) is not an operation worth a line."""
+        if result.operation == "probe":
+            return
         record = record_for(
             host=result.host,
             operation=result.operation,

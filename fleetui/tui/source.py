@@ -60,6 +60,13 @@ def _stop(loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon_threadsafe(loop.stop)
 
 
+def enriched(source: object) -> bool:
+    """Whether `source`'s snapshots are enriched like `fleetui status`'s — firing alerts and Alloy drift — so
+    the console shows their columns and sections. A source without the attribute is not: its fleet is shown
+    without them."""
+    return bool(getattr(source, "enriched", False))
+
+
 def _warm_sort_keys(snap: FleetSnapshot) -> None:
     """Compute the table's natural sort key of every new instance here, on the source's thread: the table
     sorts by it on the UI's thread, where 50,000 new keys took half a second (cached, so it finds them)."""
@@ -70,7 +77,9 @@ def _warm_sort_keys(snap: FleetSnapshot) -> None:
 
 
 class PrometheusSource:
-    """The fleet as the real Prometheus adapter reads it (five requests per refresh), off the UI's loop.
+    """The fleet as the real Prometheus adapter reads it (five requests per refresh), off the UI's loop,
+    enriched the way `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one
+    more request, to Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query).
 
     `history_steps`: history requests allowed after each refresh (one at a time). `close()` when done.
     """
@@ -92,6 +101,8 @@ class PrometheusSource:
         self._history: asyncio.Task[None] | None = None
         self._saved_at = 0.0
         self._thawed = time.monotonic()
+        self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
+        self.enriched = True
 
     @property
     def reader(self) -> FleetReader | None:
@@ -133,8 +144,14 @@ class PrometheusSource:
         return self._reader
 
     async def _refresh(self) -> FleetSnapshot:
+        from fleetui.adapters.fleet_extras import enrich
+
         reader = self._open()
         snap = await reader.refresh()
+        # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still off
+        # the UI's thread, from the snapshot handed out last time
+        snap = (await enrich(self.settings, snap, client=self._client)).with_diff(self._last)
+        self._last = snap
         _warm_sort_keys(snap)
         self._settle_heap()
         if reader.book.busy and (self._history is None or self._history.done()):
@@ -211,6 +228,11 @@ class FixedSource:
         self.current = snapshot
         self.location = location
         self.calls = 0
+
+    @property
+    def enriched(self) -> bool:
+        """A fixed snapshot counts as enriched when it was built with alerts (`alerts_view` set)."""
+        return self.current.alerts_view is not None
 
     async def snapshot(self) -> FleetSnapshot:
         self.calls += 1

@@ -184,3 +184,51 @@ def test_cli_fleet_doctor_tallies_first_failures(lab: Any, settings: Settings) -
     assert [h["first_failure"] for h in doc["hosts"]] == [None, "labels", "service"]
     text = subprocess.run([*argv[:-1]], capture_output=True, text=True, timeout=120, check=False)
     assert "→ FAIL  alloy.service running" in text.stdout and "Where the trouble starts" in text.stdout
+
+
+def test_fleet_doctor_runs_on_the_runner_waits_for_a_host_lock_and_tallies(lab: Any, settings: Settings) -> None:
+    """The fleet doctor is one read-only operation per host on `Runner.run_many`: a host another operation holds
+    (its runner lock, as an enrollment would) is examined only after it is released, the others go on; the
+    tally names the hosts behind each first failure. (db-01's Alloy is stopped in the lab as built.)"""
+    from fleetui.deploy.runner import Runner
+    from fleetui.doctor.model import tally_hosts
+
+    names = ("web-01", "db-01")
+    targets = [DoctorTarget(n, SshTarget(lab.host(n).address, lab.host(n).ssh_port, "root")) for n in names]
+
+    async def go() -> tuple[list[DoctorReport], list[str]]:
+        runner = Runner(settings)
+        held = runner.locks.lock_for(targets[0].ssh.host, None)  # as `fleetui enroll web-01` would hold it
+        await held.acquire()
+        finished: list[str] = []
+        first = asyncio.Event()
+
+        def reported(r: DoctorReport) -> None:
+            finished.append(r.host)
+            first.set()
+
+        run = asyncio.ensure_future(doctor_fleet(settings, targets, runner=runner, concurrency=2, on_report=reported))
+        await asyncio.wait_for(first.wait(), 60)
+        assert finished == ["db-01"], finished  # web-01 waits for its lock while db-01 is examined
+        held.release()
+        return await run, finished
+
+    reports, finished = asyncio.run(go())
+    assert finished == ["db-01", "web-01"] and [r.host for r in reports] == list(names)  # in the order given
+    assert tally_hosts(reports) == {"service": ["db-01"], "healthy": ["web-01"]}
+
+
+def test_cli_doctor_all_examines_the_whole_fleet(lab: Any, settings: Settings) -> None:
+    """`--all`: every host Prometheus lists, each in the tally exactly once; HOSTs with --all is bad input."""
+    argv = [sys.executable, "-m", "fleetui", "--config", str(lab.config_file)]
+    argv += ["--set", f"ssh.known_hosts={settings['ssh.known_hosts']}", "doctor"]
+    bad = subprocess.run([*argv, "web-01", "--all"], capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "not both" in bad.stderr and not bad.stdout
+    r = subprocess.run([*argv, "--all", "--json"], capture_output=True, text=True, timeout=180, check=False)
+    assert r.returncode == 1, r.stderr  # db-01's Alloy is stopped
+    doc = json.loads(r.stdout)
+    hosts = [h["host"] for h in doc["hosts"]]
+    assert {"web-01", "db-01", "cache-01"} <= set(hosts) and len(hosts) == len(set(hosts))
+    listed = [h for names in doc["first_failures"].values() for h in names]
+    assert sorted(listed) == sorted(hosts) and sum(doc["tally"].values()) == len(hosts)
+    assert "db-01" in doc["first_failures"]["service"]

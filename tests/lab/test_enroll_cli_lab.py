@@ -181,3 +181,6 @@ def test_enroll_push_with_password_sudo_and_a_secret(lab: Any, host: Any, tmp_pa
     entry = next(e for e in h["entries"] if e["file"] == retired)
     assert entry["state"] == "retired" and entry["retired_at"].endswith("Z")
     assert entry["labels"]["maintainers"] == "cli-tests"
+    assert sum(e["name"] == entry["name"] for e in h["entries"]) == 1  # each address once
+    ops = [(o["operation"], o["outcome"]) for o in h["operations"] if o["host"] == host.address]
+    assert ops[-2:] == [("enroll", "ok"), ("retire", "ok")]  # the CLI's runs are in the operation log too

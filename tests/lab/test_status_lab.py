@@ -242,7 +242,7 @@ def test_status_command_exit_codes_and_json(fleet: dict[str, Any], lab: Any) -> 
     table = _cli(lab, "--filter", f"{P}push-stale")
     assert table.returncode == 1
     header, row = table.stdout.splitlines()[:2]
-    assert header.split() == ["INSTANCE", "STATE", "MODE", "LAST", "SEEN", "JOB", "ALERTS", "PROBLEMS"]
+    assert header.split() == ["INSTANCE", "STATE", "MODE", "LAST", "SEEN", "JOB", "ALERTS", "ALLOY", "PROBLEMS"]
     assert row.split()[:3] == [f"{P}push-stale", "stale", "push"] and " ago" in row
 
 

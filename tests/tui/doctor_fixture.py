@@ -117,3 +117,28 @@ def stopped_host() -> DoctorReport:
 
 def fleet_reports() -> list[DoctorReport]:
     return [healthy_pull_host(), failing_push_host(), stopped_host()]
+
+
+def fleet_tally_reports() -> list[DoctorReport]:
+    """Seven hosts for the fleet doctor's tally: three stopped services, one remote_write, one the doctor could
+    not finish, two healthy (renamed copies of the reports above: the judgments are the same)."""
+    from dataclasses import replace
+
+    from fleetui.adapters.ssh import SshTarget
+    from fleetui.doctor.fleet import stopped_report
+    from fleetui.doctor.probe import DoctorTarget
+
+    db = stopped_host()
+    web = healthy_pull_host()
+    unfinished = stopped_report(
+        DoctorTarget("edge-07", SshTarget("10.0.0.27", 22, "root")), "the doctor stopped: cancelled"
+    )
+    return [
+        web,
+        failing_push_host(),
+        db,
+        replace(db, host="db-02", address="root@10.0.0.14:22"),
+        replace(web, host="web-02", address="root@10.0.0.12:22"),
+        replace(db, host="db-03", address="root@10.0.0.16:22"),
+        unfinished,
+    ]

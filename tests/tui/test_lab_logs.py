@@ -1,5 +1,5 @@
 """The console against the lab: `l` and `D` on a host's detail stream its real Alloy log over SSH and run the
-real doctor; `l` and `D` on the fleet do the same for the cursor host and for every host shown.
+real doctor; on the fleet, `l` and `D` do the same for the cursor host, or for the hosts marked with space.
 
 Nothing is faked: Prometheus, sshd and the Alloy stand-in's journal are the lab's. The known_hosts file is the
 test's own, holding keys checked against the hosts (tests/lab/lab_trust.py).
@@ -106,17 +106,25 @@ async def test_d_on_a_host_runs_the_doctor(lab: Any, settings: Settings) -> None
         assert isinstance(app.screen, LogScreen)
 
 
-async def test_fleet_keys_open_logs_and_a_fleet_doctor(lab: Any, settings: Settings) -> None:
+async def test_marked_hosts_give_one_merged_log_and_a_fleet_doctor(lab: Any, settings: Settings) -> None:
+    """space marks hosts (a mark in the table, "2 marked" in the summary); `l` then streams the marked hosts
+    merged, each line prefixed by its host, and `D` runs the fleet doctor over them on the console's runner.
+    Nothing marked: `l` is the host under the cursor."""
     app = FleetApp(settings, PrometheusSource(settings), config_file=None)
     async with app.run_test(size=(140, 40)) as pilot:
         fleet = await _fleet(app)
-        fleet.set_filter("instance=~web-.*")
-        await pilot.pause()
-        assert {h.instance for h in fleet.table.view} == {"web-01", "web-02"}
         assert fleet.table.move_cursor_to("web-02")
         await pilot.press("l")
         assert isinstance(app.screen, LogScreen) and app.screen.feed.name == "web-02"
-        await pilot.press("escape", "L")  # one merged stream of the hosts shown, each line prefixed by its host
+        await pilot.press("escape")
+        for name in ("web-01", "web-02"):
+            assert fleet.table.move_cursor_to(name)
+            await pilot.press("space")
+        assert [h.instance for h in fleet.table.marked_hosts] == ["web-01", "web-02"]
+        assert "2 marked" in str(fleet.query_one("#summary").render())
+        rows = [fleet.table.render_line(y).text for y in range(1, len(fleet.table.view) + 1)]
+        assert {r.split()[3] for r in rows if r.startswith("✓ ")} == {"web-01", "web-02"}  # the mark, shown
+        await pilot.press("l")  # one merged stream of the marked hosts, each line prefixed by its host
         assert isinstance(app.screen, LogScreen) and app.screen.feed.name == "2 hosts"
         merged = app.screen
         await _until(lambda: {ln.host for ln in merged.view.buffer.lines()} == {"web-01", "web-02"}, 20, "both hosts")
@@ -131,3 +139,40 @@ async def test_fleet_keys_open_logs_and_a_fleet_doctor(lab: Any, settings: Setti
         # web-02 carries the `maintainer` label drift: a warning, not a failure
         assert by_host["web-02"].check("labels").status is Status.WARN
         assert "2 without failure" in str(screen.query_one("#doctor-summary").render())
+        await pilot.press("escape")
+        assert fleet.table.move_cursor_to("web-02")
+        await pilot.press("space")  # unmark
+        assert [h.instance for h in fleet.table.marked_hosts] == ["web-01"]
+
+
+async def test_an_unknown_host_key_opens_the_host_key_dialog(
+    lab: Any, lab_settings: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """With a known_hosts that does not know web-01: the log pane and the doctor ask with the console's
+    host-key dialog (the fingerprint the host really has); refused, the pane says the stream failed; trusted,
+    the doctor connects and its ssh check passes. (`settings`: only for a lab whose Prometheus lists web-01.)"""
+    from lab_trust import fingerprint
+
+    from fleetui.adapters.alloy_logs import StreamState
+    from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
+
+    untrusted = lab_settings.with_overrides({"ssh.known_hosts": str(tmp_path / "known_hosts")})
+    app = FleetApp(untrusted, PrometheusSource(untrusted), config_file=None)
+    async with app.run_test(size=(140, 40)) as pilot:
+        fleet = await _fleet(app)
+        assert fleet.table.move_cursor_to("web-01")
+        await pilot.press("l")
+        await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (logs)")
+        logs = app.screen_stack[-2]
+        assert isinstance(logs, LogScreen)
+        assert app.screen.info.fingerprint == fingerprint("web-01")
+        await pilot.press("n")
+        await _until(lambda: any(e.state is StreamState.FAILED for e in logs.hosts.values()), 20, "the refusal")
+        assert app.screen is logs and logs.status_line().endswith("failed")
+        await pilot.press("escape", "D")
+        await _until(lambda: isinstance(app.screen, HostKeyDialog), 20, "the host-key dialog (doctor)")
+        doctor = app.screen_stack[-2]
+        assert isinstance(doctor, DoctorScreen)
+        await pilot.press("t")
+        await _until(lambda: bool(doctor.reports), 60, "the doctor's report")
+        assert doctor.reports[0].check("ssh").status is Status.OK

@@ -157,7 +157,7 @@ async def test_wrap_timestamps_and_visible_control_characters() -> None:
         text = "\n".join(_row(screen, y) for y in range(view.size.height))
         assert "05:33:5" in text and "\x1b" not in text  # entry times in UTC; no escape reaches the terminal
         last = view._line_strip(len(view.buffer) - 1).text  # the whole line, before wrapping
-        assert last.startswith("05:33:57.271Z ts=") and "␛[31m" in last and "[red]markup stays text[/red]" in last
+        assert last.startswith("05:33:57.271Z ts=") and "\\x1b[31m" in last and "[red]markup stays text[/red]" in last
 
 
 async def test_stream_events_become_notes_and_status() -> None:
@@ -192,7 +192,7 @@ async def test_save_writes_the_whole_buffer_and_escape_goes_back(tmp_path: Path)
         saved = screen.saved.read_text().splitlines()
         assert len(saved) == screen.view.buffer.kept == 11
         assert saved[0].startswith("web-01 2025-05-19T05:33:48.271Z Started alloy.service")
-        assert saved[-1] == "web-01 2025-05-19T05:35:00.500Z level=error msg=␛]0;owned␇"
+        assert saved[-1] == "web-01 2025-05-19T05:35:00.500Z level=error msg=\\x1b]0;owned\\x07"
         assert gc.get_freeze_count() > 0  # the pane quiets the GC while open (see quiet_gc)
         await pilot.press("escape")
         await pilot.pause()

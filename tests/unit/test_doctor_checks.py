@@ -227,3 +227,23 @@ def test_report_first_failure_and_fleet_tally() -> None:
     ]
     doc = two.to_json()
     assert doc["first_failure"] == "service" and doc["counts"]["fail"] == 2 and doc["checks"][1]["title"]
+
+
+def test_tally_lists_the_hosts_and_a_stopped_host_is_never_healthy() -> None:
+    from fleetui.adapters.ssh import SshTarget
+    from fleetui.doctor.fleet import stopped_report
+    from fleetui.doctor.model import tally_hosts
+    from fleetui.doctor.probe import DoctorTarget
+
+    def report(name: str, failing: str | None) -> DoctorReport:
+        checks = [fail(s.id, "x", "y") if s.id == failing else ok(s.id, "fine") for s in CHECKS]
+        return DoctorReport(name, name, tuple(checks))
+
+    cut = stopped_report(DoctorTarget("e", SshTarget("10.0.0.9", 22, "root")), "the doctor stopped: cancelled")
+    assert not cut.healthy and cut.first_failure is None and cut.trouble == "stopped"
+    assert all(c.status is Status.SKIPPED and "cancelled" in c.summary for c in cut.checks)
+    assert cut.to_json()["error"] == "the doctor stopped: cancelled"
+    reports = [report("a", "service"), cut, report("b", None), report("c", "service"), report("d", "ssh")]
+    assert tally_hosts(reports) == {"ssh": ["d"], "service": ["a", "c"], "stopped": ["e"], "healthy": ["b"]}
+    assert list(tally_hosts(reports)) == ["ssh", "service", "stopped", "healthy"]  # checklist order
+    assert tally(reports) == {"ssh": 1, "service": 2, "stopped": 1, "healthy": 1}

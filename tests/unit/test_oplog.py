@@ -44,13 +44,14 @@ def test_append_creates_a_0600_file_and_reads_back_oldest_first(tmp_path: Path) 
 
 
 def test_only_named_fields_are_written(tmp_path: Path) -> None:
-    """observed holds whatever a step read back; only the config's sha256 is taken from it."""
+    """observed holds whatever a step read back; only the config's sha256 and Alloy's version are taken from it."""
     log = OpLog(tmp_path / "ops.jsonl")
     log.append(_record())
     text = log.path.read_text()
     assert "never-copied" not in text and "postgresql" not in text
     assert set(json.loads(text)) == {
         "time", "user", "host", "operation", "outcome", "host_state", "failed_step", "config_sha256",
+        "alloy_version",
     }  # fmt: skip
 
 

@@ -58,7 +58,17 @@ def test_history_ignores_temp_and_other_files() -> None:
         [(".a.json.1.tmp", 1.0), ("README", 1.0), ("h.json", 5.0), ("h.json.deleted.20260101T000000Z", 2.0)],
         {"h.json": "not json"},
     )
-    assert sorted((e.name, e.state) for e in entries) == [("h", "active"), ("h", "retired")]
+    assert [(e.name, e.state) for e in entries] == [("h", "active")]  # each address once
+    assert [e.to_json()["retirements"] for e in entries] == [["2026-01-01T00:00:00Z"]]
+
+
+def test_history_lists_a_retired_address_once_with_every_retirement() -> None:
+    entries = history_from(
+        [("g.json.deleted.20260101T000000Z", 1.0), ("g.json.deleted.20260301T000000Z", 3.0)],
+        {"g.json.deleted.20260301T000000Z": '[{"targets": ["g:12345"], "labels": {"environment": "lab"}}]'},
+    )
+    assert len(entries) == 1 and entries[0].state == "retired" and entries[0].targets == ("g:12345",)
+    assert entries[0].file == "g.json.deleted.20260301T000000Z" and len(entries[0].retirements) == 2
 
 
 @pytest.mark.parametrize("bad", ["../etc/passwd", "a/b", ".hidden", "a b", "x;y", ""])

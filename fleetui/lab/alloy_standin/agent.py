@@ -8,7 +8,9 @@ serves this host's node_exporter, found through the lab-only /etc/fleetui-lab/st
 instance = `__address__` unless set, plus `up` and `scrape_duration_seconds`). Other components idle.
 
 Its own /metrics carries what a doctor reads from a real Alloy: `alloy_build_info{version}`,
-`alloy_config_last_load_successful`, `alloy_config_load_failures_total`, and per remote_write endpoint the
+`alloy_config_hash{sha256}` (sha256 hex of the config file read, as Alloy's instrumentation sets it; of the
+*.alloy files concatenated in name order for a directory), `alloy_config_last_load_successful`,
+`alloy_config_load_failures_total`, and per remote_write endpoint the
 `prometheus_remote_storage_samples{,_failed,_retried}_total{component_id,url,remote_name}` counters plus
 `prometheus_remote_write_wal_samples_appended_total`. Send failures are logged as Alloy logs them: 4xx other
 than 429 as `level=error msg="non-recoverable error" … err="server returned HTTP status 404 Not Found: …"`,
@@ -98,6 +100,8 @@ class Agent:
         self.ready = False
         self.load_failures = 0
         self.last_load_ok = 0
+        self.config_sha256 = ""  # of the config file last read, as `alloy_config_hash{sha256}` reports it
+        self.last_load_success = 0.0
         # (component id, url, remote_name) -> sent / failed / retried samples, as Alloy labels them
         self.rw: dict[tuple[str, str, str], dict[str, int]] = {}
         self.wal_appended: dict[str, int] = {}
@@ -111,6 +115,8 @@ class Agent:
     def load(self) -> None:
         """Load + evaluate PATH; raises ConfigError / EvalError, keeping the running config."""
         sources = read_sources(self.path)
+        # Alloy sets alloy_config_hash from the file it read, whether or not the new config then applies
+        self.config_sha256 = hashlib.sha256("".join(sources.values()).encode()).hexdigest()
         graph = load(sources)
         ev = Evaluator(graph, listen_addr=self.listen_addr, hostname=self.hostname)
         log(
@@ -136,6 +142,7 @@ class Agent:
             self.graph = graph
             self.ready = True
             self.last_load_ok = 1
+            self.last_load_success = time.time()
             for c in graph.components.values():
                 if c.name == "prometheus.scrape":
                     t = threading.Thread(target=self._scrape_loop, args=(c.id, self.stop_scrapes), daemon=True)
@@ -350,8 +357,16 @@ class Agent:
             "# TYPE alloy_build_info gauge\n"
             f'alloy_build_info{{branch="HEAD",goarch="amd64",goos="linux",goversion="go1.24.5",'
             f'revision="5a8c9e1f0",tags="netgo,builtinassets,promtail_journal_enabled",version="v{version()}"}} 1\n'
+            "# HELP alloy_config_hash Hash of the currently active config file.\n"
+            "# TYPE alloy_config_hash gauge\n"
+            + (f'alloy_config_hash{{sha256="{self.config_sha256}"}} 1\n' if self.config_sha256 else "")
+            + "# HELP alloy_config_last_load_successful Config loaded successfully.\n"
             "# TYPE alloy_config_last_load_successful gauge\n"
             f"alloy_config_last_load_successful {self.last_load_ok}\n"
+            "# HELP alloy_config_last_load_success_timestamp_seconds Timestamp of the last successful "
+            "configuration load.\n"
+            "# TYPE alloy_config_last_load_success_timestamp_seconds gauge\n"
+            f"alloy_config_last_load_success_timestamp_seconds {self.last_load_success:.3f}\n"
             "# TYPE alloy_config_load_failures_total counter\n"
             f"alloy_config_load_failures_total {self.load_failures}\n"
             "# TYPE alloy_component_controller_running_components gauge\n"

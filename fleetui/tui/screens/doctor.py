@@ -9,7 +9,7 @@ a domain value). Every string shown comes from a host or Prometheus: it is built
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.text import Text
@@ -22,12 +22,16 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from fleetui.doctor.model import CHECKS, HEALTHY, SPECS, CheckResult, DoctorReport, Status, tally
-from fleetui.domain.logline import visible
+from fleetui.doctor.model import CHECKS, HEALTHY, TROUBLE_TITLES, CheckResult, DoctorReport, Status, tally_hosts
+from fleetui.tui import safe
+from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.messages import OpenLogs
+from fleetui.tui.safe import visible
 
 if TYPE_CHECKING:
+    from fleetui.adapters.ssh import OnUnknownKey
     from fleetui.config import Settings
+    from fleetui.deploy.runner import Runner
     from fleetui.doctor.probe import DoctorTarget
     from fleetui.domain.fleet import HostStatus
 
@@ -42,15 +46,23 @@ class DoctorRunner(Protocol):
 
 
 class SshDoctor:
-    """The real doctor: fleetui.doctor over SSH and Prometheus, `ssh.concurrency` hosts at once."""
+    """The real doctor: fleetui.doctor over SSH and Prometheus, on the console's operation runner (its
+    per-host locks: no doctor in the middle of an enrollment), `ssh.concurrency` hosts at once. An unknown
+    host key is asked about with the console's host-key dialog (`on_unknown_key`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, runner: Runner | None = None, on_unknown_key: OnUnknownKey | None = None
+    ) -> None:
         self.settings = settings
+        self.runner = runner
+        self.on_unknown_key = on_unknown_key
 
     async def __call__(self, targets: Sequence[DoctorTarget], on_check: OnCheck) -> list[DoctorReport]:
         from fleetui.doctor.fleet import doctor_fleet
 
-        return await doctor_fleet(self.settings, targets, on_check=on_check)
+        return await doctor_fleet(
+            self.settings, targets, runner=self.runner, on_unknown_key=self.on_unknown_key, on_check=on_check
+        )
 
 
 class FixedDoctor:
@@ -87,6 +99,19 @@ class DoctorScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="doctor.logs", tooltip="Stream Alloy's logs of this host"),
         Binding("escape", "back", "Back", id="doctor.back", tooltip="Back"),
     ]
+
+    HELP_TITLE = "doctor"
+    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [
+        ("↑ ↓", "A check (its evidence and fix below); several hosts: a host"),
+        ("Enter", "Several hosts: that host's checklist"),
+    ]
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """This screen's palette entries (the app adds help and themes)."""
+        if self.check_action("rerun", ()):
+            yield PaletteCommand("Doctor: run again", "Run every check again (r)", self.action_rerun)
+        if self.check_action("logs", ()):
+            yield PaletteCommand("Doctor: Alloy logs of this host", "Stream its logs (l)", self.action_logs)
 
     def __init__(
         self,
@@ -255,38 +280,50 @@ class DoctorScreen(Screen[None]):
                 rows.append((name, first, len(done) == len(CHECKS)))
         return rows
 
+    def tally_text(self) -> Text:
+        """Where the fleet's trouble starts: per first failing check, how many hosts and which."""
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for key, hosts in tally_hosts(self.reports).items():
+            if key == HEALTHY:
+                continue
+            out.append("\n")
+            out.append(f"{len(hosts):>4}  ", "bold")
+            out.append(f"{TROUBLE_TITLES[key]:<30} ", self._colour(Status.FAIL))
+            out.append(visible(", ".join(hosts)))
+        return out
+
     def _show_fleet(self) -> None:
         rows = self._host_rows()
         finished = [r for r in rows if r[2]]
         summary = Text()
         summary.append(f"{len(rows)} hosts", "bold")
         if self.running:
-            summary.append(f"   examining… {len(finished)}/{len(rows)} done")
+            summary.append(f" · examining… {len(finished)}/{len(rows)} done")
         if self.reports:
-            counts = tally(self.reports)
-            healthy = counts.pop(HEALTHY, 0)
-            summary.append(f"   {healthy} without failure")
-            if counts:
-                summary.append("   first failures: " + ", ".join(f"{SPECS[k].title} {n}" for k, n in counts.items()))
-            summary.append("   (Enter: a host's checklist)", "dim")
+            healthy = sum(1 for r in self.reports if r.healthy)
+            summary.append(f" · {healthy} without failure · where the trouble starts:")
+            summary.append_text(self.tally_text())
         self.query_one("#doctor-summary", Static).update(summary)
         self.query_one("#doctor-summary", Static).set_class(any(r[1] for r in rows), "-failed")
         options = self.query_one(OptionList)
         keep = options.highlighted
         options.clear_options()
-        width = max((len(r[0]) for r in rows), default=4)
+        width = min(24, max((len(visible(r[0])) for r in rows), default=4))
+        stopped = {r.host: r.error for r in self.reports if r.error}
         for name, first, done in rows:
             row = Text(no_wrap=True, overflow="ellipsis")
-            if first is not None:
+            if first is not None or name in stopped:
                 row.append(f"{SYMBOLS[Status.FAIL]} ", self._colour(Status.FAIL))
             elif done:
                 row.append(f"{SYMBOLS[Status.OK]} ", self._colour(Status.OK))
             else:
                 row.append("… ")
-            row.append(f"{_plain(name):<{width}}  ", "bold")
+            row.append(f"{visible(name):<{width}}  ", "bold")
             if first is not None:
                 row.append(f"{first.title}: ", self._colour(Status.FAIL))
                 row.append(_plain(first.summary))
+            elif name in stopped:
+                row.append(_plain(stopped[name] or ""), self._colour(Status.FAIL))
             elif done:
                 row.append("no check failed")
             else:
@@ -302,8 +339,11 @@ class DoctorScreen(Screen[None]):
             return
         name, first, done = rows[index]
         detail = self.query_one("#doctor-detail", Static)
+        error = next((r.error for r in self.reports if r.host == name and r.error), None)
         if first is not None:
             self._detail_check(first)
+        elif error is not None:
+            detail.update(safe.text(f"{name}: {error}"))
         else:
             detail.update(Text(f"{_plain(name)}: " + ("no check failed" if done else "examining…")))
 
@@ -339,20 +379,22 @@ class DoctorScreen(Screen[None]):
         self.dismiss()
 
 
-def doctor_targets(hosts: Sequence[HostStatus], settings: Settings) -> list[DoctorTarget]:
-    from fleetui.adapters.ssh import SshTarget
-    from fleetui.doctor.probe import DoctorTarget
-    from fleetui.domain.hostarg import ssh_host_for
-
-    port, user = int(settings["ssh.port"]), str(settings["ssh.user"])
-    return [DoctorTarget(h.instance, SshTarget(ssh_host_for(h), port, user)) for h in hosts]
-
-
-def open_doctor(app: object, hosts: Sequence[HostStatus], settings: Settings) -> DoctorScreen:
-    """Push the doctor for fleet hosts (one: its checklist; several: first failures and a tally)."""
+def open_doctor(
+    app: object,
+    hosts: Sequence[HostStatus],
+    settings: Settings,
+    *,
+    runner: Runner | None = None,
+    on_unknown_key: OnUnknownKey | None = None,
+) -> DoctorScreen:
+    """Push the doctor for fleet hosts (one: its checklist; several: first failures and a tally), on the
+    console's `runner` with its host-key question `on_unknown_key`."""
     from textual.app import App
 
+    from fleetui.doctor.fleet import fleet_targets
+
     assert isinstance(app, App)
-    screen = DoctorScreen(SshDoctor(settings), doctor_targets(hosts, settings), settings=settings, hosts=hosts)
+    doctor = SshDoctor(settings, runner=runner, on_unknown_key=on_unknown_key)
+    screen = DoctorScreen(doctor, fleet_targets(hosts, settings), settings=settings, hosts=hosts)
     app.push_screen(screen)
     return screen

@@ -24,6 +24,7 @@ from fleetui.tui.columns import fleet_columns
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
+from fleetui.tui.source import enriched
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
@@ -35,6 +36,8 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
     "stale": ("only stale", lambda h: h.state is HostState.STALE),
     "gone": ("only gone", lambda h: h.state is HostState.GONE),
     "problems": ("only with problems", lambda h: bool(h.problems)),
+    "silent": ("only silent", lambda h: h.state is HostState.SILENT),
+    "alerting": ("only with firing alerts", lambda h: any(a.state.value == "firing" for a in h.alerts)),
 }
 
 
@@ -78,7 +81,21 @@ class FleetScreen(Screen[None]):
         Binding("a", "scope('')", "All", id="fleet.all", show=False, tooltip="Show all hosts"),
         Binding("o", "next_sort", "Sort", id="fleet.sort", tooltip="Sort by the next column"),
         Binding("O", "reverse_sort", "Reverse", id="fleet.reverse", show=False, tooltip="Reverse the sort order"),
-        Binding("l", "logs", "Logs", id="fleet.logs", tooltip="Stream Alloy's logs of the host under the cursor"),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            id="fleet.mark",
+            show=False,
+            tooltip="Mark or unmark the host (l and D act on the marked hosts)",
+        ),
+        Binding(
+            "l",
+            "logs",
+            "Logs",
+            id="fleet.logs",
+            tooltip="Alloy's logs of the marked hosts, merged (none: this host)",
+        ),
         Binding(
             "L",
             "logs_shown",
@@ -87,7 +104,14 @@ class FleetScreen(Screen[None]):
             show=False,
             tooltip="One merged log stream of the hosts shown (filter first)",
         ),
-        Binding("D", "doctor", "Doctor", id="fleet.doctor", tooltip="Doctor every host shown; tally first failures"),
+        Binding(
+            "D",
+            "doctor",
+            "Doctor",
+            id="fleet.doctor",
+            tooltip="Doctor the marked hosts, tally first failures (none: this host)",
+        ),
+        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", show=False, tooltip="Enroll a host (the wizard)"),
     ]
 
     HELP_TITLE = "fleet"
@@ -107,7 +131,7 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""  # the filter applied (stripped)
         self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
-        self._columns = fleet_columns(key_labels)
+        self._columns = fleet_columns(key_labels, enriched=enriched(feed.source))
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
         self._told: set[str] = set()
 
@@ -143,6 +167,7 @@ class FleetScreen(Screen[None]):
                 f"Sort by {col.title}", f"Order the table by {col.title}", partial(self.sort_by, col.key)
             )
         yield PaletteCommand("Reverse sort order", "Flip the current order (O)", self.action_reverse_sort)
+        yield from self._acting_commands()
         host = self.table.cursor_host
         if host is not None:
             yield PaletteCommand(
@@ -291,21 +316,58 @@ class FleetScreen(Screen[None]):
             parts.append(SCOPES[self.scope][0])
         if self.filter_text:
             parts.append("filtered")
+        if self.table.marked:
+            parts.append(f"{len(self.table.marked_hosts)} marked")
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
 
-    def action_logs(self) -> None:
+    def _acted_on(self) -> list[HostStatus]:
+        """What `l` and `D` act on: the marked hosts, else the host under the cursor."""
+        marked = self.table.marked_hosts
+        if marked:
+            return marked
+        host = self.table.cursor_host
+        return [host] if host is not None else []
+
+    def action_toggle_mark(self) -> None:
         host = self.table.cursor_host
         if host is not None:
-            self.post_message(OpenLogs([host]))
+            self.table.toggle_mark(host.instance)
+            self.table.action_cursor(1)
+
+    def action_clear_marks(self) -> None:
+        self.table.clear_marks()
+
+    def _acting_commands(self) -> Iterator[PaletteCommand]:
+        """Palette entries for marks, logs and the doctor (what they act on is said in their help)."""
+        marked = len(self.table.marked_hosts)
+        what = f"the {marked} marked hosts" if marked else "the host under the cursor"
+        yield PaletteCommand("Mark or unmark host", "Mark the host under the cursor (space)", self.action_toggle_mark)
+        if marked:
+            yield PaletteCommand("Unmark every host", f"Drop the marks of {marked} hosts", self.action_clear_marks)
+        yield PaletteCommand("Alloy logs", f"Stream Alloy's logs of {what}, merged (l)", self.action_logs)
+        yield PaletteCommand(
+            "Alloy logs of the hosts shown",
+            "One merged stream of the hosts shown, at most 20 (L)",
+            self.action_logs_shown,
+        )
+        yield PaletteCommand(
+            "Doctor", f"The troubleshooting checklist on {what}; a tally of first failures (D)", self.action_doctor
+        )
+
+    def action_logs(self) -> None:
+        hosts = self._acted_on()
+        if hosts:
+            self.post_message(OpenLogs(hosts))
 
     def action_logs_shown(self) -> None:
         if self.table.view:
             self.post_message(OpenLogs(list(self.table.view)))
 
     def action_doctor(self) -> None:
-        if self.table.view:
-            self.post_message(OpenDoctor(list(self.table.view)))
+        hosts = self._acted_on()
+        if hosts:
+            self.post_message(OpenDoctor(hosts))
 
     @on(FleetTable.HostSelected)
     def _open_host(self, event: FleetTable.HostSelected) -> None:

@@ -28,6 +28,7 @@ from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.fmt import format_age, host_job, host_name
 from fleetui.tui.messages import FleetRefreshed
+from fleetui.tui.widgets.enriched import show_alerts
 
 
 class HostScreen(Screen[None]):
@@ -49,6 +50,10 @@ class HostScreen(Screen[None]):
             yield Static(id="host-title")
             yield Static("Scrape", classes="section-title")
             yield Static(id="host-overview")
+            yield Static("Alerts", classes="section-title", id="host-alerts-title")
+            yield Static(id="host-alerts")
+            yield Static("Alloy", classes="section-title", id="host-alloy-title")
+            yield Static(id="host-alloy")
             yield Static("Labels", classes="section-title")
             yield Static(id="host-labels")
             yield Static("Problems", classes="section-title")
@@ -93,6 +98,7 @@ class HostScreen(Screen[None]):
             ("last error", h.last_error or "none"),
         ]
         self.query_one("#host-overview", Static).update(_pairs(rows))
+        show_alerts(self, h, now)
         labels = sorted(h.labels.items())
         self.query_one("#host-labels", Static).update(_pairs(labels) if labels else Text("no labels"))
 

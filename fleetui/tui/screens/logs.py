@@ -16,7 +16,7 @@ import asyncio
 import gc
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,11 +30,14 @@ from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from fleetui.adapters.alloy_logs import LinesEvent, StatusEvent, StreamState
+from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import Settings
 from fleetui.domain.fleet import HostStatus
-from fleetui.domain.logline import FilterError, Level, LineFilter, LogLine, visible
+from fleetui.domain.logline import FilterError, Level, LineFilter, LogLine
 from fleetui.tui import safe
+from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.log_source import LogFeed, SshLogFeed
+from fleetui.tui.safe import visible
 from fleetui.tui.widgets.log_view import LogView
 
 LEVELS: tuple[Level | None, ...] = (None, Level.INFO, Level.WARN, Level.ERROR)
@@ -53,7 +56,7 @@ def saved_text(line: LogLine) -> str:
         if line.ts is not None
         else "-"
     )
-    return f"{line.host} {stamp} {visible(line.text)}"
+    return f"{visible(line.host)} {stamp} {visible(line.text)}"
 
 
 def quiet_gc() -> None:
@@ -108,6 +111,12 @@ class LogScreen(Screen[None]):
         Binding("t", "toggle_timestamps", "Time", id="logs.time", tooltip="Show each entry's time (UTC)"),
         Binding("s", "save", "Save", id="logs.save", tooltip="Save every line in the buffer to a file"),
         Binding("escape", "back", "Back", id="logs.back", tooltip="Clear the filter being typed, else close"),
+    ]
+    HELP_TITLE = "Alloy logs"
+    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [  # keys the pane itself handles (no screen binding)
+        ("↑ PgUp Home", "Scroll back: pauses following and counts the new lines"),
+        ("↓ PgDn End", "Scroll on; at the bottom (or End) following resumes"),
+        ("← →", "Scroll sideways (long lines, wrap off)"),
     ]
     #: tune the garbage collector while open (see quiet_gc); the benchmark turns it off for a side-by-side
     tune_gc: ClassVar[bool] = True
@@ -171,6 +180,18 @@ class LogScreen(Screen[None]):
             gc.unfreeze()
             gc.set_threshold(*self._gc_thresholds)
 
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """This pane's palette entries (the app adds help and themes)."""
+        yield PaletteCommand("Logs: follow", "Jump to the newest line and follow again (f)", self.action_follow)
+        yield PaletteCommand("Logs: filter", "Filter lines by a regular expression (/)", self.action_filter)
+        yield PaletteCommand("Logs: hide or dim non-matching lines", "Toggle (h)", self.action_toggle_hide)
+        yield PaletteCommand(
+            "Logs: next level", "Lowest level shown: all, info, warn, error (l)", self.action_next_level
+        )
+        yield PaletteCommand("Logs: wrap long lines", "Toggle (w)", self.action_toggle_wrap)
+        yield PaletteCommand("Logs: entry times", "Show each entry's time in UTC (t)", self.action_toggle_timestamps)
+        yield PaletteCommand("Logs: save the buffer", "Write every line in the buffer to a file (s)", self.action_save)
+
     # --- feeding ------------------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
@@ -185,7 +206,7 @@ class LogScreen(Screen[None]):
             if ev.state in (StreamState.LOST, StreamState.RESUMED, StreamState.FAILED):
                 self._pending.append(ev.as_note())
             if ev.state is StreamState.FAILED:
-                self.notify(f"{ev.host}: {visible(ev.message)}", severity="error", timeout=8, markup=False)
+                self.notify(f"{visible(ev.host)}: {visible(ev.message)}", severity="error", timeout=8, markup=False)
 
     def flush(self) -> None:
         """Hand what arrived since the last flush to the pane in one batch."""
@@ -326,11 +347,13 @@ class LogScreen(Screen[None]):
         self.dismiss()
 
 
-def open_logs(app: App[Any], hosts: Sequence[HostStatus], settings: Settings) -> LogScreen:
+def open_logs(
+    app: App[Any], hosts: Sequence[HostStatus], settings: Settings, *, on_unknown_key: OnUnknownKey | None = None
+) -> LogScreen:
     """Push the log pane for fleet hosts: one SSH stream per host (reached as `ssh_host_for` says), merged.
 
-    Unknown host keys are refused here (the pane says so, with the fingerprint); trust them first with
-    `fleetui logs HOST --trust-host-key SHA256:…` or the enrollment wizard.
+    `on_unknown_key`: the console's host-key question (Operations.ask_host_key: the fingerprint in a dialog,
+    trust or refuse); without it an unknown key is refused and the pane says so, with the fingerprint.
     """
     from fleetui.adapters.alloy_logs import HostLogStream
     from fleetui.adapters.ssh import SshTarget
@@ -343,6 +366,7 @@ def open_logs(app: App[Any], hosts: Sequence[HostStatus], settings: Settings) ->
             SshTarget(ssh_host_for(h), int(settings["ssh.port"]), str(settings["ssh.user"])),
             follow=True,
             lines=500,
+            on_unknown_key=on_unknown_key,
         )
         for h in hosts
     ]

@@ -85,7 +85,10 @@ class FleetTable(ScrollView, can_focus=True):
         "fleet-table--gone",
         "fleet-table--problem",
         "fleet-table--dim",
+        "fleet-table--mark",
     }
+    DEFAULT_CSS = "FleetTable > .fleet-table--mark { color: $accent; text-style: bold; }"
+    MARK = "✓ "  # the gutter of a marked row (the gutter is there only while some host is marked)
 
     class HostSelected(Message):
         """Enter (or a click on the cursor row) on a host."""
@@ -112,6 +115,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._layout_width = -1
         self._styles: dict[str, Style] = {}
         self._pos: dict[str, int] | None = None  # instance -> index in the view (built when needed)
+        self.marked: set[str] = set()  # instances the operator marked (space): logs and doctor act on them
 
     # --- data -------------------------------------------------------------------------------------------
 
@@ -127,6 +131,31 @@ class FleetTable(ScrollView, can_focus=True):
     @property
     def cursor_host(self) -> HostStatus | None:
         return self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
+
+    def toggle_mark(self, instance: str) -> bool:
+        """Mark or unmark a host; True when it is marked now."""
+        if instance in self.marked:
+            self.marked.discard(instance)
+        elif instance in self._hosts:
+            self.marked.add(instance)
+        self._layout_width = -1
+        self.refresh()
+        self.post_message(self.ViewChanged())
+        return instance in self.marked
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self._layout_width = -1
+        self.refresh()
+        self.post_message(self.ViewChanged())
+
+    @property
+    def marked_hosts(self) -> list[HostStatus]:
+        """The marked hosts still in the fleet: those shown in display order, then those the filter hides."""
+        shown = [h for h in self._view if h.instance in self.marked]
+        seen = {h.instance for h in shown}
+        hidden = sorted((i for i in self.marked if i in self._hosts and i not in seen), key=natural_key)
+        return shown + [self._hosts[i] for i in hidden]
 
     def load(self, hosts: Iterable[HostStatus]) -> None:
         """Replace every row (first snapshot)."""
@@ -321,9 +350,10 @@ class FleetTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
-        layout = self._fit(width)
+        gutter = len(self.MARK) if self.marked else 0
+        layout = self._fit(width - gutter)
         if y == 0:
-            return self._header(layout, width)
+            return self._header(layout, width, gutter)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._view):
             return Strip.blank(width, base)
@@ -334,6 +364,10 @@ class FleetTable(ScrollView, can_focus=True):
             row_style = base + self._style("fleet-table--cursor")
         dim = host.state is HostState.GONE
         segments: list[Segment] = []
+        if gutter:
+            marked = host.instance in self.marked
+            mark_style = row_style + self._style("fleet-table--mark")
+            segments.append(Segment(self.MARK if marked else " " * gutter, mark_style))
         for i, (col, w) in enumerate(layout):
             if i:
                 segments.append(Segment(" ", row_style))
@@ -348,10 +382,10 @@ class FleetTable(ScrollView, can_focus=True):
             segments.append(Segment(text, style))
         return Strip(segments).adjust_cell_length(width, row_style)
 
-    def _header(self, layout: list[tuple[Column, int]], width: int) -> Strip:
+    def _header(self, layout: list[tuple[Column, int]], width: int, gutter: int = 0) -> Strip:
         style = self.rich_style + self._style("fleet-table--header")
         sorted_style = style + self._style("fleet-table--header-sorted")
-        segments: list[Segment] = []
+        segments: list[Segment] = [Segment(" " * gutter, style)] if gutter else []
         for i, (col, w) in enumerate(layout):
             if i:
                 segments.append(Segment(" ", style))
@@ -406,8 +440,9 @@ class FleetTable(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
-            x = event.x
-            for col, w in self._fit(self.size.width):
+            gutter = len(self.MARK) if self.marked else 0
+            x = event.x - gutter
+            for col, w in self._fit(self.size.width - gutter):
                 if x < w + 1:
                     self.sort_by(col.key)
                     return

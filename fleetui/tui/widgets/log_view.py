@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -29,7 +29,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fleetui.domain.logbuffer import LogBuffer
-from fleetui.domain.logline import Level, LineFilter, LogLine, clock_text, visible
+from fleetui.domain.logline import Level, LineFilter, LogLine, clock_text
+from fleetui.tui.safe import visible
 
 _LEVEL_CLASS = {
     Level.DEBUG: "log-view--debug",
@@ -102,7 +103,7 @@ class LogView(ScrollView, can_focus=True):
         added, removed = self.buffer.append(lines)
         kept_rows = rows_before - min(removed, rows_before)
         if self.show_host:
-            width = max(len(ln.host) for ln in lines)
+            width = max(len(visible(h)) for h in {ln.host for ln in lines})
             if width > self._host_width:
                 self._host_width = width
                 self._strips.clear()
@@ -223,22 +224,51 @@ class LogView(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         if self.wrap:
             starts = self._row_starts()
-            self.virtual_size = Size(self._text_width(), starts[-1])
+            self._set_virtual_size(Size(self._text_width(), starts[-1]))
         else:
-            self.virtual_size = Size(self._prefix_width() + self.buffer.longest, len(self.buffer))
+            self._set_virtual_size(Size(self._prefix_width() + self.buffer.longest, len(self.buffer)))
 
-    def _rows_of(self, text: str, width: int, prefix: int, step: int) -> int:
-        cells = prefix + (len(text) if text.isascii() and text.isprintable() else cell_len(visible(text)))
-        return 1 if cells <= width else 1 + -(-(cells - width) // step)
+    def _set_virtual_size(self, size: Size) -> None:
+        """Change the scrollable size without a layout pass of the whole screen when no scrollbar appears or
+        goes: `virtual_size` is a layout reactive, and while lines stream with wrap or a level filter on, the
+        row count changes on every flush (measured: one layout ~16 ms, most of a key's latency). Only the
+        scrollbars' extents and the scroll limits change then, which `_scroll_update` does directly."""
+        old = self.virtual_size
+        if size == old:
+            return
+        width, height = self.container_size
+
+        def side(extent: int, room: int) -> int:  # 1: needs a scrollbar, -1: clearly not, 0: at the edge
+            return 1 if extent > room else -1 if extent <= room - 2 else 0
+
+        same_bars = side(old.height, height) == side(size.height, height) != 0 and (
+            side(old.width, width) == side(size.width, width) != 0
+        )
+        if not (self.is_mounted and height and same_bars):
+            self.virtual_size = size
+            return
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+    def _heights(self, lines: Iterable[LogLine], width: int) -> list[int]:
+        """Rows each line takes when wrapped at `width` (one loop, no call per line: this runs for every
+        streamed line while wrap is on, and for the whole buffer when wrap is switched on)."""
+        room, step = width - self._prefix_width(), self._continuation_width(width)
+        out: list[int] = []
+        append = out.append
+        for ln in lines:
+            t = ln.text
+            n = len(t) if t.isascii() and t.isprintable() else cell_len(visible(t))
+            append(1 if n <= room else 1 + (n - room + step - 1) // step)
+        return out
 
     def _row_starts(self) -> list[int]:
         """Wrap: cumulative row offsets of the visible lines (built lazily, O(visible lines))."""
         width = self._text_width()
         if self._starts is not None and self._wrap_width == width:
             return self._starts
-        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
-        heights = (rows_of(ln.text, width, prefix, step) for ln in self.buffer.visible())
-        self._starts = [0, *itertools.accumulate(heights)]
+        self._starts = list(itertools.accumulate(self._heights(self.buffer.visible(), width), initial=0))
         self._wrap_width = width
         return self._starts
 
@@ -251,11 +281,9 @@ class LogView(ScrollView, can_focus=True):
         if removed:
             base = starts[removed]
             starts = [s - base for s in starts[removed:]]
-        prefix, step, rows_of = self._prefix_width(), self._continuation_width(width), self._rows_of
-        total = starts[-1]
-        for ln in self.buffer.visible(kept):
-            total += rows_of(ln.text, width, prefix, step)
-            starts.append(total)
+        added = itertools.accumulate(self._heights(self.buffer.visible(kept), width), initial=starts[-1])
+        next(added)  # the initial value: already the last entry
+        starts.extend(added)
         return starts
 
     # --- painting -------------------------------------------------------------------------------------------
@@ -274,7 +302,7 @@ class LogView(ScrollView, can_focus=True):
         line = self.buffer.line_at(row)
         segments: list[Segment] = []
         if self.show_host:
-            segments.append(Segment(line.host.ljust(self._host_width) + " ", self._style("log-view--host")))
+            segments.append(Segment(visible(line.host).ljust(self._host_width) + " ", self._style("log-view--host")))
         if self.timestamps:
             segments.append(Segment(clock_text(line.ts) + " ", self._style("log-view--time")))
         body = visible(line.text)

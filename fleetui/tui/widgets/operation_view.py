@@ -114,3 +114,55 @@ class OperationView(Vertical):
     @property
     def lines(self) -> list[str]:
         return list(self.query_one(Log).lines)
+
+
+GLYPH = {
+    StepStatus.STARTED: ("◌", "bold"),
+    StepStatus.DONE: ("✔", "green"),
+    StepStatus.SKIPPED: ("↷", "dim"),
+    StepStatus.PLANNED: ("·", ""),
+    StepStatus.FAILED: ("✖", "bold red"),
+}
+
+
+class StepList(Static):
+    """One line per step — glyph, name, elapsed, message — updated in place as events arrive (a step's line
+    changes from running to its outcome). Progress lines do not add rows: they go to the operation's log.
+    Elapsed is the runner's own measure, shown once the step has ended, so a list of fixed events renders
+    the same every time."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._steps: dict[str, StepEvent] = {}
+
+    def clear(self) -> None:
+        self._steps.clear()
+        self.update("")
+
+    def show_event(self, event: StepEvent) -> None:
+        if event.status is StepStatus.PROGRESS:
+            if event.step in self._steps and self._steps[event.step].status is StepStatus.STARTED:
+                self._steps[event.step] = StepEvent(
+                    event.host, event.step, StepStatus.STARTED, event.message, event.elapsed_s, {}
+                )
+                self.update(self.render_steps())
+            return
+        self._steps[event.step] = event
+        self.update(self.render_steps())
+
+    def render_steps(self) -> Text:
+        text = Text()
+        for i, ev in enumerate(self._steps.values()):
+            glyph, style = GLYPH.get(ev.status, ("?", ""))
+            if i:
+                text.append("\n")
+            text.append(f" {glyph} ", style)
+            text.append(f"{ev.step:<9}", "bold" if ev.status is StepStatus.STARTED else "")
+            elapsed = "running" if ev.status is StepStatus.STARTED else f"{ev.elapsed_s:5.1f}s"
+            text.append(f" {elapsed:>7}  ", "dim")
+            text.append(safe.text(ev.message, limit=safe.LINE_LIMIT, tab_size=4))
+        return text
+
+    @property
+    def steps(self) -> dict[str, StepEvent]:
+        return dict(self._steps)

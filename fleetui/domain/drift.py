@@ -1,0 +1,187 @@
+"""Drift: which Alloy version each host runs, and whether its running config is the one fleetui last applied.
+
+Two sources, both per host:
+- running: what Prometheus has from Alloy's own metrics (`alloy_build_info{version}` and
+  `alloy_config_hash{sha256}`, the sha256 of the config file Alloy read), for hosts whose Alloy exports them
+  (`--service self`);
+- recorded: what fleetui read back from the host when it last enrolled or fixed it (the local operation log:
+  the config file's sha256 and `alloy --version`).
+
+The version shown is the running one where Prometheus has it, else the recorded one. The config is `applied`
+when both hashes are known and equal, `changed` when they differ (someone edited it, or another tool deployed
+it), `unknown` otherwise. A host's version "drifts" when it is not the version most hosts of the fleet run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleetui.domain.fleet import FleetSnapshot, HostStatus
+
+#: one instant query for the whole fleet: one series per (instance, version) and per (instance, sha256)
+DRIFT_QUERY = "max by (instance, version) (alloy_build_info) or max by (instance, sha256) (alloy_config_hash)"
+
+
+@dataclass(frozen=True)
+class Running:
+    """What Prometheus has from one host's Alloy."""
+
+    version: str | None = None
+    config_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What fleetui recorded about one host at its last successful enrollment (or fix)."""
+
+    config_sha256: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Drift:
+    version: str | None  # without the leading "v"
+    version_source: str | None  # "prometheus" | "enrollment" | None (not known)
+    running_sha256: str | None
+    applied_sha256: str | None
+    majority_version: str | None = None  # the version most hosts of the fleet run
+
+    @property
+    def config(self) -> str:
+        if self.running_sha256 and self.applied_sha256:
+            return "applied" if self.running_sha256 == self.applied_sha256 else "changed"
+        return "unknown"
+
+    @property
+    def version_drift(self) -> str | None:
+        """ "older" / "newer" than the fleet's most common version, "other" when not comparable, None: same."""
+        if not self.version or not self.majority_version or self.version == self.majority_version:
+            return None
+        mine, most = version_key(self.version), version_key(self.majority_version)
+        if mine == most:
+            return "other"
+        return "older" if mine < most else "newer"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alloy_version": self.version,
+            "version_source": self.version_source,
+            "version_drift": self.version_drift,
+            "fleet_version": self.majority_version,
+            "config": self.config,
+            "running_config_sha256": self.running_sha256,
+            "applied_config_sha256": self.applied_sha256,
+        }
+
+
+def clean_version(v: str | None) -> str | None:
+    if not v:
+        return None
+    v = v.strip()
+    return v[1:] if v[:1] in ("v", "V") and v[1:2].isdigit() else v
+
+
+def version_key(v: str) -> tuple[int, ...]:
+    """`1.10.2` > `1.9.1`: numeric parts compared as numbers (anything after a `-` or `+` ignored)."""
+    out = []
+    for part in v.split("-")[0].split("+")[0].split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def parse_running(samples: Iterable[Mapping[str, str]]) -> dict[str, Running]:
+    """The DRIFT_QUERY result (each sample's labels) -> instance -> Running. A host reporting two versions or
+    hashes at once (two Alloys under one instance) keeps the greatest, deterministically."""
+    versions: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    for labels in samples:
+        inst = labels.get("instance")
+        if not inst:
+            continue
+        if labels.get("version"):
+            v = clean_version(labels["version"]) or ""
+            versions[inst] = max(versions.get(inst, v), v)
+        if labels.get("sha256"):
+            hashes[inst] = max(hashes.get(inst, labels["sha256"]), labels["sha256"])
+    return {i: Running(versions.get(i), hashes.get(i)) for i in versions.keys() | hashes.keys()}
+
+
+def _keys(h: HostStatus) -> list[str]:
+    keys = [h.instance, h.instance.rsplit(":", 1)[0]]
+    if h.hostname:
+        keys.append(h.hostname)
+    if h.nodename:
+        keys.append(h.nodename)
+    if h.scrape_url:
+        from urllib.parse import urlsplit
+
+        try:
+            host = urlsplit(h.scrape_url).hostname
+        except ValueError:  # outside text: a target whose address is no valid URL host
+            host = None
+        if host:
+            keys.append(host)
+    return keys
+
+
+def _find(h: HostStatus, table: Mapping[str, Any]) -> Any:
+    for k in _keys(h):
+        if k in table:
+            return table[k]
+    return None
+
+
+def with_drift(snap: FleetSnapshot, running: Mapping[str, Running], recorded: Mapping[str, Recorded]) -> FleetSnapshot:
+    """The snapshot with each host's Drift (None for a host nothing is known about)."""
+    found: list[tuple[HostStatus, Drift | None]] = []
+    for h in snap.hosts:
+        run: Running | None = _find(h, running)
+        rec: Recorded | None = _find(h, recorded)
+        if run is None and rec is None:
+            found.append((h, None))
+            continue
+        version, source = None, None
+        if run is not None and run.version:
+            version, source = run.version, "prometheus"
+        elif rec is not None and rec.version:
+            version, source = clean_version(rec.version), "enrollment"
+        found.append(
+            (h, Drift(version, source, run.config_sha256 if run else None, rec.config_sha256 if rec else None))
+        )
+    counts = Counter(d.version for _, d in found if d is not None and d.version)
+    majority = max(sorted(counts), key=lambda v: (counts[v], version_key(v)), default=None)
+    hosts = tuple(replace(h, drift=replace(d, majority_version=majority)) if d else h for h, d in found)
+    return replace(snap, hosts=hosts)
+
+
+def versions_in_use(hosts: Sequence[HostStatus]) -> list[tuple[str, int]]:
+    """(version, hosts) pairs, newest version first; hosts whose version is not known count as "unknown"."""
+    counts = Counter((h.drift.version if h.drift and h.drift.version else "unknown") for h in hosts)
+    known = sorted((v for v in counts if v != "unknown"), key=version_key, reverse=True)
+    return [(v, counts[v]) for v in known] + ([("unknown", counts["unknown"])] if "unknown" in counts else [])
+
+
+def recorded_from_log(records: Iterable[Any]) -> dict[str, Recorded]:
+    """host -> what the newest successful enroll/fix of it recorded (records oldest first, as OpLog reads them)."""
+    out: dict[str, Recorded] = {}
+    for r in records:
+        if r.operation in ("enroll", "fix") and r.outcome == "ok" and r.config_sha256:
+            out[r.host] = Recorded(r.config_sha256, getattr(r, "alloy_version", None))
+    return out
+
+
+def short(d: Drift | None) -> str:
+    """The table cell: `1.8.3↓ cfg!` — version (↓ older, ↑ newer than most of the fleet), `cfg!` when the running
+    config is not the one fleetui applied; `?` for an unknown version; `·` when nothing is known."""
+    if d is None:
+        return "·"
+    mark = {"older": "↓", "newer": "↑", "other": "≠"}.get(d.version_drift or "", "")
+    text = (d.version or "?") + mark
+    if d.config == "changed":
+        text += " cfg!"
+    return text

@@ -1,0 +1,67 @@
+"""Drift rules on domain values: matching Prometheus' Alloy metrics and the operation log to hosts, the fleet's
+most common version, config applied/changed/unknown. (Pure functions: the lab test checks real Alloy metrics.)"""
+
+from __future__ import annotations
+
+from fleetui.adapters.oplog import OpRecord
+from fleetui.domain.drift import (
+    Recorded,
+    Running,
+    parse_running,
+    recorded_from_log,
+    short,
+    version_key,
+    versions_in_use,
+    with_drift,
+)
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode
+
+A, B = "a" * 64, "b" * 64
+
+
+def _host(instance: str, **kw: str) -> HostStatus:
+    return HostStatus(instance, HostState.UP, Mode.PULL, 1.0, labels=kw)
+
+
+def test_running_from_one_query_result() -> None:
+    got = parse_running(
+        [
+            {"instance": "web-01", "version": "v1.10.2"},
+            {"instance": "web-01", "sha256": A},
+            {"instance": "app-01", "version": "v1.8.3"},
+            {"version": "v9"},  # no instance: ignored
+        ]
+    )
+    assert got == {"web-01": Running("1.10.2", A), "app-01": Running("1.8.3", None)}
+
+
+def test_versions_majority_and_config_states() -> None:
+    hosts = (
+        _host("web-01"),
+        _host("web-02"),
+        _host("app-01"),
+        _host("10.0.0.9:12345", hostname="edge"),
+        _host("nothing-known"),
+    )
+    running = {"web-01": Running("1.10.2", A), "web-02": Running("1.10.2", B), "app-01": Running("1.8.3", None)}
+    recorded = {"web-02": Recorded(A, "1.10.2"), "web-01": Recorded(A, "1.10.2"), "10.0.0.9": Recorded(A, "v1.11.0")}
+    snap = with_drift(FleetSnapshot(hosts, 0.0), running, recorded)
+    d = {h.instance: h.drift for h in snap.hosts}
+    assert d["nothing-known"] is None
+    assert (d["web-01"].config, d["web-02"].config, d["app-01"].config) == ("applied", "changed", "unknown")
+    assert d["app-01"].version_drift == "older" and d["web-01"].version_drift is None
+    edge = d["10.0.0.9:12345"]  # matched by the address part of the instance; version from the enrollment
+    assert (edge.version, edge.version_source, edge.version_drift) == ("1.11.0", "enrollment", "newer")
+    assert [short(d[i]) for i in ("web-01", "web-02", "app-01")] == ["1.10.2", "1.10.2 cfg!", "1.8.3↓"]
+    assert versions_in_use(snap.hosts) == [("1.11.0", 1), ("1.10.2", 2), ("1.8.3", 1), ("unknown", 1)]
+    assert version_key("1.10.2") > version_key("1.9.1")
+
+
+def test_recorded_keeps_the_newest_successful_enrollment() -> None:
+    records = [
+        OpRecord(1.0, "ops", "web-01", "enroll", "ok", "changed", None, A, "1.9.1"),
+        OpRecord(2.0, "ops", "web-01", "enroll", "ok", "changed", None, B, "1.10.2"),
+        OpRecord(3.0, "ops", "web-01", "enroll", "failed", "rolled back", "restart", A, "1.10.2"),
+        OpRecord(4.0, "ops", "web-01", "retire", "ok", "changed", None, None),
+    ]
+    assert recorded_from_log(records) == {"web-01": Recorded(B, "1.10.2")}
