@@ -69,6 +69,8 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
 
             silent = screen.host(SILENT)
             assert silent is not None and silent.state is HostState.SILENT and silent.last_seen is None
+            _only_lab_hosts(app)
+            await pilot.pause()
             lines = screen_lines(app)
             row = next(ln for ln in lines if " db-01 " in ln)
             assert "1 crit +1 inh" in row, row
@@ -117,6 +119,12 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
         target.unlink()
 
 
+def _only_lab_hosts(app: FleetApp) -> None:
+    """Hide the hundreds of gone `t-*` hosts other lab tests wrote (they sort above the up hosts and would push
+    the rows read here off the screen)."""
+    _fleet(app).table.set_filter(lambda h: not h.instance.startswith("t-"))
+
+
 async def test_version_drift_between_two_lab_hosts_shows_in_the_fleet(lab: Any, lab_settings: Settings) -> None:
     """web-01 runs Alloy 1.10.2, raspberry-4b (instance raspberry-pi) 1.9.1. Prometheus scrapes each stand-in's
     own /metrics (a file_sd target with job="alloy", as one scrapes a real Alloy's), so `alloy_build_info` and
@@ -143,6 +151,7 @@ async def test_version_drift_between_two_lab_hosts_shows_in_the_fleet(lab: Any, 
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await _until(lambda: versions() == {"web-01": "1.10.2", "raspberry-pi": "1.9.1"}, 40, "both versions")
+            _only_lab_hosts(app)
             await pilot.pause()
             lines = screen_lines(app)
             assert "alloy" in next(ln for ln in lines if "instance" in ln and "state" in ln)
