@@ -246,6 +246,7 @@ class PrometheusClient:
         """Values of label `name` on series matching any of `matchers` with data in [start, end] (block
         granularity, index only: no sample is read)."""
         params: dict[str, str | list[str]] = {"match[]": list(matchers), "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        params.update((await self.backend()).query_params)  # VictoriaMetrics: no cached answer from before
         return await self._api("GET", f"/api/v1/label/{name}/values", list[str], params=params)
 
     async def targets(self) -> list[Target]:
