@@ -1,15 +1,22 @@
-"""Time one fleet refresh (`FleetReader.snapshot()`): against the lab, and at 10,000 hosts.
+"""fleetui's refresh against a day of history, next to a raw replay of exactly its HTTP requests.
 
-    .venv/bin/python bench/refresh.py [--lab-url http://127.0.0.1:19090] [--hosts 10000] [--history-minutes 55]
+    .venv/bin/python bench/refresh.py [--hosts 10000 50000] [--scenario healthy half-down] [--runs 7]
+                                      [--history 86400] [--pull-interval 60]
     .venv/bin/python bench/refresh.py --backend both|prometheus|victoriametrics [--hosts N] [--runs N]
 
-The 10,000 hosts go into a private Prometheus this script starts (the lab's would list them as gone for a
-day): half pull (file_sd targets on closed loopback ports), half push (remote_write), the push hosts with
-`--history-minutes` of 1-minute history for `up` and `node_uname_info`, one in ten of them gone since 30
-minutes (their history ends then); Prometheus' head only accepts samples up to about an hour old, so a
-full day cannot be written. It times the refresh with the computed
-last-seen history (subquery), then writes `node_last_seen_timestamp` series as the recording rule would
-and times the recording-rule path. Prints each query's time too.
+For each fleet size and scenario it starts a private, real Prometheus (fleetui.lab.scale; root on Debian,
+like the lab: run it through `/work/iso NAME` or any private network namespace) and writes a day of history
+into it in time order: push hosts every 15 s, pull hosts every scrape interval, then the farm scrapes the
+pull targets and keeps the live push hosts pushing. `half-down`: half the hosts down or gone since times
+spread over the day. Then, alternating in one run:
+
+- fleetui: `FleetReader.refresh()` on one long-lived client, as the console does (decode, classify, diff);
+- raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
+  client that only reads the bytes.
+
+It prints both, their ratio per run (median and spread), how many requests and timeouts at the default
+prometheus.timeout, and the background history work a first start needs (bounded steps: count, slowest,
+total) with a check of the last-seen times it found against the fleet as written.
 """
 
 from __future__ import annotations
@@ -17,135 +24,121 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from fleetui.adapters.prometheus import (
-    PRESENCE_METRICS,
-    FleetReader,
-    PrometheusClient,
-    PrometheusError,
-    history_query,
-)
+import httpx
+
+from fleetui.adapters.prometheus import FleetReader, PrometheusClient, Timeout
 from fleetui.config import Settings, load
-from fleetui.domain.fleet import HostState
-from fleetui.lab.remote_write import push
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from fleetui.lab.scale import DAY, PUSH_INTERVAL, ScaleFleet, ScaleServer
 
 
 def settings_for(url: str, tmp: Path) -> Settings:
     cfg = tmp / "config.yaml"
     cfg.write_text("")
-    return load(cfg, environ={}, overrides={"prometheus.url": url})
+    return load(cfg, environ={}, overrides={"prometheus.url": url})  # every other setting at its default
 
 
-async def time_refresh(s: Settings, runs: int = 3) -> tuple[list[float], int, int, str, dict[str, float]]:
-    times = []
-    async with PrometheusClient(s) as c:
+def ms(v: float) -> str:
+    return f"{v * 1000:.0f} ms"
+
+
+def spread(values: list[float]) -> str:
+    return f"median {ms(statistics.median(values))} (min {ms(min(values))}, max {ms(max(values))})"
+
+
+async def replay(raw: httpx.AsyncClient, requests: list[httpx.Request]) -> float:
+    """The recorded requests again, concurrently as fleetui sends them, reading only the bytes."""
+
+    async def one(r: httpx.Request) -> None:
+        resp = await raw.send(httpx.Request(r.method, r.url, headers=r.headers, content=r.content))
+        await resp.aread()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in requests))
+    return time.perf_counter() - t0
+
+
+def check_last_seen(fleet: ScaleFleet, snap_hosts: dict[str, float | None], now: float, lookback: float) -> str:
+    """Compare found last-seen times with the fleet as written (exact: the last sample before the event)."""
+    checked = wrong = missing = 0
+    for h in fleet:
+        if h.state == "up" or h.event_at is None or h.event_at < now - lookback + 120:
+            continue
+        interval = fleet.pull_interval if h.kind == "pull" else PUSH_INTERVAL
+        expected = (math.ceil(h.event_at / interval) - 1) * interval
+        checked += 1
+        if h.instance not in snap_hosts:
+            missing += 1
+        elif snap_hosts[h.instance] is None or abs((snap_hosts[h.instance] or 0) - expected) > 0.001:
+            wrong += 1
+    return f"{checked} down/gone hosts checked: {wrong} wrong, {missing} missing"
+
+
+async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
+    async with PrometheusClient(s) as client, httpx.AsyncClient(timeout=s["prometheus.timeout"]) as raw:
+        recorded: list[httpx.Request] = []
+
+        async def record(request: httpx.Request) -> None:
+            recorded.append(request)
+
+        client._client.event_hooks["request"].append(record)
+        reader = FleetReader(client, s)
+        timeouts = 0
+        t0 = time.perf_counter()
+        snap = await reader.refresh()
+        first = time.perf_counter() - t0
+        counts = snap.summary()
+        print(
+            f"  first refresh (nothing remembered): {ms(first)}, {reader.refresh_requests} requests, "
+            f"{len(snap.hosts)} hosts {counts}, {sum(h.last_seen_pending for h in snap.hosts)} last-seen pending"
+        )
+        # the background history a first start needs, one bounded request at a time as the console runs it
+        steps: list[float] = []
+        t0 = time.perf_counter()
+        while True:
+            t1 = time.perf_counter()
+            try:
+                if not await reader.history_step():
+                    break
+            except Timeout:
+                timeouts += 1
+            steps.append(time.perf_counter() - t1)
+        total = time.perf_counter() - t0
+        snap = await reader.refresh()  # the next refresh shows what the history steps found
+        if steps:
+            print(
+                f"  history steps after it: {len(steps)} requests in {total:.1f} s, slowest {ms(max(steps))}, "
+                f"median {ms(statistics.median(steps))}"
+            )
+        seen = {h.instance: h.last_seen for h in snap.hosts}
+        print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
+        mine, theirs = [], []
         for _ in range(runs):
-            before = c.request_count
+            recorded.clear()
             t0 = time.perf_counter()
-            snap = await FleetReader(c, s).snapshot()
-            times.append(time.perf_counter() - t0)
-            requests = c.request_count - before
-        reader = FleetReader(c, s)
-        per_query = {}
-        t0 = time.perf_counter()
-        await c.targets()
-        per_query["targets"] = time.perf_counter() - t0
-        for name, expr in reader.queries.items():
-            t0 = time.perf_counter()
-            await c.query(expr)
-            per_query[name] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        await c.series(PRESENCE_METRICS, snap.taken_at - reader.lookback, snap.taken_at)
-        per_query["series"] = time.perf_counter() - t0
-        candidates = [h.instance for h in snap.hosts if h.state in (HostState.GONE, HostState.DOWN)]
-        if candidates:
-            t0 = time.perf_counter()
-            await c.query(history_query(candidates, reader.lookback))
-            per_query[f"history({len(candidates)} candidates)"] = time.perf_counter() - t0
-    return times, requests, len(snap.hosts), snap.last_seen_source, per_query
-
-
-def report(label: str, result: tuple[list[float], int, int, str, dict[str, float]]) -> None:
-    times, requests, hosts, source, per_query = result
-    print(
-        f"{label}: {hosts} hosts, {requests} requests, last_seen from {source}; snapshot() "
-        f"median {statistics.median(times) * 1000:.0f} ms (min {min(times) * 1000:.0f}, runs {len(times)})"
-    )
-    print("    per query (sequential): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in per_query.items()))
-
-
-def start_private(root: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    tdir = root / "targets"
-    tdir.mkdir()
-    (root / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\nscrape_configs:\n  - job_name: node\n"
-        f"    file_sd_configs:\n      - files: ['{tdir}/*.json']\n"
-    )
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "log.txt").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2):
-                return proc, url, tdir
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("private Prometheus did not start")
-
-
-def write_fleet(url: str, tdir: Path, n: int, minutes: int, metric_names: tuple[str, ...]) -> None:
-    pulls = [f"127.1.{i // 250}.{i % 250 + 1}:1" for i in range(0, n, 2)]
-    (tdir / "fleet.json").write_text(
-        json.dumps([{"targets": pulls, "labels": {"environment": "bench", "maintainers": "b"}}])
-    )
-    now = int(time.time() * 1000)
-    full = [(now - m * 60_000, 1.0) for m in range(minutes, -1, -1)]
-    ended = [x for x in full if x[0] <= now - 30 * 60_000]  # gone half an hour ago
-    batch = []
-    for i in range(1, n, 2):
-        samples = ended if i % 20 == 1 else full
-        labels = {"instance": f"bench-push-{i}", "job": "integrations/unix", "environment": "bench", "maintainers": "b"}
-        for name in metric_names:
-            extra = {"nodename": labels["instance"], "sysname": "Linux"} if name == "node_uname_info" else {}
-            vals = [(t, t / 1000) for t, _ in samples] if name == "node_last_seen_timestamp" else samples
-            batch.append(({"__name__": name, **labels, **extra}, vals))
-        if len(batch) >= 2000:
-            push(f"{url}/api/v1/write", batch, timeout=60)
-            batch = []
-    if batch:
-        push(f"{url}/api/v1/write", batch, timeout=60)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/api/v1/targets?state=active", timeout=30) as r:
-            if len(json.load(r)["data"]["activeTargets"]) == len(pulls):
-                return
-        time.sleep(0.5)
+            try:
+                snap = await reader.refresh()
+            except Timeout:
+                timeouts += 1
+                continue
+            mine.append(time.perf_counter() - t0)
+            requests = list(recorded)
+            theirs.append(await replay(raw, requests))
+        ratios = [m / r for m, r in zip(mine, theirs, strict=True)]
+        print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each")
+        print(f"  refresh, raw replay of the same requests: {spread(theirs)}")
+        print(
+            f"  ratio fleetui/raw: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, "
+            f"max {max(ratios):.2f}) over {len(ratios)} runs; timeouts at the default "
+            f"{s['prometheus.timeout']:g} s: {timeouts}"
+        )
 
 
 def backend_option(argv: list[str]) -> int | None:
@@ -164,36 +157,35 @@ def main() -> int:
     if handed_off is not None:
         return handed_off
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lab-url", default="http://127.0.0.1:19090")
-    ap.add_argument("--hosts", type=int, default=10_000)
-    ap.add_argument("--history-minutes", type=int, default=55)
+    ap.add_argument("--hosts", type=int, nargs="+", default=[10_000, 50_000])
+    ap.add_argument("--scenario", nargs="+", default=["healthy", "half-down"])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--history", type=float, default=DAY, help="seconds of history written")
+    ap.add_argument("--pull-interval", type=float, default=60.0)
+    ap.add_argument("--server", help="a JSON line from `python -m fleetui.lab.scale serve`: measure that fleet")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_s:
-        tmp = Path(tmp_s)
-        try:
-            report(f"lab ({args.lab_url})", asyncio.run(time_refresh(settings_for(args.lab_url, tmp))))
-        except PrometheusError as e:
-            print(f"lab: skipped ({e})")
-        if shutil.which("prometheus") is None:
-            print("private Prometheus: skipped (no prometheus binary)")
-            return 0
-        root = tmp / "prom"
-        root.mkdir()
-        proc, url, tdir = start_private(root)
-        try:
-            t0 = time.perf_counter()
-            write_fleet(url, tdir, args.hosts, args.history_minutes, ("up", "node_uname_info"))
-            print(
-                f"wrote {args.hosts} hosts ({args.history_minutes} min history per push host) "
-                f"in {time.perf_counter() - t0:.1f} s"
-            )
-            s = settings_for(url, tmp)
-            report(f"{args.hosts} hosts, computed history", asyncio.run(time_refresh(s)))
-            write_fleet(url, tdir, args.hosts, args.history_minutes, ("node_last_seen_timestamp",))
-            report(f"{args.hosts} hosts, recording rule", asyncio.run(time_refresh(s)))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    if shutil.which("prometheus") is None:
+        print("skipped: no prometheus binary (./setup.sh installs it)")
+        return 0
+    if args.server:
+        info = json.loads(Path(args.server).read_text())
+        fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
+        print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(measure(info["url"], settings_for(info["url"], Path(tmp)), fleet, args.runs))
+        return 0
+    for n in args.hosts:
+        for scenario in args.scenario:
+            with tempfile.TemporaryDirectory(dir="/srv" if Path("/srv").is_dir() else None) as tmp_s:
+                tmp = Path(tmp_s)
+                print(f"{n} hosts, {scenario}, {args.history / 3600:g} h of history:", flush=True)
+                t0 = time.perf_counter()
+                server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
+                print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
+                try:
+                    asyncio.run(measure(server.url, settings_for(server.url, tmp), server.fleet, args.runs))
+                finally:
+                    server.stop()
     return 0
 
 

@@ -30,10 +30,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetui.adapters.backend import split_to_fit
-from fleetui.adapters.prometheus import PRESENCE_METRICS, FleetReader, PrometheusClient, history_query
+from fleetui.adapters.prometheus import FleetReader, PrometheusClient
 from fleetui.config import Settings, load
-from fleetui.domain.fleet import HostState
 from fleetui.lab.remote_write import push
 
 BACKENDS = ("prometheus", "victoriametrics")
@@ -181,7 +179,6 @@ async def time_refreshes(settings: dict[str, Settings], runs: int) -> dict[str, 
 
 async def per_query(c: PrometheusClient, s: Settings, out: Timing) -> None:
     """Each request of a refresh on its own, sequentially."""
-    snap = await FleetReader(c, s).snapshot()
     reader = FleetReader(c, s)
     t0 = time.perf_counter()
     await c.targets()
@@ -190,16 +187,12 @@ async def per_query(c: PrometheusClient, s: Settings, out: Timing) -> None:
         t0 = time.perf_counter()
         await c.query(expr)
         out.per_query[name] = time.perf_counter() - t0
+    history = FleetReader(c, s)  # nothing remembered: every down or gone host is looked up, step by step
+    await history.refresh(keep=True)
     t0 = time.perf_counter()
-    await c.series(PRESENCE_METRICS, snap.taken_at - reader.lookback, snap.taken_at)
-    out.per_query["series"] = time.perf_counter() - t0
-    candidates = [h.instance for h in snap.hosts if h.state in (HostState.GONE, HostState.DOWN)]
-    if candidates:  # as the reader sends it: split to fit VictoriaMetrics' query length limit
-        limit = (await c.backend()).max_query_bytes
-        parts = split_to_fit(candidates, lambda names: history_query(names, reader.lookback), limit)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(c.query(history_query(p, reader.lookback)) for p in parts))
-        out.per_query[f"history ({len(candidates)} hosts, {len(parts)} queries)"] = time.perf_counter() - t0
+    steps = await history.catch_up()
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(history.history_kinds.items()))
+    out.per_query[f"history ({steps} bounded steps: {kinds or 'none'})"] = time.perf_counter() - t0
 
 
 def run_backends(

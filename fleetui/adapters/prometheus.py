@@ -3,55 +3,66 @@
 `PrometheusClient` knows the transport: auth (basic or bearer), the CA file, Mimir/Cortex's `X-Scope-OrgID`,
 the timeout, and turns every failure into a typed `PrometheusError` whose `str()` is one line naming the
 URL, so commands print it and exit 2 and the console shows it in a notification, never as a traceback.
+Replies are decoded by msgspec straight into the few fields fleetui reads (a 50,000-host fleet is tens of
+megabytes of JSON per refresh; a generic decoder and dict copies cost more than Prometheus' own work).
 
-`FleetReader.snapshot()` is one refresh: a fixed set of requests whatever the fleet size, sent
-concurrently where they do not depend on each other, then the pure rules of fleetui.domain.classify:
+`FleetReader.refresh()` is one refresh: five requests whatever the fleet size, sent concurrently, none of
+which reads history (their cost does not grow with the days of data Prometheus keeps):
 
 1. GET  /api/v1/targets?state=active   which instances Prometheus scrapes (mode pull), health, last error
-2. POST /api/v1/query  current         newest sample time + labels of every current `up`/`node_uname_info`
-3. POST /api/v1/query  rule            `node_last_seen_timestamp` over the look-back (the recording rule)
-4. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
-5. POST /api/v1/series                 `up`/`node_uname_info` series of the look-back window (index only,
-                                       no samples decoded): every instance that may be gone
-6. POST /api/v1/query  history         only for the instances neither current nor known to the rule (and
-                                       down pull hosts the rule does not know): their last successful
-                                       sample time, by a 1-minute subquery restricted to them
+2. POST /api/v1/query  timestamp(up)                 newest sample time + labels of every current `up`
+3. POST /api/v1/query  timestamp(node_uname_info)    the same for node_uname_info (nodename)
+4. POST /api/v1/query  count(node_last_seen_timestamp)   is the recording rule of `fleetui rules` installed?
+5. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
 
-1-5 are sent concurrently; 6 is skipped when there is no such instance — with the recording rule installed
-(`fleetui rules`) that is the usual case: 5 requests; without it, 6. On Prometheus never more, whatever the fleet size.
-Why not one 24 h subquery over the whole fleet: it costs ~6 s at 5,000 series (measured, bench/refresh.py);
-restricted to the gone and down hosts it costs in proportion to those. The rule alone is not enough either:
-it cannot know hosts that vanished before it was installed.
+Last-seen times of hosts that are not live come from the reader's LastSeenBook (fleetui.domain.lastseen):
+remembered from earlier refreshes (and the state file), and otherwise looked up in history by
+`history_step()` — one bounded request at a time (at most 1,000 instances and a two-hour window), run in the
+background by the console and to completion by `snapshot()` (the one-shot commands). The history requests:
+
+- discover:  GET  /api/v1/label/instance/values?match[]=up&match[]=node_uname_info&start&end
+- coarse:    max_over_time((time() + 0 * (max_over_time(up{…}[1m]) == 1))[2h:1m])  (and for node_uname_info):
+             the last minute with a successful sample. `time()` and not `timestamp()`: a subquery over
+             `timestamp(selector)` re-reads each series' chunk at every step, which costs 31 s for 1,000
+             hosts over a day against 2 s for this form (and 29 ms per two-hour window, measured)
+- exact/refine: {__name__=~"up|node_uname_info", instance=~…}[≤ 15m]: raw samples, so the time is exact
+- with the recording rule: last_over_time(node_last_seen_timestamp{instance=~…}[≤ 2h]), exact in one step
+
+Precision: exact (the sample's own timestamp) for every host, whether remembered, looked up or read from
+the rule.
 
 A client first asks once which backend answers (fleetui.adapters.backend: one request, two on
-VictoriaMetrics), and the few differences are handled there; the one that changes the request count is
-VictoriaMetrics' query length limit (16 KiB by default), which cuts a long history query into several.
-
-Precision of the computed history: exact for push hosts (remote-written series end without a stale marker),
-up to one minute early for a pull target that went down or was removed (the step can miss the seconds
-before `up 0` or the stale marker). From the recording rule it is exact to the rule's evaluation.
+VictoriaMetrics), and the few differences are handled there; VictoriaMetrics' query length limit (16 KiB by
+default) cuts a history step's query, which names its instances, into as many requests as the limit needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import json
 import math
 import ssl
+import threading
 import time as _time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
 
 from fleetui.adapters import backend as _backend
 from fleetui.adapters.backend import Backend
 from fleetui.config import Settings
-from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
-from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
+from fleetui.domain.fleet import FleetSnapshot, HostStatus
+from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
@@ -128,8 +139,8 @@ class PrometheusClient:
             auth = httpx.BasicAuth(
                 username, settings.secret("prometheus.password_file", "prometheus.password_env") or ""
             )
-        verify: ssl.SSLContext | bool = True
         ca = settings["prometheus.ca_file"]
+        verify: ssl.SSLContext
         if ca:
             try:
                 verify = ssl.create_default_context(cafile=str(ca))
@@ -137,6 +148,12 @@ class PrometheusClient:
                 raise PrometheusError(
                     self.base_url, f"cannot load CA file {ca} (prometheus.ca_file): {getattr(e, 'strerror', None) or e}"
                 ) from None
+        elif self.base_url.startswith("https:"):
+            verify = ssl.create_default_context()
+        else:
+            # plain http: no trust store to load (it costs more than a refresh's decoding at 10 hosts); a
+            # redirect to https would fail verification, never pass unverified
+            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
@@ -169,7 +186,7 @@ class PrometheusClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | list[str]] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
     ) -> httpx.Response:
         url = f"{self.base_url}{path}"
@@ -187,64 +204,71 @@ class PrometheusClient:
         self,
         method: str,
         path: str,
+        shape: type[T],
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | list[str]] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
-    ) -> Any:
-        """Send, check the status and the JSON envelope, return `data`."""
+    ) -> T:
+        """Send, check the status and the JSON envelope, return `data` decoded as `shape`."""
         url = f"{self.base_url}{path}"
         resp = await self._send(method, path, params=params, data=data)
-        try:
-            doc = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if resp.status_code != 200:
-                raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
-            raise BadJSON(url, f"reply is not JSON: {_one_line(resp.text, 80)!r}") from None
-        if not isinstance(doc, dict) or "status" not in doc:
-            if resp.status_code != 200:
-                raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
-            raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")')
-        if doc["status"] != "success":
-            if "errorType" in doc or "error" in doc:
-                error = _one_line(str(doc.get("error", "")))
-                kind = _backend.error_type(str(doc.get("errorType", "error")), resp.status_code, error)
-                raise QueryError(url, kind, error)
-            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
-        if "data" not in doc:
-            raise BadJSON(url, 'reply has status success but no "data"')
-        return doc["data"]
+        return _envelope_data(url, resp, shape)
 
     # --- API ---------------------------------------------------------------------------------------------
 
+    async def form(self, expr: str, time: float | None) -> dict[str, str | list[str]]:
+        """The form of an instant query, with the backend's own parameters (VictoriaMetrics: nocache)."""
+        return _form(expr, time, (await self.backend()).query_params)
+
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
-        form: dict[str, str | list[str]] = {"query": expr, **(await self.backend()).query_params}
-        if time is not None:
-            form["time"] = f"{time:.3f}"
-        data = await self._api("POST", "/api/v1/query", data=form)
+        data = await self._api("POST", "/api/v1/query", _QueryData, data=await self.form(expr, time))
         return _parse_result(f"{self.base_url}/api/v1/query", data)
+
+    async def query_range_vector(self, expr: str, time: float) -> list[tuple[dict[str, str], list[tuple[float, str]]]]:
+        """An instant query of a range selector: each series' raw samples (time, value text) in the range."""
+        url = f"{self.base_url}/api/v1/query"
+        data = await self._api("POST", "/api/v1/query", _QueryData, data=await self.form(expr, time))
+        if data.resultType != "matrix":
+            raise BadJSON(url, f"expected a range vector, got a {data.resultType}")
+        try:
+            rows = msgspec.json.decode(data.result, type=list[_Series])
+        except msgspec.DecodeError as e:
+            raise BadJSON(url, f"unexpected query result ({_one_line(str(e), 120)})") from None
+        return [(r.metric, r.values) for r in rows]
 
     async def series(self, matchers: Sequence[str], start: float, end: float) -> list[dict[str, str]]:
         """Label sets of the series matching any of `matchers` with data in [start, end] (block granularity)."""
         form: dict[str, str | list[str]] = {"match[]": list(matchers), "start": f"{start:.3f}", "end": f"{end:.3f}"}
-        data = await self._api("POST", "/api/v1/series", data=form)
-        if not isinstance(data, list):
-            raise BadJSON(f"{self.base_url}/api/v1/series", "data is not a list")
-        return [{str(k): str(v) for k, v in d.items()} for d in data if isinstance(d, dict)]
+        return await self._api("POST", "/api/v1/series", list[dict[str, str]], data=form)
+
+    async def label_values(self, name: str, matchers: Sequence[str], start: float, end: float) -> list[str]:
+        """Values of label `name` on series matching any of `matchers` with data in [start, end] (block
+        granularity, index only: no sample is read)."""
+        params: dict[str, str | list[str]] = {"match[]": list(matchers), "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        params.update((await self.backend()).query_params)  # VictoriaMetrics: no cached answer from before
+        return await self._api("GET", f"/api/v1/label/{name}/values", list[str], params=params)
 
     async def targets(self) -> list[Target]:
         """Active scrape targets (down ones included)."""
         url = f"{self.base_url}/api/v1/targets"
+        resp = await self._send("GET", "/api/v1/targets", params={"state": "active"})
         try:
-            data = await self._api("GET", "/api/v1/targets", params={"state": "active"})
+            data = _envelope_data(url, resp, _TargetsData)
         except HTTPStatusError as e:
             if _backend.targets_missing(e.status):
                 raise TargetsUnavailable(url, e.status, e.body) from None
             raise
+        except BadJSON as e:
+            if "unexpected" in e.detail:
+                raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
+            raise
         try:
-            return [_parse_target(t) for t in data["activeTargets"]]
-        except (KeyError, TypeError, ValueError) as e:
-            raise BadJSON(url, f"unexpected targets reply ({type(e).__name__}: {e})") from None
+            return [_target(t) for t in _decode_list(data.active_targets, _TARGETS)]
+        except msgspec.DecodeError as e:
+            raise BadJSON(url, f"unexpected targets reply ({_one_line(str(e), 120)})") from None
+        except ValueError as e:
+            raise BadJSON(url, f"unexpected targets reply (ValueError: {e})") from None
 
     async def ready(self) -> bool:
         """True when /-/ready answers 200; False on 503 (starting up, replaying the WAL)."""
@@ -269,6 +293,8 @@ class PrometheusClient:
         now and not remembered: the refresh's own requests then fail with their own errors, and the next call
         detects again. No answer in time raises Timeout, as the query after it would.
         """
+        if self._backend is not None:  # the usual case: no lock round trip per query
+            return self._backend
         async with self._backend_lock:
             if self._backend is None:
                 try:
@@ -294,72 +320,154 @@ class PrometheusClient:
 
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
-        data = await self._api("GET", "/api/v1/status/buildinfo")
-        if not isinstance(data, dict):
-            raise BadJSON(f"{self.base_url}/api/v1/status/buildinfo", "data is not an object")
+        data = await self._api("GET", "/api/v1/status/buildinfo", dict[str, Any])
         return {str(k): str(v) for k, v in data.items()}
 
 
-def _float(v: Any) -> float:
+# --- reply shapes (only the fields fleetui reads; the rest is skipped by the decoder) ------------------------
+
+T = TypeVar("T")
+_NO_DATA = msgspec.Raw(b"")
+
+
+class _Envelope(msgspec.Struct):
+    status: str
+    data: msgspec.Raw = _NO_DATA
+    errorType: str | None = None
+    error: str | None = None
+
+
+class _QueryData(msgspec.Struct):
+    resultType: str
+    result: msgspec.Raw
+
+
+class _Element(msgspec.Struct, array_like=False):
+    metric: dict[str, str]
+    value: tuple[float, str]
+
+
+class _Series(msgspec.Struct):
+    metric: dict[str, str]
+    values: list[tuple[float, str]]
+
+
+class _ActiveTarget(msgspec.Struct, rename="camel"):
+    labels: dict[str, str]
+    scrape_pool: str = ""
+    scrape_url: str = ""
+    last_error: str = ""
+    last_scrape: str = ""
+    last_scrape_duration: float | None = None
+    health: str = "unknown"
+
+
+class _TargetsData(msgspec.Struct, rename="camel"):
+    active_targets: msgspec.Raw  # decoded in batches by _decode_list
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_ELEMENTS = msgspec.json.Decoder(list[_Element])
+_TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+# A decoder call holds the interpreter lock from start to end: one call over 50,000 targets (tens of MB) kept
+# the console's UI thread waiting for longer than a key may take. Above this size a list is split into its
+# elements first (a fast scan) and decoded BATCH elements at a time, so the UI gets the lock in between.
+_ONE_CALL_BYTES = 512 * 1024
+_BATCH = 2000
+
+
+def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]]) -> list[T]:
+    """A JSON array decoded by `decoder`, in one call when small, in batches of elements when large."""
+    if len(raw) <= _ONE_CALL_BYTES:
+        return decoder.decode(raw)
+    parts = _RAW_LIST.decode(raw)
+    out: list[T] = []
+    for i in range(0, len(parts), _BATCH):
+        out += decoder.decode(b"[" + b",".join(parts[i : i + _BATCH]) + b"]")
+    return out
+
+
+def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, str | list[str]]:
+    form: dict[str, str | list[str]] = {"query": expr, **extra}
+    if time is not None:
+        form["time"] = f"{time:.3f}"
+    return form
+
+
+def _envelope_data(url: str, resp: httpx.Response, shape: type[T]) -> T:
+    body = resp.content
+    try:
+        env = _ENVELOPE.decode(body)
+    except msgspec.ValidationError:
+        if resp.status_code != 200:
+            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
+        raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")') from None
+    except msgspec.DecodeError:
+        if resp.status_code != 200:
+            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
+        raise BadJSON(url, f"reply is not JSON: {_one_line(resp.text, 80)!r}") from None
+    if env.status != "success":
+        if env.errorType is not None or env.error is not None:
+            error = _one_line(str(env.error or ""))
+            raise QueryError(url, _backend.error_type(str(env.errorType or "error"), resp.status_code, error), error)
+        raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
+    if env.data is _NO_DATA or not bytes(env.data):
+        raise BadJSON(url, 'reply has status success but no "data"')
+    try:
+        return msgspec.json.decode(env.data, type=shape)
+    except msgspec.DecodeError as e:
+        raise BadJSON(url, f"unexpected reply ({_one_line(str(e), 120)})") from None
+
+
+def _float(v: str) -> float:
     f = float(v)
     if math.isnan(f):
         raise ValueError("NaN")
     return f
 
 
-def _parse_result(url: str, data: Any) -> list[Sample]:
+def _parse_result(url: str, data: _QueryData, source: str = "") -> list[Sample]:
+    kind = data.resultType
     try:
-        kind, result = data["resultType"], data["result"]
         if kind == "vector":
             out = []
-            for r in result:
+            for r in _decode_list(data.result, _ELEMENTS):
                 try:
-                    value = _float(r["value"][1])
+                    value = _float(r.value[1])
                 except ValueError:  # NaN / stale: nothing to say about this series
                     continue
-                out.append(Sample({str(k): str(v) for k, v in r["metric"].items()}, value))
+                out.append(Sample(r.metric, value, source))
             return out
         if kind == "scalar":
-            return [Sample({}, _float(result[1]))]
-        raise BadJSON(url, f"expected an instant vector, got a {kind}")
-    except (KeyError, TypeError, IndexError, ValueError) as e:
-        raise BadJSON(url, f"unexpected query result ({type(e).__name__}: {e})") from None
+            _, v = msgspec.json.decode(data.result, type=tuple[float, str])
+            return [Sample({}, _float(v), source)]
+    except (msgspec.DecodeError, ValueError) as e:
+        raise BadJSON(url, f"unexpected query result ({type(e).__name__}: {_one_line(str(e), 120)})") from None
+    raise BadJSON(url, f"expected an instant vector, got a {kind}")
 
 
 def _rfc3339(s: str | None) -> float | None:
-    if _backend.never_scraped(s):
+    if s is None or _backend.never_scraped(s):
         return None
-    assert s is not None
-    # Go writes nanoseconds; Python 3.11 takes at most microseconds
-    head, dot, frac = s.partition(".")
-    if dot:
-        digits = "".join(ch for ch in frac if ch.isdigit())
-        zone = frac[len(digits) :]
-        s = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(s).timestamp()  # Python 3.11 takes "Z" and nanoseconds
 
 
-def _parse_target(t: Mapping[str, Any]) -> Target:
-    labels = {str(k): str(v) for k, v in t["labels"].items()}
-    duration = t.get("lastScrapeDuration")
+def _target(t: _ActiveTarget) -> Target:
+    labels = t.labels
     return Target(
         instance=labels.get("instance", ""),
-        scrape_pool=str(t.get("scrapePool", "")),
+        scrape_pool=t.scrape_pool,
         labels=labels,
-        health=_backend.target_health(str(t.get("health", "unknown")), t.get("lastScrape"), t.get("lastError")),
-        scrape_url=t.get("scrapeUrl") or None,
-        last_error=t.get("lastError") or None,
-        last_scrape=_rfc3339(t.get("lastScrape")),
-        scrape_duration=float(duration) if duration is not None else None,
+        health=_backend.target_health(t.health, t.last_scrape, t.last_error),
+        scrape_url=t.scrape_url or None,
+        last_error=t.last_error or None,
+        last_scrape=_rfc3339(t.last_scrape),
+        scrape_duration=t.last_scrape_duration,
     )
 
 
 # --- the fleet reader --------------------------------------------------------------------------------------
-
-
-def _tag(expr: str, source: str) -> str:
-    return f'label_replace({expr}, "{SOURCE_LABEL}", "{source}", "", "")'
-
 
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 
@@ -376,47 +484,104 @@ def literal_regex(values: Sequence[str]) -> str:
 
 
 PRESENCE_METRICS = ("up", "node_uname_info")
+_SRC = "fleetui_src"
 
 
-def queries(lookback: float) -> dict[str, str]:
-    """The fixed PromQL of one refresh, by name (see the module docstring; `history` is built per refresh)."""
+def queries() -> dict[str, str]:
+    """The fixed PromQL of one refresh, by name (see the module docstring)."""
     return {
-        "current": f"{_tag('timestamp(up)', 'up')} or {_tag('timestamp(node_uname_info)', 'uname')}",
-        "rule": f"last_over_time({LAST_SEEN_METRIC}[{int(lookback)}s])",
+        "up": "timestamp(up)",
+        "uname": "timestamp(node_uname_info)",
+        "rule": f"count({LAST_SEEN_METRIC})",
         "macos": "count by (instance) (node_memory_total_bytes)"
         " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
     }
 
 
-def history_query(instances: Sequence[str], lookback: float) -> str:
-    """Last successful sample time of these instances over the look-back, at one-minute resolution.
+def _selector(instances: Sequence[str]) -> str:
+    return f"instance=~{literal_regex(instances)}"
 
-    `timestamp(up == 1)` would be the evaluation time; `and` keeps the sample's own timestamp.
+
+def coarse_query(instances: Sequence[str], seconds: float) -> str:
+    """The end of the last minute with a successful sample in the `seconds` before the evaluation time.
+
+    `time()` inside the subquery is the step's own time, so each series yields the last step whose minute
+    had `up == 1` (or any node_uname_info sample); see the module docstring for why not `timestamp()`.
     """
-    sel = f"{{instance=~{literal_regex(instances)}}}"
-    lb = f"{int(lookback)}s"
-    return (
-        f"{_tag(f'max_over_time((timestamp(up{sel}) and up{sel} == 1)[{lb}:1m])', 'up')}"
-        f" or {_tag(f'max_over_time(timestamp(node_uname_info{sel})[{lb}:1m])', 'uname')}"
-    )
+    sel = _selector(instances)
+    w = f"{math.ceil(seconds)}s"
+    up = f"max_over_time((time() + 0 * (max_over_time(up{{{sel}}}[1m]) == 1))[{w}:1m])"
+    uname = f"max_over_time((time() + 0 * count_over_time(node_uname_info{{{sel}}}[1m]))[{w}:1m])"
+    return f'label_replace({up}, "{_SRC}", "up", "", "") or label_replace({uname}, "{_SRC}", "uname", "", "")'
 
 
-def history_candidates(
-    targets: Sequence[Target], current: Sequence[Sample], rule: Sequence[Sample], series: Sequence[Mapping[str, str]]
-) -> list[str]:
-    """Instances whose last-seen time must be computed: in the look-back's series index or down pull hosts,
-    minus those an instant query shows alive, minus those the recording rule already answers for."""
-    down = {tg.instance for tg in targets if tg.health != "up"}
-    live = {s.instance for s in current if s.instance} - down
-    known = {s.instance for s in rule if s.instance and s.value > 0}
-    return sorted(({d["instance"] for d in series if d.get("instance")} | down) - live - known)
+def raw_query(instances: Sequence[str], seconds: float) -> str:
+    """Raw samples of `up` and node_uname_info of these instances in the `seconds` before the evaluation time."""
+    return f'{{__name__=~"up|node_uname_info", {_selector(instances)}}}[{math.ceil(seconds)}s]'
+
+
+def rule_query(instances: Sequence[str], seconds: float) -> str:
+    """The recording rule's last value per series in the `seconds` before the evaluation time (exact)."""
+    return f"last_over_time({LAST_SEEN_METRIC}{{{_selector(instances)}}}[{math.ceil(seconds)}s])"
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run a burst of allocations without the cyclic garbage collector.
+
+    A refresh makes hundreds of thousands of small objects that all live; every few hundred of them the
+    collector would walk the ever larger heap, so its cost grows faster than the fleet (measured). Reference
+    counting still frees everything acyclic; the collector runs again as soon as the last holder leaves.
+    """
+    global _gc_holders
+    with _gc_lock:
+        if _gc_holders == 0 and not gc.isenabled():
+            outside = True
+        else:
+            outside = False
+            _gc_holders += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if not outside:
+            with _gc_lock:
+                _gc_holders -= 1
+                if _gc_holders == 0:
+                    gc.enable()
+
+
+def _newest_success(rows: Sequence[tuple[dict[str, str], list[tuple[float, str]]]]) -> dict[str, list[Sample]]:
+    """Raw samples -> per instance, each series' newest successful sample (up == 1; any node_uname_info)."""
+    out: dict[str, list[Sample]] = {}
+    for metric, values in rows:
+        name = metric.get("__name__", "")
+        inst = metric.get("instance")
+        if not inst:
+            continue
+        newest = None
+        for t, v in reversed(values):
+            if name != "up" or v == "1":
+                newest = t
+                break
+        if newest is None:
+            continue
+        labels = {k: v for k, v in metric.items() if k != "__name__"}
+        out.setdefault(inst, []).append(Sample(labels, newest, "up" if name == "up" else "uname"))
+    return out
 
 
 class FleetReader:
-    """One refresh of the fleet from Prometheus: `await reader.snapshot()`.
+    """The fleet from Prometheus, refresh after refresh: `await reader.refresh()` (the console), or
+    `await reader.snapshot()` for one complete answer (the commands).
 
     `stale_after` and `required_labels` override the settings (the command's flags); the label schema and
-    look-back come from the settings.
+    look-back come from the settings. `book` carries remembered last-seen times between runs (see
+    fleetui.adapters.lastseen_file); without one, the reader starts from nothing.
     """
 
     def __init__(
@@ -426,6 +591,7 @@ class FleetReader:
         *,
         stale_after: float | None = None,
         required_labels: Sequence[str] = (),
+        book: LastSeenBook | None = None,
     ) -> None:
         self.client = client
         self.lookback: float = settings["lookback"]
@@ -434,40 +600,74 @@ class FleetReader:
             required_labels=tuple(dict.fromkeys((*settings["schema.required_labels"], *required_labels))),
             aliases=dict(settings["schema.aliases"]),
         )
-        self.queries = queries(self.lookback)
+        self.queries = queries()
+        self.book = book if book is not None else LastSeenBook(self.lookback)
+        self.refresh_requests = 0  # HTTP requests of the last refresh (history steps not included)
+        self.history_requests = 0  # history steps (one HTTP request each) so far
+        self.history_kinds: Counter[str] = Counter()  # ... by kind (discover, exact, coarse, refine)
+        self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
+        self._previous: FleetSnapshot | None = None
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
 
-    async def inputs(self, now: float | None = None) -> tuple[FleetInputs, str]:
-        """Read everything one refresh needs; returns the parsed inputs and the last_seen source."""
+    async def refresh(self, now: float | None = None, *, keep: bool = False) -> FleetSnapshot:
+        """One refresh: the five fixed requests, then remembered last-seen times; never reads history.
+
+        `keep`: hold on to the parsed replies, so `snapshot()` can classify again after the history steps.
+        """
         t = _time.time() if now is None else now
         q = self.queries
         self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
         notes = await self.client.notes()
-        targets, current, rule, macos, series = await asyncio.gather(
-            self._targets(notes),
-            self.client.query(q["current"], t),
-            self.client.query(q["rule"], t),
-            self.client.query(q["macos"], t),
-            self.client.series(PRESENCE_METRICS, t - self.lookback, t),
-        )
-        source = "recording_rule" if rule else "computed"
-        history = list(rule)
-        candidates = history_candidates(targets, current, rule, series)
-        if candidates:  # one query, or as many as the backend's query length limit needs (VictoriaMetrics)
-            build = functools.partial(history_query, lookback=self.lookback)
-            parts = _backend.split_to_fit(candidates, build, self.backend.max_query_bytes)
-            for got in await asyncio.gather(*(self.client.query(build(p), t) for p in parts)):
-                history += got
-        inputs = FleetInputs(
-            now=t,
-            targets=tuple(targets),
-            current=tuple(current),
-            history=tuple(history),
-            macos=frozenset(s.instance for s in macos if s.instance),
-        )
-        self.notes = tuple(notes)
-        return inputs, source
+        before = self.client.request_count
+        with gc_paused():
+            targets, up, uname, rule, macos = await asyncio.gather(
+                self._targets(notes),
+                self._tagged(q["up"], t, "up"),
+                self._tagged(q["uname"], t, "uname"),
+                self.client.query(q["rule"], t),
+                self.client.query(q["macos"], t),
+            )
+            self.refresh_requests = self.client.request_count - before
+            self.notes = tuple(notes)
+            down = {tg.instance for tg in targets if tg.health != "up"}
+            current = up + uname
+            live: dict[str, float] = {}
+            for smp in current:
+                inst = smp.labels.get("instance")
+                if inst and inst not in down and smp.value > live.get(inst, -math.inf):
+                    live[inst] = smp.value
+            has_rule = any(smp.value > 0 for smp in rule)
+            self.book.rule = has_rule
+            self.book.observe(t, live, down, self._last_rows())
+            source = "recording_rule" if has_rule else "computed"
+            self._inputs = (t, targets, current, frozenset(smp.instance for smp in macos if smp.instance), source)
+            snap = self._classify()
+            if not keep:
+                self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
+            return snap
+
+    def _last_rows(self) -> Callable[[str], tuple[Sample, ...]]:
+        """How a host looked in the previous snapshot, as history samples (for hosts that just went away)."""
+        previous = self._previous
+        rows: dict[str, HostStatus] | None = None
+
+        def last_rows(inst: str) -> tuple[Sample, ...]:
+            nonlocal rows
+            if previous is None:
+                return ()
+            if rows is None:
+                rows = previous.by_instance()
+            h = rows.get(inst)
+            if h is None or h.last_seen is None:
+                return ()
+            labels = dict(h.labels)
+            found = [Sample(labels, h.last_seen, "up")]
+            if h.nodename:
+                found.append(Sample({**labels, "nodename": h.nodename}, h.last_seen, "uname"))
+            return tuple(found)
+
+        return last_rows
 
     async def _targets(self, notes: list[str]) -> list[Target]:
         """The active targets, or none (and a note) on a backend without the targets API."""
@@ -477,6 +677,111 @@ class FleetReader:
             notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
             return []
 
+    async def _tagged(self, expr: str, t: float, source: str) -> list[Sample]:
+        data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
+        return _parse_result(f"{self.client.base_url}/api/v1/query", data, source)
+
+    def _classify(self) -> FleetSnapshot:
+        """The last refresh's inputs with what the book knows now, as a snapshot carrying its diff."""
+        assert self._inputs is not None, "refresh() first"
+        t, targets, current, macos, source = self._inputs
+        with gc_paused():
+            inputs = FleetInputs(
+                now=t,
+                targets=targets,
+                current=current,
+                history=self.book.history(),
+                macos=macos,
+                pending=self.book.pending(),
+            )
+            hosts = classify(inputs, self.policy)
+            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(self._previous)
+        self._previous = snap
+        return snap
+
+    async def history_step(self) -> bool:
+        """One bounded history request for the book (see the module docstring); False when none is left."""
+        step = self.book.next_step()
+        if step is None:
+            return False
+        self.history_requests += 1  # each step is one request
+        self.history_kinds[step.kind] += 1
+        try:
+            await self._run(step)
+        except BaseException:
+            self.book.failed(step)
+            raise
+        return True
+
+    async def _run(self, step: Step) -> None:
+        book, c = self.book, self.client
+        span = max(step.end - step.start, 60.0)
+        if step.kind == "discover":
+            found = await c.label_values("instance", PRESENCE_METRICS, step.start, step.end)
+            book.discovered(step, found)
+        elif book.rule and step.kind in ("exact", "coarse"):
+            samples = await self._query_parts(functools.partial(rule_query, seconds=min(span, WINDOW)), step)
+            by_inst: dict[str, list[Sample]] = {}
+            for smp in samples:
+                if smp.instance and smp.value > 0:
+                    by_inst.setdefault(smp.instance, []).append(Sample(smp.labels, smp.value, "rule"))
+            known = tuple(i for i in step.instances if i in by_inst)
+            rest = tuple(i for i in step.instances if i not in by_inst)
+            if known:
+                book.found_exact(replace(step, instances=known), by_inst)
+            if rest:
+                # the rule cannot know what happened before it was installed (or samples written late, with
+                # past times): those instances are read from the raw series, in the same bounded step
+                await self._computed(replace(step, instances=rest), span)
+        else:
+            await self._computed(step, span)
+
+    async def _computed(self, step: Step, span: float) -> None:
+        """A step answered from the `up`/node_uname_info series themselves (no recording rule)."""
+        book, c = self.book, self.client
+        if step.kind == "coarse":
+            minutes: dict[str, float] = {}
+            for smp in await self._query_parts(functools.partial(coarse_query, seconds=span), step):
+                inst = smp.instance
+                if inst and smp.value > minutes.get(inst, -math.inf):
+                    minutes[inst] = smp.value
+            book.found_coarse(step, minutes)
+        else:  # exact, refine: raw samples
+            build = functools.partial(raw_query, seconds=span)
+            parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
+            rows = []
+            for got in await asyncio.gather(*(c.query_range_vector(build(p), step.end) for p in parts)):
+                rows += got
+            book.found_exact(step, _newest_success(rows))
+
+    async def _query_parts(self, build: Callable[[Sequence[str]], str], step: Step) -> list[Sample]:
+        """`build(step.instances)` at the step's end: one request, or as many as the backend's query length
+        limit needs (VictoriaMetrics)."""
+        parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
+        found: list[Sample] = []
+        for got in await asyncio.gather(*(self.client.query(build(p), step.end) for p in parts)):
+            found += got
+        return found
+
+    async def catch_up(self, max_steps: int | None = None, concurrency: int = 2) -> int:
+        """Run history steps until none is left (or `max_steps`), `concurrency` requests at a time."""
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            while max_steps is None or done < max_steps:
+                done += 1
+                if not await self.history_step():
+                    done -= 1
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done
+
     async def snapshot(self, now: float | None = None) -> FleetSnapshot:
-        inputs, source = await self.inputs(now)
-        return FleetSnapshot(classify(inputs, self.policy), inputs.now, source, self.backend.name, self.notes)
+        """One complete answer: a refresh, then every history step it needs, then the fleet with them."""
+        snap = await self.refresh(now, keep=True)
+        if await self.catch_up():
+            snap = self._classify()
+        self._inputs = None
+        return snap

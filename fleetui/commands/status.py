@@ -73,6 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui.adapters.fleet_extras import enrich
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
     from fleetui.domain.filter import FilterError, parse_filter
+    from fleetui.domain.fleet import RULES_HINT
 
     try:
         host_filter = parse_filter(args.filter)
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except PrometheusError as e:
         print(f"fleetui: {e}", file=sys.stderr)
         return 2
+    if not snap.recording_rule and not args.json:  # for a person reading the table; --json stays quiet
+        print(f"fleetui: hint: {RULES_HINT}", file=sys.stderr)
     shown = dataclasses.replace(snap, hosts=tuple(host_filter.apply(snap.hosts)))
     for note in snap.notes:  # what the backend cannot show: once, one line each, not mixed into stdout
         print(f"fleetui: note: {note}", file=sys.stderr)

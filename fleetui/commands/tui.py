@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from fleetui.config import Settings, default_config_path
+from fleetui.config import Settings, default_config_path, default_state_dir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,6 +20,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui.tui.source import PrometheusSource
 
     config_file = settings.source or default_config_path()
-    app = FleetApp(settings, PrometheusSource(settings), config_file=config_file)
-    app.run()
+    # remembered last-seen times live in the state dir, so a restart does not look them up again
+    source = PrometheusSource(settings, state_dir=default_state_dir())
+    try:
+        app = FleetApp(settings, source, config_file=config_file)
+        app.run()
+    finally:
+        source.close()
     return 0 if app.return_code in (None, 0) else 1

@@ -33,8 +33,10 @@ problems
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
 
@@ -77,19 +79,28 @@ _ADDRESS_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(?P<port>\d{
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
-    """One element of an instant-vector reply: its labels and its value (often a unix time)."""
+    """One element of an instant-vector reply: its labels and its value (often a unix time).
+
+    `source` says which query branch it came from ("up", "uname", "rule"); a sample without one may carry it
+    as the SOURCE_LABEL label instead (the adapter's older tagging, still accepted).
+    """
 
     labels: Mapping[str, str]
     value: float
+    source: str = ""
 
     @property
     def instance(self) -> str | None:
         return self.labels.get("instance")
 
+    @property
+    def branch(self) -> str:
+        return self.source or self.labels.get(SOURCE_LABEL, "")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One active target of /api/v1/targets, as far as the fleet cares."""
 
@@ -108,16 +119,18 @@ class FleetInputs:
     """Everything one refresh read, parsed.
 
     `current`: newest sample time of each series of `up` and `node_uname_info` in an instant query (value =
-    sample time; labels include SOURCE_LABEL "up" or "uname"). `history`: last successful sample time of the
-    same series over the look-back window. `macos`: instances with node_memory_total_bytes but no
-    node_memory_MemTotal_bytes.
+    sample time; branch "up" or "uname"). `history`: last successful sample time of the same series over the
+    look-back window (remembered, looked up, or from the recording rule). `macos`: instances with
+    node_memory_total_bytes but no node_memory_MemTotal_bytes. `pending`: instances whose last-seen time is
+    still being looked up (their rows say so instead of "never").
     """
 
     now: float
-    targets: tuple[Target, ...] = ()
-    current: tuple[Sample, ...] = ()
-    history: tuple[Sample, ...] = ()
+    targets: Sequence[Target] = ()
+    current: Sequence[Sample] = ()
+    history: Sequence[Sample] = ()
     macos: frozenset[str] = frozenset()
+    pending: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -131,9 +144,19 @@ class Policy:
     # than its instance's freshest by more than this is history (samples of one scrape share a timestamp)
     history_after: float = 30.0
 
-    @property
+    @cached_property
     def schema_keys(self) -> frozenset[str]:
+        """Built once per policy (a refresh asks for it once per label key of every host)."""
         return frozenset(self.required_labels) | frozenset(self.aliases.values())
+
+    @cached_property
+    def _sorted_schema_keys(self) -> tuple[str, ...]:
+        return tuple(sorted(self.schema_keys))
+
+    @cached_property
+    def _memo(self) -> dict[Any, Any]:
+        """Results of the label rules by their inputs: a fleet has few distinct label key sets and jobs."""
+        return {}
 
 
 # --- problem rules: each small and pure -----------------------------------------------------------------
@@ -159,8 +182,10 @@ def host_name(instance: str, labels: Mapping[str, str]) -> str | None:
 
 def nodename_problem(instance: str, labels: Mapping[str, str], nodenames: Iterable[str]) -> Problem | None:
     name = host_name(instance, labels)
+    if name is None:
+        return None
     others = sorted(n for n in set(nodenames) if n != name)
-    if name is None or not others:
+    if not others:
         return None
     what = "instance" if name == instance else ("hostname label" if labels.get("hostname") == name else "address")
     return Problem(
@@ -209,13 +234,14 @@ def drift_target(key: str, policy: Policy) -> str | None:
         return None
     if key in policy.aliases:
         return policy.aliases[key]
-    for s in sorted(policy.schema_keys):
+    for s in policy._sorted_schema_keys:
         if _near_miss(key, s):
             return s
     return None
 
 
 def drift_problems(labels: Mapping[str, str], policy: Policy) -> list[Problem]:
+    """One problem per label key that looks like a schema key (in key order)."""
     out = []
     for key in sorted(labels):
         target = drift_target(key, policy)
@@ -266,72 +292,158 @@ MACOS_PROBLEM = Problem(
 
 # --- the fleet ------------------------------------------------------------------------------------------
 
+# label keys never merged into a host's labels (the machine's own and the adapter's tag)
+_SKIP = UNAME_LABELS | {SOURCE_LABEL}
 
-@dataclass
+# One copy of each label key and value across snapshots. Every refresh decodes fresh strings, so without this
+# the console holds the same "environment"/"production" text once per host per snapshot it keeps (the table's
+# and the next refresh's): at 50,000 hosts that is the larger part of its memory. Bounded: cleared when it
+# outgrows any plausible fleet (it then refills from the next refresh).
+_STRINGS: dict[str, str] = {}
+_STRINGS_MAX = 1 << 20
+
+
+def _shared(labels: Mapping[str, str]) -> dict[str, str]:
+    """`labels` sorted by key, each key and value the one shared copy of its text."""
+    if len(_STRINGS) > _STRINGS_MAX:
+        _STRINGS.clear()
+    one = _STRINGS.setdefault
+    return {one(k, k): one(v, v) for k, v in sorted(labels.items())}
+
+
 class _Acc:
     """What the inputs say about one instance, gathered before classifying it."""
 
-    targets: list[Target] = field(default_factory=list)
-    current_ts: float | None = None
-    history_ts: float | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    nodenames: set[str] = field(default_factory=set)
-    jobs: set[str] = field(default_factory=set)
-    current_nodenames: set[str] = field(default_factory=set)
+    __slots__ = ("current_nodenames", "current_ts", "history_ts", "jobs", "labels", "nodenames", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.current_ts: float | None = None
+        self.history_ts: float | None = None
+        self.labels: dict[str, str] = {}
+        self.nodenames: set[str] = set()
+        self.jobs: set[str] = set()
+        self.current_nodenames: set[str] = set()
 
 
 def _merge_labels(acc: _Acc, labels: Mapping[str, str]) -> None:
     """First source wins per key (targets first, then current `up`, current uname, history)."""
-    for k, v in labels.items():
-        if k in UNAME_LABELS or k == SOURCE_LABEL or k.startswith("__"):
-            continue
-        acc.labels.setdefault(k, v)
-    if labels.get("job"):
-        acc.jobs.add(labels["job"])
-    if labels.get("nodename"):
-        acc.nodenames.add(labels["nodename"])
+    mine = acc.labels
+    if mine:
+        new: Iterable[str] = labels.keys() - mine.keys()  # usually empty: same identity labels again
+    else:
+        new = labels
+    for k in new:
+        if k not in _SKIP and not k.startswith("__"):
+            mine[k] = labels[k]
+    job = labels.get("job")
+    if job:
+        acc.jobs.add(job)
+    nodename = labels.get("nodename")
+    if nodename:
+        acc.nodenames.add(nodename)
 
 
-def _max(a: float | None, b: float) -> float:
-    return b if a is None or b > a else a
+def _ordered(samples: Sequence[Sample]) -> Sequence[Sample]:
+    """`up` branch before uname branch, so identity labels come from `up` where both exist (the adapter
+    already sends them so: then this costs one look at each sample, not a sort)."""
+    seen_other = False
+    for s in samples:
+        if s.branch == "up":
+            if seen_other:
+                return sorted(samples, key=lambda s: s.branch != "up")
+        else:
+            seen_other = True
+    return samples
 
 
-def _ordered(samples: Iterable[Sample]) -> list[Sample]:
-    """`up` branch before uname branch, so identity labels come from `up` where both exist."""
-    return sorted(samples, key=lambda s: s.labels.get(SOURCE_LABEL) != "up")
+def _label_problems(labels: dict[str, str], policy: Policy) -> tuple[Problem, ...]:
+    """Drift and missing-label problems; they depend only on the key set and which required values are
+    empty, so they are computed once per distinct (keys, empties) in the fleet and shared."""
+    key = (tuple(labels), tuple(map(bool, map(labels.get, policy.required_labels))))
+    memo = policy._memo
+    found: tuple[Problem, ...] | None = memo.get(key)
+    if found is None:
+        found = memo[key] = (*drift_problems(labels, policy), *missing_problems(labels, policy.required_labels, policy))
+    return found
+
+
+def _job_problem(jobs: set[str], policy: Policy) -> Problem | None:
+    key: Any = next(iter(jobs)) if len(jobs) == 1 else frozenset(jobs)
+    memo = policy._memo
+    if key not in memo:
+        memo[key] = job_problem(jobs)
+    found: Problem | None = memo[key]
+    return found
+
+
+def _gather(inputs: FleetInputs, policy: Policy) -> dict[str, _Acc]:
+    """Group the inputs by instance (the hot loop of a refresh: written for speed, see _merge_labels).
+
+    A push instance's current series older than its freshest by more than `policy.history_after` are history
+    (a relabel left them behind: remote-written series get no staleness marker): they count for last seen,
+    not for labels, job or nodename."""
+    accs: dict[str, _Acc] = {}
+    get = accs.get
+    skip = _SKIP
+    freshest: dict[str, float] = {}
+    for s in inputs.current:
+        inst = s.labels.get("instance")
+        if inst and (inst not in freshest or s.value > freshest[inst]):
+            freshest[inst] = s.value
+    history_after = policy.history_after
+    for t in inputs.targets:
+        acc = get(t.instance)
+        if acc is None:
+            acc = accs[t.instance] = _Acc()
+        acc.targets.append(t)
+        _merge_labels(acc, t.labels)
+    for history, samples in ((False, _ordered(inputs.current)), (True, _ordered(inputs.history))):
+        for s in samples:
+            labels = s.labels
+            inst = labels.get("instance")
+            if not inst:
+                continue
+            value = s.value
+            if history and value <= 0:  # a seed-style `time() * up` rule writes 0 while down
+                continue
+            acc = get(inst)
+            if acc is None:
+                acc = accs[inst] = _Acc()
+            if history:
+                if acc.history_ts is None or value > acc.history_ts:
+                    acc.history_ts = value
+            elif acc.current_ts is None or value > acc.current_ts:
+                acc.current_ts = value
+            if not history and not acc.targets and value < freshest[inst] - history_after:
+                continue  # a push series left behind by a relabel: its labels are history, not the present
+            if history and (acc.targets or acc.current_ts is not None):
+                # a live host's labels are its current ones: history still holds the labels it had before a
+                # fix (a renamed key stays in last_over_time for the whole look-back)
+                continue
+            mine = acc.labels
+            if mine:
+                for k in labels.keys() - mine.keys():  # usually none: the same identity labels again
+                    if k not in skip and not k.startswith("__"):
+                        mine[k] = labels[k]
+            else:
+                for k, v in labels.items():
+                    if k not in skip and not k.startswith("__"):
+                        mine[k] = v
+            job = labels.get("job")
+            if job:
+                acc.jobs.add(job)
+            nodename = labels.get("nodename")
+            if nodename:
+                acc.nodenames.add(nodename)
+                if not history:
+                    acc.current_nodenames.add(nodename)
+    return accs
 
 
 def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
     """The fleet's rows, sorted by instance."""
-    accs: dict[str, _Acc] = {}
-    for t in inputs.targets:
-        acc = accs.setdefault(t.instance, _Acc())
-        acc.targets.append(t)
-        _merge_labels(acc, t.labels)
-    freshest: dict[str, float] = {}
-    for s in inputs.current:
-        if s.instance:
-            freshest[s.instance] = _max(freshest.get(s.instance), s.value)
-    for s in _ordered(inputs.current):
-        if not s.instance:
-            continue
-        acc = accs.setdefault(s.instance, _Acc())
-        acc.current_ts = _max(acc.current_ts, s.value)
-        if not acc.targets and s.value < freshest[s.instance] - policy.history_after:
-            continue  # a push series left behind by a relabel: its labels are history, not the present
-        _merge_labels(acc, s.labels)
-        if s.labels.get("nodename"):
-            acc.current_nodenames.add(s.labels["nodename"])
-    for s in _ordered(inputs.history):
-        if not s.instance or s.value <= 0:  # a seed-style `time() * up` rule writes 0 while down
-            continue
-        acc = accs.setdefault(s.instance, _Acc())
-        acc.history_ts = _max(acc.history_ts, s.value)
-        if not acc.targets and acc.current_ts is None:
-            # a live host's labels are its current ones: history still holds the labels it had before a fix
-            # (a renamed key stays in last_over_time for the whole look-back)
-            _merge_labels(acc, s.labels)
-
+    accs = _gather(inputs, policy)
     superseded = _superseded(accs, policy)
     # duplicate nodenames among live instances (those in an instant query right now)
     by_nodename: dict[str, set[str]] = {}
@@ -340,43 +452,55 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             continue
         for n in acc.current_nodenames:
             by_nodename.setdefault(n, set()).add(inst)
+    shared = {n for n, insts in by_nodename.items() if len(insts) > 1}
 
-    hosts = []
+    now, macos, pending = inputs.now, inputs.macos, inputs.pending
+    hosts: list[HostStatus] = []
+    append = hosts.append
     for inst in sorted(accs):
         acc = accs[inst]
-        state, mode, last_seen = _state(inst, acc, inputs.now, policy)
+        state, mode, last_seen = _state(inst, acc, now, policy)
         if inst in superseded:
-            state = HostState.STALE
+            state = HostState.STALE  # renamed: the machine pushes under its new name now
+        labels = _shared(acc.labels)
         problems: list[Problem] = []
-        p = nodename_problem(inst, acc.labels, acc.current_nodenames or acc.nodenames)
-        if p:
-            problems.append(p)
-        p = job_problem(acc.jobs)
-        if p:
-            problems.append(p)
-        problems += drift_problems(acc.labels, policy)
-        problems += missing_problems(acc.labels, policy.required_labels, policy)
-        for n in sorted(acc.current_nodenames):
-            if len(by_nodename.get(n, ())) > 1:
-                problems.append(duplicate_problem(n, by_nodename[n], inst))
-        if inst in inputs.macos:
+        names = acc.current_nodenames or acc.nodenames
+        if names and not (len(names) == 1 and inst in names):  # nodename == instance: nothing to say
+            p = nodename_problem(inst, labels, names)
+            if p:
+                problems.append(p)
+        if acc.jobs:
+            p = _job_problem(acc.jobs, policy)
+            if p:
+                problems.append(p)
+        problems += _label_problems(labels, policy)
+        if shared and not shared.isdisjoint(acc.current_nodenames):
+            for n in sorted(acc.current_nodenames):
+                if n in shared:
+                    problems.append(duplicate_problem(n, by_nodename[n], inst))
+        if inst in macos:
             problems.append(MACOS_PROBLEM)
-        down = [t for t in acc.targets if t.health != "up"]
-        shown = down[0] if down else (acc.targets[0] if acc.targets else None)
-        hosts.append(
+        targets = acc.targets
+        shown = None
+        if targets:
+            shown = targets[0]
+            if shown.health == "up" and len(targets) > 1:
+                shown = next((t for t in targets if t.health != "up"), shown)
+        append(
             HostStatus(
                 instance=inst,
                 state=state,
                 mode=mode,
                 last_seen=last_seen,
-                labels=dict(sorted(acc.labels.items())),
+                labels=labels,
                 problems=tuple(problems),
-                nodename=min(acc.current_nodenames or acc.nodenames, default=None),
+                nodename=min(names) if names else None,
                 scrape_url=shown.scrape_url if shown else None,
                 last_error=(shown.last_error or ("not scraped yet" if shown.health == "unknown" else None))
                 if shown
                 else None,
                 scrape_duration=shown.scrape_duration if shown else None,
+                last_seen_pending=last_seen is None and inst in pending,
             )
         )
     return tuple(hosts)
@@ -421,5 +545,8 @@ def _state(inst: str, acc: _Acc, now: float, policy: Policy) -> tuple[HostState,
 
 
 def _latest(a: float | None, b: float | None) -> float | None:
-    vals = [v for v in (a, b) if v is not None]
-    return max(vals) if vals else None
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a > b else b

@@ -2,17 +2,31 @@
 
 Plain frozen dataclasses so a snapshot can be diffed, compared in tests and serialised to JSON without
 knowing where it came from (the Prometheus adapter builds them; the UI only reads them). `diff_snapshots`
-exists so the console can patch its table row by row instead of rebuilding it on every refresh.
+exists so the console can patch its table row by row instead of rebuilding it on every refresh; the
+console's source computes that diff where it builds the snapshot (off the UI's event loop) and hands it along
+with the snapshot, so the UI gets it for free.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from fleetui.domain.age import format_age
+
+# what a row says while its last-seen time is being looked up in Prometheus' history
+LOOKING_UP = "looking up…"
+
+# what a console or `fleetui status` suggests when last-seen is computed instead of read from the rule
+RULES_HINT = (
+    "last seen is computed from history: install the recording rule that `fleetui rules` prints "
+    "so it is exact and cheap at any fleet size"
+)
 
 if TYPE_CHECKING:
     from fleetui.domain.alerts import Alert, AlertsView
@@ -44,13 +58,15 @@ class Problem:
         return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostStatus:
     """One row of the fleet: everything the console shows about one `instance` label value.
 
     `labels` are the host's identifying labels (target labels for pull hosts, series labels for push hosts),
     without `__name__` and without node_uname_info's own labels; `nodename` comes from node_uname_info.
     `scrape_url`, `last_error` and `scrape_duration` are only known for pull hosts (from /api/v1/targets).
+    `last_seen_pending`: last_seen is None because it is still being looked up, not because the host was never
+    seen.
     """
 
     instance: str
@@ -63,6 +79,7 @@ class HostStatus:
     scrape_url: str | None = None
     last_error: str | None = None
     scrape_duration: float | None = None
+    last_seen_pending: bool = False
     alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
     drift: Drift | None = None  # Alloy version and config drift, filled by fleetui.domain.drift.with_drift
 
@@ -81,8 +98,26 @@ class HostStatus:
         return self.state is HostState.UP and not self.problems
 
     def age(self, now: float) -> str:
-        """Last seen as people read it: "3h 22m ago" (or "never")."""
+        """Last seen as people read it: "3h 22m ago" (or "never", or "looking up…" while it is)."""
+        if self.last_seen is None and self.last_seen_pending:
+            return LOOKING_UP
         return format_age(self.last_seen, now)
+
+    def same_but_timing(self, other: HostStatus) -> bool:
+        """Equal in everything the table shows and filters on, `last_seen` and `scrape_duration` aside."""
+        return (
+            self.state is other.state
+            and self.mode is other.mode
+            and self.instance == other.instance
+            and self.last_seen_pending == other.last_seen_pending
+            and self.nodename == other.nodename
+            and self.scrape_url == other.scrape_url
+            and self.last_error == other.last_error
+            and self.problems == other.problems
+            and self.labels == other.labels
+            and self.alerts == other.alerts
+            and self.drift == other.drift
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The shape of one entry of `fleetui status --json` "hosts"."""
@@ -107,9 +142,9 @@ class FleetSnapshot:
     """One refresh: the hosts sorted by instance, when it was taken and how last_seen was obtained.
 
     `last_seen_source` is "recording_rule" when `node_last_seen_timestamp` answered, "computed" otherwise,
-    so the UI can say how precise the ages of gone hosts are. `backend` names what answered (Prometheus,
-    VictoriaMetrics, Mimir, Thanos or "unknown"); `notes` are one-line warnings about what that backend
-    cannot show (e.g. no targets API), for the UI to say once.
+    so the UI can say how precise the ages of gone hosts are and suggest installing the rule. `backend`
+    names what answered (Prometheus, VictoriaMetrics, Mimir, Thanos or "unknown"); `notes` are one-line
+    warnings about what that backend cannot show (e.g. no targets API), for the UI to say once.
     """
 
     hosts: tuple[HostStatus, ...]
@@ -119,13 +154,34 @@ class FleetSnapshot:
     notes: tuple[str, ...] = ()
     unattributed_alerts: tuple[Alert, ...] = ()  # firing alerts no host matches (fleetui.domain.alerts)
     alerts_view: AlertsView | None = None  # None: alerts were not read
+    # the diff from the snapshot this one was built after (see with_diff); not part of the value, and not an
+    # __init__ argument, so `dataclasses.replace(snap, hosts=...)` (filters, enrichment) never carries a diff
+    # computed for other rows
+    _base: weakref.ref[FleetSnapshot] | None = field(default=None, init=False, compare=False, repr=False)
+    _diff: FleetDiff | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def recording_rule(self) -> bool:
+        """True when last-seen came from the recording rule; False: suggest `fleetui rules` (RULES_HINT)."""
+        return self.last_seen_source == "recording_rule"
+
+    def with_diff(self, old: FleetSnapshot | None) -> FleetSnapshot:
+        """This snapshot carrying its diff from `old`, so `diff_snapshots(old, it)` costs nothing later.
+
+        Computed here, by whoever builds snapshots (the console's source does it on its own thread); `old` is
+        only weakly referenced, so snapshots never keep their predecessors alive.
+        """
+        diff = diff_snapshots(old, self)
+        new = replace(self)
+        object.__setattr__(new, "_base", weakref.ref(old) if old is not None else None)
+        object.__setattr__(new, "_diff", diff)
+        return new
 
     def summary(self) -> dict[str, int]:
         """Count per state, every state present (0 included) in HostState order."""
-        counts = {s.value: 0 for s in HostState}
-        for h in self.hosts:
-            counts[h.state.value] += 1
-        return counts
+        # counted in C (the console does this on its UI thread for every refresh: 50,000 hosts)
+        by_state = Counter(map(_STATE, self.hosts))
+        return {s.value: by_state[s] for s in HostState}
 
     def versions_json(self) -> list[dict[str, Any]]:
         """Alloy versions in use and by how many hosts (fleetui.domain.drift), newest first."""
@@ -161,12 +217,16 @@ class FleetDiff:
     """What changed between two refreshes, each part sorted by instance.
 
     `changed` holds the new HostStatus of rows whose content differs in any field (last_seen included, so
-    the age cell of a push host is refreshed too).
+    the age cell of a push host is refreshed too). `timing` names the rows of `changed` whose only
+    difference is `last_seen` or `scrape_duration`: nothing the table measures, filters or (unless it sorts
+    by last seen) orders on, so it can swap them in place — on a healthy fleet that is nearly every row of
+    every refresh.
     """
 
     added: tuple[HostStatus, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[HostStatus, ...] = ()
+    timing: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
@@ -175,11 +235,43 @@ class FleetDiff:
 
 def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
     """Rows to add, remove and update to turn `old`'s table into `new`'s (None: everything is added)."""
-    new_by = new.by_instance()
+    if new._diff is not None:
+        base = new._base
+        if (base is None and old is None) or (base is not None and old is not None and base() is old):
+            return new._diff
     if old is None:
-        return FleetDiff(added=tuple(new_by[k] for k in sorted(new_by)))
-    old_by = old.by_instance()
-    added = tuple(new_by[k] for k in sorted(new_by.keys() - old_by.keys()))
-    removed = tuple(sorted(old_by.keys() - new_by.keys()))
-    changed = tuple(new_by[k] for k in sorted(new_by.keys() & old_by.keys()) if new_by[k] != old_by[k])
-    return FleetDiff(added, removed, changed)
+        return FleetDiff(added=tuple(sorted(new.hosts, key=_instance)))
+    old_by = {h.instance: h for h in old.hosts}
+    added = []
+    changed = []
+    timing = []
+    seen = 0
+    for h in new.hosts:
+        o = old_by.get(h.instance)
+        if o is None:
+            added.append(h)
+            continue
+        seen += 1
+        if o is h:
+            continue
+        if o.same_but_timing(h):
+            if o.last_seen == h.last_seen and o.scrape_duration == h.scrape_duration:
+                continue
+            timing.append(h.instance)
+        changed.append(h)
+    if seen == len(old_by):
+        removed: tuple[str, ...] = ()
+    else:
+        new_keys = {h.instance for h in new.hosts}
+        removed = tuple(sorted(k for k in old_by if k not in new_keys))
+    # already in instance order when `new` is (classify's are): then sorting is one linear pass
+    return FleetDiff(
+        tuple(sorted(added, key=_instance)), removed, tuple(sorted(changed, key=_instance)), frozenset(timing)
+    )
+
+
+_STATE = attrgetter("state")
+
+
+def _instance(h: HostStatus) -> str:
+    return h.instance

@@ -8,14 +8,13 @@ the terminal. Sorting uses the raw values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from fleetui.domain.fleet import HostState, HostStatus
-from fleetui.tui.fmt import format_age, host_job, host_name
+from fleetui.tui.fmt import host_job, host_name
+from fleetui.tui.fmt import natural_key as natural_key  # re-exported: the table sorts by it too
 from fleetui.tui.safe import visible
 
 STATE_GLYPH: dict[HostState, str] = {
@@ -63,27 +62,6 @@ def _last_seen_key(h: HostStatus) -> float:
     return -(h.last_seen or 0.0)  # newest first
 
 
-_DIGITS = re.compile(r"([0-9]+)")
-
-
-@lru_cache(maxsize=65536)
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """`web-2` before `web-10`, `10.0.0.9` before `10.0.0.10`: numbers compare as numbers.
-
-    A run of digits compares by its length without leading zeros, then by its digits, rather than through
-    int(): an instance is outside text, and int() refuses runs of more than 4,300 digits.
-    """
-    parts = _DIGITS.split(text.casefold())
-    key = []
-    for i, p in enumerate(parts):
-        if i % 2:  # a digit run (the split's captured group)
-            digits = p.lstrip("0") or "0"
-            key.append((0, len(digits), digits))
-        elif p:
-            key.append((1, 0, p))
-    return tuple(key)
-
-
 def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:
     return lambda h: natural_key(fn(h))
 
@@ -107,7 +85,7 @@ def fleet_columns(key_labels: Sequence[str], *, enriched: bool = False) -> list[
         Column(
             "last_seen",
             "last seen",
-            lambda h, now: format_age(h.last_seen, now),
+            lambda h, now: h.age(now),  # "looking up…" while the history is being read
             _last_seen_key,
             13,
             13,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from fleetui.domain.age import format_age
 from fleetui.domain.fleet import HostStatus
 
-__all__ = ["format_age", "host_job", "host_name"]
+__all__ = ["format_age", "host_job", "host_name", "natural_key"]
 
 
 def host_name(h: HostStatus) -> str:
@@ -15,3 +18,25 @@ def host_name(h: HostStatus) -> str:
 
 def host_job(h: HostStatus) -> str:
     return h.job or ""
+
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+@lru_cache(maxsize=1 << 17)
+def natural_key(text: str) -> str:
+    """`web-2` before `web-10`, `10.0.0.9` before `10.0.0.10`: numbers compare as numbers.
+
+    One string (not a tuple of parts), so sorting 50,000 hosts compares flat strings: each run of digits
+    becomes NUL (before any text, as a number sorts before text at the same place), its length in six
+    digits and the digits without leading zeros, so a longer number is a larger one. No int(): an instance
+    is outside text, and int() refuses runs of more than 4,300 digits.
+    """
+    out = []
+    for i, p in enumerate(_DIGITS.split(text.casefold())):
+        if i % 2:  # a digit run (the split's captured group)
+            n = p.lstrip("0") or "0"
+            out.append(f"\x00{len(n):06d}{n}")
+        elif p:
+            out.append(p)
+    return "".join(out)

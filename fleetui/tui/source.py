@@ -1,17 +1,51 @@
 """Where the console gets the fleet from: anything with `async def snapshot() -> FleetSnapshot`.
 
-The app never holds an HTTP client; it asks a FleetSource. In production that is PrometheusSource (the real
-adapter, one short-lived client per refresh so a restarted Prometheus is simply reached again). Snapshot
-tests hand the screen a fixed FleetSnapshot through FixedSource: that feeds the screen a domain value to
-render deterministically; it does not stand in for Prometheus (Pilot tests use the real adapter on the lab).
+The app never holds an HTTP client; it asks a FleetSource. In production that is PrometheusSource: the real
+adapter, on a thread of its own with its own event loop, one HTTP client (and TLS context) for the life of
+the console, and the reader's last-seen book. Decoding, classifying and diffing thousands of hosts is CPU
+work; on the UI's event loop it stalled keys for seconds at 50,000 hosts. Here the UI only awaits a future,
+and gets a snapshot that already carries its diff from the previous one.
+
+After each refresh the source runs a bounded number of history steps in the background (last-seen times of
+hosts that newly went down or gone, see fleetui.domain.lastseen); they never delay a refresh, and what they
+find shows in the next one. With `state_dir` the book is kept on disk, so a restart loses nothing.
+
+Snapshot tests hand the screen a fixed FleetSnapshot through FixedSource: that feeds the screen a domain
+value to render deterministically; it does not stand in for Prometheus (Pilot tests use the real adapter
+on the lab).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+import contextlib
+import gc
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
 from fleetui.domain.fleet import FleetSnapshot
+
+if TYPE_CHECKING:
+    from fleetui.adapters.prometheus import FleetReader, PrometheusClient
+
+T = TypeVar("T")
+SAVE_EVERY = 30.0  # seconds between writes of the last-seen file while it changes (and once at close)
+# While the source's thread decodes and classifies, the UI's thread waits this long for the interpreter lock
+# at every event-loop turn (each select() gives it up); Python's default 5 ms made a key that takes a dozen
+# turns wait 60-150 ms behind a refresh at 10,000 hosts (measured with bench/console.py).
+SWITCH_INTERVAL = 0.0005
+# The fleet is hundreds of thousands of long-lived objects; each full pass of the cyclic garbage collector
+# walked them all with the interpreter lock held (56-102 ms stalls of the UI at 10,000 hosts, measured).
+# After each refresh they are moved out of its sight (gc.freeze; they are acyclic and freed by reference
+# counting when replaced), and once an hour everything is handed back for one full pass, so cyclic garbage
+# that was frozen with them is still reclaimed.
+THAW_EVERY = 3600.0
 
 
 class FleetSource(Protocol):
@@ -21,6 +55,11 @@ class FleetSource(Protocol):
     async def snapshot(self) -> FleetSnapshot: ...
 
 
+def _stop(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(loop.stop)
+
+
 def enriched(source: object) -> bool:
     """Whether `source`'s snapshots are enriched like `fleetui status`'s — firing alerts and Alloy drift — so
     the console shows their columns and sections. A source without the attribute is not: its fleet is shown
@@ -28,23 +67,158 @@ def enriched(source: object) -> bool:
     return bool(getattr(source, "enriched", False))
 
 
-class PrometheusSource:
-    """The fleet as the real Prometheus adapter reads it (≤ 6 HTTP requests per refresh), enriched the way
-    `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one more request, to
-    Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query), read concurrently."""
+def _warm_sort_keys(snap: FleetSnapshot) -> None:
+    """Compute the table's natural sort key of every new instance here, on the source's thread: the table
+    sorts by it on the UI's thread, where 50,000 new keys took half a second (cached, so it finds them)."""
+    from fleetui.tui.fmt import natural_key
 
-    def __init__(self, settings: Settings) -> None:
+    for h in snap.hosts:
+        natural_key(h.instance)
+
+
+class PrometheusSource:
+    """The fleet as the real Prometheus adapter reads it (five requests per refresh), off the UI's loop,
+    enriched the way `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one
+    more request, to Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query).
+
+    `history_steps`: history requests allowed after each refresh (one at a time). `close()` when done.
+    """
+
+    def __init__(self, settings: Settings, *, state_dir: Path | None = None, history_steps: int = 40) -> None:
         self.settings = settings
         self.location = str(settings["prometheus.url"])
+        self.history_steps = history_steps
+        self.history_error: str | None = None  # the last history step's failure (retried after a refresh)
+        self._state_path: Path | None = None
+        if state_dir is not None:
+            from fleetui.adapters.lastseen_file import book_path
+
+            self._state_path = book_path(settings, state_dir)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: PrometheusClient | None = None
+        self._reader: FleetReader | None = None
+        self._history: asyncio.Task[None] | None = None
+        self._saved_at = 0.0
+        self._thawed = time.monotonic()
+        self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
         self.enriched = True
 
-    async def snapshot(self) -> FleetSnapshot:
-        from fleetui.adapters.fleet_extras import enrich
-        from fleetui.adapters.prometheus import FleetReader, PrometheusClient
+    @property
+    def reader(self) -> FleetReader | None:
+        """The reader (after the first refresh): its book and request counters, for tests and benchmarks."""
+        return self._reader
 
-        async with PrometheusClient(self.settings) as client:
-            snap = await FleetReader(client, self.settings).snapshot()
-            return await enrich(self.settings, snap, client=client)
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="fleetui-prometheus", daemon=True)
+            thread.start()
+            self._loop, self._thread = loop, thread
+            weakref.finalize(self, _stop, loop)
+        return self._loop
+
+    async def _on_thread(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()))
+
+    async def snapshot(self) -> FleetSnapshot:
+        return await self._on_thread(self._refresh())
+
+    async def catch_up(self) -> int:
+        """Run every history step left now (tests and benchmarks; the console lets them run by themselves)."""
+        return await self._on_thread(self._catch_up_all())
+
+    # --- on the source's own thread -----------------------------------------------------------------------
+
+    def _open(self) -> FleetReader:
+        if self._reader is None:
+            from fleetui.adapters.lastseen_file import load_book
+            from fleetui.adapters.prometheus import FleetReader, PrometheusClient
+
+            self._client = PrometheusClient(self.settings)
+            book = None
+            if self._state_path is not None:
+                book = load_book(self._state_path, self.location, float(self.settings["lookback"]))
+            self._reader = FleetReader(self._client, self.settings, book=book)
+        return self._reader
+
+    async def _refresh(self) -> FleetSnapshot:
+        from fleetui.adapters.fleet_extras import enrich
+
+        reader = self._open()
+        snap = await reader.refresh()
+        # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still off
+        # the UI's thread, from the snapshot handed out last time
+        snap = (await enrich(self.settings, snap, client=self._client)).with_diff(self._last)
+        self._last = snap
+        _warm_sort_keys(snap)
+        self._settle_heap()
+        if reader.book.busy and (self._history is None or self._history.done()):
+            self._history = asyncio.get_running_loop().create_task(self._background(reader))
+        else:
+            self._save(force=False)
+        return snap
+
+    async def _background(self, reader: FleetReader) -> None:
+        from fleetui.adapters.prometheus import PrometheusError
+
+        try:
+            await reader.catch_up(self.history_steps, concurrency=1)
+            self.history_error = None
+        except PrometheusError as e:
+            self.history_error = str(e)
+        self._save(force=False)
+
+    async def _catch_up_all(self) -> int:
+        reader = self._open()
+        if self._history is not None:
+            with contextlib.suppress(BaseException):
+                await self._history
+        return await reader.catch_up()
+
+    def _settle_heap(self) -> None:
+        gc.collect(1)  # young garbage first: freezing it would keep it for the hour
+        gc.freeze()
+        if time.monotonic() - self._thawed >= THAW_EVERY:
+            gc.unfreeze()
+            self._thawed = time.monotonic()
+
+    def _save(self, *, force: bool) -> None:
+        reader, path = self._reader, self._state_path
+        if reader is None or path is None or not reader.book.changed:
+            return
+        if not force and time.monotonic() - self._saved_at < SAVE_EVERY:
+            return
+        from fleetui.adapters.lastseen_file import save_book
+
+        with contextlib.suppress(OSError):  # a cache: a read-only state dir must not break the console
+            save_book(path, self.location, reader.book)
+            self._saved_at = time.monotonic()
+
+    async def _aclose(self) -> None:
+        if self._history is not None:
+            self._history.cancel()
+            with contextlib.suppress(BaseException):
+                await self._history
+        self._save(force=True)
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = self._reader = None
+
+    def close(self) -> None:
+        """Save the book, close the HTTP client and stop the thread (idempotent)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        try:
+            asyncio.run_coroutine_threadsafe(self._aclose(), loop).result(30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            if not thread.is_alive():
+                loop.close()
 
 
 class FixedSource:

@@ -1,134 +1,31 @@
-"""A refresh costs the same number of HTTP requests at 10 hosts and at 10,000 (issue 3).
+"""Refresh cost at scale, and last-seen times that survive a restart, against private real Prometheus servers.
 
-The hosts live in a private, real Prometheus (the same binary as the lab's) started by this module, not in
-the lab's: 10,000 remote-written hosts would show up as `gone` in every other test's and the console's fleet
-for the whole 24 h look-back, and the lab's Prometheus has no admin API to delete them. Half the hosts are
-pull (file_sd targets on closed loopback ports, so Prometheus really lists 5,000 active targets), half push
-(real remote_write requests).
+The hosts live in private Prometheus servers (fleetui.lab.scale, the same binary as the lab's), not in the
+lab's: thousands of remote-written hosts would show up as `gone` in every other test's and the console's
+fleet for the whole 24 h look-back, and the lab's Prometheus has no admin API to delete them. Pull targets
+are real file_sd targets (on closed loopback ports, or on a real HTTP server this test runs), push hosts
+real remote_write requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
-import subprocess
+import http.server
+import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient
-from fleetui.config import Settings, load
 from fleetui.domain.fleet import HostState, Mode
+from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
+from fleetui.lab.scale import PUSH_INTERVAL, PrivatePrometheus, build
+from fleetui.tui.source import PrometheusSource
 
 pytestmark = pytest.mark.lab
-
-PUSH_PREFIX = "t-scale-push-"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivatePrometheus:
-    """A throwaway Prometheus with the remote_write receiver and one file_sd job."""
-
-    def __init__(self, root: Path, rules: str | None = None) -> None:
-        self.root = root
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.targets_file = root / "targets" / "scale.json"
-        self.targets_file.parent.mkdir(parents=True)
-        self.targets_file.write_text("[]")
-        rule_files = ""
-        if rules is not None:
-            (root / "rules.yml").write_text(rules)
-            rule_files = f"rule_files: ['{root / 'rules.yml'}']\n"
-        (root / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1h\n  scrape_timeout: 5s\n  evaluation_interval: 1s\n"
-            + rule_files
-            + "scrape_configs:\n  - job_name: node\n    file_sd_configs:\n"
-            f"      - files: ['{self.targets_file.parent}/*.json']\n"
-        )
-        self.proc = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={root / 'prometheus.yml'}",
-                f"--storage.tsdb.path={root / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-remote-write-receiver",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "log.txt").open("w"),
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"private Prometheus did not start: {(root / 'log.txt').read_text()[-500:]}")
-            time.sleep(0.2)
-
-    def settings(self, tmp: Path) -> Settings:
-        cfg = tmp / "config.yaml"
-        cfg.write_text("")
-        return load(cfg, environ={}, overrides={"prometheus.url": self.url})
-
-    def add_hosts(self, start: int, stop: int) -> None:
-        """Hosts [start, stop): even ones pull targets, odd ones pushed now through remote_write."""
-        pulls = [f"127.1.{i // 250}.{i % 250 + 1}:1" for i in range(start, stop) if i % 2 == 0]
-        old = json.loads(self.targets_file.read_text())
-        groups = [*old, {"targets": pulls, "labels": {"environment": "scale", "maintainers": "t"}}]
-        tmp = self.targets_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(groups))
-        tmp.replace(self.targets_file)
-        now = int(time.time() * 1000)
-        series = []
-        for i in range(start, stop):
-            if i % 2:
-                labels = {
-                    "instance": f"{PUSH_PREFIX}{i}",
-                    "job": "integrations/unix",
-                    "environment": "scale",
-                    "maintainers": "t",
-                }
-                series.append(({"__name__": "up", **labels}, [(now, 1.0)]))
-                series.append(
-                    (
-                        {"__name__": "node_uname_info", **labels, "nodename": labels["instance"], "sysname": "Linux"},
-                        [(now, 1.0)],
-                    )
-                )
-        for k in range(0, len(series), 4000):
-            push(f"{self.url}/api/v1/write", series[k : k + 4000])
-
-    def wait_targets(self, n: int) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"{self.url}/api/v1/targets?state=active", timeout=10) as r:
-                if len(json.load(r)["data"]["activeTargets"]) == n:
-                    return
-            time.sleep(0.5)
-        raise AssertionError(f"Prometheus did not list {n} targets in 60 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -146,12 +43,13 @@ def private_prometheus(
 async def _refresh(prom: PrivatePrometheus, tmp: Path) -> tuple[int, int, dict[str, int]]:
     s = prom.settings(tmp)
     async with PrometheusClient(s) as c:
-        await c.backend()  # the client's one-off backend detection is not part of a refresh
-        before = c.request_count
-        snap = await FleetReader(c, s).snapshot()
+        reader = FleetReader(c, s)
+        snap = await reader.refresh()
         modes = {m.value: sum(1 for h in snap.hosts if h.mode is m) for m in Mode}
         assert all(h.state in (HostState.UP, HostState.DOWN) for h in snap.hosts)
-        return c.request_count - before, len(snap.hosts), modes
+        # the client's one-off backend detection, then the refresh itself, which reads no history
+        assert c.request_count == 1 + reader.refresh_requests
+        return reader.refresh_requests, len(snap.hosts), modes
 
 
 async def test_requests_per_refresh_same_at_10_and_10000_hosts(
@@ -167,13 +65,13 @@ async def test_requests_per_refresh_same_at_10_and_10000_hosts(
     large, n_large, modes_large = await _refresh(private_prometheus, tmp_path)
     assert (n_large, modes_large) == (10_000, {"pull": 5_000, "push": 5_000})
 
-    assert small == large <= 6
+    assert small == large == 5
 
 
 async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
 ) -> None:
-    """The rules file of `fleetui rules`, loaded by a real Prometheus, feeds last_seen (and saves a query)."""
+    """The rules file of `fleetui rules`, loaded by a real Prometheus, is detected and feeds last_seen."""
     debian_tool("prometheus")
     from fleetui.domain.rules import render_rules
 
@@ -193,10 +91,129 @@ async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
             await asyncio.sleep(0.5)
         assert rule[0].value == pytest.approx((now - 1000) / 1000, abs=0.001)  # the sample's time, not eval time
         async with PrometheusClient(s) as c:
-            snap = await FleetReader(c, s).snapshot()
-            assert c.request_count == 1 + 5  # backend detection, then no history query: no unknown host
-        assert snap.last_seen_source == "recording_rule"
+            reader = FleetReader(c, s)
+            snap = await reader.snapshot()
+            assert reader.refresh_requests == 5
+        assert snap.last_seen_source == "recording_rule" and snap.recording_rule
         (host,) = snap.hosts
         assert (host.instance, host.state, host.last_seen) == ("t-rule-push", HostState.UP, (now - 1000) / 1000)
     finally:
+        prom.stop()
+
+
+class _Exporter(http.server.BaseHTTPRequestHandler):
+    """A real scrape target: node_uname_info for one host."""
+
+    def do_GET(self) -> None:
+        body = b'node_uname_info{nodename="t-restart",sysname="Linux"} 1\n'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+async def _until(check: Callable[[], bool], limit: float, what: str) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {limit:g}s waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_last_seen_of_a_host_that_went_down_survives_a_console_restart_without_a_history_query(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    debian_tool("prometheus")
+    prom = PrivatePrometheus(tmp_path_factory.mktemp("restart-prom"), scrape_interval="1s")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = f"127.0.0.1:{server.server_address[1]}"
+        prom.write_targets([{"targets": [target], "labels": {"instance": "t-restart", "environment": "x"}}])
+        health = lambda: {t["labels"]["instance"]: t["health"] for t in prom.active_targets()}  # noqa: E731
+        await _until(lambda: health().get("t-restart") == "up", 30, "the target to be scraped")
+        s = prom.settings(tmp_path).with_overrides({"schema.required_labels": ["environment"]})
+        state = tmp_path / "state"
+
+        first = PrometheusSource(s, state_dir=state)
+        try:
+            (up,) = (await first.snapshot()).hosts
+            assert (up.state, up.problems) == (HostState.UP, ())
+            server.shutdown()  # the host goes down: connection refused from the next scrape on
+            server.server_close()
+            await _until(lambda: health().get("t-restart") == "down", 30, "the target to be down")
+            (down,) = (await first.snapshot()).hosts
+            assert down.state is HostState.DOWN and down.last_seen is not None and down.last_seen >= up.last_seen
+            await first.catch_up()  # its exact last success, from the raw samples since the refresh saw it up
+            (down,) = (await first.snapshot()).hosts
+        finally:
+            first.close()
+        async with PrometheusClient(s) as c:
+            (raw,) = await c.query_range_vector('up{instance="t-restart"}[5m]', time.time())
+        assert down.last_seen == max(t for t, v in raw[1] if v == "1")  # Prometheus' own record of it
+
+        again = PrometheusSource(s, state_dir=state)
+        try:
+            (after,) = (await again.snapshot()).hosts
+            reader = again.reader
+            assert reader is not None
+            assert (after.state, after.last_seen, after.last_seen_pending) == (HostState.DOWN, down.last_seen, False)
+            assert reader.refresh_requests == 5
+            assert "t-restart" not in reader.book.lookups  # nothing will be looked up for it
+            await again.catch_up()
+            # what ran in the background: only the index of which instances had data while no console ran
+            assert set(reader.history_kinds) <= {"discover"}, reader.history_kinds
+            assert reader.book.entries["t-restart"].last == down.last_seen
+        finally:
+            again.close()
+    finally:
+        server.server_close()
+        prom.stop()
+
+
+async def test_hours_of_history_found_exactly_in_bounded_steps(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """400 hosts, half down or gone since times spread over three hours: every last-seen time the history
+    steps find is the sample time Prometheus holds, and no step reads more than BATCH hosts or WINDOW."""
+    debian_tool("prometheus")
+    hours = 3  # one window and a half of history steps: walking back past a window is covered
+    prom, farm, fleet = build(
+        tmp_path_factory.mktemp("day-prom"), 400, "half-down", history=hours * 3600.0, pull_interval=5
+    )
+    try:
+        s = prom.settings(tmp_path)
+        async with PrometheusClient(s) as c:
+            reader = FleetReader(c, s)
+            steps: list[Step] = []
+            plan = reader.book.next_step
+
+            def record() -> Step | None:
+                step = plan()
+                if step is not None:
+                    steps.append(step)
+                return step
+
+            reader.book.next_step = record  # type: ignore[method-assign]
+            snap = await reader.snapshot()
+        assert steps and all(len(st.instances) <= BATCH and st.end - st.start <= WINDOW for st in steps)
+        hosts = snap.by_instance()
+        checked = 0
+        for h in fleet:
+            if h.state == "up" or h.event_at is None or h.event_at < snap.taken_at - hours * 3600 + 60:
+                continue
+            if h.event_at > snap.taken_at - 360:  # still in an instant query (no stale marker was written)
+                continue
+            interval = fleet.pull_interval if h.kind == "pull" else PUSH_INTERVAL
+            got = hosts[h.instance]
+            assert got.state.value == h.state, h
+            assert got.last_seen == pytest.approx((-(-h.event_at // interval) - 1) * interval, abs=0.001), h
+            checked += 1
+        assert checked > 150
+    finally:
+        farm.stop()
         prom.stop()

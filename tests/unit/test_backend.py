@@ -106,12 +106,12 @@ async def test_no_targets_api_degrades_with_one_note(tmp_path: Path) -> None:
             return httpx.Response(200, json=envelope({**PROM_INFO, "application": "Grafana Mimir"}))
         if path == "/api/v1/targets":
             return httpx.Response(404, text="404 page not found\n")
-        if path == "/api/v1/series":
-            return httpx.Response(200, json=envelope([]))
+        if path == "/api/v1/label/instance/values":  # the first start's look for hosts gone within the day
+            return httpx.Response(200, json=envelope(["web-01"]))
         query = dict(httpx.QueryParams(request.content.decode())).get("query", "")
         result = []
-        if query.startswith("label_replace(timestamp(up)"):
-            labels = {"instance": "web-01", "job": "integrations/unix", backend_src(): "up"}
+        if query == "timestamp(up)":
+            labels = {"instance": "web-01", "job": "integrations/unix"}
             result = [{"metric": labels, "value": [now, str(now - 5)]}]
         return httpx.Response(200, json=envelope({"resultType": "vector", "result": result}))
 
@@ -127,12 +127,6 @@ async def test_no_targets_api_degrades_with_one_note(tmp_path: Path) -> None:
     assert (host.instance, host.state.value, host.mode.value, host.scrape_url) == ("web-01", "up", "push", None)
     doc = json.loads(json.dumps(snap.to_json()))
     assert doc["backend"] == "Mimir" and doc["notes"] == list(snap.notes)
-
-
-def backend_src() -> str:
-    from fleetui.domain.classify import SOURCE_LABEL
-
-    return SOURCE_LABEL
 
 
 def test_split_to_fit_keeps_every_item_once_in_order() -> None:

@@ -210,7 +210,7 @@ class FleetScreen(Screen[None]):
                 if diff.empty:
                     table.refresh()  # nothing changed but the ages moved on
                 else:
-                    table.apply((*diff.added, *diff.changed), diff.removed)
+                    table.apply((*diff.added, *diff.changed), diff.removed, diff.timing)
             self.snapshot = snapshot
             # the backend's name in the title (not for "unknown"); what it cannot show is said once
             known = snapshot.backend if snapshot.backend != "unknown" else ""

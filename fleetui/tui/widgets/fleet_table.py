@@ -3,9 +3,10 @@
 Why not Textual's DataTable: at 10,000 rows its first load costs ~1.4 s (row adds plus width measuring,
 STYLE.md §4) and every `remove_row` rebuilds its row map. Here the table keeps a dict of hosts by instance
 and a sorted, filtered list of them (the view); `render_line` turns one visible row into a Strip on demand,
-so painting costs the same for 10 hosts or 10,000, and applying a refresh's diff is dict writes plus one
-re-sort of the view. The cursor follows its host (not its index) across refreshes, and the scroll offset is
-left where the operator put it.
+so painting costs the same for 10 hosts or 10,000. Applying a refresh's diff costs what changed, not the
+fleet: rows whose only change is timing (last seen; the diff names them) are swapped in place, a few
+changed rows are moved with bisect, and only a large change re-sorts the view. The cursor follows its host
+(not its index) across refreshes, and the scroll offset is left where the operator put it.
 
 Cells are plain strings made into Segments: nothing is parsed as markup, so a label value `[red]` shows as
 typed. Colours come from component classes styled in styles/app.tcss through theme variables.
@@ -13,8 +14,9 @@ typed. Colours come from component classes styled in styles/app.tcss through the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar
+import bisect
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -38,6 +40,27 @@ _STATE_CLASS = {
     HostState.GONE: "fleet-table--gone",
     HostState.SILENT: "fleet-table--gone",
 }
+
+
+# above this many changed rows, re-sorting the whole view is cheaper than moving each one
+_INCREMENTAL = 256
+
+
+class _Desc:
+    """A sort key compared the other way round (descending column, ties still by instance ascending)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.key < self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and bool(self.key == other.key)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class FleetTable(ScrollView, can_focus=True):
@@ -91,6 +114,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._styles: dict[str, Style] = {}
+        self._pos: dict[str, int] | None = None  # instance -> index in the view (built when needed)
         self.marked: set[str] = set()  # instances the operator marked (space): logs and doctor act on them
 
     # --- data -------------------------------------------------------------------------------------------
@@ -139,16 +163,89 @@ class FleetTable(ScrollView, can_focus=True):
         self._measure(self._hosts.values(), reset=True)
         self._rebuild_view(keep=None)
 
-    def apply(self, changed: Iterable[HostStatus], removed: Iterable[str]) -> None:
-        """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances."""
+    def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], timing: Collection[str] = ()) -> None:
+        """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
+
+        `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): swapped
+        in place, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting. Any
+        other changed row whose sort key and filter result stay the same is swapped in place too (a down host
+        whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
+        move are taken out and put back, or the view re-sorted when they are many.
+        """
         keep = self.cursor_host.instance if self.cursor_host else None
-        changed = list(changed)
-        for instance in removed:
-            self._hosts.pop(instance, None)
+        hosts = self._hosts
+        removed = [i for i in removed if i in hosts]
+        column = self._sort_column()
+        sort_key = column.sort_key
+        predicate = self._predicate
+        swap_timing = bool(timing) and not column.dynamic
+        in_place: list[HostStatus] = []
+        reshaped: list[HostStatus] = []  # in place, but their cells may be wider
+        moved: list[HostStatus] = []
         for h in changed:
-            self._hosts[h.instance] = h
-        self._measure(changed, reset=False)
-        self._rebuild_view(keep=keep)
+            old = hosts.get(h.instance)
+            if old is None:
+                moved.append(h)
+            elif swap_timing and h.instance in timing:
+                in_place.append(h)
+            elif sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h)):
+                in_place.append(h)
+                reshaped.append(h)
+            else:
+                moved.append(h)
+        if in_place:
+            pos = self._positions()
+            view = self._view
+            for h in in_place:
+                hosts[h.instance] = h
+                i = pos.get(h.instance)
+                if i is not None:
+                    view[i] = h
+            if reshaped:
+                self._measure(reshaped, reset=False)
+        if not moved and not removed:
+            self.refresh()  # nothing moved: repaint what is on screen
+            return
+        if len(moved) + len(removed) > _INCREMENTAL:  # the view is re-sorted
+            for instance in removed:
+                hosts.pop(instance, None)
+            for h in moved:
+                hosts[h.instance] = h
+            self._measure(moved, reset=False)
+            self._rebuild_view(keep=keep)
+            return
+        # few rows: take the old ones out of the view and bisect the new ones in
+        pos = self._positions()
+        drop = sorted((pos[i] for i in (*removed, *(h.instance for h in moved)) if i in pos), reverse=True)
+        view = self._view
+        for index in drop:
+            del view[index]
+        for instance in removed:
+            hosts.pop(instance, None)
+        key = self._row_key()
+        predicate = self._predicate
+        for h in moved:
+            hosts[h.instance] = h
+            if predicate is None or predicate(h):
+                view.insert(bisect.bisect_right(view, key(h), key=key), h)
+        self._pos = None
+        self._measure(moved, reset=False)
+        self._view_updated(keep)
+
+    def _sort_column(self) -> Column:
+        return next(c for c in self.columns if c.key == self.sort_key)
+
+    def _row_key(self) -> Callable[[HostStatus], Any]:
+        """The view's order as one key: the sort column (descending when reversed), then the instance."""
+        column_key = self._sort_column().sort_key
+        if self.sort_reverse:
+            return lambda h: (_Desc(column_key(h)), natural_key(h.instance))
+        return lambda h: (column_key(h), natural_key(h.instance))
+
+    def _positions(self) -> dict[str, int]:
+        if self._pos is None:
+            self._pos = {h.instance: i for i, h in enumerate(self._view)}
+        return self._pos
 
     def set_filter(self, predicate: HostPredicate | None) -> None:
         keep = self.cursor_host.instance if self.cursor_host else None
@@ -173,7 +270,7 @@ class FleetTable(ScrollView, can_focus=True):
         return False
 
     def _rebuild_view(self, keep: str | None) -> None:
-        column = next(c for c in self.columns if c.key == self.sort_key)
+        column = self._sort_column()
         hosts: Iterable[HostStatus] = self._hosts.values()
         if self._predicate is not None:
             hosts = filter(self._predicate, hosts)
@@ -181,11 +278,15 @@ class FleetTable(ScrollView, can_focus=True):
         view = sorted(hosts, key=lambda h: natural_key(h.instance))  # stable tiebreak on instance
         view.sort(key=key, reverse=self.sort_reverse)
         self._view = view
+        self._pos = None
+        self._view_updated(keep)
+
+    def _view_updated(self, keep: str | None) -> None:
+        view = self._view
         if keep is not None:
-            for i, h in enumerate(view):
-                if h.instance == keep:
-                    self.cursor = i
-                    break
+            index = self._positions().get(keep)
+            if index is not None:
+                self.cursor = index
         self.cursor = max(0, min(self.cursor, len(view) - 1))
         self.virtual_size = Size(self.size.width, len(view) + 1)
         self._layout_width = -1
@@ -194,16 +295,22 @@ class FleetTable(ScrollView, can_focus=True):
 
     def _measure(self, hosts: Iterable[HostStatus], *, reset: bool) -> None:
         """Natural column widths from content (capped), so narrow data leaves room for more columns."""
-        static = [c for c in self.columns if not c.dynamic]
+        # fixed-width columns need no measuring (their width is known without looking at a row)
+        static = [c for c in self.columns if not c.dynamic and c.min_width < c.max_width]
         if reset:
             self._natural = {c.key: max(c.min_width, cell_len(c.title)) for c in self.columns}
-        widths = {c.key: self._natural[c.key] for c in static}
-        for h in hosts:
-            for c in static:
-                n = len(c.cell(h, 0.0))
-                if n > widths[c.key]:
-                    widths[c.key] = min(n, c.max_width)
-        self._natural.update(widths)
+        rows = hosts if isinstance(hosts, list | tuple) else list(hosts)
+        for c in static:
+            width, cap, cell = self._natural[c.key], c.max_width, c.cell
+            if width >= cap:
+                continue
+            for h in rows:
+                n = len(cell(h, 0.0))
+                if n > width:
+                    width = min(n, cap)
+                    if width >= cap:
+                        break
+            self._natural[c.key] = width
         self._layout_width = -1
 
     # --- layout and painting ----------------------------------------------------------------------------

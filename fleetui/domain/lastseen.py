@@ -1,0 +1,355 @@
+"""Remembered last-seen times, and the bounded history look-ups that fill them in.
+
+Why remember: the time a host was last seen is in Prometheus' history, and reading history costs in
+proportion to how much of it there is (a day of 15 s samples for 50,000 series is 290 million samples). A
+console that refreshes every 15 s already sees every live host's newest sample, so it only has to *keep*
+what it saw: when a host stops being live, the newest sample it had is its last-seen time, up to one refresh
+interval. `LastSeenBook` keeps that per instance, in memory and (see fleetui.adapters.lastseen_file) in the
+state directory, so a restart loses nothing.
+
+What is still read from history, never in the refresh itself, always in steps of at most `BATCH` instances
+and `WINDOW` seconds (so no request's cost grows with the stored history or the fleet), newest first:
+
+- *exact*: a host that newly went down or gone since a recent observation: its raw samples since then;
+- *discover*: instances with data in a window but unknown to the book (hosts that went away before the
+  console first ran, or while it was not running): one label-values request per window;
+- *coarse*: where in a window an instance last had a successful sample, at one-minute resolution (or the
+  recording rule's exact value), walking back window by window until found or past the look-back;
+- *refine*: the exact sample time inside that minute, from raw samples of a ten-minute bucket.
+
+The book decides; fleetui.adapters.prometheus runs the requests and hands back what they found. Hosts that
+were already down or gone when last observed are never looked up again: their remembered time stands. (A
+host that came up and went away again while no console ran keeps its older time; the recording rule of
+`fleetui rules` does not have that gap.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetui.domain.classify import Sample
+
+WINDOW = 7200.0  # seconds of history one request reads, at most
+BATCH = 1000  # instances per request, at most
+EXACT_SPAN = 900.0  # a remembered time this recent is checked with one raw-sample request
+BUCKET = 600.0  # refine: raw samples of one ten-minute bucket
+_GRID = 600.0  # look-up windows end on multiples of this, so hosts found missing together share requests
+
+
+@dataclass(slots=True)
+class Remembered:
+    """What the book knows of one instance.
+
+    `last`: newest successful sample time known (None: not known yet). `live`: the host was live (in an
+    instant query and not a failing target) when last observed. `samples`: its series with their labels and
+    last-seen values, as last observed (what classify gets as history once the host is no longer live).
+    """
+
+    last: float | None
+    live: bool
+    samples: tuple[Sample, ...] = ()
+
+
+@dataclass(slots=True)
+class _Lookup:
+    cursor: float  # end of the next window to search
+    floor: float  # never search before this
+    exact: bool  # one raw-sample request from the remembered time to now settles it
+    known: bool  # the instance is part of the fleet already (a down target, or remembered)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One history request to make. kind: exact | refine (raw samples in [start, end]), coarse, discover."""
+
+    kind: str
+    start: float
+    end: float
+    instances: tuple[str, ...] = ()
+
+
+@dataclass
+class LastSeenBook:
+    """Per-instance memory plus the queue of history look-ups still to do (see the module docstring)."""
+
+    lookback: float
+    entries: dict[str, Remembered] = field(default_factory=dict)
+    observed_at: float | None = None  # the last refresh that updated the book
+    frontier: float | None = None  # every instance with data in [frontier, observed_at] is in the book
+    rule: bool = False  # the recording rule answers: coarse steps read it and need no refine
+    lookups: dict[str, _Lookup] = field(default_factory=dict)
+    _discover: list[tuple[float, float]] = field(default_factory=list)  # newest first
+    _refine: list[Step] = field(default_factory=list)
+    _coarse_found: dict[str, float] = field(default_factory=dict)
+    _started: bool = False
+    _inflight: set[str] = field(default_factory=set)  # instances of steps sent and not answered yet
+    changed: bool = False  # something worth saving happened since the last save
+
+    # --- observing a refresh ------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        now: float,
+        current: Mapping[str, float],
+        down: Iterable[str],
+        last_rows: Callable[[str], tuple[Sample, ...]] = lambda _inst: (),
+    ) -> None:
+        """Record one refresh: `current` maps each live instance to its newest sample time, `down` lists the
+        instances of failing targets. What newly stopped being live keeps `last_rows(instance)` (its series
+        as the previous refresh showed them) and gets a look-up scheduled. Live instances keep only their
+        time: their labels are in every refresh anyway (and 50,000 copies of them cost 100 MiB)."""
+        entries = self.entries
+        down = set(down)
+        for inst, newest in current.items():
+            e = entries.get(inst)
+            if e is None:
+                entries[inst] = Remembered(newest, True)
+                self.changed = True
+                continue
+            if not e.live:
+                self.changed = True
+                e.live = True
+                e.samples = ()
+                self.lookups.pop(inst, None)
+            if e.last is None or newest > e.last:
+                e.last = newest
+        for inst in down:
+            if inst not in entries:
+                # a failing target the book never saw up: where was it last seen? (unknown until looked up)
+                entries[inst] = Remembered(None, False)
+                self._schedule(inst, now, None)
+                self.changed = True
+        for inst, e in entries.items():
+            if e.live and inst not in current:
+                e.live = False
+                e.samples = last_rows(inst)
+                self.changed = True
+                self._schedule(inst, now, e.last)
+        if not self._started:
+            # discovery for this run: the gap since the book's last observation, then what is older than
+            # the part a previous run already covered (everything, when nothing is remembered)
+            self._started = True
+            previous, frontier = self.observed_at, self.frontier
+            if previous is None or frontier is None:
+                self._discover = self._windows(now - self.lookback, now)
+            else:
+                self._discover = self._windows(previous, now) + self._windows(now - self.lookback, frontier)
+        self.observed_at = now
+        self._forget(now, down)
+
+    def _schedule(self, inst: str, now: float, last: float | None) -> None:
+        floor = now - self.lookback
+        if last is not None:
+            floor = max(floor, last - 1.0)
+        exact = last is not None and now - last <= EXACT_SPAN
+        self.lookups[inst] = _Lookup(now if exact else _grid_up(now), floor, exact, known=True)
+
+    def _windows(self, oldest: float, newest: float) -> list[tuple[float, float]]:
+        out = []
+        end = _grid_up(newest)
+        oldest = max(oldest, newest - self.lookback)
+        while end > oldest:
+            out.append((max(end - WINDOW, oldest), end))
+            end -= WINDOW
+        return out
+
+    def _forget(self, now: float, down: set[str]) -> None:
+        """Drop what left the look-back window, and never-seen instances that are no longer failing targets
+        (a failing target stays: forgetting it would look it up again on every refresh)."""
+        horizon = now - self.lookback
+        stale = [
+            i
+            for i, e in self.entries.items()
+            if not e.live and i not in self.lookups and i not in down and (e.last is None or e.last < horizon)
+        ]
+        for i in stale:
+            del self.entries[i]
+        if stale:
+            self.changed = True
+
+    # --- what classify gets -------------------------------------------------------------------------------
+
+    def history(self) -> list[Sample]:
+        """Remembered samples of every instance that is not live (down, gone): classify's history."""
+        out: list[Sample] = []
+        for inst, e in self.entries.items():
+            if not e.live and e.last is not None:
+                out.extend(e.samples)
+                if not e.samples or max(s.value for s in e.samples) < e.last:
+                    out.append(Sample({"instance": inst}, e.last, "history"))
+        return out
+
+    def pending(self) -> frozenset[str]:
+        """Known instances whose last-seen time is still being looked up."""
+        return frozenset(i for i, lk in self.lookups.items() if lk.known and self.entries[i].last is None)
+
+    @property
+    def busy(self) -> bool:
+        """History steps remain."""
+        return bool(self.lookups or self._discover or self._refine)
+
+    # --- planning the next request ------------------------------------------------------------------------
+
+    def next_step(self) -> Step | None:
+        """The next history request, newest first; None when there is nothing left to look up."""
+        step = self._next()
+        if step is not None:
+            self._inflight.update(step.instances)
+        return step
+
+    def _next(self) -> Step | None:
+        if self._refine:
+            return self._refine.pop()
+        busy = self._inflight
+        exact = [i for i, lk in self.lookups.items() if lk.exact and i not in busy]
+        if exact:
+            batch = exact[:BATCH]
+            start = min(self.lookups[i].floor for i in batch)
+            return Step("exact", start, max(self.lookups[i].cursor for i in batch), tuple(batch))
+        open_ = [(i, lk) for i, lk in self.lookups.items() if i not in busy]
+        newest = max((lk.cursor for _, lk in open_), default=-math.inf)
+        if self._discover and self._discover[0][1] >= newest:
+            start, end = self._discover.pop(0)
+            return Step("discover", start, end)
+        if not open_:
+            return None
+        batch = [i for i, lk in open_ if lk.cursor == newest][:BATCH]
+        floor = min(self.lookups[i].floor for i in batch)
+        return Step("coarse", max(newest - WINDOW, floor), newest, tuple(batch))
+
+    def failed(self, step: Step) -> None:
+        """A step's request failed: its instances may be tried again (a discover window is retried too)."""
+        self._inflight.difference_update(step.instances)
+        if step.kind == "discover":
+            self._discover.insert(0, (step.start, step.end))
+        elif step.kind == "refine":
+            self._refine.append(step)
+
+    # --- what the requests found --------------------------------------------------------------------------
+
+    def discovered(self, step: Step, instances: Iterable[str]) -> None:
+        """Label values of a window: instances unknown to the book are searched from the window's end."""
+        self._inflight.difference_update(step.instances)
+        for inst in instances:
+            if inst not in self.entries and inst not in self.lookups:
+                floor = (self.observed_at if self.observed_at is not None else step.end) - self.lookback
+                self.lookups[inst] = _Lookup(step.end, floor, False, known=False)
+        if self.frontier is None or step.start < self.frontier:
+            self.frontier = step.start
+            self.changed = True
+
+    def found_coarse(self, step: Step, minutes: Mapping[str, float]) -> None:
+        """A coarse step's answer: the end of the last minute with a success, per instance found. With the
+        recording rule the value is already exact (`found_exact` is called instead)."""
+        self._inflight.difference_update(step.instances)
+        for inst in step.instances:
+            lk = self.lookups.get(inst)
+            if lk is None:
+                continue
+            t = minutes.get(inst)
+            if t is None:
+                lk.cursor = step.start
+                if lk.cursor <= lk.floor:
+                    self._give_up(inst)
+                continue
+            del self.lookups[inst]
+            self._coarse_found[inst] = t
+        by_bucket: dict[float, list[str]] = {}
+        for inst in step.instances:
+            t = self._coarse_found.get(inst)
+            if t is not None:
+                by_bucket.setdefault(math.ceil(t / BUCKET) * BUCKET, []).append(inst)
+        for end, insts in sorted(by_bucket.items()):
+            self._refine.append(Step("refine", end - BUCKET - 60.0, end, tuple(insts)))
+
+    def found_exact(self, step: Step, samples: Mapping[str, Sequence[Sample]]) -> None:
+        """Raw samples (or the rule's values): each instance's series with their last successful time."""
+        self._inflight.difference_update(step.instances)
+        for inst in step.instances:
+            got = samples.get(inst)
+            coarse = self._coarse_found.pop(inst, None)
+            if step.kind == "coarse":
+                lk = self.lookups.get(inst)
+                if lk is None:
+                    continue
+                if not got:
+                    lk.cursor = step.start
+                    if lk.cursor <= lk.floor:
+                        self._give_up(inst)
+                    continue
+            self.lookups.pop(inst, None)
+            e = self.entries.get(inst)
+            if e is None:
+                e = self.entries[inst] = Remembered(None, False)
+            if e.live:
+                continue  # came back meanwhile: the refresh knows better
+            if got:
+                newest = max(s.value for s in got)
+                if e.last is None or newest >= e.last:
+                    e.last = newest
+                    e.samples = tuple(got)
+            elif coarse is not None and e.last is None:
+                # the minute is known, the raw samples say nothing more: its start is a safe lower bound
+                e.last = coarse - 60.0
+            self.changed = True
+
+    def _give_up(self, inst: str) -> None:
+        """Searched back to the floor: keep what is remembered; an unknown instance was never in range."""
+        lk = self.lookups.pop(inst)
+        e = self.entries.get(inst)
+        if not lk.known and e is None:
+            return
+        self.changed = True
+
+    # --- the state file's shape ---------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """What the state file keeps: live instances by name, the others with their series and times."""
+        live = sorted(i for i, e in self.entries.items() if e.live)
+        gone = {
+            i: {"last": e.last, "series": [[s.branch, dict(s.labels), s.value] for s in e.samples]}
+            for i, e in sorted(self.entries.items())
+            if not e.live and e.last is not None
+        }
+        last_live = {i: self.entries[i].last for i in live}
+        return {
+            "observed_at": self.observed_at,
+            "frontier": self.frontier if not self._discover else None,
+            "lookback": self.lookback,
+            "live": last_live,
+            "gone": gone,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], lookback: float) -> LastSeenBook:
+        """A book from `to_json`'s shape; raises ValueError (or KeyError/TypeError) on anything else."""
+        book = cls(lookback)
+        for inst, last in dict(doc["live"]).items():
+            book.entries[str(inst)] = Remembered(_num(last), True)
+        for inst, item in dict(doc["gone"]).items():
+            samples = tuple(
+                Sample({str(k): str(v) for k, v in dict(labels).items()}, float(value), str(branch))
+                for branch, labels, value in item["series"]
+            )
+            book.entries[str(inst)] = Remembered(_num(item["last"]), False, samples)
+        book.observed_at = _num(doc.get("observed_at"))
+        book.frontier = _num(doc.get("frontier"))
+        if book.observed_at is not None and book.frontier is not None and book.frontier > book.observed_at:
+            raise ValueError("frontier after observed_at")
+        return book
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError("not a finite number")
+    return f
+
+
+def _grid_up(t: float) -> float:
+    return math.ceil(t / _GRID) * _GRID

@@ -1,0 +1,156 @@
+"""The last-seen book: what it remembers, which history requests it plans (all bounded), and its file.
+
+Pure: the book is fed what refreshes and history requests found; tests/lab/test_status_scale.py runs it
+against a real Prometheus (a restart that needs no history query, a day of history at scale).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from fleetui.adapters.lastseen_file import book_path, clean_url, load_book, save_book
+from fleetui.config import load
+from fleetui.domain.classify import Sample
+from fleetui.domain.lastseen import BATCH, WINDOW, LastSeenBook, Step
+
+NOW = 1_700_000_000.0
+DAY = 86_400.0
+
+
+def up(instance: str, t: float, **labels: str) -> Sample:
+    return Sample({"instance": instance, "job": "node", **labels}, t, "up")
+
+
+def live(*pairs: tuple[str, float]) -> dict[str, float]:
+    return dict(pairs)
+
+
+def steps(book: LastSeenBook) -> list[Step]:
+    """Every step the book plans when nothing is found (each answered empty)."""
+    out = []
+    while (step := book.next_step()) is not None:
+        out.append(step)
+        if step.kind == "discover":
+            book.discovered(step, [])
+        elif step.kind == "coarse":
+            book.found_coarse(step, {})
+        else:
+            book.found_exact(step, {})
+        assert len(out) < 10_000
+    return out
+
+
+def test_live_hosts_are_remembered_and_a_newly_down_one_gets_one_exact_step() -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, live(("a", NOW - 5), ("b", NOW - 3)), down=())
+    assert {s.kind for s in steps(book)} == {"discover"}  # first run: only discovery of the look-back
+    book.observe(NOW + 15, live(("a", NOW + 10)), down=("b",), last_rows=lambda i: (up(i, NOW - 3),))
+    assert book.history() == [up("b", NOW - 3)]  # remembered at once (as the last refresh showed it)
+    step = book.next_step()
+    assert step is not None and step.kind == "exact" and step.instances == ("b",)
+    assert step.start <= NOW - 3 and step.end - step.start < 900
+    book.found_exact(step, {"b": [up("b", NOW + 1)]})  # one more success after the last refresh saw it
+    assert book.entries["b"].last == NOW + 1 and not book.busy
+    assert book.pending() == frozenset()
+
+
+def test_unknown_down_target_is_pending_then_found_window_by_window() -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, {}, down=("db",))
+    assert book.pending() == {"db"}
+    planned = []
+    minute = 0.0
+    while (step := book.next_step()) is not None:
+        planned.append(step)
+        assert step.end - step.start <= WINDOW and len(step.instances) <= BATCH
+        if step.kind == "discover":
+            book.discovered(step, [])
+        elif step.kind == "coarse" and step.end <= NOW - 3 * WINDOW:
+            minute = step.end - 1800  # the last minute with a success ends half an hour before the window's end
+            book.found_coarse(step, {"db": minute})
+        elif step.kind == "coarse":
+            book.found_coarse(step, {})
+        else:  # the raw samples of the ten minutes around that minute
+            assert step.kind == "refine" and step.start <= minute - 60 < minute <= step.end
+            book.found_exact(step, {"db": [up("db", minute - 7)]})
+    coarse = [s for s in planned if s.kind == "coarse"]
+    assert all(newer.start == older.end for newer, older in itertools.pairwise(coarse))  # back in time
+    assert coarse[0].end >= NOW and coarse[-1].end <= NOW - 3 * WINDOW < coarse[-2].end
+    assert [s.kind for s in planned[planned.index(coarse[-1]) :] if s.kind != "discover"] == ["coarse", "refine"]
+    assert book.pending() == frozenset()
+    assert book.entries["db"].last == minute - 7
+
+
+def test_never_seen_target_gives_up_at_the_look_back_and_is_not_looked_up_again() -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, {}, down=("db",))
+    planned = steps(book)
+    coarse = [s for s in planned if s.kind == "coarse"]
+    assert coarse and min(s.start for s in coarse) >= NOW - DAY
+    assert book.entries["db"].last is None and book.pending() == frozenset()
+    book.observe(NOW + 15, {}, down=("db",))
+    assert book.next_step() is None  # still down, still never seen: no request
+
+
+def test_discovered_gone_host_is_listed_only_once_found() -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, live(("a", NOW)), down=())
+    step = book.next_step()
+    assert step is not None and step.kind == "discover" and step.end >= NOW
+    book.discovered(step, ["a", "old"])  # "a" is live: nothing to look up
+    assert book.history() == [] and book.pending() == frozenset()
+    coarse = book.next_step()
+    while coarse is not None and coarse.kind == "discover":
+        book.discovered(coarse, [])
+        coarse = book.next_step()
+    assert coarse is not None and coarse.kind == "coarse" and coarse.instances == ("old",)
+    book.found_coarse(coarse, {"old": NOW - 1200})
+    refine = book.next_step()
+    assert refine is not None and refine.kind == "refine"
+    book.found_exact(refine, {"old": [up("old", NOW - 1230, environment="x")]})
+    assert book.history() == [up("old", NOW - 1230, environment="x")]
+
+
+def test_batches_and_windows_are_bounded_whatever_the_fleet() -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, {}, down=[f"h{i}" for i in range(2500)])
+    planned = steps(book)
+    assert all(len(s.instances) <= BATCH and s.end - s.start <= WINDOW for s in planned)
+    assert len([s for s in planned if s.kind == "coarse"]) == 3 * 13  # 3 batches, 12-13 windows each
+
+
+def test_restart_keeps_last_seen_and_looks_up_only_what_changed_meanwhile(tmp_path: Path) -> None:
+    book = LastSeenBook(DAY)
+    book.observe(NOW, live(("a", NOW), ("b", NOW), ("c", NOW)), down=())
+    steps(book)
+    book.observe(NOW + 15, live(("a", NOW + 15), ("c", NOW + 15)), down=("b",))
+    step = book.next_step()
+    assert step is not None
+    book.found_exact(step, {})  # nothing newer: b was last seen at NOW
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("")
+    s = load(cfg, environ={}, overrides={"prometheus.url": "http://u:pw@prom:9090"})
+    path = book_path(s, tmp_path)
+    save_book(path, s["prometheus.url"], book)
+    assert "pw" not in path.read_text() and "prom:9090" in path.read_text()
+
+    again = load_book(path, "http://u:pw@prom:9090", DAY)
+    assert again.entries["b"].last == NOW and not again.entries["b"].live
+    # a minute later: b still down (remembered: no request), c went down while no console ran
+    again.observe(NOW + 75, live(("a", NOW + 75)), down=("b",))
+    assert [i for s in steps(again) for i in s.instances] == ["c"]
+    assert {s.instance for s in again.history()} == {"b", "c"}
+
+
+def test_state_file_that_does_not_parse_is_an_empty_book(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    for content in ("", "{", '{"version": 1, "prometheus": "http://p", "live": 3}', "[]"):
+        p.write_text(content)
+        assert load_book(p, "http://p", DAY).entries == {}
+    assert load_book(tmp_path / "missing.json", "http://p", DAY).entries == {}
+
+
+def test_clean_url() -> None:
+    assert clean_url("https://user:secret@prom.example:9443/prefix") == "https://prom.example:9443/prefix"
+    assert clean_url("http://[::1]:9090") == "http://[::1]:9090"
