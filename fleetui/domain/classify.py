@@ -517,7 +517,8 @@ def _superseded(accs: Mapping[str, _Acc], policy: Policy) -> set[str]:
         if acc.current_ts is None:
             continue
         for n in acc.current_nodenames:
-            newest[n] = _max(newest.get(n), acc.current_ts)
+            seen = newest.get(n)
+            newest[n] = acc.current_ts if seen is None or acc.current_ts > seen else seen
     return {
         inst
         for inst, acc in accs.items()
