@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -95,11 +96,15 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
             assert "DiskSpaceLow  warning  inhibited  since " in section
             await pilot.press("escape")
 
-            # the alerts no host matches are one palette entry away (none in the lab: the list says so)
+            # the alerts no host matches are one palette entry away
             app.action_unattributed_alerts()
             await pilot.pause()
             assert isinstance(app.screen, UnattributedAlertsScreen)
-            assert "0 alerts from alertmanager match no host" in "\n".join(screen_lines(app))
+            # other tests of the session may leave alerts of hosts they removed: count them, but db-01's are
+            # attributed, so none of them is in this list
+            listed = "\n".join(screen_lines(app))
+            assert re.search(r"\b\d+ alerts? from alertmanager match(es)? no host", listed), listed
+            assert "db-01" not in listed
             await pilot.press("escape")
 
         # a refresh costs what the reader costs plus ONE request for the alerts and ONE instant query for Alloy's
