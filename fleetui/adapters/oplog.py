@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fleetui.config import default_state_dir
 
@@ -79,6 +79,38 @@ def local_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
         return f"uid {os.getuid()}"
+
+
+class FinishedRun(Protocol):
+    """What the log reads of a finished operation (the runner's OperationResult): named fields only."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def host_state(self) -> str: ...
+    @property
+    def failed_step(self) -> str | None: ...
+    @property
+    def observed(self) -> Mapping[str, Any]: ...
+
+
+def record_of(run: FinishedRun) -> OpRecord:
+    """The record of a finished run: the console and the CLI log the same fields the same way."""
+    return record_for(
+        host=run.host,
+        operation=run.operation,
+        ok=run.ok,
+        cancelled=run.cancelled,
+        host_state=run.host_state,
+        failed_step=run.failed_step,
+        observed=run.observed,
+    )
 
 
 def record_for(

@@ -16,24 +16,14 @@ if TYPE_CHECKING:
 
 def log_results(results: Iterable[OperationResult | None], *, verb: str) -> None:
     """Append one record per finished operation (plans are not recorded: they change nothing)."""
-    from fleetui.adapters.oplog import OpLog, record_for
-    from fleetui.deploy.events import ErrorKind
+    from fleetui.adapters.oplog import OpLog, record_of
 
     oplog = OpLog()
     for result in results:
         if result is None:
             continue
-        record = record_for(
-            host=result.host,
-            operation=result.operation,
-            ok=result.ok,
-            cancelled=result.error_kind is ErrorKind.CANCELLED,
-            host_state=result.host_state,
-            failed_step=result.failed_step,
-            observed=result.observed,
-        )
         try:
-            oplog.append(record)
+            oplog.append(record_of(result))
         except OSError as e:
             print(f"fleetui {verb}: could not write the operation log {oplog.path}: {e}", file=sys.stderr)
             return

@@ -117,6 +117,10 @@ class OperationResult:
     changes: tuple[Change, ...] = ()
     observed: Mapping[str, Any] = field(default_factory=dict)  # what was read back on the host at the end
 
+    @property
+    def cancelled(self) -> bool:
+        return self.error_kind is ErrorKind.CANCELLED
+
     def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host,

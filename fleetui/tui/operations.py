@@ -23,11 +23,11 @@ from typing import Any
 from textual.app import App
 from textual.message_pump import MessagePump
 
-from fleetui.adapters.oplog import OpLog, record_for
+from fleetui.adapters.oplog import OpLog, record_of
 from fleetui.adapters.ssh import HostKeyInfo, OnUnknownKey
 from fleetui.config import Settings
 from fleetui.deploy.batch import Batch, BatchHost
-from fleetui.deploy.events import ErrorKind, OperationResult, StepEvent
+from fleetui.deploy.events import OperationResult, StepEvent
 from fleetui.deploy.locks import HostLocks
 from fleetui.deploy.operation import Operation
 from fleetui.deploy.runner import Run, Runner
@@ -177,17 +177,8 @@ class Operations:
         The wizard's read-only look at a host (`probe`) is not an operation worth a line."""
         if result.operation == "probe":
             return
-        record = record_for(
-            host=result.host,
-            operation=result.operation,
-            ok=result.ok,
-            cancelled=result.error_kind is ErrorKind.CANCELLED,
-            host_state=result.host_state,
-            failed_step=result.failed_step,
-            observed=result.observed,
-        )
         try:
-            self.oplog.append(record)
+            self.oplog.append(record_of(result))
         except OSError as e:
             if self._app is not None:
                 self._app.notify(f"Could not write the operation log {self.oplog.path}: {e}", severity="warning")
