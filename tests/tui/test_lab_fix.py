@@ -69,7 +69,7 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
             assert '-      "maintainer": "web-team"' in shown and '+      "maintainers": "web-team"' in shown
             assert path.read_text() == original  # a plan changes nothing
 
-            await pilot.click("#fix-apply")
+            await pilot.press("a")  # Apply, from the keyboard
             await _until(lambda: dialog.handle is not None and not dialog.handle.running, 90, "the fix to finish")
             await pilot.pause()
             result = dialog.handle.result if dialog.handle else None

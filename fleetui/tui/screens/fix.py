@@ -72,6 +72,8 @@ def diff_text(diff: str) -> Text:
 class FixDialog(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="fix.close", tooltip="Close; nothing changes unless you applied"),
+        Binding("p", "plan", "Plan", id="fix.plan", tooltip="Show what the fix would change (changes nothing)"),
+        Binding("a", "apply", "Apply", id="fix.apply", tooltip="Apply the planned fix"),
     ]
     HELP_TITLE = "fix label problems"
     DEFAULT_CSS = """
@@ -118,8 +120,8 @@ class FixDialog(ModalScreen[None]):
                 yield OperationView(id="fix-operation")
             with Horizontal(id="fix-buttons"):
                 yield Button("Cancel (Esc)", id="fix-cancel")
-                yield Button("Plan", id="fix-plan-run", variant="primary")
-                yield Button("Apply", id="fix-apply", variant="warning", disabled=True)
+                yield Button("Plan (p)", id="fix-plan-run", variant="primary")
+                yield Button("Apply (a)", id="fix-apply", variant="warning", disabled=True)
 
     def on_mount(self) -> None:
         self.operations.subscribe(self)
