@@ -25,6 +25,7 @@ from console import assert_nothing_raw, palette_prompts, screen_lines
 from fleetui import lab as lab_mod
 from fleetui.adapters.oplog import OpLog
 from fleetui.config import Settings
+from fleetui.lab.manager import LabError
 from fleetui.tui.app import FleetApp
 from fleetui.tui.operations import Operations
 from fleetui.tui.screens.batch import BatchScreen
@@ -51,14 +52,32 @@ def connections(name: str) -> int:
     return sum(1 for line in out.splitlines() if "Connection from " in line)
 
 
+def _running_batch_hosts() -> list[Any]:
+    """N batch hosts, each answering. Once, on a fresh machine, a batch host the lab had just started was gone
+    when the test reached it (an earlier test had dropped and the lab's down/up test restarted the batch hosts
+    moments before); `up` starts any host that is not running, so it is asked again, at most three times, and a
+    host still not running fails the test with the lab's own message."""
+    for attempt in range(3):
+        info = lab_mod.up(extra_hosts=N)
+        hosts = [h for h in info.hosts if h.name.startswith("batch-")][:N]
+        assert len(hosts) == N
+        try:
+            for h in hosts:
+                lab_mod.host_exec(h.name, ["true"])
+            return hosts
+        except LabError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def fresh_hosts(lab: Any) -> Iterator[list[Any]]:
     """4 not-yet-enrolled lab hosts; afterwards their target files are removed and the hosts stopped."""
     from fleetui.lab.manager import drop_extra_hosts
 
-    info = lab_mod.up(extra_hosts=N)
-    hosts = [h for h in info.hosts if h.name.startswith("batch-")][:N]
-    assert len(hosts) == N
+    hosts = _running_batch_hosts()
     try:
         yield hosts
     finally:
