@@ -72,29 +72,11 @@ def lab_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", default_backend()))
 
 
-@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by the session's lab backend
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Lab-backed = uses the `lab` fixture (directly or through another fixture) or carries the lab marker."""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()) or item.get_closest_marker("lab"):
             _LAB_BACKED.add(item.nodeid)
-    _batch_hosts_before_the_restart(items)
-
-
-BATCH_SCREEN_TEST = "test_batch_screen_lab.py::test_batch_screen_shows_a_failure_and_retries_only_the_failed_host"
-
-
-def _batch_hosts_before_the_restart(items: list[pytest.Item]) -> None:
-    """The console's batch-screen test runs right after the CLI batch test, before the lab's own down/up test:
-    on a pristine Debian, batch hosts started again after that restart did not stay up (cause not found), and
-    both batch tests put the lab back as they found it (target files removed, batch hosts stopped)."""
-    screen = [i for i in items if BATCH_SCREEN_TEST in i.nodeid]
-    cli = [n for n, i in enumerate(items) if "tests/lab/test_batch_lab.py::" in i.nodeid]
-    if len(screen) != 1 or not cli:
-        return
-    rest = [i for i in items if i is not screen[0]]
-    at = max(n for n, i in enumerate(rest) if "tests/lab/test_batch_lab.py::" in i.nodeid) + 1
-    items[:] = [*rest[:at], screen[0], *rest[at:]]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
