@@ -1,7 +1,7 @@
 """Snapshots of the batch screen at 80×24 and 160×48: a host list at a fixed path with one bad row, four hosts in
 each state (enrolled, failed with its reason, running a step, waiting), the merged log prefixed by host. The
 elapsed column reads a fixed clock, so each run draws the same screen. The states are set on the screen's hosts
-directly: a real run's timing cannot be frozen (tests/tui/test_batch_screen_lab.py runs real batches).
+directly: a real run's timing cannot be frozen (real batches are not frozen in a picture).
 
 Update only after looking at the report: `pytest tests/tui/test_snapshots_batch.py --snapshot-update`.
 """
