@@ -26,9 +26,7 @@ from fleetui.adapters.ssh import (
     HostSession,
     OnUnknownKey,
     SshError,
-    SshTarget,
     command_line,
-    connect_with_settings,
 )
 from fleetui.adapters.targets import TargetStore, TargetStoreError, open_store
 from fleetui.config import Settings
@@ -56,6 +54,7 @@ from fleetui.deploy.operation import (
     Step,
     StepContext,
     StepFailed,
+    connect_request,
     done,
     planned,
     skipped,
@@ -179,13 +178,7 @@ class EnrollOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_with_settings(
-            self.settings,
-            SshTarget(self.req.address, self.req.port, self.req.user),
-            identity_file=self.req.identity_file,
-            password=self._password,
-            on_unknown_key=self._on_unknown_key,
-        )
+        return connect_request(self.settings, self.req, self._password, self._on_unknown_key)
 
     def summary(self, *, dry_run: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"address": self.req.address, "mode": self.req.mode.value}

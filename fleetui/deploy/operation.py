@@ -20,11 +20,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fleetui.adapters.ssh import ConnectFailed, HostSession
+from fleetui.adapters.ssh import ConnectFailed, HostSession, OnUnknownKey, SshTarget, connect_with_settings
 from fleetui.deploy.events import Change, StepStatus
 
 if TYPE_CHECKING:
     from fleetui.config import Settings
+    from fleetui.domain.host import EnrollRequest
 
 
 class StepFailed(Exception):
@@ -153,3 +154,17 @@ class StepContext:
 
     def leftovers_to_remove(self) -> list[str]:
         return sorted(p for p, owner in self.files.items() if owner is None or owner not in self.unresolved)
+
+
+def connect_request(
+    settings: Settings, req: EnrollRequest, password: str | None, on_unknown_key: OnUnknownKey | None
+) -> AbstractAsyncContextManager[HostSession]:
+    """The session an operation on `req`'s host opens: enroll, retire and the wizard's look at a host reach it
+    the same way (explicit port/user/key, then the ssh config, then fleetui's settings)."""
+    return connect_with_settings(
+        settings,
+        SshTarget(req.address, req.port, req.user),
+        identity_file=req.identity_file,
+        password=password,
+        on_unknown_key=on_unknown_key,
+    )

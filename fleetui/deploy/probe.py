@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshTarget, connect_with_settings
+from fleetui.adapters.ssh import HostSession, OnUnknownKey
 from fleetui.config import Settings
 from fleetui.deploy.detect import detect_host
-from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, done
+from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, connect_request, done
 from fleetui.domain.host import EnrollRequest, HostFacts
 
 SUDO_ROOT = "root"  # logged in as root: no sudo needed
@@ -51,13 +51,7 @@ class ProbeOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_with_settings(
-            self.settings,
-            SshTarget(self.req.address, self.req.port, self.req.user),
-            identity_file=self.req.identity_file,
-            password=self._password,
-            on_unknown_key=self._on_unknown_key,
-        )
+        return connect_request(self.settings, self.req, self._password, self._on_unknown_key)
 
     async def _connect(self, ctx: StepContext) -> Outcome:
         s = await ctx.session()

@@ -15,13 +15,23 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshError, SshTarget, connect_with_settings
+from fleetui.adapters.ssh import HostSession, OnUnknownKey, SshError
 from fleetui.adapters.ssh_config import resolve_address
 from fleetui.adapters.targets import SUFFIX, TargetStore, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy.decisions import first_line
 from fleetui.deploy.events import Change, ChangeState
-from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned, skipped
+from fleetui.deploy.operation import (
+    Observation,
+    Outcome,
+    Step,
+    StepContext,
+    StepFailed,
+    connect_request,
+    done,
+    planned,
+    skipped,
+)
 from fleetui.deploy.verify import check_credentials, prometheus_reload
 from fleetui.domain.host import EnrollRequest, InputError
 
@@ -75,13 +85,7 @@ class RetireOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_with_settings(
-            self.settings,
-            SshTarget(self.req.address, self.req.port, self.req.user),
-            identity_file=self.req.identity_file,
-            password=self._password,
-            on_unknown_key=self._on_unknown_key,
-        )
+        return connect_request(self.settings, self.req, self._password, self._on_unknown_key)
 
     def summary(self, *, dry_run: bool) -> dict[str, Any]:
         return {"address": self.req.address, "retired_as": self.retired_as, "stop_agent": self.stop_agent}
