@@ -234,7 +234,13 @@ class LastSeenBook:
         """Label values of a window: instances unknown to the book are searched from the window's end."""
         self._inflight.difference_update(step.instances)
         for inst in instances:
-            if inst not in self.entries and inst not in self.lookups:
+            lk = self.lookups.get(inst)
+            if lk is not None and not lk.known and lk.cursor < step.end:
+                # two windows run at once, so a newer one can answer after an older one; and a backend's
+                # label index is coarser than a window (VictoriaMetrics': a day), so the older window named it
+                # too: the search starts at the newest window that names the instance, never below its data
+                lk.cursor = step.end
+            elif inst not in self.entries and lk is None:
                 floor = (self.observed_at if self.observed_at is not None else step.end) - self.lookback
                 self.lookups[inst] = _Lookup(step.end, floor, False, known=False)
         if self.frontier is None or step.start < self.frontier:
@@ -247,8 +253,8 @@ class LastSeenBook:
         self._inflight.difference_update(step.instances)
         for inst in step.instances:
             lk = self.lookups.get(inst)
-            if lk is None:
-                continue
+            if lk is None or lk.cursor > step.end:
+                continue  # gone, or a newer window named it while this step ran: it is searched from there
             t = minutes.get(inst)
             if t is None:
                 lk.cursor = step.start
@@ -273,8 +279,8 @@ class LastSeenBook:
             coarse = self._coarse_found.pop(inst, None)
             if step.kind == "coarse":
                 lk = self.lookups.get(inst)
-                if lk is None:
-                    continue
+                if lk is None or lk.cursor > step.end:
+                    continue  # as in found_coarse
                 if not got:
                     lk.cursor = step.start
                     if lk.cursor <= lk.floor:

@@ -112,6 +112,31 @@ def test_discovered_gone_host_is_listed_only_once_found() -> None:
     assert book.history() == [up("old", NOW - 1230, environment="x")]
 
 
+def test_a_window_answered_late_still_starts_the_search_at_the_newest_window_naming_the_host() -> None:
+    """Two history requests run at once, so the older window's label values can arrive first; on a backend
+    whose label index is coarser than a window (VictoriaMetrics: one day) it names the recent host too."""
+    book = LastSeenBook(DAY)
+    book.observe(NOW, {}, down=())
+    newest, older = book.next_step(), book.next_step()
+    assert newest is not None and older is not None and older.end <= newest.start
+    book.discovered(older, ["h"])
+    in_flight = book.next_step()  # the older window's coarse step is sent ...
+    assert in_flight is not None and in_flight.kind == "coarse" and in_flight.end == older.end
+    book.discovered(newest, ["h"])  # ... and the newest window names "h" while it runs
+    book.found_coarse(in_flight, {"h": older.end - 3600})  # a sample in the older window: not its newest
+    coarse = book.next_step()
+    while coarse is not None and coarse.kind == "discover":
+        book.discovered(coarse, [])
+        coarse = book.next_step()
+    assert coarse is not None and coarse.kind == "coarse" and coarse.instances == ("h",)
+    assert coarse.end == newest.end
+    book.found_coarse(coarse, {"h": NOW - 600})
+    refine = book.next_step()
+    assert refine is not None and refine.kind == "refine"
+    book.found_exact(refine, {"h": [up("h", NOW - 610)]})
+    assert book.entries["h"].last == NOW - 610
+
+
 def test_batches_and_windows_are_bounded_whatever_the_fleet() -> None:
     book = LastSeenBook(DAY)
     book.observe(NOW, {}, down=[f"h{i}" for i in range(2500)])
