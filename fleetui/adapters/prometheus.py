@@ -455,6 +455,7 @@ def _rfc3339(s: str | None) -> float | None:
 
 def _target(t: _ActiveTarget) -> Target:
     labels = t.labels
+    last_scrape = _rfc3339(t.last_scrape)
     return Target(
         instance=labels.get("instance", ""),
         scrape_pool=t.scrape_pool,
@@ -462,8 +463,9 @@ def _target(t: _ActiveTarget) -> Target:
         health=_backend.target_health(t.health, t.last_scrape, t.last_error),
         scrape_url=t.scrape_url or None,
         last_error=t.last_error or None,
-        last_scrape=_rfc3339(t.last_scrape),
-        scrape_duration=t.last_scrape_duration,
+        last_scrape=last_scrape,
+        # a target never scraped has a duration of 0 in the reply: unknown, not "took 0.000 s"
+        scrape_duration=t.last_scrape_duration if last_scrape is not None else None,
     )
 
 

@@ -131,6 +131,27 @@ async def test_malformed_targets_reply(tmp_path: Path) -> None:
             await c.targets()
 
 
+async def test_a_target_never_scraped_has_no_scrape_duration(tmp_path: Path) -> None:
+    """Mocked: a real Prometheus lists a new target as never scraped only until its first scrape (a race a
+    lab test cannot hold still); the reply's zero duration is unknown, not "took 0.000 s"."""
+    target = {
+        "labels": {"instance": "new:9100", "job": "node"},
+        "scrapePool": "node",
+        "scrapeUrl": "http://new:9100/metrics",
+        "lastError": "",
+        "lastScrape": "0001-01-01T00:00:00Z",
+        "lastScrapeDuration": 0,
+        "health": "unknown",
+    }
+    scraped = {**target, "labels": {"instance": "old:9100", "job": "node"}, "health": "up"}
+    scraped |= {"lastScrape": "2026-11-30T08:00:00.5Z", "lastScrapeDuration": 0.012}
+    body = json.dumps({"status": "success", "data": {"activeTargets": [target, scraped]}})
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
+        new, old = await c.targets()
+    assert new.last_scrape is None and new.scrape_duration is None
+    assert old.last_scrape is not None and old.scrape_duration == 0.012
+
+
 async def test_error_envelope_is_query_error(tmp_path: Path) -> None:
     """Mocked here for the parsing; tests/lab/test_status_lab.py gets the same from the real Prometheus."""
     body = json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error:\nunexpected"})
