@@ -4,13 +4,18 @@ The quickest way to see fleetui without a Prometheus of your own. The lab needs 
 cannot run, this says why in one line and exits 2. The console reads the lab's own config file, so a theme
 chosen during the demo is remembered there, not in your configuration. On exit (also Ctrl-C or a crash) the
 lab is brought down again if the demo started it; a lab that was already running is left up, and `--keep`
-leaves it up in any case.
+leaves it up in any case. A closed SSH session (SIGHUP) or a `kill` (SIGTERM) ends the console the same way,
+so the lab does not outlive the session that started it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from fleetui.config import Settings, load
 
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         overrides = {"theme": args.theme} if getattr(args, "theme", None) else {}
         demo_settings = load(info.config_file, overrides=overrides)
         app = FleetApp(demo_settings, PrometheusSource(demo_settings), config_file=info.config_file)
+        _end_on_hangup(lambda code: app.exit(None, code))
         app.run()
         return 0 if app.return_code in (None, 0) else 1
     finally:
@@ -48,3 +54,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print("fleetui demo: the lab is still running (stop it with `fleetui lab down`)", file=sys.stderr)
         else:
             lab.down()
+
+
+def _end_on_hangup(end: Callable[[int], object]) -> None:
+    """SIGHUP and SIGTERM would end Python at once, skipping the `finally` that takes the lab down: turn them
+    into `end(128 + signal)` on the console's event loop (or SystemExit before it runs)."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(end, 128 + signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, handler)
