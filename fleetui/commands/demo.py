@@ -29,6 +29,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from fleetui.lab.manager import LabError
 
     was_running = lab.status() is not None
+    if not was_running:
+        # the console opens once Prometheus has scraped the lab's hosts; say why the terminal is quiet till then
+        print("fleetui demo: starting the lab (Prometheus and ten hosts; about half a minute)…", file=sys.stderr)
     try:
         info = lab.up()
     except LabError as e:
