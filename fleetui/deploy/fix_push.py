@@ -1,4 +1,4 @@
-"""Fixing a push host's `instance`/`job` in its own Alloy config, with enrollment's on-host safety.
+"""Fixing a push host's `instance`/`job`/macOS memory names in its own Alloy config, with enrollment's on-host safety.
 
 A push host's identity labels are set where Alloy scrapes, so the fix edits the host's config
 (fleetui.domain.alloy_fix: only the lines that carry the problem) and applies it with exactly the steps
@@ -152,6 +152,7 @@ class PushFixOperation(EnrollOperation):
                 nodename=f.nodename,
                 bad_jobs=jobs if "job_component_path" in codes else (),
                 fix_jobs="job_component_path" in codes,
+                macos="macos_memory_names" in codes,
             )
         except FixError as e:
             raise StepFailed(str(e)) from None
