@@ -116,10 +116,8 @@ def add_macos_relabel(text: str) -> str:
         last = hi - 1
     out.append(text[last:])
     fed = "".join(out)
-    at = next(m.start() for m in _COMPONENT.finditer(fed) if m["name"] == rw["name"] and m["label"] == rw["label"])
-    while at > 0:  # above the comment lines that belong to the remote_write block
-        prev = fed.rfind("\n", 0, at - 1) + 1
-        if not fed[prev:at].lstrip().startswith("//"):
-            break
-        at = prev
-    return fed[:at] + compat_block(sinks, _indent_unit(text)) + "\n" + fed[at:]
+    rw_at = next(m.start() for m in _COMPONENT.finditer(fed) if m["name"] == rw["name"] and m["label"] == rw["label"])
+    at = _span(fed, fed.index("{", rw_at), "{}")
+    # after the remote_write block: Alloy wires components by reference, not by order, and there the diff
+    # shows the block as added lines only (before it, its own forward_to line would pair with the old one)
+    return fed[:at] + "\n\n" + compat_block(sinks, _indent_unit(text)).rstrip("\n") + fed[at:]

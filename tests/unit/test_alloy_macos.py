@@ -49,12 +49,16 @@ def test_block_inserted_before_remote_write_and_forward_to_rewired() -> None:
     expected = HAND_WRITTEN.replace(
         "forward_to = [prometheus.remote_write.platform.receiver]",
         f"forward_to = [prometheus.relabel.{COMPAT_LABEL}.receiver]",
-    ).replace("// the platform's", block + "\n// the platform's")
-    assert new == expected
-    # the config's own two-space indentation, and above the remote_write block's own comment
+    )
+    assert new == expected + "\n" + block  # after the remote_write block, in the config's own indentation
     assert '  rule {\n    source_labels = ["__name__"]' in new
-    rw = new.index('prometheus.remote_write "platform"')
-    assert new.index(block) < new.index("// the platform's Prometheus") < rw
+    # the diff: the forward_to line replaced, the rest added lines only
+    changed = _changed(HAND_WRITTEN, new)
+    assert changed[:2] == [
+        "-  forward_to = [prometheus.remote_write.platform.receiver]",
+        f"+  forward_to = [prometheus.relabel.{COMPAT_LABEL}.receiver]",
+    ]
+    assert changed[2:] == ["+", *("+" + ln for ln in block.splitlines())]
     with pytest.raises(FixError, match="already has a rule"):
         add_macos_relabel(new)  # fixed once: a second run finds the rules and changes nothing
 
