@@ -5,7 +5,8 @@ cache-01 (the lab's well-labelled push host, here at a 5 s scrape interval with 
 waits are a third of the lab's 15 s) is broken by setting its `instance` to "cache-push" in its own Alloy
 config: Prometheus then lists a push row "cache-push" with instance_nodename_mismatch. No target file or
 operation log names that instance, so the address field starts empty with the hint; a bad address is refused
-beside the field before anything connects; the right one plans (through the host-key dialog, the same one the
+beside the field before anything connects; another machine's address connects but is refused at the plan (its
+nodename is not the row's); the right one plans (through the host-key dialog, the same one the
 wizard and the pull fix use) and applies. The config is put back afterwards.
 """
 
@@ -74,9 +75,12 @@ async def test_f_on_a_push_host_asks_the_address_plans_and_fixes(
         async with app.run_test(size=(120, 40)) as pilot:
             await _until(lambda: _codes(app, BROKEN) == {"instance_nodename_mismatch"}, 60, "the broken row")
             fleet = next(s for s in app.screen_stack if isinstance(s, FleetScreen))
-            fleet.table.move_cursor_to(BROKEN)
+            # the feed has the row before the table shows it: wait for the row, and for `f` on the detail
+            await _until(lambda: fleet.table.move_cursor_to(BROKEN), 10, "the row in the table")
             await pilot.press("enter")
-            assert isinstance(app.screen, HostScreen)
+            host_screen = app.screen
+            assert isinstance(host_screen, HostScreen) and host_screen.host.instance == BROKEN
+            await _until(lambda: bool(host_screen.check_action("host_action", ("host.fix",))), 10, "`f` offered")
             await pilot.press("f")
             await pilot.pause()
             dialog = app.screen
@@ -91,6 +95,19 @@ async def test_f_on_a_push_host_asks_the_address_plans_and_fixes(
             error = str(dialog.query_one("#fixpush-error").render())
             assert error and "bad host" in error, error
             assert dialog.plan_handle is None and not app.operations.handles
+
+            # another machine's address: it connects (the host key is asked for first), finds the wrong nodename
+            # and refuses to plan, changing nothing
+            other = lab.host("web-01")
+            dialog.address.value = ""
+            await pilot.press(*other.address, "enter")
+            await _until(lambda: isinstance(app.screen, HostKeyDialog), 30, "web-01's host-key dialog")
+            await pilot.press("t")
+            await _until(lambda: dialog.plan_handle is not None and not dialog.plan_handle.running, 30, "the plan")
+            await pilot.pause()
+            error = str(dialog.query_one("#fixpush-error").render())
+            assert "Cannot plan the fix: render failed:" in error and "reports nodename 'web-01'" in error, error
+            assert not dialog.planned and dialog.query_one("#fixpush-apply").disabled
 
             dialog.address.value = ""
             await pilot.press(*h.address, "enter")  # plan: connects, so the host key is asked for first

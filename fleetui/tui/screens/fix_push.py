@@ -25,9 +25,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from fleetui.adapters.oplog import OpLog
+from fleetui.adapters.oplog import OpLog, OpRecord
 from fleetui.adapters.ssh import OnUnknownKey, SshError
-from fleetui.adapters.targets import TargetStoreError, open_store
+from fleetui.adapters.targets import HistoryEntry, TargetStoreError, open_store
 from fleetui.config import Settings
 from fleetui.deploy.decisions import host_sentence
 from fleetui.deploy.events import OperationResult, StepStatus
@@ -175,17 +175,17 @@ class PushFixDialog(ModalScreen[None]):
     @work(group="fixpush-prefill", exclusive=True, exit_on_error=False)
     async def _prefill(self) -> None:
         """Fill the address from the target file or the operation log, unless the operator typed one already."""
-        entries: list[object] = []
+        entries: list[HistoryEntry] = []
         try:
             async with open_store(self.settings, self.operations.ask_host_key) as store:
                 entries = list(await store.history())
         except (TargetStoreError, SshError, OSError):
             pass
         try:
-            records = await asyncio.to_thread((self.oplog or self.operations.oplog).read)
+            records: list[OpRecord] = await asyncio.to_thread((self.oplog or self.operations.oplog).read)
         except OSError:
             records = []
-        found = address_from(self.host, entries, records)  # type: ignore[arg-type]
+        found = address_from(self.host, entries, records)
         if found is None:
             self._hint(NO_ADDRESS_HINT)
             return
