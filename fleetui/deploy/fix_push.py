@@ -26,7 +26,7 @@ from fleetui.config import Settings
 from fleetui.deploy.decisions import first_line
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.enroll import EnrollOperation
-from fleetui.deploy.operation import Outcome, Step, StepContext, StepFailed, done, planned
+from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned
 from fleetui.deploy.render import Rendered
 from fleetui.domain.alloy_fix import PUSH_FIXABLE, fix_alloy_config
 from fleetui.domain.classify import is_component_path
@@ -169,6 +169,12 @@ class PushFixOperation(EnrollOperation):
         self.config_diff = unified(old, new, p.config_path)
         self.plan.update(config_diff=self.config_diff)
         return done(f"fixed config passes the offline check ({len(self.t.codes)} problem(s))")
+
+    async def observe(self, ctx: StepContext, *, finished: bool) -> Observation:
+        """Enrollment's read-back, plus the instance the fix was for: the operation log keeps it next to the
+        address, so the console can offer that address the next time this host needs a fix."""
+        seen = await super().observe(ctx, finished=finished)
+        return Observation(seen.changes, {**seen.observed, "instance": self.new_instance})
 
     async def _plan_verify(self, ctx: StepContext) -> Outcome:
         codes = ", ".join(self.t.codes)

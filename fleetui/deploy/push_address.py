@@ -3,9 +3,9 @@
 A push host has no scrape address: Prometheus only sees what it remote-writes. What fleetui knows is where it
 enrolled the host — the active target file whose labels name this instance is named after the address
 enrollment connected to (`EnrollRequest.name`) — and the local operation log's successful enroll/fix runs,
-whose `host` is the address typed then (matched, as drift matches them, against the host's instance,
-nodename and hostname). The target file wins: it names the instance, a log record only an address. Nothing
-found: None, and the operator types the address.
+whose `host` is the address typed then: a push fix records the instance it was for next to it, and any other
+run is matched, as drift matches them, by that address against the host's instance, nodename and hostname.
+The target file comes first: it names the instance. Nothing found: None, and the operator types the address.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class _Record(Protocol):
     def operation(self) -> str: ...
     @property
     def outcome(self) -> str: ...
+    @property
+    def instance(self) -> str | None: ...
 
 
 def _valid(address: str) -> bool:
@@ -50,6 +52,8 @@ def address_from(host: HostStatus, entries: Sequence[_Entry], records: Sequence[
             return e.name, "its target file (where fleetui enrolled it)"
     names = {host.instance, host.instance.rsplit(":", 1)[0], host.nodename or "", host.hostname or ""} - {""}
     for r in reversed(records):
-        if r.operation in ("enroll", "fix") and r.outcome == "ok" and r.host in names and _valid(r.host):
+        if r.operation not in ("enroll", "fix") or r.outcome != "ok" or not _valid(r.host):
+            continue
+        if r.host in names or (r.instance is not None and r.instance in (host.instance, host.nodename)):
             return r.host, f"the operation log (its last {r.operation})"
     return None

@@ -22,8 +22,10 @@ import pytest
 from console import assert_nothing_raw, screen_lines
 
 from fleetui import lab as lab_mod
+from fleetui.adapters.oplog import OpLog
 from fleetui.config import Settings
 from fleetui.tui.app import FleetApp
+from fleetui.tui.operations import Operations
 from fleetui.tui.screens.fix_push import NO_ADDRESS_HINT, PushFixDialog
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.host import HostScreen
@@ -69,7 +71,8 @@ async def test_f_on_a_push_host_asks_the_address_plans_and_fixes(
     settings = lab_settings.with_overrides(
         {"refresh_interval": 2, "ssh.known_hosts": str(tmp_path / "kh"), "history_after": 2 * SCRAPE_INTERVAL_S}
     )
-    app = FleetApp(settings, PrometheusSource(settings), config_file=None)
+    oplog = OpLog(tmp_path / "operations.jsonl")  # this test's own operation log
+    app = FleetApp(settings, PrometheusSource(settings), config_file=None, operations=Operations(settings, oplog=oplog))
     try:
         await asyncio.to_thread(_put_config, broken)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -134,6 +137,9 @@ async def test_f_on_a_push_host_asks_the_address_plans_and_fixes(
             verdict = str(dialog.query_one("#fixpush-verdict").render())
             assert "Fixed: Prometheus no longer reports instance_nodename_mismatch for cache-01 after" in verdict
             assert lab_mod.host_exec(HOST, ["cat", CONFIG]).stdout == original  # exactly that line, back
+            # the log keeps the address next to the instance, for the next fix of this host
+            last = oplog.read()[-1]
+            assert (last.operation, last.outcome, last.host, last.instance) == ("fix", "ok", h.address, HOST)
             await pilot.press("escape")
             assert isinstance(app.screen, HostScreen)
     finally:

@@ -32,5 +32,13 @@ def test_only_successful_enrolls_and_fixes_of_its_names_count() -> None:
     assert address_from(HOST, [], [*records[1:], _rec("elsewhere")]) is None
 
 
+def test_a_push_fix_recorded_with_its_instance() -> None:
+    """A fix at a bare address is found by the instance it recorded (the row's name after the fix)."""
+    fixed = OpRecord(2.0, "ops", "10.0.0.52", "fix", "ok", "changed", instance="mac-studio")
+    assert address_from(HOST, [], [_rec("elsewhere"), fixed]) == ("10.0.0.52", "the operation log (its last fix)")
+    back = OpRecord.from_json(fixed.to_json())
+    assert back.instance == "mac-studio" and "instance" not in _rec("x").to_json()  # older lines read as before
+
+
 def test_a_file_name_that_is_no_address_is_skipped() -> None:
     assert address_from(HOST, [_entry("bad name;x", "mac-pi")], []) is None
