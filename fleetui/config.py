@@ -230,6 +230,13 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("refresh_interval", _pos_float, 15.0, "seconds between fleet refreshes in the console"),
     Key("stale_after", _pos_float, 120.0, "a push host whose newest sample is older than this is stale"),
+    Key(
+        "history_after",
+        _pos_float,
+        30.0,
+        "seconds a push series may be older than its host's newest before its labels count as history "
+        "(about two scrape intervals)",
+    ),
     Key("lookback", _pos_float, 86400.0, "how far back (seconds) a vanished host is still listed as gone"),
     Key("schema.required_labels", _label_list, ("environment", "maintainers"), "labels every host must carry"),
     Key(

@@ -38,8 +38,10 @@ class OpRecord:
     failed_step: str | None = None
     config_sha256: str | None = None
     alloy_version: str | None = None  # the Alloy version read back from the host afterwards (drift)
+    instance: str | None = None  # the fleet row a fix was for (where the console finds the address again)
 
     def to_json(self) -> dict[str, Any]:
+        extra = {} if self.instance is None else {"instance": self.instance}
         return {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time)),
             "user": self.user,
@@ -50,6 +52,7 @@ class OpRecord:
             "failed_step": self.failed_step,
             "config_sha256": self.config_sha256,
             "alloy_version": self.alloy_version,
+            **extra,
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class OpRecord:
             failed_step=None if data.get("failed_step") is None else str(data["failed_step"]),
             config_sha256=None if data.get("config_sha256") is None else str(data["config_sha256"]),
             alloy_version=None if data.get("alloy_version") is None else str(data["alloy_version"]),
+            instance=None if data.get("instance") is None else str(data["instance"]),
         )
 
 
@@ -127,6 +131,7 @@ def record_for(
     """The record of one finished operation, from named fields only (never from the request: no secrets)."""
     sha = observed.get("config_sha256")
     version = observed.get("alloy_version")
+    instance = observed.get("instance")
     return OpRecord(
         time=time.time() if now is None else now,
         user=local_user(),
@@ -137,6 +142,7 @@ def record_for(
         failed_step=failed_step,
         config_sha256=sha if isinstance(sha, str) and len(sha) == 64 else None,
         alloy_version=version[:64] if isinstance(version, str) and version else None,
+        instance=instance[:256] if isinstance(instance, str) and instance else None,
     )
 
 

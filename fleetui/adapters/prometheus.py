@@ -601,6 +601,7 @@ class FleetReader:
             stale_after=stale_after if stale_after is not None else settings["stale_after"],
             required_labels=tuple(dict.fromkeys((*settings["schema.required_labels"], *required_labels))),
             aliases=dict(settings["schema.aliases"]),
+            history_after=settings["history_after"],
         )
         self.queries = queries()
         self.book = book if book is not None else LastSeenBook(self.lookback)

@@ -65,6 +65,7 @@ def policy_of(settings: Settings) -> Policy:
         stale_after=settings["stale_after"],
         required_labels=tuple(settings["schema.required_labels"]),
         aliases=dict(settings["schema.aliases"]),
+        history_after=settings["history_after"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Fixing a push host's `instance`/`job` in its own Alloy config, with enrollment's on-host safety.
+"""Fixing a push host's `instance`/`job`/macOS memory names in its own Alloy config, with enrollment's on-host safety.
 
 A push host's identity labels are set where Alloy scrapes, so the fix edits the host's config
 (fleetui.domain.alloy_fix: only the lines that carry the problem) and applies it with exactly the steps
@@ -26,7 +26,7 @@ from fleetui.config import Settings
 from fleetui.deploy.decisions import first_line
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.enroll import EnrollOperation
-from fleetui.deploy.operation import Outcome, Step, StepContext, StepFailed, done, planned
+from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned
 from fleetui.deploy.render import Rendered
 from fleetui.domain.alloy_fix import PUSH_FIXABLE, fix_alloy_config
 from fleetui.domain.classify import is_component_path
@@ -152,6 +152,7 @@ class PushFixOperation(EnrollOperation):
                 nodename=f.nodename,
                 bad_jobs=jobs if "job_component_path" in codes else (),
                 fix_jobs="job_component_path" in codes,
+                macos="macos_memory_names" in codes,
             )
         except FixError as e:
             raise StepFailed(str(e)) from None
@@ -168,6 +169,12 @@ class PushFixOperation(EnrollOperation):
         self.config_diff = unified(old, new, p.config_path)
         self.plan.update(config_diff=self.config_diff)
         return done(f"fixed config passes the offline check ({len(self.t.codes)} problem(s))")
+
+    async def observe(self, ctx: StepContext, *, finished: bool) -> Observation:
+        """Enrollment's read-back, plus the instance the fix was for: the operation log keeps it next to the
+        address, so the console can offer that address the next time this host needs a fix."""
+        seen = await super().observe(ctx, finished=finished)
+        return Observation(seen.changes, {**seen.observed, "instance": self.new_instance})
 
     async def _plan_verify(self, ctx: StepContext) -> Outcome:
         codes = ", ".join(self.t.codes)

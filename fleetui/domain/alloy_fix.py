@@ -1,8 +1,9 @@
 """Fixing a push host's identity labels in its own Alloy config text. Pure.
 
 A push host's `instance` and `job` are set where Alloy scrapes (Prometheus only sees what Alloy remote-writes),
-so the fix is an edit of the host's config: `instance` set to the machine's nodename, and an explicit `job`
-added to the literal target of the `prometheus.scrape` component whose path Alloy used as the job. The edit
+so the fix is an edit of the host's config: `instance` set to the machine's nodename, an explicit `job`
+added to the literal target of the `prometheus.scrape` component whose path Alloy used as the job, and
+macOS's memory metric names renamed before remote_write (fleetui.domain.alloy_macos). The edit
 touches only those lines, so a hand-written config keeps its layout and the diff shows the fix and nothing else.
 Configs whose targets are not a literal list (e.g. `targets = discovery.relabel.x.output`) are refused with a
 clear message: their labels live in relabel rules, and guessing an edit there could change more than asked.
@@ -13,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from fleetui.domain.alloy_macos import add_macos_relabel
 from fleetui.domain.fixes import FixError
 
-PUSH_FIXABLE = frozenset({"instance_nodename_mismatch", "job_component_path"})
+PUSH_FIXABLE = frozenset({"instance_nodename_mismatch", "job_component_path", "macos_memory_names"})
 DEFAULT_JOB = "node_exporter"
 _OBJECT_KEY = re.compile(r'^[ \t]*[A-Za-z_][A-Za-z0-9_]*\s*=\s*"[^"]*",?[ \t]*$')
 _BLOCK = re.compile(r'^(?P<indent>[ \t]*)prometheus\.scrape\s+"(?P<label>[^"]*)"\s*\{', re.M)
@@ -64,11 +66,13 @@ def fix_alloy_config(
     nodename: str | None = None,
     bad_jobs: Sequence[str] = (),
     fix_jobs: bool = False,
+    macos: bool = False,
 ) -> str:
     """`text` with `instance = "<instance>"` set to `nodename` and each bad job made explicit in its scrape.
 
     `instance` None / `bad_jobs` empty and `fix_jobs` False: that part is not asked for; `fix_jobs` without
-    `bad_jobs`: every scrape that lacks a job. Raises FixError when the config does not
+    `bad_jobs`: every scrape that lacks a job. `macos`: the macOS memory renames put before remote_write
+    (fleetui.domain.alloy_macos). Raises FixError when the config does not
     hold the line to change (the fix then needs a person, and the message says where to look).
     """
     lines = text.split("\n")
@@ -86,6 +90,8 @@ def fix_alloy_config(
         text = _add_job(text, job)
     if fix_jobs and not bad_jobs:
         text = _add_missing_jobs(text)
+    if macos:
+        text = add_macos_relabel(text)
     return text
 
 

@@ -286,7 +286,8 @@ MACOS_PROBLEM = Problem(
     "macos_memory_names",
     "macOS memory metric names (node_memory_total_bytes) without the Linux names (node_memory_MemTotal_bytes)",
     "add prometheus.relabel rules renaming node_memory_total_bytes/free_bytes to node_memory_MemTotal_bytes/"
-    "node_memory_MemAvailable_bytes (fleetui enroll deploys them on macOS hosts)",
+    "node_memory_MemAvailable_bytes before remote_write (push host: `fleetui fix` or `f` adds them to its Alloy "
+    "config; fleetui enroll deploys them on macOS hosts)",
 )
 
 

@@ -33,7 +33,9 @@ MANUAL: dict[str, str] = {
     "the host's own Alloy config (only that line changes), or re-enroll the host with `fleetui enroll`",
     "job_component_path": "`fleetui fix INSTANCE --address SSH-ADDRESS` adds an explicit job to the host's own Alloy "
     'config (only that line), or re-enroll the host with `fleetui enroll` (it sets job = "node_exporter")',
-    "macos_memory_names": "re-enroll the host with `fleetui enroll` (it deploys the macOS relabel rules)",
+    "macos_memory_names": "push host: `fleetui fix INSTANCE --address SSH-ADDRESS` adds the macOS relabel rules to "
+    "its own Alloy config (before remote_write), as `fleetui enroll` deploys them; pull host: Prometheus scrapes "
+    "the exporter directly, so rename node_memory_total_bytes/free_bytes in its scrape job's metric_relabel_configs",
 }
 
 

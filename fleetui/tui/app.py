@@ -148,6 +148,11 @@ class FleetApp(App[None]):
         self.push_screen(RetireDialog(self.operations, self.settings, self.feed, host))
 
     def open_fix(self, host: HostStatus) -> None:
+        from fleetui.tui.screens.fix_push import PushFixDialog, push_codes
+
+        if push_codes(host):  # a push host: the fix is an edit of its own Alloy config, over SSH
+            self.push_screen(PushFixDialog(self.operations, self.settings, self.feed, host))
+            return
         self.push_screen(FixDialog(self.operations, self.settings, self.feed, host))
 
     def action_history(self) -> None:

@@ -55,9 +55,12 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
         async with app.run_test(size=(120, 40)) as pilot:
             await _until(lambda: "label_key_drift" in _codes(app, "web-02"), 60, "web-02's label_key_drift")
             fleet = next(s for s in app.screen_stack if isinstance(s, FleetScreen))
-            fleet.table.move_cursor_to("web-02")
+            # the feed has the row before the table shows it: wait for the row, and for `f` on the detail
+            await _until(lambda: fleet.table.move_cursor_to("web-02"), 10, "the row in the table")
             await pilot.press("enter")
-            assert isinstance(app.screen, HostScreen)
+            host_screen = app.screen
+            assert isinstance(host_screen, HostScreen) and host_screen.host.instance == "web-02"
+            await _until(lambda: bool(host_screen.check_action("host_action", ("host.fix",))), 10, "`f` offered")
             await pilot.press("f")
             await pilot.pause()
             dialog = app.screen

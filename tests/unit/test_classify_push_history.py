@@ -7,6 +7,8 @@ period produces; no real part produces them on demand in a unit test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fleetui.domain.classify import SOURCE_LABEL, FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import HostState, HostStatus, Mode
 
@@ -80,3 +82,22 @@ def test_instance_rename_within_history_after_is_not_yet_superseded() -> None:
     r = rows(*series("a", NOW - 10, "node", "box"), *series("b", NOW - 2, "node", "box"))
     assert r["a"].state is HostState.UP and r["b"].state is HostState.UP
     assert "duplicate_nodename" in codes(r["a"]) and "duplicate_nodename" in codes(r["b"])
+
+
+def test_history_window_is_the_history_after_setting(tmp_path: Path) -> None:
+    """`history_after` from the config file reaches the refresh's and the fix's policy, and moves the line."""
+    from fleetui.adapters.prometheus import FleetReader
+    from fleetui.config import load
+    from fleetui.deploy.fix import policy_of
+
+    f = tmp_path / "config.yaml"
+    f.write_text("history_after: 10\n")
+    settings = load(f, environ={})
+    assert settings["history_after"] == 10.0
+    policy = FleetReader(None, settings).policy  # type: ignore[arg-type]
+    assert policy.history_after == 10.0 == policy_of(settings).history_after
+    both = (*series("pi", NOW - 20, OLD_JOB, "pi"), *series("pi", NOW - 5, "node_exporter", "pi"))
+    shorter = {h.instance: h for h in classify(FleetInputs(NOW, current=both), policy)}
+    assert codes(shorter["pi"]) == set()  # 15 s older than the freshest: history with a 10 s window
+    assert codes(rows(*both)["pi"]) == {"job_component_path"}  # not yet with the default 30 s
+    assert load(None, environ={"FLEETUI_HISTORY_AFTER": "45"})["history_after"] == 45.0

@@ -35,13 +35,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from fleetui.lab.alloy_standin import version
+from fleetui.lab.alloy_standin import darwin, version
 from fleetui.lab.alloy_standin.graph import Capsule, ConfigError, EvalError, Evaluator, Graph, load, read_sources
 from fleetui.lab.alloy_standin.logfmt import log
 
 LAB_ENV = Path("/etc/fleetui-lab/standin.env")
 # lab-only switches for states a test cannot produce otherwise (one word per line), e.g. `not_ready`: Alloy
-# runs and serves HTTP but /-/ready answers 503, as while a real one replays a long WAL before its first load
+# runs and serves HTTP but /-/ready answers 503, as while a real one replays a long WAL before its first load;
+# `darwin_memory`: scraped memory metrics under macOS's names (alloy_standin.darwin)
 LAB_FAULTS = Path("/etc/fleetui-lab/faults")
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(?:\s+\S+)?$")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
@@ -200,6 +201,8 @@ class Agent:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r:
                     samples = parse_exposition(r.read().decode(errors="replace"))
+                if darwin.SWITCH in lab_faults():
+                    samples = darwin.as_darwin(samples)
             except (urllib.error.URLError, OSError, ValueError) as e:
                 up = 0.0
                 log("warn", "scrape failed", component_path="/", component_id=cid, target=url, err=str(e))

@@ -7,7 +7,8 @@ host's target file and shows the diff the fix makes to it (what the operation's 
 changed and no host is contacted); `Apply` runs it through the app's operations service (host lock, host-key
 dialog, operation log): the target file is rewritten, Prometheus reloaded, and the fix waits until Prometheus
 no longer reports the problem (the file is rolled back if it does not go away). The result says what the host
-is now. The CLI twin is `fleetui fix`.
+is now. The CLI twin is `fleetui fix`. A push host whose Alloy config can carry the fix opens
+fleetui.tui.screens.fix_push instead (the app's `open_fix` picks).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fleetui.tui.actions import HostAction, HostActions, HostActionTarget
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import OperationDone, OperationProgress
 from fleetui.tui.operations import OperationHandle, Operations
+from fleetui.tui.widgets.diff_text import diff_text
 from fleetui.tui.widgets.operation_view import OperationView
 from fleetui.tui.widgets.plain_input import PlainInput
 
@@ -54,19 +56,6 @@ def missing_labels(host: HostStatus, settings: Settings) -> list[str]:
 def fixable(host: HostStatus) -> bool:
     """The host has a problem `f` can offer: one fleetui fixes, or one it explains how to fix by hand."""
     return any(p.code in FIXABLE[host.mode] or p.code in MANUAL for p in host.problems)
-
-
-def diff_text(diff: str) -> Text:
-    """A unified diff, each line as plain text, additions and removals coloured."""
-    text = Text()
-    for i, line in enumerate(diff.splitlines()):
-        if i:
-            text.append("\n")
-        style = "green" if line.startswith("+") and not line.startswith("+++") else ""
-        if line.startswith("-") and not line.startswith("---"):
-            style = "red"
-        text.append(safe.text(line, tab_size=4, style=style))
-    return text
 
 
 class FixDialog(ModalScreen[None]):
