@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncssh
 import pytest
+from console import screen_lines
 from fleet_fixture import make_app
 from textual.pilot import Pilot
 
@@ -58,28 +59,52 @@ def test_batch_screen(snap_compare: Any, size: tuple[int, int], hostlist: Path, 
     monkeypatch.setenv("OPS_PW", "not-shown")
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        await app.workers.wait_for_complete()
-        screen = BatchScreen(app.operations, app.settings, hostlist, now=lambda: 100.0)
-        await app.push_screen(screen)
-        await pilot.pause()
-        h = screen.hosts
-        h["web-01"].state, h["web-01"].step, h["web-01"].started, h["web-01"].ended = "ok", "verify", 10.0, 52.3
-        h["web-02"].state, h["web-02"].step, h["web-02"].started, h["web-02"].ended = "failed", "detect", 10.0, 13.1
-        h["web-02"].error = "detect failed: sudo rejected the password of ops on 10.0.0.12"
-        h["db-01"].state, h["db-01"].step, h["db-01"].started = "running", "install", 80.0
-        screen._log_line("", "batch: 4 hosts, 2 at a time")
-        screen._log_line("web-01", "ok   connect   connected to root@10.0.0.11:22")
-        screen._log_line("web-02", "FAIL detect    sudo rejected the password of ops")
-        screen._log_line("web-02", "FAILED: detect failed: sudo rejected the password of ops; failed; host unchanged")
-        screen._log_line("db-01", "  .. install   apt-get: Unpacking alloy \x1b[31m(1.5.0)")
-        screen._log_line("web-01", "ENROLLED in 42.3s")
-        screen.query_one("#batch-table", BatchTable).show(list(h.values()))
-        screen._show_summary()
-        await pilot.pause()
+        await _four_states(pilot, hostlist)
 
     app = make_app(**{"ssh.concurrency": 2})
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def _four_states(pilot: Pilot[Any], hostlist: Path) -> BatchScreen:
+    app = pilot.app
+    await app.workers.wait_for_complete()
+    screen = BatchScreen(app.operations, app.settings, hostlist, now=lambda: 100.0)
+    await app.push_screen(screen)
+    await pilot.pause()
+    h = screen.hosts
+    h["web-01"].state, h["web-01"].step, h["web-01"].started, h["web-01"].ended = "ok", "verify", 10.0, 52.3
+    h["web-02"].state, h["web-02"].step, h["web-02"].started, h["web-02"].ended = "failed", "detect", 10.0, 13.1
+    h["web-02"].error = "detect failed: sudo rejected the password of ops on 10.0.0.12"
+    h["db-01"].state, h["db-01"].step, h["db-01"].started = "running", "install", 80.0
+    screen._log_line("", "batch: 4 hosts, 2 at a time")
+    screen._log_line("web-01", "ok   connect   connected to root@10.0.0.11:22")
+    screen._log_line("web-02", "FAIL detect    sudo rejected the password of ops")
+    screen._log_line("web-02", "FAILED: detect failed: sudo rejected the password of ops; failed; host unchanged")
+    screen._log_line("db-01", "  .. install   apt-get: Unpacking alloy \x1b[31m(1.5.0)")
+    screen._log_line("web-01", "ENROLLED in 42.3s")
+    screen.query_one("#batch-table", BatchTable).show(list(h.values()))
+    screen._show_summary()
+    await pilot.pause()
+    return screen
+
+
+async def test_outcome_and_elapsed_cells_line_up(hostlist: Path, monkeypatch: Any) -> None:
+    """In the frame the terminal gets, every outcome starts under its header and every elapsed time ends under
+    its header's end. (A picture of the SVG drawn by rsvg-convert shows "failed" and "running" one cell to the
+    right and the times left-aligned: it draws the no-break spaces that pad a cell narrower than a cell. The SVG
+    itself places them in the right columns.)"""
+    monkeypatch.setenv("OPS_PW", "not-shown")
+    app = make_app(**{"ssh.concurrency": 2})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _four_states(pilot, hostlist)
+        lines = screen_lines(app)
+    top = next(i for i, line in enumerate(lines) if line.split()[:2] == ["host", "step"])
+    header, rows = lines[top], lines[top + 1 : top + 5]
+    outcome, end = header.index("outcome"), header.index("elapsed") + len("elapsed")
+    expected = [("ok", "42.3s"), ("failed", "3.1s"), ("running", "20.0s"), ("waiting", "-")]
+    for row, (state, took) in zip(rows, expected, strict=True):
+        assert row[outcome - 1 : outcome + len(state) + 1] == f" {state} ", rows
+        assert row[end - len(took) - 1 : end + 1] == f" {took} ", rows
 
 
 def _scanned(name: str, state: str, why: str = "") -> ScannedKey:
