@@ -137,7 +137,11 @@ def lab(lab_backend: str) -> Iterator[object]:
         _lab_unavailable("lab tests need root (namespaces, overlay mounts): run pytest as root on Debian")
     from fleetui import lab as lab_mod
     from fleetui.lab.manager import LabError
+    from fleetui.lab.topology import LAB_DIR_ENV, lab_dir
 
+    # the lab dir is pinned for the session: without FLEETUI_LAB_DIR it follows XDG_STATE_HOME, which a test may
+    # point at its tmp_path for fleetui's own state (results files, operation log); the lab must not move with it
+    os.environ[LAB_DIR_ENV] = str(lab_dir())
     found_running = lab_mod.status() is not None
     _SESSION["owned"] = not found_running
     try:

@@ -397,6 +397,11 @@ class HostSession:
 
     # -- commands --
 
+    def learn_uid(self, uid: str) -> None:
+        """The login's uid, as a script that ran anyway printed it (detection): `is_root` needs no `id -u`."""
+        if self._is_root is None:
+            self._is_root = uid.strip() == "0"
+
     async def is_root(self) -> bool:
         if self._is_root is None:
             r = await self._exec(command_line(["id", "-u"]), None, self.timeouts.command)

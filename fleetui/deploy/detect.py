@@ -89,6 +89,13 @@ def parse_detect(out: str) -> tuple[str, str, str, dict[str, str], str | None] |
     return words[0], words[1], words[-1], parse_os_release("\n".join(lines[begin + 1 : end])), version
 
 
+def parse_uid(out: str) -> str | None:
+    """The login's uid from remote_scripts.DETECT's output (its last marked line), None when absent."""
+    line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("fleetui-uid ")), None)
+    uid = line.split(" ", 1)[1].strip() if line else ""
+    return uid if uid.isdigit() else None
+
+
 async def detect_host(session: HostSession) -> HostFacts:
     """Family, version, architecture, nodename and installed Alloy version of the host. Changes nothing.
     One round trip on a Linux host (remote_scripts.DETECT); otherwise command by command."""
@@ -97,6 +104,9 @@ async def detect_host(session: HostSession) -> HostFacts:
 
     one = await session.run(["sh", "-c", remote_scripts.DETECT, "detect", "alloy"], check=False)
     found = parse_detect(one.stdout) if one.ok else None
+    uid = parse_uid(one.stdout) if one.ok else None
+    if uid is not None:
+        session.learn_uid(uid)  # whether sudo is needed, without an `id -u` of its own
     if found is not None:
         kernel, nodename, machine, release, version = found
         family = family_of(kernel, release)

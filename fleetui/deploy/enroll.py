@@ -205,8 +205,8 @@ class EnrollOperation:
         s = await ctx.session()
         # an ssh-config alias: Alloy listens on, and the target file is named after, where it really leads
         self.req = self.req.resolved(s.resolved_host)
-        root = await s.is_root()
-        return done(f"connected to {s.route.display}", root=root)
+        # no command here: detection (the next step) also tells whether the login is root, in the same round trip
+        return done(f"connected to {s.route.display}")
 
     async def _detect(self, ctx: StepContext) -> Outcome:
         s = await ctx.session()
@@ -251,6 +251,7 @@ class EnrollOperation:
                 args += ["run", command_line(put)]
             else:
                 args += ["runlock" if st.lock_retry else "run", command_line(st.argv)]
+        args += ["version", command_line([self._p().alloy_bin, "--version"])]  # read once the install is done
         sudo = any(isinstance(st, Cmd) and st.sudo for st in steps)
         s = await ctx.session()
         self.install_status = ctx.status_file("install", with_log=True)
@@ -276,7 +277,8 @@ class EnrollOperation:
         if status.result != "ok":
             why = next((ln[5:] for ln in status.lines if " failed " in ln), status.result or "no result")
             raise StepFailed(f"installing Alloy failed: {why}", detail={"status": list(status.lines)})
-        version = await self._alloy_version(s)
+        said = next((ln.split(" ", 1)[1] for ln in status.lines if ln.startswith("alloy-version ")), "")
+        version = parse_alloy_version(said) or await self._alloy_version(s)
         if version is None:
             raise StepFailed("the install commands finished but `alloy --version` still fails")
         self.facts = dataclasses.replace(self.facts, alloy_version=version)

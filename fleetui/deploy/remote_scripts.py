@@ -126,7 +126,9 @@ say "result rolledback"
 )
 
 # args: status lock_regex then pairs (kind command_line), kind = run | runlock (retry while a package manager
-# holds its lock, up to 60 times 5 s). The output of the failing command's last line goes to the status file.
+# holds its lock, up to 60 times 5 s) | version (not a step: its first output line goes to the status file as
+# "alloy-version ...", so the installed version is read without another round trip). The output of the failing
+# command's last line goes to the status file.
 INSTALL = r"""
 set -u
 st=$1 lockre=$2
@@ -138,6 +140,9 @@ n=0
 while [ $# -ge 2 ]; do
   kind=$1 cmd=$2
   shift 2
+  if [ "$kind" = version ]; then
+    say "alloy-version $(eval "$cmd" 2>&1 </dev/null | head -n 1 | tr -d '\r' | cut -c1-200)"; continue
+  fi
   n=$((n + 1))
   tries=0
   while :; do
@@ -187,6 +192,7 @@ cat /etc/os-release 2>/dev/null
 echo "fleetui-os-release-end"
 if command -v "$1" >/dev/null 2>&1; then "$1" --version 2>&1; echo "fleetui-version-rc $?"
 else echo "fleetui-version-rc 127"; fi
+echo "fleetui-uid $(id -u)"
 """
 
 # the read-back in one round trip (systemd hosts, as root): the files' hashes (HASHES), Alloy's version ("$1")

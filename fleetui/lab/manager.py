@@ -144,12 +144,51 @@ def _kill(pid: int, marker: str, timeout: float = 10.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# what this process started, by pid: kept so an exited lab process can be reaped and its exit status told
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(argv: list[str], log: Path, **kw: Any) -> int:
     with log.open("ab") as out:
         p = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw
         )
+    _CHILDREN[p.pid] = p
     return p.pid
+
+
+def _exit_status(pid: int) -> str:
+    """How a process this lab started ended ("exit status 1", "killed by SIGKILL"), reaping it; a process another
+    `fleetui`/pytest started cannot be asked by this one."""
+    child = _CHILDREN.get(pid)
+    if child is None:
+        return "exit status unknown: another process started it"
+    rc = child.poll()
+    if rc is None:
+        return "still running, but no longer the lab's (its command line changed)"
+    _CHILDREN.pop(pid, None)
+    if rc < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-rc).name}"
+        return f"killed by signal {-rc}"
+    return f"exit status {rc}"
+
+
+def _reap(pids: list[int | None]) -> None:
+    """Forget (and reap) the lab processes just stopped on purpose, so no zombie stays behind."""
+    for pid in pids:
+        child = _CHILDREN.get(pid or 0)
+        if child is not None and child.poll() is not None:
+            _CHILDREN.pop(child.pid, None)
+
+
+def _log_tail(log: Path, n: int = 5) -> str:
+    """The last `n` non-empty lines of a lab log (a host's: its PID 1, sshd's and node_exporter's stderr)."""
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError as e:
+        return f"{log}: cannot read ({e.strerror or e})"
+    return " | ".join(lines[-n:]) if lines else f"{log} is empty"
 
 
 class _Paths:
@@ -510,8 +549,7 @@ def _start_host(p: _Paths, h: HostSpec, pubkey: str) -> int:
 def _wait_host(p: _Paths, pid: int, h: HostSpec) -> None:
     def ready() -> bool:
         if not _alive(pid, p.marker):
-            log = (_host_dir(p, h) / "host.log").read_text(errors="replace").strip().splitlines()
-            raise LabError(f"lab host {h.name} failed to start: {log[-1] if log else 'no output'}")
+            raise LabError(f"lab host {h.name} failed to start: {_why_not_running(p, h.name, pid)}")
         return _port_open(h.address, topology.SSH_PORT) and _port_open(h.address, topology.NODE_EXPORTER_PORT)
 
     _wait(ready, 20, f"{h.name}'s sshd and node_exporter")
@@ -666,6 +704,7 @@ def drop_extra_hosts() -> None:
         _save_state(p, state)
         _wait(lambda: not any(_alive(pid, p.marker) for pid in pids), 10, "the batch hosts to exit")
         _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in extra), 10, "their sshd to stop")
+        _reap(pids)
 
 
 def down() -> None:
@@ -695,7 +734,25 @@ def _down(p: _Paths) -> None:
     # a host's sshd dies with its PID namespace a moment after the host's `unshare`: wait for its port to close
     every = _hosts(state)
     _wait(lambda: not any(_port_open(h.address, topology.SSH_PORT) for h in every), 10, "the hosts' sshd to stop")
+    _reap(list(_CHILDREN))
     _save_state(p, {})
+
+
+def _why_not_running(p: _Paths, name: str, pid: int | None) -> str:
+    """Why host `name` is not running, in one line: no record of it in this lab dir (which is derived from
+    FLEETUI_LAB_DIR, else XDG_STATE_HOME: a caller that changed either since `up` looks at another lab dir), or
+    how its process ended and the last lines of its log."""
+    if not pid:
+        known = sorted(_load_state(p).get("hosts", {}))
+        where = f"the lab dir {p.root} has no record of it"
+        if not known:
+            return (
+                f"{where} (no lab host was started from there: FLEETUI_LAB_DIR, else XDG_STATE_HOME, "
+                "points at another lab dir than the one `lab up` used?)"
+            )
+        return f"{where} (hosts there: {', '.join(known[:12])}{' …' if len(known) > 12 else ''})"
+    log = p.hosts / name / "host.log"
+    return f"its process {pid} ended ({_exit_status(pid)}); last lines of {log}: {_log_tail(log)}"
 
 
 def _lab_host(p: _Paths, h: HostSpec) -> LabHost:
@@ -758,7 +815,7 @@ def host_pid(name: str) -> int:
     p = _paths()
     pid = _load_state(p).get("hosts", {}).get(name)
     if not _alive(pid, p.marker):
-        raise LabError(f"lab host {name} is not running")
+        raise LabError(f"lab host {name} is not running: {_why_not_running(p, name, pid)}")
     ns = _ns_pid(pid)
     if ns is None:
         raise LabError(f"lab host {name} has no PID 1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetui.deploy.detect import parse_detect
+from fleetui.deploy.detect import parse_detect, parse_uid
 
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 
@@ -52,3 +52,13 @@ def test_files_that_cannot_be_taken_exactly_fall_back() -> None:
     assert parse_files("fleetui-file other\nfleetui-active-rc 0\n", ["/c"]) is None
     assert parse_files("fleetui-file 9\nshort\nfleetui-active-rc 0\n", ["/c"]) is None
     assert parse_files("", ["/c"]) is None
+
+
+def test_the_login_uid_comes_with_detection() -> None:
+    """DETECT's last line says the login's uid, so enrollment needs no `id -u` round trip to know about sudo."""
+    out = f"Linux web-01 x86_64\nfleetui-os-release-begin\n{OS_RELEASE}fleetui-os-release-end\nfleetui-version-rc 127\n"
+    assert parse_uid(out + "fleetui-uid 0\n") == "0"
+    assert parse_uid(out + "fleetui-uid 1000\n") == "1000"
+    assert parse_uid(out) is None  # an older script's output, or a shell that printed nothing: ask with `id -u`
+    assert parse_uid(out + "fleetui-uid \n") is None
+    assert parse_detect(out + "fleetui-uid 0\n") == parse_detect(out)

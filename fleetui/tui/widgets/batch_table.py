@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from fleetui.adapters.keyscan import ScannedKey
+from fleetui.adapters.ssh import HostKeyInfo
 from fleetui.deploy.batch import BatchHost
 from fleetui.tui import safe
 
@@ -94,9 +95,18 @@ class KeyReviewDialog(ModalScreen[bool]):
         head.append(f"{len(self.unknown)} host key(s) are not in fleetui's known_hosts. ", style="bold")
         head.append("Compare each with the key on its host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).")
         listing = Text()
+        every = [*self.unknown, *self.changed]
+        width = max((safe.text(k.info.describe, limit=40).cell_len for k in every if k.info), default=0)
+
+        def host(info: HostKeyInfo) -> Text:
+            """The host, padded to one column, so the key types and fingerprints line up."""
+            t = safe.text(info.describe, limit=40, style="bold")
+            t.pad_right(width - t.cell_len)
+            return t
+
         for k in self.unknown:
             assert k.info is not None
-            listing.append(safe.text(k.info.describe, limit=40, style="bold"))
+            listing.append(host(k.info))
             listing.append("  ")
             listing.append(safe.text(k.info.key_type, limit=24))
             listing.append("  ")
@@ -104,7 +114,7 @@ class KeyReviewDialog(ModalScreen[bool]):
             listing.append("\n")
         for k in self.changed:
             assert k.info is not None
-            listing.append(safe.text(k.info.describe, limit=40, style="bold"))
+            listing.append(host(k.info))
             listing.append("  KEY CHANGED: this host will fail alone (", style="bold red")
             listing.append(safe.text(k.why, limit=safe.LINE_LIMIT))
             listing.append(")\n")
