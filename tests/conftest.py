@@ -48,7 +48,7 @@ def _lab_unavailable(reason: str) -> None:
     pytest.fail(f"the lab cannot start: {reason} (opt out on a dev machine with FLEETUI_LAB=skip)", pytrace=False)
 
 
-_LAB_BACKED: set[str] = set()
+LAB_BACKED = "lab_backed"  # the user property that marks a lab-backed test's reports
 
 
 def default_backend() -> str:
@@ -72,15 +72,24 @@ def lab_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", default_backend()))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lab-backed = uses the `lab` fixture (directly or through another fixture) or carries the lab marker."""
+    """Lab-backed = uses the `lab` fixture (directly or through another fixture) or carries the lab marker.
+
+    Lab-backed tests form one xdist group, so one worker runs them all on the session's one lab while the
+    other worker takes the tests that need no lab (`-n 2 --dist loadgroup`, set in pyproject.toml). The
+    mark travels in each report's user_properties, so the counts below add up in the controller too."""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()) or item.get_closest_marker("lab"):
-            _LAB_BACKED.add(item.nodeid)
+            item.add_marker(pytest.mark.xdist_group("lab"))
+            item.user_properties.append((LAB_BACKED, True))
+        elif item.path.name.startswith("test_snapshots"):
+            # snapshot modules write their fixtures at fixed paths (the pictures name them): one worker each
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.nodeid not in _LAB_BACKED:
+    if not dict(report.user_properties).get(LAB_BACKED):
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
         outcome = "error" if report.when == "setup" and report.failed else report.outcome
