@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from fleetui.domain.alloy_macos import add_macos_relabel
+from fleetui.domain.alloy_macos import add_macos_relabel, span_end
 from fleetui.domain.fixes import FixError
 
 PUSH_FIXABLE = frozenset({"instance_nodename_mismatch", "job_component_path", "macos_memory_names"})
@@ -29,25 +29,7 @@ _TARGET_KEY = re.compile(
 def _block_span(text: str, start: int) -> tuple[int, int]:
     """[start, end) of the `{ ... }` block whose `{` is at or after `start` (braces in strings skipped)."""
     i = text.index("{", start)
-    depth, in_str, escaped = 0, False, False
-    for j in range(i, len(text)):
-        c = text[j]
-        if in_str:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i, j + 1
-    raise FixError("the Alloy config has an unclosed block")
+    return i, span_end(text, i, "{}")
 
 
 def _quote(value: str) -> str:

@@ -34,8 +34,9 @@ _FORWARD = re.compile(r"\bforward_to\s*=\s*\[")
 _INDENTED = re.compile(r"^([ \t]+)\S", re.M)
 
 
-def _span(text: str, open_at: int, pair: str) -> int:
-    """Index just after the bracket closing the one at `open_at` (brackets inside strings skipped)."""
+def span_end(text: str, open_at: int, pair: str) -> int:
+    """Index just after the bracket closing the one at `open_at` (brackets inside strings skipped); both push
+    fixes find their blocks with it."""
     depth, in_str, escaped = 0, False, False
     for j in range(open_at, len(text)):
         c = text[j]
@@ -86,9 +87,9 @@ def add_macos_relabel(text: str) -> str:
     feeds: list[tuple[int, int, list[str]]] = []  # [start, end) of each forward_to list naming a remote_write
     for m in comps:
         start = text.index("{", m.start())
-        end = _span(text, start, "{}")
+        end = span_end(text, start, "{}")
         for f in _FORWARD.finditer(text, start, end):
-            lo, hi = f.end() - 1, _span(text, f.end() - 1, "[]")
+            lo, hi = f.end() - 1, span_end(text, f.end() - 1, "[]")
             refs = _RW_REF.findall(text, lo, hi)
             if refs:
                 feeds.append((lo, hi, refs))
@@ -117,7 +118,7 @@ def add_macos_relabel(text: str) -> str:
     out.append(text[last:])
     fed = "".join(out)
     rw_at = next(m.start() for m in _COMPONENT.finditer(fed) if m["name"] == rw["name"] and m["label"] == rw["label"])
-    at = _span(fed, fed.index("{", rw_at), "{}")
+    at = span_end(fed, fed.index("{", rw_at), "{}")
     # after the remote_write block: Alloy wires components by reference, not by order, and there the diff
     # shows the block as added lines only (before it, its own forward_to line would pair with the old one)
     return fed[:at] + "\n\n" + compat_block(sinks, _indent_unit(text)).rstrip("\n") + fed[at:]
