@@ -1,0 +1,260 @@
+"""Classification refresh after refresh, redoing only the hosts whose inputs changed.
+
+Why: the console classifies the whole fleet on every refresh, and at 10,000 hosts `classify` cost about as
+much as Prometheus took to answer. Yet between two refreshes almost no host changes its labels, jobs or
+nodename: what moves is time (each host's newest sample, a target's scrape duration). So `Classifier` keeps,
+per instance, the series and target labels the previous refresh had (its *signature*) and what they gave
+(merged labels, label problems, nodenames). A host whose signature is unchanged reuses them and only has its
+state and last-seen worked out again; a host whose state, times and problems are all unchanged gets the
+previous refresh's HostStatus object itself back (so the snapshot diff skips it at once).
+
+The rules are `fleetui.domain.classify`'s own (its helpers do the work); the fleet-wide ones (superseded
+instances, duplicate nodenames, macOS names, pending look-ups) are applied on every refresh. `classify()`
+stays the one-shot reference: unit tests check that this gives exactly its answer, refresh after refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetui.domain.classify import (
+    _SKIP,
+    MACOS_PROBLEM,
+    FleetInputs,
+    Policy,
+    Sample,
+    Target,
+    _job_problem,
+    _label_problems,
+    _ordered,
+    _shared,
+    duplicate_problem,
+    nodename_problem,
+    state_of,
+)
+from fleetui.domain.fleet import HostState, HostStatus, Problem
+
+
+class _Group:
+    """One instance's inputs of this refresh, in classify's order (targets, current, history)."""
+
+    __slots__ = ("current", "history", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.current: list[Sample] = []
+        self.history: list[Sample] = []
+
+
+class _Static:
+    """What an instance's labels give, kept while its signature stays the same."""
+
+    __slots__ = ("current_nodenames", "labels", "nodename", "problems", "sig")
+
+    def __init__(
+        self,
+        sig: tuple[Any, ...],
+        labels: dict[str, str],
+        problems: tuple[Problem, ...],
+        current_nodenames: frozenset[str],
+        nodename: str | None,
+    ) -> None:
+        self.sig = sig
+        self.labels = labels
+        self.problems = problems
+        self.current_nodenames = current_nodenames
+        self.nodename = nodename
+
+
+def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
+    """Merge the label sources of a signature (first wins per key, as classify's _gather) and derive the
+    label problems. sig[0]: how many of the sources are targets (-1: history; the rest are current)."""
+    merged: dict[str, str] = {}
+    jobs: set[str] = set()
+    nodenames: set[str] = set()
+    current_nodenames: set[str] = set()
+    n_targets = sig[0]
+    for i, labels in enumerate(sig[1:]):
+        current = n_targets >= 0 and i >= n_targets
+        for k, v in labels.items():
+            if k not in merged and k not in _SKIP and not k.startswith("__"):
+                merged[k] = v
+        job = labels.get("job")
+        if job:
+            jobs.add(job)
+        nodename = labels.get("nodename")
+        if nodename:
+            nodenames.add(nodename)
+            if current:
+                current_nodenames.add(nodename)
+    labels = _shared(merged)
+    problems: list[Problem] = []
+    names = current_nodenames or nodenames
+    if names and not (len(names) == 1 and inst in names):
+        p = nodename_problem(inst, labels, names)
+        if p:
+            problems.append(p)
+    if jobs:
+        p = _job_problem(jobs, policy)
+        if p:
+            problems.append(p)
+    problems += _label_problems(labels, policy)
+    return _Static(sig, labels, tuple(problems), frozenset(current_nodenames), min(names) if names else None)
+
+
+class Classifier:
+    """`classify` for a series of refreshes of one fleet: `Classifier(policy).classify(inputs)` each time."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._statics: dict[str, _Static] = {}
+        self._rows: dict[str, HostStatus] = {}
+        self._order: list[str] = []  # the instances sorted, while they stay the same
+        self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
+
+    def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
+        """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
+        policy = self.policy
+        groups: dict[str, _Group] = {}
+        get = groups.get
+        for t in inputs.targets:
+            g = get(t.instance)
+            if g is None:
+                g = groups[t.instance] = _Group()
+            g.targets.append(t)
+        for s in _ordered(inputs.current):
+            inst = s.labels.get("instance")
+            if inst:
+                g = get(inst)
+                if g is None:
+                    g = groups[inst] = _Group()
+                g.current.append(s)
+        for s in _ordered(inputs.history):
+            inst = s.labels.get("instance")
+            if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
+                g = get(inst)
+                if g is None:
+                    g = groups[inst] = _Group()
+                g.history.append(s)
+
+        old_statics = self._statics
+        statics: dict[str, _Static] = {}
+        times: dict[str, tuple[float | None, float | None]] = {}
+        history_after = policy.history_after
+        reused = 0
+        for inst, g in groups.items():
+            targets, current, history = g.targets, g.current, g.history
+            current_ts = max(s.value for s in current) if current else None
+            history_ts = max(s.value for s in history) if history else None
+            times[inst] = (current_ts, history_ts)
+            # the label sources classify merges: targets, current series (a push series left behind by a
+            # relabel is history, not the present), and history only for an instance with neither. The
+            # signature is those label dicts (the same objects refresh after refresh, see
+            # fleetui.adapters.labelsets: compared by identity first), and how many are targets
+            if targets:
+                sig: tuple[Any, ...] = (len(targets), *[t.labels for t in targets], *[s.labels for s in current])
+            elif current:
+                oldest = current_ts - history_after  # type: ignore[operator]
+                sig = (0, *[s.labels for s in current if s.value >= oldest])
+            else:
+                sig = (-1, *[s.labels for s in history])
+            st = old_statics.get(inst)
+            if st is None or st.sig != sig:
+                st = _static(inst, sig, policy)
+            else:
+                reused += 1
+            statics[inst] = st
+        self._statics = statics
+        self.reused = reused
+
+        # fleet-wide: superseded push instances, then duplicate nodenames among the others
+        newest: dict[str, float] = {}
+        for inst, st in statics.items():
+            ts = times[inst][0]
+            if ts is None:
+                continue
+            for n in st.current_nodenames:
+                seen = newest.get(n)
+                if seen is None or ts > seen:
+                    newest[n] = ts
+        superseded: set[str] = set()
+        by_nodename: dict[str, set[str]] = {}
+        for inst, st in statics.items():
+            if not st.current_nodenames:
+                continue
+            ts = times[inst][0]
+            if (
+                ts is not None
+                and not groups[inst].targets
+                and all(newest[n] > ts + history_after for n in st.current_nodenames)
+            ):
+                superseded.add(inst)
+                continue
+            for n in st.current_nodenames:
+                by_nodename.setdefault(n, set()).add(inst)
+        shared = {n for n, insts in by_nodename.items() if len(insts) > 1}
+
+        now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        old_rows = self._rows
+        rows: dict[str, HostStatus] = {}
+        hosts: list[HostStatus] = []
+        append = hosts.append
+        order = self._order
+        if len(order) != len(groups) or groups.keys() != self._rows.keys():
+            order = self._order = sorted(groups)
+        for inst in order:
+            st = statics[inst]
+            targets = groups[inst].targets
+            current_ts, history_ts = times[inst]
+            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, policy)
+            if inst in superseded:
+                state = HostState.STALE  # renamed: the machine pushes under its new name now
+            problems = st.problems
+            if shared and not shared.isdisjoint(st.current_nodenames):
+                problems += tuple(
+                    duplicate_problem(n, by_nodename[n], inst) for n in sorted(st.current_nodenames) if n in shared
+                )
+            if inst in macos:
+                problems += (MACOS_PROBLEM,)
+            scrape_url = last_error = scrape_duration = None
+            if targets:
+                shown = targets[0]
+                if shown.health == "up" and len(targets) > 1:
+                    shown = next((t for t in targets if t.health != "up"), shown)
+                scrape_url = shown.scrape_url
+                last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
+                scrape_duration = shown.scrape_duration
+            is_pending = last_seen is None and inst in pending
+            old = old_rows.get(inst)
+            if (
+                old is not None
+                and old.labels is st.labels
+                and old.state is state
+                and old.mode is mode
+                and old.last_seen == last_seen
+                and old.scrape_duration == scrape_duration
+                and old.scrape_url == scrape_url
+                and old.last_error == last_error
+                and old.last_seen_pending == is_pending
+                and old.nodename == st.nodename
+                and (old.problems is problems or old.problems == problems)
+            ):
+                h = old
+            else:
+                h = HostStatus(
+                    instance=inst,
+                    state=state,
+                    mode=mode,
+                    last_seen=last_seen,
+                    labels=st.labels,
+                    problems=problems,
+                    nodename=st.nodename,
+                    scrape_url=scrape_url,
+                    last_error=last_error,
+                    scrape_duration=scrape_duration,
+                    last_seen_pending=is_pending,
+                )
+            rows[inst] = h
+            append(h)
+        self._rows = rows
+        return tuple(hosts)
