@@ -62,7 +62,7 @@ from fleetui.adapters.backend import Backend
 from fleetui.adapters.labelsets import LabelSets
 from fleetui.config import Settings
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target
-from fleetui.domain.fleet import FleetSnapshot, HostStatus
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.reclassify import Classifier
 from fleetui.domain.rules import LAST_SEEN_METRIC
@@ -604,6 +604,16 @@ def _newest_success(rows: Sequence[tuple[dict[str, str], list[tuple[float, str]]
         labels = {k: v for k, v in metric.items() if k != "__name__"}
         out.setdefault(inst, []).append(Sample(labels, newest, "up" if name == "up" else "uname"))
     return out
+
+
+async def recording_rule_hint(client: PrometheusClient) -> str | None:
+    """RULES_HINT when the recording rule of `fleetui rules` records nothing on this backend (one query), None
+    when it does or the backend cannot be asked (whoever calls this says what is wrong with it elsewhere)."""
+    try:
+        found = await client.query(queries()["rule"])
+    except PrometheusError:
+        return None
+    return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
 class FleetReader:
