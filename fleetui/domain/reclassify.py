@@ -137,24 +137,27 @@ class Classifier:
                     g = groups[inst] = _Group()
                 g.history.append(s)
 
-        old_statics = self._statics
+        old_statics, old_rows = self._statics, self._rows
         statics: dict[str, _Static] = {}
-        times: dict[str, tuple[float | None, float | None]] = {}
+        rows: dict[str, HostStatus] = {}
         history_after = policy.history_after
+        now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        by_nodename: dict[str, list[str]] = {}  # current nodename -> instances reporting it
+        newest: dict[str, float] = {}  # current nodename -> the newest current sample of any of them
         reused = 0
+        row = self._row
         for inst, g in groups.items():
             targets, current, history = g.targets, g.current, g.history
             current_ts = max(s.value for s in current) if current else None
             history_ts = max(s.value for s in history) if history else None
-            times[inst] = (current_ts, history_ts)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
             # fleetui.adapters.labelsets: compared by identity first), and how many are targets
             if targets:
                 sig: tuple[Any, ...] = (len(targets), *[t.labels for t in targets], *[s.labels for s in current])
-            elif current:
-                oldest = current_ts - history_after  # type: ignore[operator]
+            elif current_ts is not None:
+                oldest = current_ts - history_after
                 sig = (0, *[s.labels for s in current if s.value >= oldest])
             else:
                 sig = (-1, *[s.labels for s in history])
@@ -164,97 +167,114 @@ class Classifier:
             else:
                 reused += 1
             statics[inst] = st
+            if st.current_nodenames and current_ts is not None:
+                for n in st.current_nodenames:
+                    insts = by_nodename.get(n)
+                    if insts is None:
+                        by_nodename[n] = [inst]
+                        newest[n] = current_ts
+                    else:
+                        insts.append(inst)
+                        if current_ts > newest[n]:
+                            newest[n] = current_ts
+            rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
         self._statics = statics
         self.reused = reused
 
-        # fleet-wide: superseded push instances, then duplicate nodenames among the others
-        newest: dict[str, float] = {}
-        for inst, st in statics.items():
-            ts = times[inst][0]
-            if ts is None:
-                continue
-            for n in st.current_nodenames:
-                seen = newest.get(n)
-                if seen is None or ts > seen:
-                    newest[n] = ts
-        superseded: set[str] = set()
-        by_nodename: dict[str, set[str]] = {}
-        for inst, st in statics.items():
-            if not st.current_nodenames:
-                continue
-            ts = times[inst][0]
-            if (
-                ts is not None
-                and not groups[inst].targets
-                and all(newest[n] > ts + history_after for n in st.current_nodenames)
-            ):
-                superseded.add(inst)
-                continue
-            for n in st.current_nodenames:
-                by_nodename.setdefault(n, set()).add(inst)
-        shared = {n for n, insts in by_nodename.items() if len(insts) > 1}
+        # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
+        # instance reports with samples newer by more than history_after is superseded (renamed: stale), and
+        # the others sharing a nodename are duplicates. Their rows are made again with that.
+        shared_by = {n: insts for n, insts in by_nodename.items() if len(insts) > 1}
+        if shared_by:
+            candidates = {i for insts in shared_by.values() for i in insts}
+            superseded: set[str] = set()
+            for inst in candidates:
+                g = groups[inst]
+                ts = max(s.value for s in g.current)
+                if not g.targets and all(newest[n] > ts + history_after for n in statics[inst].current_nodenames):
+                    superseded.add(inst)
+            live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
+            shared = {n for n, insts in live_by.items() if len(insts) > 1}
+            for inst in candidates:
+                g = groups[inst]
+                st = statics[inst]
+                dups: tuple[Problem, ...] = ()
+                if not shared.isdisjoint(st.current_nodenames):  # a superseded one too (as classify says)
+                    dups = tuple(
+                        duplicate_problem(n, live_by[n], inst) for n in sorted(st.current_nodenames) if n in shared
+                    )
+                current_ts = max(s.value for s in g.current)
+                history_ts = max(s.value for s in g.history) if g.history else None
+                rows[inst] = row(
+                    inst, st, g.targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows,
+                    dups=dups, superseded=inst in superseded,
+                )  # fmt: skip
 
-        now, macos, pending = inputs.now, inputs.macos, inputs.pending
-        old_rows = self._rows
-        rows: dict[str, HostStatus] = {}
-        hosts: list[HostStatus] = []
-        append = hosts.append
-        order = self._order
-        if len(order) != len(groups) or groups.keys() != self._rows.keys():
-            order = self._order = sorted(groups)
-        for inst in order:
-            st = statics[inst]
-            targets = groups[inst].targets
-            current_ts, history_ts = times[inst]
-            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, policy)
-            if inst in superseded:
-                state = HostState.STALE  # renamed: the machine pushes under its new name now
-            problems = st.problems
-            if shared and not shared.isdisjoint(st.current_nodenames):
-                problems += tuple(
-                    duplicate_problem(n, by_nodename[n], inst) for n in sorted(st.current_nodenames) if n in shared
-                )
-            if inst in macos:
-                problems += (MACOS_PROBLEM,)
-            scrape_url = last_error = scrape_duration = None
-            if targets:
-                shown = targets[0]
-                if shown.health == "up" and len(targets) > 1:
-                    shown = next((t for t in targets if t.health != "up"), shown)
-                scrape_url = shown.scrape_url
-                last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
-                scrape_duration = shown.scrape_duration
-            is_pending = last_seen is None and inst in pending
-            old = old_rows.get(inst)
-            if (
-                old is not None
-                and old.labels is st.labels
-                and old.state is state
-                and old.mode is mode
-                and old.last_seen == last_seen
-                and old.scrape_duration == scrape_duration
-                and old.scrape_url == scrape_url
-                and old.last_error == last_error
-                and old.last_seen_pending == is_pending
-                and old.nodename == st.nodename
-                and (old.problems is problems or old.problems == problems)
-            ):
-                h = old
-            else:
-                h = HostStatus(
-                    instance=inst,
-                    state=state,
-                    mode=mode,
-                    last_seen=last_seen,
-                    labels=st.labels,
-                    problems=problems,
-                    nodename=st.nodename,
-                    scrape_url=scrape_url,
-                    last_error=last_error,
-                    scrape_duration=scrape_duration,
-                    last_seen_pending=is_pending,
-                )
-            rows[inst] = h
-            append(h)
         self._rows = rows
-        return tuple(hosts)
+        order = self._order
+        if len(order) != len(rows) or rows.keys() != old_rows.keys():
+            order = self._order = sorted(rows)
+        return tuple(map(rows.__getitem__, order))
+
+    def _row(
+        self,
+        inst: str,
+        st: _Static,
+        targets: list[Target],
+        current_ts: float | None,
+        history_ts: float | None,
+        now: float,
+        pending: bool,
+        macos: bool,
+        old_rows: dict[str, HostStatus],
+        *,
+        dups: tuple[Problem, ...] = (),
+        superseded: bool = False,
+    ) -> HostStatus:
+        """One host's row; the previous refresh's very object when nothing in it changed."""
+        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+        if superseded:
+            state = HostState.STALE  # renamed: the machine pushes under its new name now
+        problems = st.problems
+        if dups:
+            problems += dups
+        if macos:
+            problems += (MACOS_PROBLEM,)
+        scrape_url = last_error = None
+        scrape_duration = None
+        if targets:
+            shown = targets[0]
+            if shown.health == "up" and len(targets) > 1:
+                shown = next((t for t in targets if t.health != "up"), shown)
+            scrape_url = shown.scrape_url
+            last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
+            scrape_duration = shown.scrape_duration
+        is_pending = pending and last_seen is None
+        old = old_rows.get(inst)
+        if (
+            old is not None
+            and old.labels is st.labels
+            and old.state is state
+            and old.mode is mode
+            and old.last_seen == last_seen
+            and old.scrape_duration == scrape_duration
+            and old.scrape_url == scrape_url
+            and old.last_error == last_error
+            and old.last_seen_pending == is_pending
+            and old.nodename == st.nodename
+            and (old.problems is problems or old.problems == problems)
+        ):
+            return old
+        return HostStatus(
+            instance=inst,
+            state=state,
+            mode=mode,
+            last_seen=last_seen,
+            labels=st.labels,
+            problems=problems,
+            nodename=st.nodename,
+            scrape_url=scrape_url,
+            last_error=last_error,
+            scrape_duration=scrape_duration,
+            last_seen_pending=is_pending,
+        )
