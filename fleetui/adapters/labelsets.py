@@ -37,7 +37,7 @@ class LabelSets:
         key = bytes(raw)
         found = self._current.get(key)
         if found is None:
-            found = self._previous.get(key)
+            found = self._previous.pop(key, None)  # one key text per set: the older copy goes now
             if found is None:
                 found = intern_labels(_DICT.decode(key))
             self._current[key] = found
