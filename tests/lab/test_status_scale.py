@@ -10,7 +10,11 @@ real remote_write requests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.server
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +56,13 @@ async def test_console_and_doctor_suggest_the_recording_rule_once_when_it_is_abs
     s = private_prometheus.settings(tmp_path).with_overrides({"refresh_interval": 1})
     async with PrometheusClient(s) as c:
         assert await recording_rule_hint(c) == RULES_HINT
+    argv = [sys.executable, "-m", "fleetui", "--config", str(tmp_path / "config.yaml")]
+    argv += ["--set", f"prometheus.url={private_prometheus.url}", "doctor", "127.0.0.1:1"]
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # its operation log stays in the test's dir
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=60, check=False, env=env)
+    doctor = await asyncio.to_thread(run, argv)
+    assert "FAIL" in doctor.stdout  # nothing listens there: the checklist stops at ssh
+    assert doctor.stderr.splitlines().count(f"fleetui: hint: {RULES_HINT}") == 1, doctor.stderr
     source = PrometheusSource(s)
     app = FleetApp(s, source, config_file=None)
     try:
