@@ -223,7 +223,7 @@ async def test_hours_of_history_found_exactly_in_bounded_steps(
     debian_tool("prometheus")
     hours = 3  # one window and a half of history steps: walking back past a window is covered
     prom, farm, fleet = build(
-        tmp_path_factory.mktemp("day-prom"), 400, "half-down", history=hours * 3600.0, pull_interval=5
+        tmp_path_factory.mktemp("day-prom"), 400, "half-down", history=hours * 3600.0, pull_interval=5, settle=False
     )
     try:
         s = prom.settings(tmp_path)
