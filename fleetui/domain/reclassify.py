@@ -148,8 +148,8 @@ class Classifier:
         row = self._row
         for inst, g in groups.items():
             targets, current, history = g.targets, g.current, g.history
-            current_ts = max(s.value for s in current) if current else None
-            history_ts = max(s.value for s in history) if history else None
+            current_ts = (current[0].value if len(current) == 1 else max(s.value for s in current)) if current else None
+            history_ts = (history[0].value if len(history) == 1 else max(s.value for s in history)) if history else None
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
