@@ -59,10 +59,12 @@ import msgspec
 
 from fleetui.adapters import backend as _backend
 from fleetui.adapters.backend import Backend
+from fleetui.adapters.labelsets import LabelSets
 from fleetui.config import Settings
-from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
-from fleetui.domain.fleet import FleetSnapshot, HostStatus
+from fleetui.domain.classify import FleetInputs, Policy, Sample, Target
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
+from fleetui.domain.reclassify import Classifier
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
@@ -232,7 +234,7 @@ class PrometheusClient:
         if data.resultType != "matrix":
             raise BadJSON(url, f"expected a range vector, got a {data.resultType}")
         try:
-            rows = msgspec.json.decode(data.result, type=list[_Series])
+            rows = _decode_list(data.result, _SERIES, batch=_SERIES_BATCH)
         except msgspec.DecodeError as e:
             raise BadJSON(url, f"unexpected query result ({_one_line(str(e), 120)})") from None
         return [(r.metric, r.values) for r in rows]
@@ -249,8 +251,8 @@ class PrometheusClient:
         params.update((await self.backend()).query_params)  # VictoriaMetrics: no cached answer from before
         return await self._api("GET", f"/api/v1/label/{name}/values", list[str], params=params)
 
-    async def targets(self) -> list[Target]:
-        """Active scrape targets (down ones included)."""
+    async def targets(self, labels: LabelSets | None = None) -> list[Target]:
+        """Active scrape targets (down ones included); `labels`: their label dicts shared across refreshes."""
         url = f"{self.base_url}/api/v1/targets"
         resp = await self._send("GET", "/api/v1/targets", params={"state": "active"})
         try:
@@ -264,6 +266,8 @@ class PrometheusClient:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
             raise
         try:
+            if labels is not None:
+                return [_target(t, labels) for t in _decode_list(data.active_targets, _RAW_TARGETS)]
             return [_target(t) for t in _decode_list(data.active_targets, _TARGETS)]
         except msgspec.DecodeError as e:
             raise BadJSON(url, f"unexpected targets reply ({_one_line(str(e), 120)})") from None
@@ -347,6 +351,11 @@ class _Element(msgspec.Struct, array_like=False):
     value: tuple[float, str]
 
 
+class _RawElement(msgspec.Struct, array_like=False):
+    metric: msgspec.Raw  # made a dict by LabelSets (one dict per distinct label set across refreshes)
+    value: tuple[float, str]
+
+
 class _Series(msgspec.Struct):
     metric: dict[str, str]
     values: list[tuple[float, str]]
@@ -362,6 +371,16 @@ class _ActiveTarget(msgspec.Struct, rename="camel"):
     health: str = "unknown"
 
 
+class _RawActiveTarget(msgspec.Struct, rename="camel"):
+    labels: msgspec.Raw  # as _RawElement.metric
+    scrape_pool: str = ""
+    scrape_url: str = ""
+    last_error: str = ""
+    last_scrape: str = ""
+    last_scrape_duration: float | None = None
+    health: str = "unknown"
+
+
 class _TargetsData(msgspec.Struct, rename="camel"):
     active_targets: msgspec.Raw  # decoded in batches by _decode_list
 
@@ -369,22 +388,29 @@ class _TargetsData(msgspec.Struct, rename="camel"):
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
 _TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
+_RAW_ELEMENTS = msgspec.json.Decoder(list[_RawElement])
+_RAW_TARGETS = msgspec.json.Decoder(list[_RawActiveTarget])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_SERIES = msgspec.json.Decoder(list[_Series])
 # A decoder call holds the interpreter lock from start to end: one call over 50,000 targets (tens of MB) kept
 # the console's UI thread waiting for longer than a key may take. Above this size a list is split into its
 # elements first (a fast scan) and decoded BATCH elements at a time, so the UI gets the lock in between.
 _ONE_CALL_BYTES = 512 * 1024
 _BATCH = 2000
+# a history step's raw samples: each series carries up to a window of samples, so fewer per call (the
+# background history steps run while the operator types: one call over 1,000 hosts' series held the UI for
+# hundreds of milliseconds)
+_SERIES_BATCH = 100
 
 
-def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]]) -> list[T]:
+def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH) -> list[T]:
     """A JSON array decoded by `decoder`, in one call when small, in batches of elements when large."""
     if len(raw) <= _ONE_CALL_BYTES:
         return decoder.decode(raw)
     parts = _RAW_LIST.decode(raw)
     out: list[T] = []
-    for i in range(0, len(parts), _BATCH):
-        out += decoder.decode(b"[" + b",".join(parts[i : i + _BATCH]) + b"]")
+    for i in range(0, len(parts), batch):
+        out += decoder.decode(b"[" + b",".join(parts[i : i + batch]) + b"]")
     return out
 
 
@@ -427,11 +453,20 @@ def _float(v: str) -> float:
     return f
 
 
-def _parse_result(url: str, data: _QueryData, source: str = "") -> list[Sample]:
+def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSets | None = None) -> list[Sample]:
     kind = data.resultType
     try:
         if kind == "vector":
             out = []
+            if labels is not None:
+                get = labels.get
+                for e in _decode_list(data.result, _RAW_ELEMENTS):
+                    try:
+                        value = _float(e.value[1])
+                    except ValueError:  # NaN / stale: nothing to say about this series
+                        continue
+                    out.append(Sample(get(e.metric), value, source))
+                return out
             for r in _decode_list(data.result, _ELEMENTS):
                 try:
                     value = _float(r.value[1])
@@ -453,8 +488,9 @@ def _rfc3339(s: str | None) -> float | None:
     return datetime.fromisoformat(s).timestamp()  # Python 3.11 takes "Z" and nanoseconds
 
 
-def _target(t: _ActiveTarget) -> Target:
-    labels = t.labels
+def _target(t: _ActiveTarget | _RawActiveTarget, label_sets: LabelSets | None = None) -> Target:
+    labels = label_sets.get(t.labels) if isinstance(t, _RawActiveTarget) and label_sets is not None else t.labels
+    assert isinstance(labels, dict)
     last_scrape = _rfc3339(t.last_scrape)
     return Target(
         instance=labels.get("instance", ""),
@@ -577,6 +613,16 @@ def _newest_success(rows: Sequence[tuple[dict[str, str], list[tuple[float, str]]
     return out
 
 
+async def recording_rule_hint(client: PrometheusClient) -> str | None:
+    """RULES_HINT when the recording rule of `fleetui rules` records nothing on this backend (one query), None
+    when it does or the backend cannot be asked (whoever calls this says what is wrong with it elsewhere)."""
+    try:
+        found = await client.query(queries()["rule"])
+    except PrometheusError:
+        return None
+    return None if any(smp.value > 0 for smp in found) else RULES_HINT
+
+
 class FleetReader:
     """The fleet from Prometheus, refresh after refresh: `await reader.refresh()` (the console), or
     `await reader.snapshot()` for one complete answer (the commands).
@@ -603,6 +649,8 @@ class FleetReader:
             aliases=dict(settings["schema.aliases"]),
             history_after=settings["history_after"],
         )
+        self.label_sets = LabelSets()  # the refresh's label dicts, the same objects while they stay the same
+        self.classifier = Classifier(self.policy)  # keeps each host's label work while its labels stay
         self.queries = queries()
         self.book = book if book is not None else LastSeenBook(self.lookback)
         self.refresh_requests = 0  # HTTP requests of the last refresh (history steps not included)
@@ -623,6 +671,7 @@ class FleetReader:
         self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
         notes = await self.client.notes()
         before = self.client.request_count
+        self.label_sets.rotate()
         with gc_paused():
             targets, up, uname, rule, macos = await asyncio.gather(
                 self._targets(notes),
@@ -675,14 +724,14 @@ class FleetReader:
     async def _targets(self, notes: list[str]) -> list[Target]:
         """The active targets, or none (and a note) on a backend without the targets API."""
         try:
-            return await self.client.targets()
+            return await self.client.targets(self.label_sets)
         except TargetsUnavailable as e:
             notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
             return []
 
     async def _tagged(self, expr: str, t: float, source: str) -> list[Sample]:
         data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
-        return _parse_result(f"{self.client.base_url}/api/v1/query", data, source)
+        return _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
 
     def _classify(self) -> FleetSnapshot:
         """The last refresh's inputs with what the book knows now, as a snapshot carrying its diff."""
@@ -697,7 +746,7 @@ class FleetReader:
                 macos=macos,
                 pending=self.book.pending(),
             )
-            hosts = classify(inputs, self.policy)
+            hosts = self.classifier.classify(inputs)
             snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(self._previous)
         self._previous = snap
         return snap

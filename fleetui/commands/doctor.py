@@ -112,7 +112,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print_report(r, verbose=args.verbose)
         if many:
             print_tally(reports)
+        hint = asyncio.run(_rules_hint(settings))
+        if hint:  # one calm line for a person reading the checklist; --json stays quiet
+            print(f"fleetui: hint: {hint}", file=sys.stderr)
     return 0 if all(r.healthy for r in reports) else 1
+
+
+async def _rules_hint(settings: Settings) -> str | None:
+    """The `fleetui rules` suggestion when the recording rule records nothing (one query)."""
+    from fleetui.adapters.prometheus import PrometheusClient, recording_rule_hint
+
+    async with PrometheusClient(settings) as client:
+        return await recording_rule_hint(client)
 
 
 async def _fleet_targets(args: argparse.Namespace, settings: Settings) -> list[Any]:

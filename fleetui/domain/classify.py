@@ -304,6 +304,14 @@ _STRINGS: dict[str, str] = {}
 _STRINGS_MAX = 1 << 20
 
 
+def intern_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """`labels` in their own order, each key and value the one shared copy of its text."""
+    if len(_STRINGS) > _STRINGS_MAX:
+        _STRINGS.clear()
+    one = _STRINGS.setdefault
+    return {one(k, k): one(v, v) for k, v in labels.items()}
+
+
 def _shared(labels: Mapping[str, str]) -> dict[str, str]:
     """`labels` sorted by key, each key and value the one shared copy of its text."""
     if len(_STRINGS) > _STRINGS_MAX:
@@ -531,19 +539,31 @@ def _superseded(accs: Mapping[str, _Acc], policy: Policy) -> set[str]:
 
 
 def _state(inst: str, acc: _Acc, now: float, policy: Policy) -> tuple[HostState, Mode, float | None]:
-    if acc.targets:
-        if all(t.health == "up" for t in acc.targets):
-            seen = acc.current_ts
+    return state_of(inst, acc.targets, acc.current_ts, acc.history_ts, now, policy)
+
+
+def state_of(
+    inst: str,
+    targets: Sequence[Target],
+    current_ts: float | None,
+    history_ts: float | None,
+    now: float,
+    policy: Policy,
+) -> tuple[HostState, Mode, float | None]:
+    """State, mode and last seen of one instance from its targets and its newest current and history times."""
+    if targets:
+        if all(t.health == "up" for t in targets):
+            seen = current_ts
             if seen is None:  # scraped fine but neither up nor node_uname_info is queryable (yet)
-                seen = max((t.last_scrape for t in acc.targets if t.last_scrape), default=None)
-            return HostState.UP, Mode.PULL, _latest(seen, acc.history_ts)
-        return HostState.DOWN, Mode.PULL, acc.history_ts
-    if acc.current_ts is not None:
-        last = _latest(acc.current_ts, acc.history_ts)
+                seen = max((t.last_scrape for t in targets if t.last_scrape), default=None)
+            return HostState.UP, Mode.PULL, _latest(seen, history_ts)
+        return HostState.DOWN, Mode.PULL, history_ts
+    if current_ts is not None:
+        last = _latest(current_ts, history_ts)
         assert last is not None
         return (HostState.STALE if now - last > policy.stale_after else HostState.UP), Mode.PUSH, last
     mode = Mode.PULL if _ADDRESS_PORT.fullmatch(inst) else Mode.PUSH
-    return HostState.GONE, mode, acc.history_ts
+    return HostState.GONE, mode, history_ts
 
 
 def _latest(a: float | None, b: float | None) -> float | None:

@@ -173,14 +173,17 @@ class LastSeenBook:
     # --- what classify gets -------------------------------------------------------------------------------
 
     def history(self) -> list[Sample]:
-        """Remembered samples of every instance that is not live (down, gone): classify's history."""
-        out: list[Sample] = []
+        """Remembered samples of every instance that is not live (down, gone): classify's history, the `up`
+        branch first (the order classify merges labels in, so it need not sort them)."""
+        ups: list[Sample] = []
+        others: list[Sample] = []
         for inst, e in self.entries.items():
             if not e.live and e.last is not None:
-                out.extend(e.samples)
+                for smp in e.samples:
+                    (ups if smp.branch == "up" else others).append(smp)
                 if not e.samples or max(s.value for s in e.samples) < e.last:
-                    out.append(Sample({"instance": inst}, e.last, "history"))
-        return out
+                    others.append(Sample({"instance": inst}, e.last, "history"))
+        return ups + others
 
     def pending(self) -> frozenset[str]:
         """Known instances whose last-seen time is still being looked up."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
-from fleetui.domain.fleet import FleetSnapshot
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot
 
 if TYPE_CHECKING:
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient
@@ -76,6 +76,15 @@ def _warm_sort_keys(snap: FleetSnapshot) -> None:
         natural_key(h.instance)
 
 
+def rules_hint(source: object, snapshot: FleetSnapshot) -> str | None:
+    """What the console suggests once when last-seen is computed: install the recording rule `fleetui rules`
+    prints (RULES_HINT). Only for a source that reads a real backend (`suggests_rules`): a fixed snapshot
+    says nothing about any Prometheus."""
+    if getattr(source, "suggests_rules", False) and not snapshot.recording_rule:
+        return RULES_HINT
+    return None
+
+
 class PrometheusSource:
     """The fleet as the real Prometheus adapter reads it (five requests per refresh), off the UI's loop,
     enriched the way `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one
@@ -103,6 +112,7 @@ class PrometheusSource:
         self._thawed = time.monotonic()
         self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
         self.enriched = True
+        self.suggests_rules = True  # its snapshots say whether the backend records the last-seen rule
 
     @property
     def reader(self) -> FleetReader | None:

@@ -10,7 +10,11 @@ real remote_write requests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.server
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from fleetui.adapters.prometheus import FleetReader, PrometheusClient
-from fleetui.domain.fleet import HostState, Mode
+from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
+from fleetui.domain.fleet import RULES_HINT, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
 from fleetui.lab.scale import PUSH_INTERVAL, PrivatePrometheus, build
-from fleetui.tui.source import PrometheusSource
+from fleetui.tui.source import PrometheusSource, rules_hint
 
 pytestmark = pytest.mark.lab
 
@@ -38,6 +42,40 @@ def private_prometheus(
         yield p
     finally:
         p.stop()
+
+
+async def test_console_and_doctor_suggest_the_recording_rule_once_when_it_is_absent(
+    private_prometheus: PrivatePrometheus, tmp_path: Path
+) -> None:
+    """A real Prometheus without the rule of `fleetui rules`: the console says so once, as information (not a
+    warning or an error), however many refreshes follow; the doctor's check asks the same backend. (The
+    rule-present case is the recording-rule test below.)"""
+    from fleetui.tui.app import FleetApp
+    from fleetui.tui.screens.fleet import FleetScreen
+
+    s = private_prometheus.settings(tmp_path).with_overrides({"refresh_interval": 1})
+    async with PrometheusClient(s) as c:
+        assert await recording_rule_hint(c) == RULES_HINT
+    argv = [sys.executable, "-m", "fleetui", "--config", str(tmp_path / "config.yaml")]
+    argv += ["--set", f"prometheus.url={private_prometheus.url}", "doctor", "127.0.0.1:1"]
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # its operation log stays in the test's dir
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=60, check=False, env=env)
+    doctor = await asyncio.to_thread(run, argv)
+    assert "FAIL" in doctor.stdout  # nothing listens there: the checklist stops at ssh
+    assert doctor.stderr.splitlines().count(f"fleetui: hint: {RULES_HINT}") == 1, doctor.stderr
+    source = PrometheusSource(s)
+    app = FleetApp(s, source, config_file=None)
+    try:
+        async with app.run_test(size=(120, 30), notifications=True) as pilot:
+            screen = next(x for x in app.screen_stack if isinstance(x, FleetScreen))
+            await _until(lambda: screen.snapshot is not None, 30, "the first snapshot")
+            first = screen.snapshot
+            await _until(lambda: screen.snapshot is not first, 30, "a second refresh")
+            await pilot.pause()
+            hints = [n for n in app._notifications if "fleetui rules" in str(n.message)]
+            assert [(str(n.message), n.severity) for n in hints] == [(RULES_HINT, "information")]
+    finally:
+        source.close()
 
 
 async def _refresh(prom: PrivatePrometheus, tmp: Path) -> tuple[int, int, dict[str, int]]:
@@ -94,7 +132,9 @@ async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
             reader = FleetReader(c, s)
             snap = await reader.snapshot()
             assert reader.refresh_requests == 5
+            assert await recording_rule_hint(c) is None  # the doctor says nothing either
         assert snap.last_seen_source == "recording_rule" and snap.recording_rule
+        assert rules_hint(PrometheusSource(s), snap) is None  # nor does the console
         (host,) = snap.hosts
         assert (host.instance, host.state, host.last_seen) == ("t-rule-push", HostState.UP, (now - 1000) / 1000)
     finally:
@@ -183,7 +223,7 @@ async def test_hours_of_history_found_exactly_in_bounded_steps(
     debian_tool("prometheus")
     hours = 3  # one window and a half of history steps: walking back past a window is covered
     prom, farm, fleet = build(
-        tmp_path_factory.mktemp("day-prom"), 400, "half-down", history=hours * 3600.0, pull_interval=5
+        tmp_path_factory.mktemp("day-prom"), 400, "half-down", history=hours * 3600.0, pull_interval=5, settle=False
     )
     try:
         s = prom.settings(tmp_path)

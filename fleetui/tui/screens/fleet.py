@@ -24,7 +24,7 @@ from fleetui.tui.columns import fleet_columns
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
-from fleetui.tui.source import enriched
+from fleetui.tui.source import enriched, rules_hint
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
@@ -218,6 +218,10 @@ class FleetScreen(Screen[None]):
             for note in dict.fromkeys(snapshot.notes).keys() - self._told:
                 self._told.add(note)
                 self.notify(note, title=known or "backend", severity="warning", markup=False, timeout=30)
+            hint = rules_hint(self.feed.source, snapshot)
+            if hint and hint not in self._told:  # a suggestion, said once: not a warning
+                self._told.add(hint)
+                self.notify(hint, title="last seen", severity="information", markup=False, timeout=20)
             # counted once per snapshot, not on every filter keystroke
             self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
             self.query_one(StaleBanner).clear()

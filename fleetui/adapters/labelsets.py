@@ -1,0 +1,47 @@
+"""One label dict per distinct label set, refresh after refresh.
+
+Why: every refresh decodes the same tens of thousands of label sets again (a host's labels almost never
+change), and each decode made a fresh dict of fresh strings. `LabelSets` keys them by their JSON text as
+Prometheus sent it: a set seen in this refresh or the previous one comes back as the very same dict, so
+decoding costs a byte copy and a dict look-up, memory holds one copy of each set (its texts shared through
+`fleetui.domain.classify`), and fleetui.domain.reclassify can tell an unchanged host by identity.
+
+Bounded: what the previous refresh did not see is forgotten at the next `rotate()`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from fleetui.domain.classify import intern_labels
+
+_DICT = msgspec.json.Decoder(dict[str, str])
+
+
+class LabelSets:
+    """Label dicts by their JSON text, for the current and the previous refresh."""
+
+    __slots__ = ("_current", "_previous")
+
+    def __init__(self) -> None:
+        self._current: dict[bytes, dict[str, str]] = {}
+        self._previous: dict[bytes, dict[str, str]] = {}
+
+    def rotate(self) -> None:
+        """A new refresh begins: sets neither it nor the one before sees are dropped after it."""
+        if self._current:
+            self._previous, self._current = self._current, {}
+
+    def get(self, raw: msgspec.Raw) -> dict[str, str]:
+        """The label dict of this JSON object (raises msgspec.DecodeError/ValidationError on anything else)."""
+        key = bytes(raw)
+        found = self._current.get(key)
+        if found is None:
+            found = self._previous.pop(key, None)  # one key text per set: the older copy goes now
+            if found is None:
+                found = intern_labels(_DICT.decode(key))
+            self._current[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._current)

@@ -1,0 +1,280 @@
+"""Classification refresh after refresh, redoing only the hosts whose inputs changed.
+
+Why: the console classifies the whole fleet on every refresh, and at 10,000 hosts `classify` cost about as
+much as Prometheus took to answer. Yet between two refreshes almost no host changes its labels, jobs or
+nodename: what moves is time (each host's newest sample, a target's scrape duration). So `Classifier` keeps,
+per instance, the series and target labels the previous refresh had (its *signature*) and what they gave
+(merged labels, label problems, nodenames). A host whose signature is unchanged reuses them and only has its
+state and last-seen worked out again; a host whose state, times and problems are all unchanged gets the
+previous refresh's HostStatus object itself back (so the snapshot diff skips it at once).
+
+The rules are `fleetui.domain.classify`'s own (its helpers do the work); the fleet-wide ones (superseded
+instances, duplicate nodenames, macOS names, pending look-ups) are applied on every refresh. `classify()`
+stays the one-shot reference: unit tests check that this gives exactly its answer, refresh after refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetui.domain.classify import (
+    _SKIP,
+    MACOS_PROBLEM,
+    FleetInputs,
+    Policy,
+    Sample,
+    Target,
+    _job_problem,
+    _label_problems,
+    _ordered,
+    _shared,
+    duplicate_problem,
+    nodename_problem,
+    state_of,
+)
+from fleetui.domain.fleet import HostState, HostStatus, Problem
+
+
+class _Group:
+    """One instance's inputs of this refresh, in classify's order (targets, current, history)."""
+
+    __slots__ = ("current", "history", "targets")
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.current: list[Sample] = []
+        self.history: list[Sample] = []
+
+
+class _Static:
+    """What an instance's labels give, kept while its signature stays the same."""
+
+    __slots__ = ("current_nodenames", "labels", "nodename", "problems", "sig")
+
+    def __init__(
+        self,
+        sig: tuple[Any, ...],
+        labels: dict[str, str],
+        problems: tuple[Problem, ...],
+        current_nodenames: frozenset[str],
+        nodename: str | None,
+    ) -> None:
+        self.sig = sig
+        self.labels = labels
+        self.problems = problems
+        self.current_nodenames = current_nodenames
+        self.nodename = nodename
+
+
+def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
+    """Merge the label sources of a signature (first wins per key, as classify's _gather) and derive the
+    label problems. sig[0]: how many of the sources are targets (-1: history; the rest are current)."""
+    merged: dict[str, str] = {}
+    jobs: set[str] = set()
+    nodenames: set[str] = set()
+    current_nodenames: set[str] = set()
+    n_targets = sig[0]
+    for i, labels in enumerate(sig[1:]):
+        current = n_targets >= 0 and i >= n_targets
+        for k, v in labels.items():
+            if k not in merged and k not in _SKIP and not k.startswith("__"):
+                merged[k] = v
+        job = labels.get("job")
+        if job:
+            jobs.add(job)
+        nodename = labels.get("nodename")
+        if nodename:
+            nodenames.add(nodename)
+            if current:
+                current_nodenames.add(nodename)
+    labels = _shared(merged)
+    problems: list[Problem] = []
+    names = current_nodenames or nodenames
+    if names and not (len(names) == 1 and inst in names):
+        p = nodename_problem(inst, labels, names)
+        if p:
+            problems.append(p)
+    if jobs:
+        p = _job_problem(jobs, policy)
+        if p:
+            problems.append(p)
+    problems += _label_problems(labels, policy)
+    return _Static(sig, labels, tuple(problems), frozenset(current_nodenames), min(names) if names else None)
+
+
+class Classifier:
+    """`classify` for a series of refreshes of one fleet: `Classifier(policy).classify(inputs)` each time."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._statics: dict[str, _Static] = {}
+        self._rows: dict[str, HostStatus] = {}
+        self._order: list[str] = []  # the instances sorted, while they stay the same
+        self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
+
+    def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
+        """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
+        policy = self.policy
+        groups: dict[str, _Group] = {}
+        get = groups.get
+        for t in inputs.targets:
+            g = get(t.instance)
+            if g is None:
+                g = groups[t.instance] = _Group()
+            g.targets.append(t)
+        for s in _ordered(inputs.current):
+            inst = s.labels.get("instance")
+            if inst:
+                g = get(inst)
+                if g is None:
+                    g = groups[inst] = _Group()
+                g.current.append(s)
+        for s in _ordered(inputs.history):
+            inst = s.labels.get("instance")
+            if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
+                g = get(inst)
+                if g is None:
+                    g = groups[inst] = _Group()
+                g.history.append(s)
+
+        old_statics, old_rows = self._statics, self._rows
+        statics: dict[str, _Static] = {}
+        rows: dict[str, HostStatus] = {}
+        history_after = policy.history_after
+        now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        by_nodename: dict[str, list[str]] = {}  # current nodename -> instances reporting it
+        newest: dict[str, float] = {}  # current nodename -> the newest current sample of any of them
+        reused = 0
+        row = self._row
+        for inst, g in groups.items():
+            targets, current, history = g.targets, g.current, g.history
+            current_ts = (current[0].value if len(current) == 1 else max(s.value for s in current)) if current else None
+            history_ts = (history[0].value if len(history) == 1 else max(s.value for s in history)) if history else None
+            # the label sources classify merges: targets, current series (a push series left behind by a
+            # relabel is history, not the present), and history only for an instance with neither. The
+            # signature is those label dicts (the same objects refresh after refresh, see
+            # fleetui.adapters.labelsets: compared by identity first), and how many are targets
+            if targets:
+                sig: tuple[Any, ...] = (len(targets), *[t.labels for t in targets], *[s.labels for s in current])
+            elif current_ts is not None:
+                oldest = current_ts - history_after
+                sig = (0, *[s.labels for s in current if s.value >= oldest])
+            else:
+                sig = (-1, *[s.labels for s in history])
+            st = old_statics.get(inst)
+            if st is None or st.sig != sig:
+                st = _static(inst, sig, policy)
+            else:
+                reused += 1
+            statics[inst] = st
+            if st.current_nodenames and current_ts is not None:
+                for n in st.current_nodenames:
+                    insts = by_nodename.get(n)
+                    if insts is None:
+                        by_nodename[n] = [inst]
+                        newest[n] = current_ts
+                    else:
+                        insts.append(inst)
+                        if current_ts > newest[n]:
+                            newest[n] = current_ts
+            rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
+        self._statics = statics
+        self.reused = reused
+
+        # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
+        # instance reports with samples newer by more than history_after is superseded (renamed: stale), and
+        # the others sharing a nodename are duplicates. Their rows are made again with that.
+        shared_by = {n: insts for n, insts in by_nodename.items() if len(insts) > 1}
+        if shared_by:
+            candidates = {i for insts in shared_by.values() for i in insts}
+            superseded: set[str] = set()
+            for inst in candidates:
+                g = groups[inst]
+                ts = max(s.value for s in g.current)
+                if not g.targets and all(newest[n] > ts + history_after for n in statics[inst].current_nodenames):
+                    superseded.add(inst)
+            live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
+            shared = {n for n, insts in live_by.items() if len(insts) > 1}
+            for inst in candidates:
+                g = groups[inst]
+                st = statics[inst]
+                dups: tuple[Problem, ...] = ()
+                if not shared.isdisjoint(st.current_nodenames):  # a superseded one too (as classify says)
+                    dups = tuple(
+                        duplicate_problem(n, live_by[n], inst) for n in sorted(st.current_nodenames) if n in shared
+                    )
+                current_ts = max(s.value for s in g.current)
+                history_ts = max(s.value for s in g.history) if g.history else None
+                rows[inst] = row(
+                    inst, st, g.targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows,
+                    dups=dups, superseded=inst in superseded,
+                )  # fmt: skip
+
+        self._rows = rows
+        order = self._order
+        if len(order) != len(rows) or rows.keys() != old_rows.keys():
+            order = self._order = sorted(rows)
+        return tuple(map(rows.__getitem__, order))
+
+    def _row(
+        self,
+        inst: str,
+        st: _Static,
+        targets: list[Target],
+        current_ts: float | None,
+        history_ts: float | None,
+        now: float,
+        pending: bool,
+        macos: bool,
+        old_rows: dict[str, HostStatus],
+        *,
+        dups: tuple[Problem, ...] = (),
+        superseded: bool = False,
+    ) -> HostStatus:
+        """One host's row; the previous refresh's very object when nothing in it changed."""
+        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+        if superseded:
+            state = HostState.STALE  # renamed: the machine pushes under its new name now
+        problems = st.problems
+        if dups:
+            problems += dups
+        if macos:
+            problems += (MACOS_PROBLEM,)
+        scrape_url = last_error = None
+        scrape_duration = None
+        if targets:
+            shown = targets[0]
+            if shown.health == "up" and len(targets) > 1:
+                shown = next((t for t in targets if t.health != "up"), shown)
+            scrape_url = shown.scrape_url
+            last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
+            scrape_duration = shown.scrape_duration
+        is_pending = pending and last_seen is None
+        old = old_rows.get(inst)
+        if (
+            old is not None
+            and old.labels is st.labels
+            and old.state is state
+            and old.mode is mode
+            and old.last_seen == last_seen
+            and old.scrape_duration == scrape_duration
+            and old.scrape_url == scrape_url
+            and old.last_error == last_error
+            and old.last_seen_pending == is_pending
+            and old.nodename == st.nodename
+            and (old.problems is problems or old.problems == problems)
+        ):
+            return old
+        return HostStatus(
+            instance=inst,
+            state=state,
+            mode=mode,
+            last_seen=last_seen,
+            labels=st.labels,
+            problems=problems,
+            nodename=st.nodename,
+            scrape_url=scrape_url,
+            last_error=last_error,
+            scrape_duration=scrape_duration,
+            last_seen_pending=is_pending,
+        )

@@ -1,0 +1,171 @@
+"""Incremental classification (fleetui.domain.reclassify) gives exactly the one-shot `classify` answer,
+refresh after refresh: hosts changing state, labels changing, hosts appearing and disappearing, renamed
+instances, duplicate nodenames, series left behind by a relabel, pending look-ups, macOS names.
+
+Pure domain code over parsed inputs (no HTTP): the inputs are built here because these are sequences of
+refreshes no lab fleet goes through in a test's time; the reference is the real `classify`.
+"""
+
+from __future__ import annotations
+
+import random
+
+from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
+from fleetui.domain.fleet import HostState
+from fleetui.domain.reclassify import Classifier
+
+NOW = 1_700_000_000.0
+POLICY = Policy(
+    stale_after=120,
+    required_labels=("environment", "maintainers"),
+    aliases={"maintainer": "maintainers", "env": "environment"},
+)
+
+
+def up(inst: str, ts: float, **labels: str) -> Sample:
+    return Sample({"instance": inst, "job": "node", **labels}, ts, "up")
+
+
+def uname(inst: str, ts: float, nodename: str, **labels: str) -> Sample:
+    return Sample({"instance": inst, "job": "node", "nodename": nodename, "sysname": "Linux", **labels}, ts, "uname")
+
+
+def target(inst: str, health: str = "up", **labels: str) -> Target:
+    return Target(
+        inst, "node", {"instance": inst, "job": "node", **labels}, health, f"http://{inst}/m", None, NOW, 0.01
+    )
+
+
+def both(c: Classifier, inputs: FleetInputs) -> None:
+    assert c.classify(inputs) == classify(inputs, POLICY)
+
+
+def test_unchanged_hosts_reuse_their_rows_and_changed_ones_follow_their_inputs() -> None:
+    c = Classifier(POLICY)
+    ok = {"environment": "prod", "maintainers": "ops"}
+    tg = target("a:9100", **ok)
+    first = FleetInputs(NOW, targets=[tg], current=[up("a:9100", NOW, **ok), up("p1", NOW, **ok)])
+    rows = c.classify(first)
+    assert rows == classify(first, POLICY)
+    again = c.classify(FleetInputs(NOW, targets=[tg], current=[up("a:9100", NOW, **ok), up("p1", NOW, **ok)]))
+    assert [a is b for a, b in zip(rows, again, strict=True)] == [True, True]  # nothing changed: same objects
+    assert c.reused == 2
+    # a label renamed to a near miss, a target going down, a push host going quiet, a new host
+    later = FleetInputs(
+        NOW + 300,
+        targets=[target("a:9100", "down", **ok)],
+        current=[
+            up("a:9100", NOW + 300, **ok),
+            up("p1", NOW, environment="prod", maintainer="ops"),
+            up("p2", NOW + 300, **ok),
+        ],
+        history=[Sample({"instance": "a:9100"}, NOW + 240, "history")],
+    )
+    rows = c.classify(later)
+    assert rows == classify(later, POLICY)
+    by = {h.instance: h for h in rows}
+    assert by["a:9100"].state is HostState.DOWN and by["a:9100"].last_seen == NOW + 240
+    assert by["p1"].state is HostState.STALE
+    assert {p.code for p in by["p1"].problems} == {"label_key_drift", "missing_required_label"}
+    assert set(by) == {"a:9100", "p1", "p2"}
+    # p1 gone (history only), p2 disappears entirely
+    gone = FleetInputs(
+        NOW + 600, targets=[target("a:9100", **ok)], current=[up("a:9100", NOW + 600, **ok)],
+        history=[Sample({"instance": "p1", "environment": "prod"}, NOW, "history")],
+    )  # fmt: skip
+    rows = c.classify(gone)
+    assert rows == classify(gone, POLICY)
+    assert [(h.instance, h.state) for h in rows] == [("a:9100", HostState.UP), ("p1", HostState.GONE)]
+
+
+def _fleet_inputs(rng: random.Random, step: int, hosts: dict[str, dict[str, object]]) -> FleetInputs:
+    """One refresh of a small random fleet whose hosts change a little at every step."""
+    now = NOW + 15 * step
+    targets: list[Target] = []
+    current: list[Sample] = []
+    history: list[Sample] = []
+    for inst, h in hosts.items():
+        labels = dict(h["labels"])  # type: ignore[call-overload]
+        if rng.random() < 0.5:  # fresh dicts as often as shared ones: the result must not depend on identity
+            labels = {**labels}
+        node = str(h["node"])
+        kind = h["kind"]
+        ts = now - float(h["age"])  # type: ignore[arg-type]
+        if kind == "pull":
+            targets.append(Target(inst, "node", {"instance": inst, **labels}, str(h["health"]), "u", None, ts, 0.01))
+            current += [Sample({"instance": inst, **labels}, ts, "up")]
+            current += [Sample({"instance": inst, **labels, "nodename": node, "sysname": "Linux"}, ts, "uname")]
+        elif kind == "push":
+            current += [Sample({"instance": inst, **labels}, ts, "up")]
+            current += [Sample({"instance": inst, **labels, "nodename": node}, ts, "uname")]
+            if h.get("old"):  # a series left behind by a relabel: older than the instance's freshest
+                current += [Sample({"instance": inst, **labels, "job": "prometheus.scrape.x"}, ts - 60, "up")]
+        if h.get("hist") or kind == "gone":
+            history += [Sample({"instance": inst, **labels, "nodename": node}, ts - 30, "up")]
+    for s in list(current):
+        if rng.random() < 0.1:
+            history.append(Sample({"instance": str(s.labels["instance"])}, s.value - 100, "history"))
+    macos = frozenset(i for i in hosts if rng.random() < 0.05)
+    pending = frozenset(i for i in hosts if rng.random() < 0.1)
+    rng.shuffle(targets)
+    return FleetInputs(now, targets=targets, current=current, history=history, macos=macos, pending=pending)
+
+
+def _mutate(rng: random.Random, hosts: dict[str, dict[str, object]], counter: list[int]) -> None:
+    label_choices = [
+        {"job": "node", "environment": "prod", "maintainers": "ops"},
+        {"job": "node", "environment": "prod", "maintainer": "ops"},
+        {"job": "prometheus.scrape.default", "environment": "dev", "maintainers": "web"},
+        {"job": "node", "environment": "", "maintainers": "ops", "hostname": "db-1"},
+        {"job": "node", "Environment": "prod"},
+    ]
+    for inst in list(hosts):
+        h = hosts[inst]
+        r = rng.random()
+        if r < 0.04:
+            del hosts[inst]  # disappears
+        elif r < 0.10:
+            h["labels"] = rng.choice(label_choices)
+        elif r < 0.16:
+            h["health"] = rng.choice(["up", "down", "unknown"])
+        elif r < 0.22:
+            h["kind"] = rng.choice(["pull", "push", "gone"])
+        elif r < 0.26:
+            h["node"] = rng.choice(["n1", "n2", inst.split(":")[0]])  # shared nodenames, renamed instances
+        elif r < 0.30:
+            h["old"] = not h.get("old")
+        elif r < 0.33:
+            h["hist"] = not h.get("hist")
+        h["age"] = rng.choice([0, 5, 20, 60, 200, 400])
+    for _ in range(rng.randint(0, 3)):  # new hosts appear
+        counter[0] += 1
+        inst = rng.choice([f"h{counter[0]}", f"10.0.0.{counter[0]}:9100", f"web-{counter[0]}.example:9100"])
+        hosts[inst] = {
+            "labels": rng.choice(label_choices),
+            "node": rng.choice(["n1", inst.split(":")[0]]),
+            "kind": rng.choice(["pull", "push", "push", "gone"]),
+            "health": "up",
+            "age": 0,
+        }
+
+
+def test_incremental_equals_full_over_random_refreshes() -> None:
+    """200 refreshes of a fleet of about 40 hosts whose labels, states, kinds and nodenames change at random
+    (a fixed seed): every refresh's rows equal classify's, and most hosts' label work is reused."""
+    rng = random.Random(17)
+    hosts: dict[str, dict[str, object]] = {}
+    counter = [0]
+    for _ in range(12):
+        _mutate(rng, hosts, counter)
+    c = Classifier(POLICY)
+    reused = 0
+    seen_states: set[HostState] = set()
+    for step in range(200):
+        _mutate(rng, hosts, counter)
+        inputs = _fleet_inputs(rng, step, hosts)
+        got = c.classify(inputs)
+        assert got == classify(inputs, POLICY), f"refresh {step}"
+        reused += c.reused
+        seen_states.update(h.state for h in got)
+    assert reused > 2000  # the incremental path was taken, not only the full one
+    assert seen_states >= {HostState.UP, HostState.DOWN, HostState.STALE, HostState.GONE}
