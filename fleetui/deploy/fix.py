@@ -12,8 +12,6 @@ fix, has one active target file, and every missing label has a value.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,14 +23,12 @@ from fleetui.config import Settings
 from fleetui.deploy.decisions import first_line
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.events import Change, ChangeState
+from fleetui.deploy.fix_wait import VERIFY_TIMEOUT_S, wait_until_fixed
 from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned
 from fleetui.deploy.verify import prometheus_reload
 from fleetui.domain.classify import Policy
 from fleetui.domain.fixes import FixError, FixPlan, fix_target_json, plan_fix
 from fleetui.domain.fleet import FleetSnapshot, HostStatus, Mode
-
-VERIFY_TIMEOUT_S = 60.0
-VERIFY_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -199,31 +195,20 @@ class FixOperation:
         return planned(f"would wait until Prometheus no longer reports {codes} for {self.t.host.instance}")
 
     async def _verify(self, ctx: StepContext) -> Outcome:
-        from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
+        codes = set(self.t.plan.codes)
 
-        t0 = time.monotonic()
-        left: set[str] = set(self.t.plan.codes)
-        try:
-            async with PrometheusClient(self.settings) as client:
-                # a refresh, not a snapshot: the fixed host is live, so its problems need no history look-up
-                # (which, on a day of stored history, would make every look several seconds slower)
-                reader = FleetReader(client, self.settings)
-                while True:
-                    row = (await reader.refresh()).by_instance().get(self.t.host.instance)
-                    if row is not None:
-                        left = {p.code for p in row.problems} & set(self.t.plan.codes)
-                        if not left:
-                            took = time.monotonic() - t0
-                            return done(f"Prometheus no longer reports {', '.join(self.t.plan.codes)}", seconds=took)
-                    if time.monotonic() - t0 > self.verify_timeout:
-                        raise StepFailed(
-                            f"Prometheus still reports {', '.join(sorted(left))} for {self.t.host.instance} "
-                            f"after {self.verify_timeout:.0f}s"
-                        )
-                    await ctx.progress("waiting for Prometheus to see the new labels")
-                    await asyncio.sleep(VERIFY_EVERY_S)
-        except PrometheusError as e:
-            raise StepFailed(f"cannot read Prometheus: {first_line(e)}") from None
+        def remaining(row: HostStatus | None) -> set[str] | None:
+            return None if row is None else {p.code for p in row.problems} & codes
+
+        return await wait_until_fixed(
+            self.settings,
+            ctx,
+            self.t.host.instance,
+            self.t.plan.codes,
+            remaining,
+            history=False,
+            timeout=self.verify_timeout,
+        )
 
     async def observe(self, ctx: StepContext, *, finished: bool) -> Observation:
         what = "target file"

@@ -14,18 +14,16 @@ A push host has no target file, so where to reach it by SSH is `--address` or, b
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import Settings
-from fleetui.deploy.decisions import first_line
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.enroll import EnrollOperation
+from fleetui.deploy.fix_wait import VERIFY_TIMEOUT_S, wait_until_fixed
 from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned
 from fleetui.deploy.render import Rendered
 from fleetui.domain.alloy_fix import PUSH_FIXABLE, fix_alloy_config
@@ -34,8 +32,6 @@ from fleetui.domain.fixes import FixError
 from fleetui.domain.fleet import FleetSnapshot, HostStatus, Mode
 from fleetui.domain.host import EnrollRequest, InputError, check_address
 
-VERIFY_TIMEOUT_S = 60.0
-VERIFY_EVERY_S = 1.0
 _LISTEN = re.compile(r"--server\.http\.listen-addr[= ](\S+?)[\"']?(?:\s|$)")
 
 
@@ -181,28 +177,15 @@ class PushFixOperation(EnrollOperation):
         return planned(f"would wait until Prometheus no longer reports {codes} for {self.new_instance}")
 
     async def _verify(self, ctx: StepContext) -> Outcome:
-        from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
+        codes, had = set(self.t.codes), self.had
 
-        t0 = time.monotonic()
-        left: set[str] = set(self.t.codes)
-        while True:
-            try:
-                async with PrometheusClient(self.settings) as client:
-                    snap = await FleetReader(client, self.settings).snapshot()
-            except PrometheusError as e:
-                raise StepFailed(f"cannot read Prometheus: {first_line(e)}") from None
-            row = snap.by_instance().get(self.new_instance)
-            if row is not None and row.state.value == "up":
-                # the fixed codes gone, and no code the host did not have before (after an instance fix the
-                # old name's series count as a duplicate nodename until they are history)
-                left = {p.code for p in row.problems} - (self.had - set(self.t.codes))
-                if not left:
-                    took = time.monotonic() - t0
-                    return done(f"Prometheus no longer reports {', '.join(self.t.codes)}", seconds=took)
-            if time.monotonic() - t0 > self.verify_timeout:
-                raise StepFailed(
-                    f"Prometheus still reports {', '.join(sorted(left))} for {self.new_instance} "
-                    f"after {self.verify_timeout:.0f}s"
-                )
-            await ctx.progress("waiting for Prometheus to see the new labels")
-            await asyncio.sleep(VERIFY_EVERY_S)
+        def remaining(row: HostStatus | None) -> set[str] | None:
+            if row is None or row.state.value != "up":
+                return None
+            # the fixed codes gone, and no code the host did not have before (after an instance fix the old
+            # name's series count as a duplicate nodename until they are history)
+            return {p.code for p in row.problems} - (had - codes)
+
+        return await wait_until_fixed(
+            self.settings, ctx, self.new_instance, self.t.codes, remaining, history=True, timeout=self.verify_timeout
+        )
