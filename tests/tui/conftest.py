@@ -94,3 +94,14 @@ def _private_operation_log(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> No
     from fleetui.adapters import oplog
 
     monkeypatch.setattr(oplog, "default_path", lambda: tmp_path / "state" / oplog.FILE_NAME)
+
+
+@pytest.fixture(autouse=True)
+def _steady_input_cursor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In snapshot tests an Input's cursor stays shown. It blinks off 0.5 s after the last key, so on a busy
+    machine (the suite runs on two processes) a screenshot taken a little later caught it hidden: a mismatch
+    that had nothing to do with what the test draws. Shown is how the screen looks right after typing."""
+    if "snap_compare" in request.fixturenames:
+        from textual.widgets import Input
+
+        monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
