@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import msgspec
+
 from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
 
 # labels node_uname_info adds on its own; they describe the machine, not the host's identity in the fleet
@@ -79,8 +81,7 @@ _ADDRESS_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(?P<port>\d{
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(msgspec.Struct, frozen=True, gc=False):
     """One element of an instant-vector reply: its labels and its value (often a unix time).
 
     `source` says which query branch it came from ("up", "uname", "rule"); a sample without one may carry it
@@ -100,8 +101,7 @@ class Sample:
         return self.source or self.labels.get(SOURCE_LABEL, "")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(msgspec.Struct, frozen=True, gc=False):
     """One active target of /api/v1/targets, as far as the fleet cares."""
 
     instance: str
@@ -358,7 +358,7 @@ def _ordered(samples: Sequence[Sample]) -> Sequence[Sample]:
     already sends them so: then this costs one look at each sample, not a sort)."""
     seen_other = False
     for s in samples:
-        if s.branch == "up":
+        if (s.source or s.labels.get(SOURCE_LABEL, "")) == "up":  # s.branch, without a property call per sample
             if seen_other:
                 return sorted(samples, key=lambda s: s.branch != "up")
         else:
@@ -552,7 +552,7 @@ def state_of(
 ) -> tuple[HostState, Mode, float | None]:
     """State, mode and last seen of one instance from its targets and its newest current and history times."""
     if targets:
-        if all(t.health == "up" for t in targets):
+        if targets[0].health == "up" and (len(targets) == 1 or all(t.health == "up" for t in targets)):
             seen = current_ts
             if seen is None:  # scraped fine but neither up nor node_uname_info is queryable (yet)
                 seen = max((t.last_scrape for t in targets if t.last_scrape), default=None)
@@ -562,8 +562,12 @@ def state_of(
         last = _latest(current_ts, history_ts)
         assert last is not None
         return (HostState.STALE if now - last > policy.stale_after else HostState.UP), Mode.PUSH, last
-    mode = Mode.PULL if _ADDRESS_PORT.fullmatch(inst) else Mode.PUSH
-    return HostState.GONE, mode, history_ts
+    return HostState.GONE, gone_mode(inst), history_ts
+
+
+def gone_mode(inst: str) -> Mode:
+    """A gone host's best-guess mode: `pull` when its instance looks like a scrape address (host:port)."""
+    return Mode.PULL if _ADDRESS_PORT.fullmatch(inst) else Mode.PUSH
 
 
 def _latest(a: float | None, b: float | None) -> float | None:

@@ -29,27 +29,17 @@ from fleetui.domain.classify import (
     _ordered,
     _shared,
     duplicate_problem,
+    gone_mode,
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import HostState, HostStatus, Problem
-
-
-class _Group:
-    """One instance's inputs of this refresh, in classify's order (targets, current, history)."""
-
-    __slots__ = ("current", "history", "targets")
-
-    def __init__(self) -> None:
-        self.targets: list[Target] = []
-        self.current: list[Sample] = []
-        self.history: list[Sample] = []
+from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
 
 
 class _Static:
     """What an instance's labels give, kept while its signature stays the same."""
 
-    __slots__ = ("current_nodenames", "labels", "nodename", "problems", "sig")
+    __slots__ = ("current_nodenames", "gone_mode", "labels", "nodename", "problems", "sig")
 
     def __init__(
         self,
@@ -64,6 +54,7 @@ class _Static:
         self.problems = problems
         self.current_nodenames = current_nodenames
         self.nodename = nodename
+        self.gone_mode: Mode | None = None  # worked out the first time the host is gone
 
 
 def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
@@ -102,6 +93,15 @@ def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
     return _Static(sig, labels, tuple(problems), frozenset(current_nodenames), min(names) if names else None)
 
 
+def _newest(samples: list[Sample]) -> float:
+    """The largest value of a non-empty list of samples (most hosts have one or two)."""
+    ts = samples[0].value
+    for s in samples:
+        if s.value > ts:
+            ts = s.value
+    return ts
+
+
 class Classifier:
     """`classify` for a series of refreshes of one fleet: `Classifier(policy).classify(inputs)` each time."""
 
@@ -115,27 +115,36 @@ class Classifier:
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
         """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
         policy = self.policy
-        groups: dict[str, _Group] = {}
-        get = groups.get
+        # each instance's inputs in classify's order (targets, current, history): three dicts of lists, so a
+        # host costs a dict look-up and a list, not an object per refresh
+        by_target: dict[str, list[Target]] = {}
         for t in inputs.targets:
-            g = get(t.instance)
-            if g is None:
-                g = groups[t.instance] = _Group()
-            g.targets.append(t)
+            found = by_target.get(t.instance)
+            if found is None:
+                by_target[t.instance] = [t]
+            else:
+                found.append(t)
+        by_current: dict[str, list[Sample]] = {}
         for s in _ordered(inputs.current):
             inst = s.labels.get("instance")
             if inst:
-                g = get(inst)
-                if g is None:
-                    g = groups[inst] = _Group()
-                g.current.append(s)
+                got = by_current.get(inst)
+                if got is None:
+                    by_current[inst] = [s]
+                else:
+                    got.append(s)
+        by_history: dict[str, list[Sample]] = {}
         for s in _ordered(inputs.history):
             inst = s.labels.get("instance")
             if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
-                g = get(inst)
-                if g is None:
-                    g = groups[inst] = _Group()
-                g.history.append(s)
+                got = by_history.get(inst)
+                if got is None:
+                    by_history[inst] = [s]
+                else:
+                    got.append(s)
+        instances = dict.fromkeys(by_target)
+        instances.update(dict.fromkeys(by_current))
+        instances.update(dict.fromkeys(by_history))
 
         old_statics, old_rows = self._statics, self._rows
         statics: dict[str, _Static] = {}
@@ -146,28 +155,43 @@ class Classifier:
         newest: dict[str, float] = {}  # current nodename -> the newest current sample of any of them
         reused = 0
         row = self._row
-        for inst, g in groups.items():
-            targets, current, history = g.targets, g.current, g.history
-            current_ts = (current[0].value if len(current) == 1 else max(s.value for s in current)) if current else None
-            history_ts = (history[0].value if len(history) == 1 else max(s.value for s in history)) if history else None
+        no_targets: list[Target] = []
+        for inst in instances:
+            targets = by_target.get(inst, no_targets)
+            current = by_current.get(inst)
+            history = by_history.get(inst)
+            current_ts = _newest(current) if current else None
+            history_ts = _newest(history) if history else None
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
             # fleetui.adapters.labelsets: compared by identity first), and how many are targets
+            sig: tuple[Any, ...]
             if targets:
-                sig: tuple[Any, ...] = (len(targets), *[t.labels for t in targets], *[s.labels for s in current])
+                if len(targets) == 1:
+                    if current is None:
+                        sig = (1, targets[0].labels)
+                    elif len(current) == 2:
+                        sig = (1, targets[0].labels, current[0].labels, current[1].labels)
+                    else:
+                        sig = (1, targets[0].labels, *[s.labels for s in current])
+                else:
+                    sig = (len(targets), *[t.labels for t in targets], *[s.labels for s in current or ()])
             elif current_ts is not None:
+                assert current is not None
                 oldest = current_ts - history_after
                 sig = (0, *[s.labels for s in current if s.value >= oldest])
-            else:
+            elif history is not None:
                 sig = (-1, *[s.labels for s in history])
+            else:
+                sig = (-1,)
             st = old_statics.get(inst)
             if st is None or st.sig != sig:
                 st = _static(inst, sig, policy)
             else:
                 reused += 1
             statics[inst] = st
-            if st.current_nodenames and current_ts is not None:
+            if current_ts is not None and st.current_nodenames:
                 for n in st.current_nodenames:
                     insts = by_nodename.get(n)
                     if insts is None:
@@ -189,24 +213,24 @@ class Classifier:
             candidates = {i for insts in shared_by.values() for i in insts}
             superseded: set[str] = set()
             for inst in candidates:
-                g = groups[inst]
-                ts = max(s.value for s in g.current)
-                if not g.targets and all(newest[n] > ts + history_after for n in statics[inst].current_nodenames):
+                ts = _newest(by_current[inst])
+                if inst not in by_target and all(
+                    newest[n] > ts + history_after for n in statics[inst].current_nodenames
+                ):
                     superseded.add(inst)
             live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
             shared = {n for n, insts in live_by.items() if len(insts) > 1}
             for inst in candidates:
-                g = groups[inst]
                 st = statics[inst]
                 dups: tuple[Problem, ...] = ()
                 if not shared.isdisjoint(st.current_nodenames):  # a superseded one too (as classify says)
                     dups = tuple(
                         duplicate_problem(n, live_by[n], inst) for n in sorted(st.current_nodenames) if n in shared
                     )
-                current_ts = max(s.value for s in g.current)
-                history_ts = max(s.value for s in g.history) if g.history else None
+                history = by_history.get(inst)
                 rows[inst] = row(
-                    inst, st, g.targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows,
+                    inst, st, by_target.get(inst, no_targets), _newest(by_current[inst]),
+                    _newest(history) if history else None, now, inst in pending, inst in macos, old_rows,
                     dups=dups, superseded=inst in superseded,
                 )  # fmt: skip
 
@@ -232,7 +256,12 @@ class Classifier:
         superseded: bool = False,
     ) -> HostStatus:
         """One host's row; the previous refresh's very object when nothing in it changed."""
-        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+        if targets or current_ts is not None:
+            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+        else:  # gone (as state_of says), without matching the instance against an address every refresh
+            if st.gone_mode is None:
+                st.gone_mode = gone_mode(inst)
+            state, mode, last_seen = HostState.GONE, st.gone_mode, history_ts
         if superseded:
             state = HostState.STALE  # renamed: the machine pushes under its new name now
         problems = st.problems
