@@ -87,6 +87,10 @@ class LastSeenBook:
     _started: bool = False
     _inflight: set[str] = field(default_factory=set)  # instances of steps sent and not answered yet
     changed: bool = False  # something worth saving happened since the last save
+    # the last history() answer and what it was built from: the same list object while nothing in it changed
+    _history: tuple[list[tuple[str, float | None, tuple[Sample, ...]]], list[Sample]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     # --- observing a refresh ------------------------------------------------------------------------------
 
@@ -174,7 +178,16 @@ class LastSeenBook:
 
     def history(self) -> list[Sample]:
         """Remembered samples of every instance that is not live (down, gone): classify's history, the `up`
-        branch first (the order classify merges labels in, so it need not sort them)."""
+        branch first (the order classify merges labels in, so it need not sort them).
+
+        The same list object as last time while no entry it comes from changed: the classifier then skips
+        every gone host at once (fleetui.domain.reclassify), which is most of a fleet where many went away.
+        """
+        key: list[tuple[str, float | None, tuple[Sample, ...]]] = [
+            (i, e.last, e.samples) for i, e in self.entries.items() if not e.live and e.last is not None
+        ]
+        if self._history is not None and self._history[0] == key:
+            return self._history[1]
         ups: list[Sample] = []
         others: list[Sample] = []
         for inst, e in self.entries.items():
@@ -183,7 +196,9 @@ class LastSeenBook:
                     (ups if smp.branch == "up" else others).append(smp)
                 if not e.samples or max(s.value for s in e.samples) < e.last:
                     others.append(Sample({"instance": inst}, e.last, "history"))
-        return ups + others
+        out = ups + others
+        self._history = (key, out)
+        return out
 
     def pending(self) -> frozenset[str]:
         """Known instances whose last-seen time is still being looked up."""

@@ -111,6 +111,11 @@ class Classifier:
         self._rows: dict[str, HostStatus] = {}
         self._order: list[str] = []  # the instances sorted, while they stay the same
         self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
+        # the last refresh's history (the very list), grouped, and the instances that were gone in it
+        self._history: object = None
+        self._by_history: dict[str, list[Sample]] = {}
+        self._gone: set[str] = set()
+        self._flags: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
         """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
@@ -133,15 +138,26 @@ class Classifier:
                     by_current[inst] = [s]
                 else:
                     got.append(s)
-        by_history: dict[str, list[Sample]] = {}
-        for s in _ordered(inputs.history):
-            inst = s.labels.get("instance")
-            if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
-                got = by_history.get(inst)
-                if got is None:
-                    by_history[inst] = [s]
-                else:
-                    got.append(s)
+        # the book hands over the same history list while it is unchanged: a gone host (history only) then
+        # gets its previous row back untouched, unless the pending or macOS sets changed
+        same_history = inputs.history is self._history
+        if same_history:
+            by_history = self._by_history
+        else:
+            by_history = {}
+            for s in _ordered(inputs.history):
+                inst = s.labels.get("instance")
+                if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
+                    got = by_history.get(inst)
+                    if got is None:
+                        by_history[inst] = [s]
+                    else:
+                        got.append(s)
+            self._history, self._by_history = inputs.history, by_history
+        flags = (inputs.pending, inputs.macos)
+        was_gone = self._gone if same_history and flags == self._flags else set()
+        self._flags = flags
+        gone: set[str] = set()
         instances = dict.fromkeys(by_target)
         instances.update(dict.fromkeys(by_current))
         instances.update(dict.fromkeys(by_history))
@@ -159,6 +175,13 @@ class Classifier:
         for inst in instances:
             targets = by_target.get(inst, no_targets)
             current = by_current.get(inst)
+            if not targets and current is None:
+                gone.add(inst)
+                if inst in was_gone:  # gone before, with the same history and flags: the same row
+                    statics[inst] = old_statics[inst]
+                    rows[inst] = old_rows[inst]
+                    reused += 1
+                    continue
             history = by_history.get(inst)
             current_ts = _newest(current) if current else None
             history_ts = _newest(history) if history else None
@@ -203,6 +226,7 @@ class Classifier:
                             newest[n] = current_ts
             rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
         self._statics = statics
+        self._gone = gone
         self.reused = reused
 
         # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another

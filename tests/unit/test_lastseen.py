@@ -179,3 +179,20 @@ def test_state_file_that_does_not_parse_is_an_empty_book(tmp_path: Path) -> None
 def test_clean_url() -> None:
     assert clean_url("https://user:secret@prom.example:9443/prefix") == "https://prom.example:9443/prefix"
     assert clean_url("http://[::1]:9090") == "http://[::1]:9090"
+
+
+def test_history_is_the_same_list_while_nothing_in_it_changes() -> None:
+    """The classifier keeps gone hosts' rows while the book hands over the very same history list: so the
+    list must be a new one as soon as anything it is built from changes, and the same one otherwise."""
+    book = LastSeenBook(86_400.0)
+    book.observe(1000.0, {"a": 990.0, "b": 995.0, "c": 998.0}, [])
+    book.observe(1060.0, {"a": 1050.0, "b": 1055.0}, [])  # c went away
+    first = book.history()
+    assert [s.instance for s in first] == ["c"]
+    book.observe(1120.0, {"a": 1110.0, "b": 1115.0}, [])  # live hosts moved on; c's memory did not
+    assert book.history() is first
+    book.observe(1180.0, {"a": 1170.0}, [])  # b went away
+    second = book.history()
+    assert second is not first and sorted(str(s.instance) for s in second) == ["b", "c"]
+    book.observe(1240.0, {"a": 1230.0, "c": 1235.0}, [])  # c is back
+    assert [s.instance for s in book.history()] == ["b"]

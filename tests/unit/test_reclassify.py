@@ -9,6 +9,7 @@ refreshes no lab fleet goes through in a test's time; the reference is the real 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import HostState
@@ -169,3 +170,34 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         seen_states.update(h.state for h in got)
     assert reused > 2000  # the incremental path was taken, not only the full one
     assert seen_states >= {HostState.UP, HostState.DOWN, HostState.STALE, HostState.GONE}
+
+
+def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> None:
+    """The book hands over the very same history list while nothing in it changed, and the classifier then
+    gives gone hosts their previous rows without any work. Over random refreshes where such hosts come back,
+    are looked up or flagged macOS, and the fleet around them changes, every answer is still classify's."""
+    rng = random.Random(29)
+    hosts: dict[str, dict[str, object]] = {}
+    counter = [0]
+    for _ in range(12):
+        _mutate(rng, hosts, counter)
+    gone = [f"g{i}" for i in range(10)] + [f"10.1.0.{i}:9100" for i in range(5)]
+    history = [Sample({"instance": g, "environment": "prod", "maintainers": "ops"}, NOW - 900, "up") for g in gone]
+    c = Classifier(POLICY)
+    reused_gone = 0
+    for step in range(150):
+        _mutate(rng, hosts, counter)
+        base = _fleet_inputs(rng, step, hosts)
+        if rng.random() < 0.05:  # the book changed: a new list (one more gone host, or one less)
+            history = history[1:] if rng.random() < 0.5 else [*history, Sample({"instance": f"x{step}"}, NOW, "up")]
+        current = list(base.current)
+        back = [g for g in gone if rng.random() < 0.05]  # live again: current samples, the same history list
+        current += [Sample({"instance": g, "environment": "prod", "maintainers": "ops"}, base.now, "up") for g in back]
+        pending = base.pending | ({rng.choice(gone)} if rng.random() < 0.1 else set())
+        macos = base.macos | ({rng.choice(gone)} if rng.random() < 0.1 else set())
+        inputs = replace(base, current=current, history=history, pending=frozenset(pending), macos=frozenset(macos))
+        before = {h.instance: h for h in c._rows.values()}
+        got = c.classify(inputs)
+        assert got == classify(inputs, POLICY), f"refresh {step}"
+        reused_gone += sum(1 for h in got if h.state is HostState.GONE and before.get(h.instance) is h)
+    assert reused_gone > 500  # the fast path was taken
