@@ -11,6 +11,8 @@ Bounded: what the previous refresh did not see is forgotten at the next `rotate(
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 import msgspec
 
 from fleetui.domain.classify import intern_labels
@@ -42,6 +44,44 @@ class LabelSets:
                 found = intern_labels(_DICT.decode(key))
             self._current[key] = found
         return found
+
+    def __len__(self) -> int:
+        return len(self._current)
+
+
+T = TypeVar("T")
+
+
+class ByText(Generic[T]):
+    """Objects made from JSON texts, for the current and the previous refresh: an element whose text is byte
+    for byte what the previous refresh sent comes back as the very same object, without being decoded.
+
+    Why: a target's entry in /api/v1/targets changes only when Prometheus scrapes it (its last-scrape time and
+    duration), so between two refreshes that are closer than the scrape interval most entries are the same
+    text again, and decoding them (timestamps, labels, health) was a fifth of a refresh's CPU.
+    """
+
+    __slots__ = ("_current", "_previous")
+
+    def __init__(self) -> None:
+        self._current: dict[bytes, T] = {}
+        self._previous: dict[bytes, T] = {}
+
+    def rotate(self) -> None:
+        """A new refresh begins: texts neither it nor the one before sees are dropped after it."""
+        if self._current:
+            self._previous, self._current = self._current, {}
+
+    def get(self, key: bytes) -> T | None:
+        found = self._current.get(key)
+        if found is None:
+            found = self._previous.pop(key, None)
+            if found is not None:
+                self._current[key] = found
+        return found
+
+    def put(self, key: bytes, value: T) -> None:
+        self._current[key] = value
 
     def __len__(self) -> int:
         return len(self._current)

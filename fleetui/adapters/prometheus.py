@@ -59,7 +59,7 @@ import msgspec
 
 from fleetui.adapters import backend as _backend
 from fleetui.adapters.backend import Backend
-from fleetui.adapters.labelsets import LabelSets
+from fleetui.adapters.labelsets import ByText, LabelSets
 from fleetui.config import Settings
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
@@ -251,8 +251,9 @@ class PrometheusClient:
         params.update((await self.backend()).query_params)  # VictoriaMetrics: no cached answer from before
         return await self._api("GET", f"/api/v1/label/{name}/values", list[str], params=params)
 
-    async def targets(self, labels: LabelSets | None = None) -> list[Target]:
-        """Active scrape targets (down ones included); `labels`: their label dicts shared across refreshes."""
+    async def targets(self, labels: LabelSets | None = None, known: ByText[Target] | None = None) -> list[Target]:
+        """Active scrape targets (down ones included); `labels`: their label dicts shared across refreshes;
+        `known`: the targets of the previous refresh by their JSON text (an unchanged one is not decoded)."""
         url = f"{self.base_url}/api/v1/targets"
         resp = await self._send("GET", "/api/v1/targets", params={"state": "active"})
         try:
@@ -266,6 +267,8 @@ class PrometheusClient:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
             raise
         try:
+            if labels is not None and known is not None:
+                return _known_targets(data.active_targets, labels, known)
             if labels is not None:
                 return [_target(t, labels) for t in _decode_list(data.active_targets, _RAW_TARGETS)]
             return [_target(t) for t in _decode_list(data.active_targets, _TARGETS)]
@@ -412,6 +415,22 @@ def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]], batch
     for i in range(0, len(parts), batch):
         out += decoder.decode(b"[" + b",".join(parts[i : i + batch]) + b"]")
     return out
+
+
+def _known_targets(raw: msgspec.Raw, labels: LabelSets, known: ByText[Target]) -> list[Target]:
+    """The targets of a reply, taking each one whose JSON text the previous refresh had from `known` and
+    decoding only the others (in batches, as _decode_list)."""
+    parts = _RAW_LIST.decode(raw)
+    keys = [bytes(p) for p in parts]
+    out: list[Target | None] = [known.get(k) for k in keys]
+    missing = [i for i, t in enumerate(out) if t is None]
+    for at in range(0, len(missing), _BATCH):
+        chunk = missing[at : at + _BATCH]
+        decoded = _RAW_TARGETS.decode(b"[" + b",".join([keys[i] for i in chunk]) + b"]")
+        for i, t in zip(chunk, decoded, strict=True):
+            out[i] = target = _target(t, labels)
+            known.put(keys[i], target)
+    return out  # type: ignore[return-value]  # every None was filled above
 
 
 def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, str | list[str]]:
@@ -650,6 +669,7 @@ class FleetReader:
             history_after=settings["history_after"],
         )
         self.label_sets = LabelSets()  # the refresh's label dicts, the same objects while they stay the same
+        self.target_texts: ByText[Target] = ByText()  # the targets, while their text in the reply stays the same
         self.classifier = Classifier(self.policy)  # keeps each host's label work while its labels stay
         self.queries = queries()
         self.book = book if book is not None else LastSeenBook(self.lookback)
@@ -672,6 +692,7 @@ class FleetReader:
         notes = await self.client.notes()
         before = self.client.request_count
         self.label_sets.rotate()
+        self.target_texts.rotate()
         with gc_paused():
             targets, up, uname, rule, macos = await asyncio.gather(
                 self._targets(notes),
@@ -724,7 +745,7 @@ class FleetReader:
     async def _targets(self, notes: list[str]) -> list[Target]:
         """The active targets, or none (and a note) on a backend without the targets API."""
         try:
-            return await self.client.targets(self.label_sets)
+            return await self.client.targets(self.label_sets, self.target_texts)
         except TargetsUnavailable as e:
             notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
             return []

@@ -274,3 +274,22 @@ async def test_many_gone_hosts_fit_the_backends_query_length(lab: Any, lab_setti
         assert max(queries) <= 16 * 1024
     else:
         assert max(queries) > 16 * 1024
+
+
+async def test_a_target_whose_reply_text_is_unchanged_is_not_decoded_again(lab: Any, lab_settings: Settings) -> None:
+    """Two reads of /api/v1/targets a moment apart (the lab scrapes every 5 s): a target Prometheus did not
+    scrape in between is the same text, and comes back as the very same object; the list read that way says
+    what a plain decode of the next reply says (the same instances, health, URLs and labels)."""
+    async with PrometheusClient(lab_settings) as c:
+        reader = FleetReader(c, lab_settings)
+        first = await c.targets(reader.label_sets, reader.target_texts)
+        reader.target_texts.rotate()
+        again = await c.targets(reader.label_sets, reader.target_texts)
+        plain = await c.targets()
+    assert first and len(again) == len(first)
+    assert {id(t) for t in first} & {id(t) for t in again}
+
+    def seen(t: Any) -> tuple[Any, ...]:
+        return (t.instance, t.scrape_pool, t.health, t.scrape_url, dict(t.labels))
+
+    assert sorted(map(seen, again), key=repr) == sorted(map(seen, plain), key=repr)
