@@ -1,6 +1,6 @@
 """fleetui's refresh against a day of history, next to a raw replay of exactly its HTTP requests.
 
-    .venv/bin/python bench/refresh.py [--hosts 10000 50000] [--scenario healthy half-down] [--runs 7]
+    .venv/bin/python bench/refresh.py [--hosts 10000 50000] [--scenario healthy half-down] [--runs 7] [--interval S]
                                       [--history 86400] [--pull-interval 60]
     .venv/bin/python bench/refresh.py --backend both|prometheus|victoriametrics [--hosts N] [--runs N]
 
@@ -10,7 +10,9 @@ into it in time order: push hosts every 15 s, pull hosts every scrape interval, 
 pull targets and keeps the live push hosts pushing. `half-down`: half the hosts down or gone since times
 spread over the day. Then, alternating in one run:
 
-- fleetui: `FleetReader.refresh()` on one long-lived client, as the console does (decode, classify, diff);
+- fleetui: `FleetReader.refresh()` on one long-lived client, as the console does (decode, classify, diff),
+  one every `refresh_interval` (15 s by default, so what it reuses from the previous refresh is what the
+  console reuses: pull targets scraped every minute, push hosts every 15 s);
 - raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
   client that only reads the bytes.
 
@@ -81,7 +83,7 @@ def check_last_seen(fleet: ScaleFleet, snap_hosts: dict[str, float | None], now:
     return f"{checked} down/gone hosts checked: {wrong} wrong, {missing} missing"
 
 
-async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
+async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval: float) -> None:
     async with PrometheusClient(s) as client, httpx.AsyncClient(timeout=s["prometheus.timeout"]) as raw:
         recorded: list[httpx.Request] = []
 
@@ -120,7 +122,9 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
         seen = {h.instance: h.last_seen for h in snap.hosts}
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
-        for _ in range(runs):
+        for run in range(runs):
+            if run:  # as the console does: one refresh every refresh_interval (0: back to back)
+                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t0)))
             recorded.clear()
             t0 = time.perf_counter()
             try:
@@ -132,7 +136,7 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int) -> None:
             requests = list(recorded)
             theirs.append(await replay(raw, requests))
         ratios = [m / r for m, r in zip(mine, theirs, strict=True)]
-        print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each")
+        print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each, one every {interval:g} s")
         print(f"  refresh, raw replay of the same requests: {spread(theirs)}")
         print(
             f"  ratio fleetui/raw: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, "
@@ -160,6 +164,13 @@ def main() -> int:
     ap.add_argument("--hosts", type=int, nargs="+", default=[10_000, 50_000])
     ap.add_argument("--scenario", nargs="+", default=["healthy", "half-down"])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds from one measured refresh to the next (default: the console's refresh_interval; 0: back to "
+        "back, which lets more of what the previous refresh read be reused than the console ever sees)",
+    )
     ap.add_argument("--history", type=float, default=DAY, help="seconds of history written")
     ap.add_argument("--pull-interval", type=float, default=60.0)
     ap.add_argument("--server", help="a JSON line from `python -m fleetui.lab.scale serve`: measure that fleet")
@@ -172,7 +183,9 @@ def main() -> int:
         fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
         print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
         with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(measure(info["url"], settings_for(info["url"], Path(tmp)), fleet, args.runs))
+            s = settings_for(info["url"], Path(tmp))
+            interval = s["refresh_interval"] if args.interval is None else args.interval
+            asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
@@ -183,7 +196,9 @@ def main() -> int:
                 server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
                 print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
                 try:
-                    asyncio.run(measure(server.url, settings_for(server.url, tmp), server.fleet, args.runs))
+                    s = settings_for(server.url, tmp)
+                    interval = s["refresh_interval"] if args.interval is None else args.interval
+                    asyncio.run(measure(server.url, s, server.fleet, args.runs, interval))
                 finally:
                     server.stop()
     return 0

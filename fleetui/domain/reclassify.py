@@ -114,8 +114,8 @@ class Classifier:
         # the last refresh's history (the very list), grouped, and the instances that were gone in it
         self._history: object = None
         self._by_history: dict[str, list[Sample]] = {}
-        self._gone: set[str] = set()
-        self._flags: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._gone: dict[str, list[Sample] | None] = {}  # instances gone last refresh: their history then
+        self._macos: frozenset[str] = frozenset()
 
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
         """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
@@ -138,8 +138,8 @@ class Classifier:
                     by_current[inst] = [s]
                 else:
                     got.append(s)
-        # the book hands over the same history list while it is unchanged: a gone host (history only) then
-        # gets its previous row back untouched, unless the pending or macOS sets changed
+        # the book hands over the same history list while nothing in it changed (then it need not be grouped
+        # again), and each host's history samples as the same objects while its entry is unchanged
         same_history = inputs.history is self._history
         if same_history:
             by_history = self._by_history
@@ -154,10 +154,9 @@ class Classifier:
                     else:
                         got.append(s)
             self._history, self._by_history = inputs.history, by_history
-        flags = (inputs.pending, inputs.macos)
-        was_gone = self._gone if same_history and flags == self._flags else set()
-        self._flags = flags
-        gone: set[str] = set()
+        was_gone = self._gone
+        old_macos, self._macos = self._macos, inputs.macos
+        gone: dict[str, list[Sample] | None] = {}
         instances = dict.fromkeys(by_target)
         instances.update(dict.fromkeys(by_current))
         instances.update(dict.fromkeys(by_history))
@@ -175,14 +174,22 @@ class Classifier:
         for inst in instances:
             targets = by_target.get(inst, no_targets)
             current = by_current.get(inst)
+            history = by_history.get(inst)
             if not targets and current is None:
-                gone.add(inst)
-                if inst in was_gone:  # gone before, with the same history and flags: the same row
+                # gone, as last refresh, with the same history samples (the book keeps them the same objects)
+                # and the same macOS flag: nothing in its row can have changed (it has a last-seen time, so
+                # whether a look-up is pending does not show)
+                gone[inst] = history
+                before = was_gone.get(inst, False)
+                if (
+                    before is not False
+                    and (before is history or before == history)
+                    and (inst in macos) == (inst in old_macos)
+                ):
                     statics[inst] = old_statics[inst]
                     rows[inst] = old_rows[inst]
                     reused += 1
                     continue
-            history = by_history.get(inst)
             current_ts = _newest(current) if current else None
             history_ts = _newest(history) if history else None
             # the label sources classify merges: targets, current series (a push series left behind by a
