@@ -6,11 +6,15 @@ event a terminal's bracketed paste produces (events.Paste), posted to the app as
 
 from __future__ import annotations
 
+import dataclasses
+
+from console import assert_nothing_raw
 from fleet_fixture import fleet, make_app
 from textual import events
 from textual.widgets import Input
 
 from fleetui.tui.screens.fleet import FleetScreen
+from fleetui.tui.source import FixedSource
 
 TOTAL = len(fleet().hosts)
 STAGING = sum(1 for h in fleet().hosts if h.labels.get("environment") == "staging")
@@ -123,3 +127,44 @@ async def test_bad_expression_is_flagged_literally_and_keeps_the_previous_filter
         assert len(screen.table.view) == STAGING
         await pilot.press("escape")
         assert not box.has_class("-invalid") and len(screen.table.view) == TOTAL
+
+
+def _summary(screen: FleetScreen) -> list[str]:
+    """The summary bar's lines as they are on screen."""
+    bar = screen.query_one("#summary")
+    return [strip.text.strip() for strip in bar.render_lines(bar.region.reset_offset)][: bar.region.height]
+
+
+async def test_a_label_no_host_has_is_named_under_the_summary() -> None:
+    """`env=prod` on a fleet labelled `environment`: the table empties, and the summary says why instead of a
+    bare `0/N shown`. A real label name brings the note back down to the one summary line."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, box = await _screen(app)
+        assert len(_summary(screen)) == 1
+        await pilot.press("slash", *"env=prod")
+        assert box.has_focus and len(screen.table.view) == 0
+        first, note = _summary(screen)
+        assert first.endswith(f"0/{TOTAL} shown · filtered")
+        assert note == "no host has a label `env` — did you mean `environment`?"  # whole, at 80 columns
+        await pilot.press(*" tier!=x")
+        assert _summary(screen)[1] == "no host has a label `env` or `tier` — did you mean `environment`?"
+        await pilot.press(*(["backspace"] * len("env=prod tier!=x")), *"environment=staging")
+        assert len(screen.table.view) == STAGING and len(_summary(screen)) == 1
+        await pilot.press("escape", "slash", *"state=up mode=pull")  # the row's own fields are never unknown
+        assert len(screen.table.view) > 0 and len(_summary(screen)) == 1
+
+
+async def test_the_suggested_label_name_is_shown_as_plain_text() -> None:
+    """Label names come from Prometheus (remote_write lets a pusher choose them; Prometheus 3 accepts any
+    UTF-8): a suggested name is shown as typed, never parsed as markup or sent as an escape. A fixed snapshot
+    because the lab's Prometheus runs with the classic name rules and cannot store such a name."""
+    hostile_name = "env[/x]\x1b"  # shorter than `environment`: the one suggested
+    base = fleet()
+    hosts = (dataclasses.replace(base.hosts[0], labels={**base.hosts[0].labels, hostile_name: "x"}), *base.hosts[1:])
+    app = make_app(FixedSource(dataclasses.replace(base, hosts=hosts)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, _ = await _screen(app)
+        await pilot.press("slash", *"env=prod")
+        assert _summary(screen)[1] == "no host has a label `env` — did you mean `env[/x]\\x1b`?"
+        assert_nothing_raw(app)
