@@ -28,7 +28,7 @@ from fleetui.tui.source import enriched, rules_hint
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
-from fleetui.tui.widgets.summary import SummaryBar
+from fleetui.tui.widgets.summary import SummaryBar, SummaryNote
 
 # "show only" scopes: key -> (label, predicate)
 SCOPES: dict[str, tuple[str, HostPredicate]] = {
@@ -42,7 +42,11 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
 
 
 class FleetScreen(Screen[None]):
+    # The footer shows the keys in this order and, at 80 columns, up to Logs: enrolling (the console's main
+    # action) comes first; `r` is left to help and the palette, as the table reads the fleet by itself every
+    # refresh_interval (and a failed read says so in the stale banner).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", tooltip="Enroll a host (the wizard)"),
         Binding(
             "slash",
             "filter",
@@ -58,7 +62,9 @@ class FleetScreen(Screen[None]):
             show=False,
             tooltip="Clear the filter and the show-only scope",
         ),
-        Binding("r", "refresh", "Refresh", id="fleet.refresh", tooltip="Read the fleet from Prometheus now"),
+        Binding(
+            "r", "refresh", "Refresh", id="fleet.refresh", show=False, tooltip="Read the fleet from Prometheus now"
+        ),
         Binding("d", "scope('down')", "Down", id="fleet.only_down", tooltip="Show only down hosts (again: all)"),
         Binding(
             "s",
@@ -111,7 +117,6 @@ class FleetScreen(Screen[None]):
             id="fleet.doctor",
             tooltip="Doctor the marked hosts, tally first failures (none: this host)",
         ),
-        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", show=False, tooltip="Enroll a host (the wizard)"),
     ]
 
     HELP_TITLE = "fleet"
@@ -146,6 +151,7 @@ class FleetScreen(Screen[None]):
         yield Header(icon="◎")
         yield StaleBanner(id="stale")
         yield SummaryBar(id="summary")
+        yield SummaryNote(id="summary-note")
         yield FilterBox(
             placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
         )
@@ -327,8 +333,8 @@ class FleetScreen(Screen[None]):
         if self.table.marked:
             parts.append(f"{len(self.table.marked_hosts)} marked")
         counts, problems, total = self._counts
-        summary = self.query_one(SummaryBar)
-        summary.show(counts, problems, total, len(self.table.view), " · ".join(parts), self._filter_note())
+        self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
+        self.query_one(SummaryNote).say(self._filter_note())
 
     def _filter_note(self) -> str:
         """Why the filter may show nothing: label names it asks about that no host of the fleet has (a

@@ -1,8 +1,4 @@
-"""The fleet summary: a count per state (0 shown as 0), hosts with problems, what is shown.
-
-One line, plus a second for a note about the filter (a label no host has): that line is what explains an
-empty table, so it gets a line of its own rather than being cut off at 80 columns behind the counts.
-"""
+"""The one-line fleet summary: a count per state (0 shown as 0), hosts with problems, what is shown."""
 
 from __future__ import annotations
 
@@ -24,12 +20,10 @@ class SummaryBar(Static):
         "summary--gone",
         "summary--problem",
         "summary--dim",
-        "summary--note",
     }
 
-    def show(self, counts: dict[str, int], problems: int, total: int, shown: int, scope: str, note: str = "") -> None:
-        """`counts` (per state) and `problems` are over the whole fleet; `shown`/`scope` describe the table;
-        `note` (plain text, may hold label names from Prometheus) goes on the second line."""
+    def show(self, counts: dict[str, int], problems: int, total: int, shown: int, scope: str) -> None:
+        """`counts` (per state) and `problems` are over the whole fleet; `shown`/`scope` describe the table."""
         text = Text(no_wrap=True, overflow="ellipsis")
         for state in HostState:
             if state is HostState.SILENT and not counts.get(state.value):
@@ -43,9 +37,15 @@ class SummaryBar(Static):
         text.append(f"  │ {shown}/{total} shown", dim)
         if scope:
             text.append(f" · {scope}", dim)
-        if note:
-            text.append("\n")
-            start = len(text)
-            text.append_text(safe.text(note))
-            text.stylize(self.get_component_rich_style("summary--note"), start)
         self.update(text)
+
+
+class SummaryNote(Static):
+    """A line under the summary for what the counts cannot say: why the filter may show nothing (a label no
+    host has). A line of its own, shown only while there is something to say, so at 80 columns it is never
+    cut off behind the counts and the summary line stays as it is."""
+
+    def say(self, note: str) -> None:
+        """`note` is plain text and may hold label names from Prometheus: shown as typed; "" hides the line."""
+        self.display = bool(note)
+        self.update(safe.text(note))
