@@ -3,7 +3,8 @@
 Exit 0 when every listed host is up with no problem, 1 when any is not up or has a problem, 2 when
 Prometheus cannot be read or the arguments are bad (one line on stderr). `--filter` narrows the hosts first
 (same syntax as the console's `/`), and the exit code and summary describe only the listed hosts, so a
-script can ask "is production healthy?" with `--filter environment=production`.
+script can ask "is production healthy?" with `--filter environment=production`. A term on a label no host
+has (`env=production`) is said on stderr in the console's words, as the likely reason for an empty list.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from fleetui.adapters.fleet_extras import enrich
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient, PrometheusError
-    from fleetui.domain.filter import FilterError, parse_filter
+    from fleetui.domain.filter import FilterError, label_names, parse_filter, unknown_labels_note
     from fleetui.domain.fleet import RULES_HINT
+    from fleetui.domain.logline import visible
 
     try:
         host_filter = parse_filter(args.filter)
@@ -96,6 +98,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     shown = dataclasses.replace(snap, hosts=tuple(host_filter.apply(snap.hosts)))
     for note in snap.notes:  # what the backend cannot show: once, one line each, not mixed into stdout
         print(f"fleetui: note: {note}", file=sys.stderr)
+    unknown = host_filter.unknown_labels(snap.hosts)
+    if unknown:  # why the list is likely empty; label names suggested come from Prometheus: made visible
+        print(f"fleetui: filter: {visible(unknown_labels_note(unknown, label_names(snap.hosts)))}", file=sys.stderr)
     if args.json:
         print(json.dumps(shown.to_json()))
     else:

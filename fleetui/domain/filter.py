@@ -11,16 +11,24 @@ An expression is whitespace-separated terms, all of which must match (AND):
 Besides real labels a term may name the row's fields `instance`, `state`, `mode`, `nodename` and `problem`
 (true when any problem code matches). Quote a value with spaces: `location="Primary Rack"`. Pure: the
 parse happens once, `matches` is cheap enough for 10,000 rows per keystroke.
+
+A term on a label that no host has is legal (`maintainers=` finds every host then) but is most often a
+misremembered name (`env=prod` for `environment=production`), which shows as a silently empty table:
+`unknown_labels` and `unknown_labels_note` let the console and the CLI say so in the same words.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fleetui.domain.fleet import HostStatus
+
+#: names a term may use that are the row's own fields, never "unknown" (see `_values`)
+FIELDS = frozenset({"problem", "state", "mode", "instance", "nodename"})
 
 _TERM = re.compile(r"(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)(?P<op>=~|!~|!=|=)(?P<value>.*)", re.DOTALL)
 
@@ -62,6 +70,56 @@ class HostFilter:
 
     def apply(self, hosts: Iterable[HostStatus]) -> tuple[HostStatus, ...]:
         return tuple(h for h in hosts if self.matches(h))
+
+    def unknown_labels(self, hosts: Iterable[HostStatus]) -> tuple[str, ...]:
+        """The label names the terms ask about that no host has, in the order typed (the row fields in
+        FIELDS always count as known). Stops reading hosts once every name is found, so a filter on known
+        labels costs a few dict lookups, and an unknown one one pass over the fleet."""
+        wanted = dict.fromkeys(t.name for t in self.terms if t.name is not None and t.name not in FIELDS)
+        missing = set(wanted)
+        for host in hosts:
+            if not missing:
+                break
+            missing -= host.labels.keys()
+        return tuple(n for n in wanted if n in missing)
+
+
+def label_names(hosts: Iterable[HostStatus]) -> frozenset[str]:
+    """Every label name some host has."""
+    names: set[str] = set()
+    for host in hosts:
+        names.update(host.labels)
+    return frozenset(names)
+
+
+def unknown_labels_note(unknown: Iterable[str], known: Iterable[str] = ()) -> str:
+    """One plain sentence for the operator about label names no host has, with the closest real name when
+    one looks meant (`env` -> `environment`); "" when there is nothing to say. The known names come from
+    Prometheus: the caller shows the sentence as plain text."""
+    names = list(unknown)
+    if not names:
+        return ""
+    said = " or ".join(f"`{n}`" for n in names)
+    note = f"no host has a label {said}"
+    choices = sorted(set(known))
+    hints = [m for n in names if (m := _closest(n, choices)) is not None]
+    if hints:
+        note += " — did you mean " + " or ".join(f"`{m}`" for m in dict.fromkeys(hints)) + "?"
+    return note
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """A known label name `name` probably stands for: the same but for case, one it begins (an abbreviation of
+    three letters or more), else the closest spelling (difflib's default cutoff), else None."""
+    lower = name.lower()
+    for k in known:
+        if k.lower() == lower:
+            return k
+    prefixed = [k for k in known if len(lower) >= 3 and k.lower().startswith(lower)]
+    if prefixed:
+        return min(prefixed, key=len)
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None
 
 
 def _values(host: HostStatus, name: str) -> tuple[str, ...]:

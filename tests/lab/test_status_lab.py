@@ -246,6 +246,20 @@ def test_status_command_exit_codes_and_json(fleet: dict[str, Any], lab: Any) -> 
     assert row.split()[:3] == [f"{P}push-stale", "stale", "push"] and " ago" in row
 
 
+def test_status_filter_on_a_label_no_host_has_says_so(fleet: dict[str, Any], lab: Any) -> None:
+    """`env=test` for `environment=test`: the empty list comes with the console's sentence on stderr, in the
+    table and the JSON modes alike; stdout keeps its shape (the JSON has no new field)."""
+    said = "fleetui: filter: no host has a label `env` — did you mean `environment`?"
+    table = _cli(lab, "--filter", f"instance=~{P}.* env=test")
+    assert said in table.stderr.splitlines(), table.stderr
+    assert any(line.startswith("0 hosts:") for line in table.stdout.splitlines()), table.stdout
+    as_json = _cli(lab, "--json", "--filter", "env!=test")  # all hosts match (absent is ""), still worth saying
+    assert said in as_json.stderr.splitlines(), as_json.stderr
+    assert json.loads(as_json.stdout)["hosts"]
+    known = _cli(lab, "--filter", f"instance=~{P}.* environment=test")
+    assert "fleetui: filter:" not in known.stderr
+
+
 async def test_many_gone_hosts_fit_the_backends_query_length(lab: Any, lab_settings: Settings) -> None:
     """400 gone hosts with long names: the history query naming them is ~70 KB, over VictoriaMetrics' 16 KiB
     `-search.maxQueryLen`, so there it is cut into several queries; Prometheus takes it in one. Same answer."""

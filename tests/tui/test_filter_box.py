@@ -6,11 +6,15 @@ event a terminal's bracketed paste produces (events.Paste), posted to the app as
 
 from __future__ import annotations
 
+import dataclasses
+
+from console import assert_nothing_raw, screen_lines
 from fleet_fixture import fleet, make_app
 from textual import events
 from textual.widgets import Input
 
 from fleetui.tui.screens.fleet import FleetScreen
+from fleetui.tui.source import FixedSource
 
 TOTAL = len(fleet().hosts)
 STAGING = sum(1 for h in fleet().hosts if h.labels.get("environment") == "staging")
@@ -123,3 +127,53 @@ async def test_bad_expression_is_flagged_literally_and_keeps_the_previous_filter
         assert len(screen.table.view) == STAGING
         await pilot.press("escape")
         assert not box.has_class("-invalid") and len(screen.table.view) == TOTAL
+
+
+async def _summary(app, pilot) -> list[str]:  # type: ignore[no-untyped-def]
+    """The summary line and, when shown, the note line under it, as they are on screen."""
+    await pilot.pause()
+    lines, screen = screen_lines(app), app.screen
+    out = [lines[screen.query_one("#summary").region.y].strip()]
+    note = screen.query_one("#summary-note")
+    if note.display:
+        out.append(lines[note.region.y].strip())
+    return out
+
+
+async def test_a_label_no_host_has_is_named_under_the_summary() -> None:
+    """`env=prod` on a fleet labelled `environment`: the table empties, and a line under the summary says why
+    instead of a bare `0/N shown`. A real label name takes the line away again."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, box = await _screen(app)
+        assert len(await _summary(app, pilot)) == 1
+        await pilot.press("slash")
+        _burst(app, "env=prod")
+        first, note = await _summary(app, pilot)
+        assert box.has_focus and box.value == "env=prod" and len(screen.table.view) == 0
+        assert first.endswith(f"0/{TOTAL} shown · filtered")
+        assert note == "no host has a label `env` — did you mean `environment`?"  # whole, at 80 columns
+        _burst(app, " tier!=x")
+        assert (await _summary(app, pilot))[1] == "no host has a label `env` or `tier` — did you mean `environment`?"
+        await pilot.press("escape", "slash")
+        _burst(app, "mode=pull")  # the row's own fields are never unknown
+        assert len(await _summary(app, pilot)) == 1
+        assert box.value == "mode=pull" and len(screen.table.view) > 0
+        _burst(app, " environment=staging")
+        assert len(await _summary(app, pilot)) == 1
+        assert box.value == "mode=pull environment=staging" and len(screen.table.view) > 0
+
+
+async def test_the_suggested_label_name_is_shown_as_plain_text() -> None:
+    """Label names come from Prometheus (remote_write lets a pusher choose them; Prometheus 3 accepts any
+    UTF-8): a suggested name is shown as typed, never parsed as markup or sent as an escape. A fixed snapshot
+    because the lab's Prometheus runs with the classic name rules and cannot store such a name."""
+    hostile_name = "env[/x]\x1b"  # shorter than `environment`: the one suggested
+    base = fleet()
+    hosts = (dataclasses.replace(base.hosts[0], labels={**base.hosts[0].labels, hostile_name: "x"}), *base.hosts[1:])
+    app = make_app(FixedSource(dataclasses.replace(base, hosts=hosts)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _screen(app)
+        await pilot.press("slash", *"env=prod")
+        assert (await _summary(app, pilot))[1] == "no host has a label `env` — did you mean `env[/x]\\x1b`?"
+        assert_nothing_raw(app)

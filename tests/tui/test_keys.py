@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import yaml
-from console import palette_prompts
+from console import palette_prompts, screen_lines
 from fleet_fixture import NOW, UNREACHABLE, FixedThenPrometheus, fleet, make_app, settings
 from textual.widgets import Input
 from textual.worker import WorkerFailed
@@ -232,6 +232,19 @@ async def test_help_lists_every_key_of_the_screen() -> None:
         await pilot.pause()
         await pilot.press("question_mark")
         assert any("Read the fleet" in what for _, what in app.screen.rows)  # type: ignore[attr-defined]
+
+
+async def test_footer_at_80_columns_offers_enroll_and_cuts_no_key() -> None:
+    """A newcomer's first screen: the footer names `e` Enroll, the console's main action, and every key it
+    shows at 80 columns is whole (those that do not fit are in help and the palette, not cut mid-word)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fleet_screen(app)
+        await pilot.pause()
+        keys, _, palette = screen_lines(app)[-1].partition("▏")
+        shown = keys.split()
+        assert shown[:4] == ["⏎", "Details", "e", "Enroll"] and palette.strip() == "^p palette"
+        assert keys.rstrip().endswith(("Logs", "Doctor", "Quit", "Help", "Theme"))  # the last one shown is whole
 
 
 async def test_palette_offers_every_screen_action() -> None:

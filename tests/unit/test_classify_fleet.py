@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fleetui.domain.age import format_age
-from fleetui.domain.filter import FilterError, parse_filter
+from fleetui.domain.filter import FilterError, label_names, parse_filter, unknown_labels_note
 from fleetui.domain.fleet import (
     FleetSnapshot,
     HostState,
@@ -133,3 +133,44 @@ def test_filter(expr: str, expected: list[str]) -> None:
 def test_filter_errors(expr: str, fragment: str) -> None:
     with pytest.raises(FilterError, match=fragment):
         parse_filter(expr)
+
+
+@pytest.mark.parametrize(
+    ("expr", "unknown"),
+    [
+        ("env=prod", ["env"]),  # the newcomer's filter: the label is `environment`
+        ("env!=prod", ["env"]),
+        ("env=~prod.* tier!~x", ["env", "tier"]),
+        ("tier=a tier=b", ["tier"]),  # said once
+        ("maintainers= maintainer=web", []),  # each is on some host
+        ("environment=production web", []),  # free text names no label
+        ("problem=x state=up mode=pull instance=~.* nodename=y", []),  # the row's fields are always known
+        ("", []),
+    ],
+)
+def test_unknown_labels_are_the_names_no_host_has(expr: str, unknown: list[str]) -> None:
+    assert list(parse_filter(expr).unknown_labels(HOSTS)) == unknown
+
+
+def test_unknown_labels_of_an_empty_fleet_is_every_label_term() -> None:
+    assert parse_filter("environment=x state=up").unknown_labels(()) == ("environment",)
+
+
+def test_label_names_is_every_name_some_host_has() -> None:
+    assert label_names(HOSTS) == {"instance", "environment", "maintainers", "maintainer", "location"}
+
+
+@pytest.mark.parametrize(
+    ("unknown", "note"),
+    [
+        ([], ""),
+        (["env"], "no host has a label `env` — did you mean `environment`?"),  # an abbreviation
+        (["Location"], "no host has a label `Location` — did you mean `location`?"),  # names are case-sensitive
+        (["envirnoment"], "no host has a label `envirnoment` — did you mean `environment`?"),  # a typo
+        (["tier"], "no host has a label `tier`"),  # nothing close: no guess
+        (["en"], "no host has a label `en`"),  # too short to stand for a name
+        (["env", "tier"], "no host has a label `env` or `tier` — did you mean `environment`?"),
+    ],
+)
+def test_unknown_labels_note(unknown: list[str], note: str) -> None:
+    assert unknown_labels_note(unknown, label_names(HOSTS)) == note

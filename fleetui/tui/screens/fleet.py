@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from fleetui.domain.filter import FilterError, parse_filter
+from fleetui.domain.filter import FilterError, HostFilter, label_names, parse_filter, unknown_labels_note
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, diff_snapshots
 from fleetui.tui import safe
 from fleetui.tui.columns import fleet_columns
@@ -28,7 +28,7 @@ from fleetui.tui.source import enriched, rules_hint
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
-from fleetui.tui.widgets.summary import SummaryBar
+from fleetui.tui.widgets.summary import SummaryBar, SummaryNote
 
 # "show only" scopes: key -> (label, predicate)
 SCOPES: dict[str, tuple[str, HostPredicate]] = {
@@ -42,7 +42,11 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
 
 
 class FleetScreen(Screen[None]):
+    # The footer shows the keys in this order and, at 80 columns, up to Logs: enrolling (the console's main
+    # action) comes first; `r` is left to help and the palette, as the table reads the fleet by itself every
+    # refresh_interval (and a failed read says so in the stale banner).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", tooltip="Enroll a host (the wizard)"),
         Binding(
             "slash",
             "filter",
@@ -58,7 +62,9 @@ class FleetScreen(Screen[None]):
             show=False,
             tooltip="Clear the filter and the show-only scope",
         ),
-        Binding("r", "refresh", "Refresh", id="fleet.refresh", tooltip="Read the fleet from Prometheus now"),
+        Binding(
+            "r", "refresh", "Refresh", id="fleet.refresh", show=False, tooltip="Read the fleet from Prometheus now"
+        ),
         Binding("d", "scope('down')", "Down", id="fleet.only_down", tooltip="Show only down hosts (again: all)"),
         Binding(
             "s",
@@ -111,7 +117,6 @@ class FleetScreen(Screen[None]):
             id="fleet.doctor",
             tooltip="Doctor the marked hosts, tally first failures (none: this host)",
         ),
-        Binding("e", "app.enroll", "Enroll", id="fleet.enroll", show=False, tooltip="Enroll a host (the wizard)"),
     ]
 
     HELP_TITLE = "fleet"
@@ -131,6 +136,8 @@ class FleetScreen(Screen[None]):
         self.filter_text = ""  # the filter applied (stripped)
         self._filter_typed = ""  # ... as typed, shown again when the box reopens
         self._text_filter: HostPredicate | None = None
+        self._filter = HostFilter()
+        self._label_names: frozenset[str] | None = None  # of self.snapshot, read when a filter note needs them
         self._columns = fleet_columns(key_labels, enriched=enriched(feed.source))
         self._counts: tuple[dict[str, int], int, int] = ({s.value: 0 for s in HostState}, 0, 0)
         self._told: set[str] = set()
@@ -144,6 +151,7 @@ class FleetScreen(Screen[None]):
         yield Header(icon="◎")
         yield StaleBanner(id="stale")
         yield SummaryBar(id="summary")
+        yield SummaryNote(id="summary-note")
         yield FilterBox(
             placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
         )
@@ -212,6 +220,7 @@ class FleetScreen(Screen[None]):
                 else:
                     table.apply((*diff.added, *diff.changed), diff.removed, diff.timing)
             self.snapshot = snapshot
+            self._label_names = None
             # the backend's name in the title (not for "unknown"); what it cannot show is said once
             known = snapshot.backend if snapshot.backend != "unknown" else ""
             self.sub_title = " · ".join(filter(None, (self.feed.location, known)))
@@ -272,6 +281,7 @@ class FleetScreen(Screen[None]):
         box.remove_class("-invalid")
         box.border_subtitle = ""
         self.filter_text, self._filter_typed = text.strip(), text
+        self._filter = parsed
         self._text_filter = parsed.matches if parsed.terms else None
         self._apply_predicate()
         return True
@@ -324,6 +334,20 @@ class FleetScreen(Screen[None]):
             parts.append(f"{len(self.table.marked_hosts)} marked")
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
+        self.query_one(SummaryNote).say(self._filter_note())
+
+    def _filter_note(self) -> str:
+        """Why the filter may show nothing: label names it asks about that no host of the fleet has (a
+        misremembered `env` for `environment`), with the closest real name. Nothing before the first read."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return ""
+        unknown = self._filter.unknown_labels(snapshot.hosts)
+        if not unknown:
+            return ""
+        if self._label_names is None:  # one pass over the fleet per snapshot, not per keystroke
+            self._label_names = label_names(snapshot.hosts)
+        return unknown_labels_note(unknown, self._label_names)
 
     def _acted_on(self) -> list[HostStatus]:
         """What `l` and `D` act on: the marked hosts, else the host under the cursor."""

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from fleetui.domain.fleet import HostState
+from fleetui.tui import safe
 from fleetui.tui.columns import STATE_GLYPH
 
 
@@ -37,3 +38,14 @@ class SummaryBar(Static):
         if scope:
             text.append(f" · {scope}", dim)
         self.update(text)
+
+
+class SummaryNote(Static):
+    """A line under the summary for what the counts cannot say: why the filter may show nothing (a label no
+    host has). A line of its own, shown only while there is something to say, so at 80 columns it is never
+    cut off behind the counts and the summary line stays as it is."""
+
+    def say(self, note: str) -> None:
+        """`note` is plain text and may hold label names from Prometheus: shown as typed; "" hides the line."""
+        self.display = bool(note)
+        self.update(safe.text(note))
