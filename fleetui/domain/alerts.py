@@ -101,8 +101,18 @@ def attribute(hosts: Sequence[HostStatus], alerts: Iterable[Alert]) -> tuple[dic
 def with_alerts(snap: FleetSnapshot, view: AlertsView) -> FleetSnapshot:
     """The snapshot with each host's alerts and the unattributed ones filled in."""
     mine, unattributed = attribute(snap.hosts, view.alerts)
-    hosts = tuple(replace(h, alerts=sort_alerts(mine.get(h.instance, ()))) for h in snap.hosts)
+    hosts = tuple(
+        _with_host_alerts(h, sort_alerts(mine.get(h.instance, ()))) if h.alerts or h.instance in mine else h
+        for h in snap.hosts
+    )
     return replace(snap, hosts=hosts, unattributed_alerts=sort_alerts(unattributed), alerts_view=view)
+
+
+def _with_host_alerts(h: HostStatus, alerts: tuple[Alert, ...]) -> HostStatus:
+    """The host with these alerts: itself when it has them already (a host without alerts stays the same
+    object, so a 50,000-host refresh rebuilds only the rows that have alerts, and the diff sees the rest as
+    unchanged at once)."""
+    return h if h.alerts == alerts else replace(h, alerts=alerts)
 
 
 def alert_counts(alerts: Iterable[Alert]) -> dict[str, int]:

@@ -80,3 +80,16 @@ def test_parse_replies() -> None:
     assert len(prom) == 1 and prom[0].name == ""
     with pytest.raises(ValueError):
         parse_alertmanager({"oops": 1})
+
+
+def test_a_host_whose_alerts_did_not_change_is_the_same_object() -> None:
+    """Refresh after refresh most hosts have no alert: they stay the very objects they were (a 50,000-host
+    fleet was copied host by host on every refresh), and a host whose alerts went away loses them."""
+    snap = _snap()
+    firing = AlertsView("alertmanager", (Alert("HostDown", {"instance": "cache-01"}),))
+    once = with_alerts(snap, firing)
+    assert once.hosts[0] is snap.hosts[0] and once.hosts[1] is not snap.hosts[1]
+    again = with_alerts(once, firing)
+    assert again.hosts[0] is once.hosts[0] and again.hosts[1] is once.hosts[1]
+    cleared = with_alerts(again, AlertsView("alertmanager", ()))
+    assert cleared.hosts[0] is again.hosts[0] and cleared.hosts[1].alerts == ()

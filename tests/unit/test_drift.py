@@ -65,3 +65,17 @@ def test_recorded_keeps_the_newest_successful_enrollment() -> None:
         OpRecord(4.0, "ops", "web-01", "retire", "ok", "changed", None, None),
     ]
     assert recorded_from_log(records) == {"web-01": Recorded(B, "1.10.2")}
+
+
+def test_a_host_whose_drift_did_not_change_is_the_same_object() -> None:
+    """Hosts nothing is known about, and hosts whose drift is as it was, stay the very same objects (the diff
+    then skips them at once, and a fleet without Alloy metrics is not copied on every refresh)."""
+    hosts = (_host("web-01"), _host("nothing-known"))
+    running = {"web-01": Running("1.10.2", A)}
+    once = with_drift(FleetSnapshot(hosts, 0.0), running, {})
+    assert once.hosts[1] is hosts[1] and once.hosts[0].drift is not None
+    again = with_drift(once, running, {})
+    assert again.hosts[0] is once.hosts[0] and again.hosts[1] is hosts[1]
+    assert with_drift(FleetSnapshot(hosts, 0.0), {}, {}).hosts == hosts
+    gone = with_drift(again, {}, {})  # Alloy's metrics went away: the drift goes too
+    assert gone.hosts[0].drift is None
