@@ -41,6 +41,7 @@ N = 4
 SUDO_HOST = "batch-003"  # Rocky: Alloy pre-installed, so its retry installs nothing (cheaper)
 RIGHT = "r1ght-screen-pw"
 PW_ENV = "BATCH_SCREEN_PW"
+APPLYING = ("validate", "swap", "restart", "ready", "target", "reload", "verify")  # enrollment's steps, in order
 
 
 async def _until(check: Callable[[], bool], limit: float, what: str) -> None:
@@ -204,7 +205,13 @@ async def test_batch_screen_failure_retry_and_stop(
         await _until(lambda: screen.handle is not retry, 30, "the second batch started")
         third = screen.handle
         assert third is not None
-        await _until(lambda: screen.hosts[first].step == "validate", 60, f"{first} validating its new config")
+        # stopped once its new config is on the host (from the check on, every step is undone on a stop): polled,
+        # so any of them, not one (the check alone can pass between two looks on a busy machine)
+        try:
+            await _until(lambda: screen.hosts[first].step in APPLYING, 60, f"{first} applying its new config")
+        except AssertionError as e:  # say where it is instead (once seen on a pristine Debian, not reproduced)
+            h = screen.hosts[first]
+            raise AssertionError(f"{e}; it is at step {h.step!r}, state {h.state!r}, failure {h.failure!r}") from None
         await pilot.press("escape")
         await _until(lambda: isinstance(app.screen, StopBatchDialog), 10, "the stop question")
         asked = app.screen
