@@ -6,7 +6,8 @@ Prometheus sent it: a set seen in this refresh or the previous one comes back as
 decoding costs a byte copy and a dict look-up, memory holds one copy of each set (its texts shared through
 `fleetui.domain.classify`), and fleetui.domain.reclassify can tell an unchanged host by identity.
 
-Bounded: what the previous refresh did not see is forgotten at the next `rotate()`.
+Bounded: what the previous refresh did not see is forgotten at the next `rotate()`. The two-refresh memory is
+`ByText`, which the fleet reader also uses for whole targets; `LabelSets` is a `ByText` of label dicts.
 """
 
 from __future__ import annotations
@@ -18,35 +19,6 @@ import msgspec
 from fleetui.domain.classify import intern_labels
 
 _DICT = msgspec.json.Decoder(dict[str, str])
-
-
-class LabelSets:
-    """Label dicts by their JSON text, for the current and the previous refresh."""
-
-    __slots__ = ("_current", "_previous")
-
-    def __init__(self) -> None:
-        self._current: dict[bytes, dict[str, str]] = {}
-        self._previous: dict[bytes, dict[str, str]] = {}
-
-    def rotate(self) -> None:
-        """A new refresh begins: sets neither it nor the one before sees are dropped after it."""
-        if self._current:
-            self._previous, self._current = self._current, {}
-
-    def get(self, raw: msgspec.Raw) -> dict[str, str]:
-        """The label dict of this JSON object (raises msgspec.DecodeError/ValidationError on anything else)."""
-        key = bytes(raw)
-        found = self._current.get(key)
-        if found is None:
-            found = self._previous.pop(key, None)  # one key text per set: the older copy goes now
-            if found is None:
-                found = intern_labels(_DICT.decode(key))
-            self._current[key] = found
-        return found
-
-    def __len__(self) -> int:
-        return len(self._current)
 
 
 T = TypeVar("T")
@@ -85,3 +57,18 @@ class ByText(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._current)
+
+
+class LabelSets(ByText[dict[str, str]]):
+    """Label dicts by their JSON text, for the current and the previous refresh (see the module docstring)."""
+
+    __slots__ = ()
+
+    def of(self, raw: msgspec.Raw) -> dict[str, str]:
+        """The label dict of this JSON object (raises msgspec.DecodeError/ValidationError on anything else)."""
+        key = bytes(raw)
+        found = self.get(key)
+        if found is None:
+            found = intern_labels(_DICT.decode(key))
+            self.put(key, found)
+        return found

@@ -267,11 +267,11 @@ class PrometheusClient:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
             raise
         try:
-            if labels is not None and known is not None:
-                return _known_targets(data.active_targets, labels, known)
-            if labels is not None:
-                return [_target(t, labels) for t in _decode_list(data.active_targets, _RAW_TARGETS)]
-            return [_target(t) for t in _decode_list(data.active_targets, _TARGETS)]
+            return _known_targets(
+                data.active_targets,
+                labels if labels is not None else LabelSets(),
+                known if known is not None else ByText(),
+            )
         except msgspec.DecodeError as e:
             raise BadJSON(url, f"unexpected targets reply ({_one_line(str(e), 120)})") from None
         except ValueError as e:
@@ -350,11 +350,6 @@ class _QueryData(msgspec.Struct):
 
 
 class _Element(msgspec.Struct, array_like=False):
-    metric: dict[str, str]
-    value: tuple[float, str]
-
-
-class _RawElement(msgspec.Struct, array_like=False):
     metric: msgspec.Raw  # made a dict by LabelSets (one dict per distinct label set across refreshes)
     value: tuple[float, str]
 
@@ -365,17 +360,7 @@ class _Series(msgspec.Struct):
 
 
 class _ActiveTarget(msgspec.Struct, rename="camel"):
-    labels: dict[str, str]
-    scrape_pool: str = ""
-    scrape_url: str = ""
-    last_error: str = ""
-    last_scrape: str = ""
-    last_scrape_duration: float | None = None
-    health: str = "unknown"
-
-
-class _RawActiveTarget(msgspec.Struct, rename="camel"):
-    labels: msgspec.Raw  # as _RawElement.metric
+    labels: msgspec.Raw  # as _Element.metric
     scrape_pool: str = ""
     scrape_url: str = ""
     last_error: str = ""
@@ -391,8 +376,6 @@ class _TargetsData(msgspec.Struct, rename="camel"):
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
 _TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
-_RAW_ELEMENTS = msgspec.json.Decoder(list[_RawElement])
-_RAW_TARGETS = msgspec.json.Decoder(list[_RawActiveTarget])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _SERIES = msgspec.json.Decoder(list[_Series])
 # A decoder call holds the interpreter lock from start to end: one call over 50,000 targets (tens of MB) kept
@@ -426,7 +409,7 @@ def _known_targets(raw: msgspec.Raw, labels: LabelSets, known: ByText[Target]) -
     missing = [i for i, t in enumerate(out) if t is None]
     for at in range(0, len(missing), _BATCH):
         chunk = missing[at : at + _BATCH]
-        decoded = _RAW_TARGETS.decode(b"[" + b",".join([keys[i] for i in chunk]) + b"]")
+        decoded = _TARGETS.decode(b"[" + b",".join([keys[i] for i in chunk]) + b"]")
         for i, t in zip(chunk, decoded, strict=True):
             out[i] = target = _target(t, labels)
             known.put(keys[i], target)
@@ -477,21 +460,13 @@ def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSet
     try:
         if kind == "vector":
             out = []
-            if labels is not None:
-                get = labels.get
-                for e in _decode_list(data.result, _RAW_ELEMENTS):
-                    try:
-                        value = _float(e.value[1])
-                    except ValueError:  # NaN / stale: nothing to say about this series
-                        continue
-                    out.append(Sample(get(e.metric), value, source))
-                return out
-            for r in _decode_list(data.result, _ELEMENTS):
+            of = (labels if labels is not None else LabelSets()).of
+            for e in _decode_list(data.result, _ELEMENTS):
                 try:
-                    value = _float(r.value[1])
+                    value = _float(e.value[1])
                 except ValueError:  # NaN / stale: nothing to say about this series
                     continue
-                out.append(Sample(r.metric, value, source))
+                out.append(Sample(of(e.metric), value, source))
             return out
         if kind == "scalar":
             _, v = msgspec.json.decode(data.result, type=tuple[float, str])
@@ -507,9 +482,8 @@ def _rfc3339(s: str | None) -> float | None:
     return datetime.fromisoformat(s).timestamp()  # Python 3.11 takes "Z" and nanoseconds
 
 
-def _target(t: _ActiveTarget | _RawActiveTarget, label_sets: LabelSets | None = None) -> Target:
-    labels = label_sets.get(t.labels) if isinstance(t, _RawActiveTarget) and label_sets is not None else t.labels
-    assert isinstance(labels, dict)
+def _target(t: _ActiveTarget, label_sets: LabelSets) -> Target:
+    labels = label_sets.of(t.labels)
     last_scrape = _rfc3339(t.last_scrape)
     return Target(
         instance=labels.get("instance", ""),
