@@ -304,20 +304,22 @@ _STRINGS: dict[str, str] = {}
 _STRINGS_MAX = 1 << 20
 
 
-def intern_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """`labels` in their own order, each key and value the one shared copy of its text."""
+def _interned(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A dict of these pairs, each key and value the one shared copy of its text."""
     if len(_STRINGS) > _STRINGS_MAX:
         _STRINGS.clear()
     one = _STRINGS.setdefault
-    return {one(k, k): one(v, v) for k, v in labels.items()}
+    return {one(k, k): one(v, v) for k, v in items}
+
+
+def intern_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """`labels` in their own order, each key and value the one shared copy of its text."""
+    return _interned(labels.items())
 
 
 def _shared(labels: Mapping[str, str]) -> dict[str, str]:
     """`labels` sorted by key, each key and value the one shared copy of its text."""
-    if len(_STRINGS) > _STRINGS_MAX:
-        _STRINGS.clear()
-    one = _STRINGS.setdefault
-    return {one(k, k): one(v, v) for k, v in sorted(labels.items())}
+    return _interned(sorted(labels.items()))
 
 
 class _Acc:
@@ -562,12 +564,8 @@ def state_of(
         last = _latest(current_ts, history_ts)
         assert last is not None
         return (HostState.STALE if now - last > policy.stale_after else HostState.UP), Mode.PUSH, last
-    return HostState.GONE, gone_mode(inst), history_ts
-
-
-def gone_mode(inst: str) -> Mode:
-    """A gone host's best-guess mode: `pull` when its instance looks like a scrape address (host:port)."""
-    return Mode.PULL if _ADDRESS_PORT.fullmatch(inst) else Mode.PUSH
+    mode = Mode.PULL if _ADDRESS_PORT.fullmatch(inst) else Mode.PUSH
+    return HostState.GONE, mode, history_ts
 
 
 def _latest(a: float | None, b: float | None) -> float | None:

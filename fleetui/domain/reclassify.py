@@ -15,6 +15,7 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fleetui.domain.classify import (
@@ -29,17 +30,16 @@ from fleetui.domain.classify import (
     _ordered,
     _shared,
     duplicate_problem,
-    gone_mode,
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import HostState, HostStatus, Problem
 
 
 class _Static:
     """What an instance's labels give, kept while its signature stays the same."""
 
-    __slots__ = ("current_nodenames", "gone_mode", "labels", "nodename", "problems", "sig")
+    __slots__ = ("current_nodenames", "labels", "nodename", "problems", "sig")
 
     def __init__(
         self,
@@ -54,7 +54,6 @@ class _Static:
         self.problems = problems
         self.current_nodenames = current_nodenames
         self.nodename = nodename
-        self.gone_mode: Mode | None = None  # worked out the first time the host is gone
 
 
 def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
@@ -93,6 +92,20 @@ def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
     return _Static(sig, labels, tuple(problems), frozenset(current_nodenames), min(names) if names else None)
 
 
+def _by_instance(samples: Sequence[Sample], *, positive: bool = False) -> dict[str, list[Sample]]:
+    """Samples grouped by instance, in classify's order (`up` branch first); `positive`: only values > 0."""
+    out: dict[str, list[Sample]] = {}
+    for s in _ordered(samples):
+        inst = s.labels.get("instance")
+        if inst and (not positive or s.value > 0):
+            got = out.get(inst)
+            if got is None:
+                out[inst] = [s]
+            else:
+                got.append(s)
+    return out
+
+
 def _newest(samples: list[Sample]) -> float:
     """The largest value of a non-empty list of samples (most hosts have one or two)."""
     ts = samples[0].value
@@ -114,7 +127,7 @@ class Classifier:
         # the last refresh's history (the very list), grouped, and the instances that were gone in it
         self._history: object = None
         self._by_history: dict[str, list[Sample]] = {}
-        self._gone: dict[str, list[Sample] | None] = {}  # instances gone last refresh: their history then
+        self._gone: dict[str, list[Sample]] = {}  # instances gone last refresh: their history then
         self._macos: frozenset[str] = frozenset()
 
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
@@ -129,34 +142,18 @@ class Classifier:
                 by_target[t.instance] = [t]
             else:
                 found.append(t)
-        by_current: dict[str, list[Sample]] = {}
-        for s in _ordered(inputs.current):
-            inst = s.labels.get("instance")
-            if inst:
-                got = by_current.get(inst)
-                if got is None:
-                    by_current[inst] = [s]
-                else:
-                    got.append(s)
+        by_current = _by_instance(inputs.current)
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         same_history = inputs.history is self._history
         if same_history:
             by_history = self._by_history
         else:
-            by_history = {}
-            for s in _ordered(inputs.history):
-                inst = s.labels.get("instance")
-                if inst and s.value > 0:  # a seed-style `time() * up` rule writes 0 while down
-                    got = by_history.get(inst)
-                    if got is None:
-                        by_history[inst] = [s]
-                    else:
-                        got.append(s)
+            by_history = _by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
         was_gone = self._gone
         old_macos, self._macos = self._macos, inputs.macos
-        gone: dict[str, list[Sample] | None] = {}
+        gone: dict[str, list[Sample]] = {}
         instances = dict.fromkeys(by_target)
         instances.update(dict.fromkeys(by_current))
         instances.update(dict.fromkeys(by_history))
@@ -176,13 +173,15 @@ class Classifier:
             current = by_current.get(inst)
             history = by_history.get(inst)
             if not targets and current is None:
-                # gone, as last refresh, with the same history samples (the book keeps them the same objects)
-                # and the same macOS flag: nothing in its row can have changed (it has a last-seen time, so
+                # gone (so it has history: every instance here has targets, current samples or history),
+                # as last refresh, with the same history samples (the book keeps them the same objects) and
+                # the same macOS flag: nothing in its row can have changed (it has a last-seen time, so
                 # whether a look-up is pending does not show)
+                assert history is not None
                 gone[inst] = history
-                before = was_gone.get(inst, False)
+                before = was_gone.get(inst)
                 if (
-                    before is not False
+                    before is not None
                     and (before is history or before == history)
                     and (inst in macos) == (inst in old_macos)
                 ):
@@ -198,23 +197,17 @@ class Classifier:
             # fleetui.adapters.labelsets: compared by identity first), and how many are targets
             sig: tuple[Any, ...]
             if targets:
-                if len(targets) == 1:
-                    if current is None:
-                        sig = (1, targets[0].labels)
-                    elif len(current) == 2:
-                        sig = (1, targets[0].labels, current[0].labels, current[1].labels)
-                    else:
-                        sig = (1, targets[0].labels, *[s.labels for s in current])
+                if len(targets) == 1 and current is not None and len(current) == 2:  # a pull host: up, uname
+                    sig = (1, targets[0].labels, current[0].labels, current[1].labels)
                 else:
                     sig = (len(targets), *[t.labels for t in targets], *[s.labels for s in current or ()])
-            elif current_ts is not None:
-                assert current is not None
+            elif current is not None:
+                assert current_ts is not None
                 oldest = current_ts - history_after
                 sig = (0, *[s.labels for s in current if s.value >= oldest])
-            elif history is not None:
-                sig = (-1, *[s.labels for s in history])
             else:
-                sig = (-1,)
+                assert history is not None
+                sig = (-1, *[s.labels for s in history])
             st = old_statics.get(inst)
             if st is None or st.sig != sig:
                 st = _static(inst, sig, policy)
@@ -287,12 +280,7 @@ class Classifier:
         superseded: bool = False,
     ) -> HostStatus:
         """One host's row; the previous refresh's very object when nothing in it changed."""
-        if targets or current_ts is not None:
-            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
-        else:  # gone (as state_of says), without matching the instance against an address every refresh
-            if st.gone_mode is None:
-                st.gone_mode = gone_mode(inst)
-            state, mode, last_seen = HostState.GONE, st.gone_mode, history_ts
+        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
         if superseded:
             state = HostState.STALE  # renamed: the machine pushes under its new name now
         problems = st.problems
