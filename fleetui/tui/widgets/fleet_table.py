@@ -204,14 +204,12 @@ class FleetTable(ScrollView, can_focus=True):
                 moved.append(h)
         resort = len(moved) + len(removed) > _INCREMENTAL
         if in_place:
-            if resort:  # the view is rebuilt from the hosts below: no need to find the rows in it
-                for h in in_place:
-                    hosts[h.instance] = h
-            else:
+            for h in in_place:
+                hosts[h.instance] = h
+            if not resort:  # (a re-sort rebuilds the view from the hosts below: no rows to find in it)
                 pos = self._positions()
                 view = self._view
                 for h in in_place:
-                    hosts[h.instance] = h
                     i = pos.get(h.instance)
                     if i is not None:
                         view[i] = h
