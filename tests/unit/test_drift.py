@@ -3,6 +3,8 @@ most common version, config applied/changed/unknown. (Pure functions: the lab te
 
 from __future__ import annotations
 
+import random
+
 from fleetui.adapters.oplog import OpRecord
 from fleetui.domain.drift import (
     Recorded,
@@ -99,3 +101,28 @@ def test_a_host_is_found_by_its_scrape_urls_host_whatever_the_url_looks_like() -
         assert found.drift is not None and found.drift.version == "1.10.2", (instance, url)
         (other,) = with_drift(FleetSnapshot((h,), 0.0), {"elsewhere": Running("1.10.2", A)}, {}).hosts
         assert other.drift is None, (instance, url)
+
+
+def test_a_scrape_urls_host_is_what_urlsplit_says_for_any_text() -> None:
+    """The host read from a scrape URL (a regular expression for plain URLs, urlsplit for the others) equals
+    urlsplit's hostname for 20,000 random URL-like texts (None where urlsplit refuses the text)."""
+    from urllib.parse import urlsplit
+
+    from fleetui.domain.drift import _PLAIN_URL, _url_host
+
+    rng = random.Random(7)
+    hosts = ["web-01", "Web.Example", "10.0.0.1", ":9100", "[::1]", "[fe80::1", "u@", ":", "9100", "%41", "..", "-",
+             "_", "ü", " ", "\t", "\n", "", "/"]  # fmt: skip
+    tails = ["", "/metrics", "?a=b", "#f", " x", "\n", "/p\tq"]
+    plain = 0
+    for _ in range(20_000):
+        scheme = rng.choice(["http", "HTTPS", "h2+x", "1http", " http", ""])
+        netloc = "".join(rng.choice(hosts) for _ in range(rng.randint(0, 3)))
+        url = scheme + rng.choice(["://", "://", ":/", "//"]) + netloc + rng.choice(tails)
+        plain += bool(_PLAIN_URL.match(url))
+        try:
+            expected = urlsplit(url).hostname
+        except ValueError:
+            expected = None
+        assert _url_host.__wrapped__(url) == expected, url
+    assert plain > 500  # both ways of reading a URL were checked
