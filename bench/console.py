@@ -10,7 +10,8 @@ namespace such as `/work/iso NAME`), and the real FleetApp with the real Prometh
 FleetSnapshots handed in through FixedSource, each refresh changing 100 hosts (the UI's own cost alone).
 
 Each configuration runs in a fresh process (so peak RSS is its own) and prints:
-- first paint: from creating the app to the table with rows painted;
+- first paint: from creating the app to the first frame composed with the table's rows (as the app hands it
+  to the terminal);
 - key latency (a key entering the app as a terminal's would, to the frame with the moved cursor), with a key
   every 50 ms for `--seconds`, for keys sent while a refresh was being read or applied, and for the others:
   median, p95, max;
@@ -166,19 +167,31 @@ async def run_console(
     FleetScreen.apply_snapshot = apply_snapshot  # type: ignore[method-assign]
     t0 = time.perf_counter()
     app = FleetApp(settings, timed, clock=clock)
+    # the first frame composed with the fleet's rows, as the app hands it to the terminal (headless here, so
+    # not written; Textual has composed it by then)
+    painted: list[float] = []
+    original_display = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        original_display(screen, renderable)
+        if not painted and renderable is not None and not app._batch_count:
+            fleet = fleet_screen(app)
+            if fleet is not None and screen is fleet and expected(len(fleet.table.view)):
+                painted.append(time.perf_counter())
+
+    app._display = display  # type: ignore[method-assign]
     out: dict[str, Any] = {}
     async with app.run_test(size=(160, 50)) as pilot:
-        while True:
-            screen = fleet_screen(app)
-            if screen is not None and expected(len(screen.table.view)):
-                break
+        while not painted:
             if timed.errors:
                 raise SystemExit(f"first refresh failed: {timed.errors[0]}")
             if time.perf_counter() - t0 > 120:
                 raise SystemExit("no fleet on screen after 120 s")
             await asyncio.sleep(0.005)
-        await pilot.pause()  # the frame with the rows is composed and written
-        out["first_paint_ms"] = (time.perf_counter() - t0) * 1000
+        out["first_paint_ms"] = (painted[0] - t0) * 1000
+        screen = fleet_screen(app)
+        assert screen is not None
+        await pilot.pause()
         out["rows"] = len(screen.table.view)
         during, idle = [], []
         end = time.perf_counter() + seconds

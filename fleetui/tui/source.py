@@ -155,14 +155,19 @@ class PrometheusSource:
 
     async def _refresh(self) -> FleetSnapshot:
         from fleetui.adapters.fleet_extras import enrich
+        from fleetui.adapters.prometheus import gc_paused
 
         reader = self._open()
-        snap = await reader.refresh()
-        # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still off
-        # the UI's thread, from the snapshot handed out last time
-        snap = (await enrich(self.settings, snap, client=self._client)).with_diff(self._last)
-        self._last = snap
-        _warm_sort_keys(snap)
+        # the whole refresh without the cyclic collector (see gc_paused), enrichment too: before the heap is
+        # settled below, each of its passes over a 50,000-host first refresh walked every object just made
+        # (with_drift took 204 ms there against 70 ms on its own)
+        with gc_paused():
+            snap = await reader.refresh()
+            # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still
+            # off the UI's thread, from the snapshot handed out last time
+            snap = (await enrich(self.settings, snap, client=self._client)).with_diff(self._last)
+            self._last = snap
+            _warm_sort_keys(snap)
         self._settle_heap()
         if reader.book.busy and (self._history is None or self._history.done()):
             self._history = asyncio.get_running_loop().create_task(self._background(reader))

@@ -4,6 +4,8 @@ The rows are domain values generated here (the table's own logic; no Prometheus 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.app import App, ComposeResult
 
@@ -43,3 +45,23 @@ async def test_many_new_rows_are_measured_over_several_turns(monkeypatch: pytest
         assert table._natural["hostname"] == 30
         table.toggle_mark("h-0007")  # marks work on the applied table
         assert table.marked == {"h-0007"} and [h.instance for h in table.marked_hosts] == ["h-0007"]
+
+
+async def test_other_work_runs_between_the_measuring_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a first load's rows are measured, the loop runs other tasks (keys, the frame with the rows)
+    between steps: another task sees the measuring part done, not only before and after all of it."""
+    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)
+    app = _TableApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(FleetTable)
+        table.load([_host(i) for i in range(1000)])
+        waiting = len(table._unmeasured)
+        seen = []
+        for _ in range(2000):
+            seen.append(len(table._unmeasured))
+            if not seen[-1]:
+                break
+            await asyncio.sleep(0.001)
+        assert any(0 < n < waiting for n in seen), seen
+        await pilot.pause()
+        assert not table._unmeasured
