@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from fleetui.domain.fleet import HostState, HostStatus, Mode
 from fleetui.tui.columns import fleet_columns
@@ -20,6 +21,15 @@ NOW = 1_700_000_000.0
 class _TableApp(App[None]):
     def compose(self) -> ComposeResult:
         yield FleetTable(fleet_columns(("environment", "maintainers")), lambda: NOW)
+
+
+async def _measured(pilot: Pilot[None], table: FleetTable) -> None:
+    """Until the table has measured every row (a step after each frame; bounded, so a stall fails)."""
+    for _ in range(500):
+        if not table._unmeasured:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"{len(table._unmeasured)} rows still not measured after 5 s")
 
 
 def _host(i: int, hostname: str = "") -> HostStatus:
@@ -35,13 +45,13 @@ async def test_many_new_rows_are_measured_over_several_turns(monkeypatch: pytest
         table.load([_host(i) for i in range(300)] + [_host(300, "a-rather-long-hostname-01")])
         narrow = table._natural["hostname"]
         assert table._unmeasured and narrow < len("a-rather-long-hostname-01")  # the tail waits for later turns
-        await pilot.pause()
+        await _measured(pilot, table)
         assert not table._unmeasured and table._natural["hostname"] == len("a-rather-long-hostname-01")
         # a refresh adding many rows: rows first, widths within the next turns; the cursor stays on its host
         table.move_cursor_to("h-0007")
         table.apply([_host(i, "x" * 12) for i in range(400, 700)] + [_host(700, "b" * 30)], [])
         assert len(table.view) == 602 and table.cursor_host is not None and table.cursor_host.instance == "h-0007"
-        await pilot.pause()
+        await _measured(pilot, table)
         assert table._natural["hostname"] == 30
         table.toggle_mark("h-0007")  # marks work on the applied table
         assert table.marked == {"h-0007"} and [h.instance for h in table.marked_hosts] == ["h-0007"]
@@ -63,5 +73,4 @@ async def test_other_work_runs_between_the_measuring_steps(monkeypatch: pytest.M
                 break
             await asyncio.sleep(0.001)
         assert any(0 < n < waiting for n in seen), seen
-        await pilot.pause()
-        assert not table._unmeasured
+        await _measured(pilot, table)
