@@ -156,10 +156,11 @@ def _find(keys: list[str], table: Mapping[str, Any]) -> Any:
 
 def with_drift(snap: FleetSnapshot, running: Mapping[str, Running], recorded: Mapping[str, Recorded]) -> FleetSnapshot:
     """The snapshot with each host's Drift (None for a host nothing is known about)."""
+    if not (running or recorded):  # nothing to look up (a fleet without Alloy): every host's drift is None
+        return replace(snap, hosts=tuple(_with_host_drift(h, None) for h in snap.hosts))
     found: list[tuple[HostStatus, Drift | None]] = []
-    known = bool(running or recorded)  # nothing to look up: every host's drift is None (a fleet without Alloy)
     for h in snap.hosts:
-        keys = _keys(h) if known else []
+        keys = _keys(h)
         run: Running | None = _find(keys, running)
         rec: Recorded | None = _find(keys, recorded)
         if run is None and rec is None:
