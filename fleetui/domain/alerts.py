@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 if TYPE_CHECKING:
     from fleetui.domain.fleet import FleetSnapshot, HostStatus
 
@@ -112,7 +114,7 @@ def _with_host_alerts(h: HostStatus, alerts: tuple[Alert, ...]) -> HostStatus:
     """The host with these alerts: itself when it has them already (a host without alerts stays the same
     object, so a 50,000-host refresh rebuilds only the rows that have alerts, and the diff sees the rest as
     unchanged at once)."""
-    return h if h.alerts == alerts else replace(h, alerts=alerts)
+    return h if h.alerts == alerts else msgspec.structs.replace(h, alerts=alerts)
 
 
 def alert_counts(alerts: Iterable[Alert]) -> dict[str, int]:

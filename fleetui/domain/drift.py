@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 if TYPE_CHECKING:
     from fleetui.domain.fleet import FleetSnapshot, HostStatus
 
@@ -183,7 +185,7 @@ def with_drift(snap: FleetSnapshot, running: Mapping[str, Running], recorded: Ma
 def _with_host_drift(h: HostStatus, drift: Drift | None) -> HostStatus:
     """The host with this drift: itself when it has it already (most hosts, refresh after refresh: the diff
     then sees them unchanged at once, and a 50,000-host fleet is not copied on every refresh)."""
-    return h if h.drift == drift else replace(h, drift=drift)
+    return h if h.drift == drift else msgspec.structs.replace(h, drift=drift)
 
 
 def versions_in_use(hosts: Sequence[HostStatus]) -> list[tuple[str, int]]:

@@ -17,6 +17,8 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from fleetui.domain.age import format_age
 
 # what a row says while its last-seen time is being looked up in Prometheus' history
@@ -58,9 +60,13 @@ class Problem:
         return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
-@dataclass(frozen=True, slots=True)
-class HostStatus:
+class HostStatus(msgspec.Struct, frozen=True, gc=False):
     """One row of the fleet: everything the console shows about one `instance` label value.
+
+    A msgspec Struct and not a dataclass because a refresh builds one for every host whose row changed (on a
+    50,000-host fleet that is most of them, every refresh): 0.09 µs each against 1.55 µs for a frozen
+    dataclass (timeit). Copy one with `msgspec.structs.replace`. Not tracked by the cyclic collector: nothing
+    it holds refers back to it.
 
     `labels` are the host's identifying labels (target labels for pull hosts, series labels for push hosts),
     without `__name__` and without node_uname_info's own labels; `nodename` comes from node_uname_info.
@@ -73,7 +79,7 @@ class HostStatus:
     state: HostState
     mode: Mode
     last_seen: float | None  # unix seconds of the newest sample, None if never seen
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = msgspec.field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
     nodename: str | None = None
     scrape_url: str | None = None

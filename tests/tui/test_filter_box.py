@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 from console import assert_nothing_raw, screen_lines
 from fleet_fixture import fleet, make_app
 from textual import events
@@ -170,7 +171,10 @@ async def test_the_suggested_label_name_is_shown_as_plain_text() -> None:
     because the lab's Prometheus runs with the classic name rules and cannot store such a name."""
     hostile_name = "env[/x]\x1b"  # shorter than `environment`: the one suggested
     base = fleet()
-    hosts = (dataclasses.replace(base.hosts[0], labels={**base.hosts[0].labels, hostile_name: "x"}), *base.hosts[1:])
+    hosts = (
+        msgspec.structs.replace(base.hosts[0], labels={**base.hosts[0].labels, hostile_name: "x"}),
+        *base.hosts[1:],
+    )
     app = make_app(FixedSource(dataclasses.replace(base, hosts=hosts)))
     async with app.run_test(size=(120, 40)) as pilot:
         await _screen(app)

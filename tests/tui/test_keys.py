@@ -7,9 +7,9 @@ stopped and restarted Prometheus is in test_lab_refresh.py.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 
+import msgspec
 import yaml
 from console import palette_prompts, screen_lines
 from fleet_fixture import NOW, UNREACHABLE, FixedThenPrometheus, fleet, make_app, settings
@@ -175,7 +175,7 @@ async def test_refresh_applies_the_diff_keeping_cursor_and_scroll() -> None:
         chosen, top = table.cursor_host, table.scroll_offset.y
         assert chosen is not None and top > 0
         hosts = list(source.current.hosts)
-        hosts[0] = dataclasses.replace(hosts[0], state=HostState.UP, problems=())  # 10.0.0.2 recovers
+        hosts[0] = msgspec.structs.replace(hosts[0], state=HostState.UP, problems=())  # 10.0.0.2 recovers
         hosts.pop()  # one host vanishes
         source.current = FleetSnapshot(tuple(hosts), NOW)
         await pilot.press("r")

@@ -8,9 +8,9 @@ generated here (the table's own logic; no Prometheus involved).
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
+import msgspec
 import pytest
 from textual.app import App, ComposeResult
 
@@ -42,12 +42,12 @@ def _fleet(rng: random.Random, n: int) -> list[HostStatus]:
 
 
 def _next(rng: random.Random, hosts: list[HostStatus], content: int, gone: int, new: int) -> list[HostStatus]:
-    out = [dataclasses.replace(h, last_seen=(h.last_seen or NOW) + rng.randrange(1, 30)) for h in hosts]
+    out = [msgspec.structs.replace(h, last_seen=(h.last_seen or NOW) + rng.randrange(1, 30)) for h in hosts]
     for i in rng.sample(range(len(out)), content):
-        out[i] = dataclasses.replace(out[i], state=rng.choice(STATES), labels={**out[i].labels, "environment": "x"})
+        out[i] = msgspec.structs.replace(out[i], state=rng.choice(STATES), labels={**out[i].labels, "environment": "x"})
     for i in sorted(rng.sample(range(len(out)), gone), reverse=True):
         del out[i]
-    out += [dataclasses.replace(h, instance=f"new-{rng.random()}") for h in _fleet(rng, new)]
+    out += [msgspec.structs.replace(h, instance=f"new-{rng.random()}") for h in _fleet(rng, new)]
     return sorted(out, key=lambda h: h.instance)
 
 
