@@ -15,6 +15,7 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -163,15 +164,20 @@ class Classifier:
         rows: dict[str, HostStatus] = {}
         history_after = policy.history_after
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
-        by_nodename: dict[str, list[str]] = {}  # current nodename -> instances reporting it
-        newest: dict[str, float] = {}  # current nodename -> the newest current sample of any of them
+        # current nodename -> the first instance reporting it; the names a second instance reports too. Most
+        # nodenames belong to one instance: they cost one setdefault, and only the shared ones are gathered
+        # (with the newest sample of each instance) after the loop
+        first_by_nodename: dict[str, str] = {}
+        shared_names: set[str] = set()
         reused = 0
         row = self._row
         no_targets: list[Target] = []
+        target_of, current_of, history_of = by_target.get, by_current.get, by_history.get
+        static_of, owner_of = old_statics.get, first_by_nodename.setdefault
         for inst in instances:
-            targets = by_target.get(inst, no_targets)
-            current = by_current.get(inst)
-            history = by_history.get(inst)
+            targets = target_of(inst, no_targets)
+            current = current_of(inst)
+            history = history_of(inst)
             if not targets and current is None:
                 # gone (so it has history: every instance here has targets, current samples or history),
                 # as last refresh, with the same history samples (the book keeps them the same objects) and
@@ -189,8 +195,14 @@ class Classifier:
                     rows[inst] = old_rows[inst]
                     reused += 1
                     continue
-            current_ts = _newest(current) if current else None
-            history_ts = _newest(history) if history else None
+            # newest times; most hosts have one or two samples of each
+            if current is None:
+                current_ts = None
+            elif len(current) == 1:
+                current_ts = current[0].value
+            else:
+                current_ts = _newest(current)
+            history_ts = None if history is None else history[0].value if len(history) == 1 else _newest(history)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
@@ -203,12 +215,15 @@ class Classifier:
                     sig = (len(targets), *[t.labels for t in targets], *[s.labels for s in current or ()])
             elif current is not None:
                 assert current_ts is not None
-                oldest = current_ts - history_after
-                sig = (0, *[s.labels for s in current if s.value >= oldest])
+                if len(current) == 1:  # a push host: its one series is its newest
+                    sig = (0, current[0].labels)
+                else:
+                    oldest = current_ts - history_after
+                    sig = (0, *[s.labels for s in current if s.value >= oldest])
             else:
                 assert history is not None
                 sig = (-1, *[s.labels for s in history])
-            st = old_statics.get(inst)
+            st = static_of(inst)
             if st is None or st.sig != sig:
                 st = _static(inst, sig, policy)
             else:
@@ -216,14 +231,8 @@ class Classifier:
             statics[inst] = st
             if current_ts is not None and st.current_nodenames:
                 for n in st.current_nodenames:
-                    insts = by_nodename.get(n)
-                    if insts is None:
-                        by_nodename[n] = [inst]
-                        newest[n] = current_ts
-                    else:
-                        insts.append(inst)
-                        if current_ts > newest[n]:
-                            newest[n] = current_ts
+                    if owner_of(n, inst) != inst:
+                        shared_names.add(n)
             rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
         self._statics = statics
         self._gone = gone
@@ -232,14 +241,31 @@ class Classifier:
         # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
         # instance reports with samples newer by more than history_after is superseded (renamed: stale), and
         # the others sharing a nodename are duplicates. Their rows are made again with that.
-        shared_by = {n: insts for n, insts in by_nodename.items() if len(insts) > 1}
-        if shared_by:
+        if shared_names:
+            shared_by: dict[str, list[str]] = {n: [] for n in shared_names}
+            newest: dict[str, float] = {}  # shared nodename -> the newest current sample of any of its instances
+            for inst, st in statics.items():
+                if st.current_nodenames.isdisjoint(shared_names):
+                    continue
+                current = by_current.get(inst)
+                if not current:
+                    continue
+                ts = _newest(current)
+                for n in st.current_nodenames:
+                    if n in shared_names:
+                        shared_by[n].append(inst)
+                        if ts > newest.get(n, -math.inf):
+                            newest[n] = ts
             candidates = {i for insts in shared_by.values() for i in insts}
             superseded: set[str] = set()
             for inst in candidates:
+                names = statics[inst].current_nodenames
                 ts = _newest(by_current[inst])
-                if inst not in by_target and all(
-                    newest[n] > ts + history_after for n in statics[inst].current_nodenames
+                # a name only it reports is its own newest: then it is not superseded
+                if (
+                    inst not in by_target
+                    and names <= shared_names
+                    and all(newest[n] > ts + history_after for n in names)
                 ):
                     superseded.add(inst)
             live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
