@@ -14,7 +14,10 @@ spread over the day. Then, alternating in one run:
   one every `refresh_interval` (15 s by default, so what it reuses from the previous refresh is what the
   console reuses: pull targets scraped every minute, push hosts every 15 s);
 - raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
-  client that only reads the bytes.
+  client that only reads the bytes. The pair's order alternates (the second finds Prometheus busy with
+  what the first left, its garbage collection above all; raw first replays the previous refresh's
+  requests), and each refresh starts up to a fifth of the interval early or late, so the lab's pushes,
+  which arrive every 15 s, do not keep falling on the same side of every pair.
 
 It prints both, their ratio per run (median and spread), how many requests and timeouts at the default
 prometheus.timeout, and the background history work a first start needs (bounded steps: count, slowest,
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import json
 import math
+import random
 import shutil
 import statistics
 import sys
@@ -122,25 +126,39 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         seen = {h.instance: h.last_seen for h in snap.hosts}
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
+        previous: list[httpx.Request] = []
+        jitter = random.Random(runs)
         for run in range(runs):
-            if run:  # as the console does: one refresh every refresh_interval (0: back to back)
-                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t0)))
+            if run:  # as the console does: one refresh every refresh_interval (0: back to back), give or take
+                # a random few seconds, so the lab's own periodic work (its push hosts' samples arrive every
+                # 15 s, Prometheus collects its garbage) does not always fall on the same side of the pair
+                wait = interval + (jitter.uniform(-0.2, 0.2) * interval if interval else 0.0)
+                await asyncio.sleep(max(0.0, wait - (time.perf_counter() - t0)))
+            # the pair's order alternates: the one that runs second finds Prometheus cleaning up after the
+            # first. Raw first replays the previous refresh's requests (the same queries, the time before)
+            raw_first = run % 2 == 1 and bool(previous)
+            if raw_first:
+                theirs.append(await replay(raw, previous))
             recorded.clear()
             t0 = time.perf_counter()
             try:
                 snap = await reader.refresh()
             except Timeout:
                 timeouts += 1
+                if raw_first:
+                    theirs.pop()
                 continue
             mine.append(time.perf_counter() - t0)
-            requests = list(recorded)
-            theirs.append(await replay(raw, requests))
+            requests = previous = list(recorded)
+            if not raw_first:
+                theirs.append(await replay(raw, requests))
         ratios = [m / r for m, r in zip(mine, theirs, strict=True)]
         print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each, one every {interval:g} s")
         print(f"  refresh, raw replay of the same requests: {spread(theirs)}")
         print(
             f"  ratio fleetui/raw: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, "
-            f"max {max(ratios):.2f}) over {len(ratios)} runs; timeouts at the default "
+            f"max {max(ratios):.2f}) over {len(ratios)} runs, of the medians "
+            f"{statistics.median(mine) / statistics.median(theirs):.2f}; timeouts at the default "
             f"{s['prometheus.timeout']:g} s: {timeouts}"
         )
 
@@ -182,8 +200,8 @@ def main() -> int:
         info = json.loads(Path(args.server).read_text())
         fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
         print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
-        with tempfile.TemporaryDirectory() as tmp:
-            s = settings_for(info["url"], Path(tmp))
+        with tempfile.TemporaryDirectory() as scratch:
+            s = settings_for(info["url"], Path(scratch))
             interval = s["refresh_interval"] if args.interval is None else args.interval
             asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
         return 0
