@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import resource
 import statistics
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from textual import events
 
 from fleetui.config import Settings, load
@@ -85,7 +85,7 @@ class ChangingSource(FixedSource):
             i = (k * step + self.calls) % len(hosts)
             h = hosts[i]
             state = STATES[(STATES.index(h.state) + 3) % len(STATES)]
-            hosts[i] = dataclasses.replace(h, state=state, last_seen=(h.last_seen or NOW) + 15)
+            hosts[i] = msgspec.structs.replace(h, state=state, last_seen=(h.last_seen or NOW) + 15)
         self.current = FleetSnapshot(tuple(hosts), snap.taken_at + 15).with_diff(snap)
         return snap
 
