@@ -15,7 +15,6 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,11 +163,10 @@ class Classifier:
         rows: dict[str, HostStatus] = {}
         history_after = policy.history_after
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
-        # current nodename -> the first instance reporting it; the names a second instance reports too. Most
-        # nodenames belong to one instance: they cost one setdefault, and only the shared ones are gathered
-        # (with the newest sample of each instance) after the loop
+        # current nodename -> the first instance reporting it, and (nodename, instance) for each other one:
+        # most nodenames belong to one instance, so they cost one setdefault
         first_by_nodename: dict[str, str] = {}
-        shared_names: set[str] = set()
+        others: list[tuple[str, str]] = []
         reused = 0
         row = self._row
         no_targets: list[Target] = []
@@ -232,7 +230,7 @@ class Classifier:
             if current_ts is not None and st.current_nodenames:
                 for n in st.current_nodenames:
                     if owner_of(n, inst) != inst:
-                        shared_names.add(n)
+                        others.append((n, inst))
             rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
         self._statics = statics
         self._gone = gone
@@ -241,21 +239,16 @@ class Classifier:
         # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
         # instance reports with samples newer by more than history_after is superseded (renamed: stale), and
         # the others sharing a nodename are duplicates. Their rows are made again with that.
-        if shared_names:
-            shared_by: dict[str, list[str]] = {n: [] for n in shared_names}
-            newest: dict[str, float] = {}  # shared nodename -> the newest current sample of any of its instances
-            for inst, st in statics.items():
-                if st.current_nodenames.isdisjoint(shared_names):
-                    continue
-                current = by_current.get(inst)
-                if not current:
-                    continue
-                ts = _newest(current)
-                for n in st.current_nodenames:
-                    if n in shared_names:
-                        shared_by[n].append(inst)
-                        if ts > newest.get(n, -math.inf):
-                            newest[n] = ts
+        if others:
+            shared_by: dict[str, list[str]] = {}  # shared nodename -> its instances (in the order seen)
+            for n, inst in others:
+                insts = shared_by.get(n)
+                if insts is None:
+                    shared_by[n] = [first_by_nodename[n], inst]
+                else:
+                    insts.append(inst)
+            # shared nodename -> the newest current sample of any of its instances
+            newest = {n: max(_newest(by_current[i]) for i in insts) for n, insts in shared_by.items()}
             candidates = {i for insts in shared_by.values() for i in insts}
             superseded: set[str] = set()
             for inst in candidates:
@@ -264,7 +257,7 @@ class Classifier:
                 # a name only it reports is its own newest: then it is not superseded
                 if (
                     inst not in by_target
-                    and names <= shared_names
+                    and names <= shared_by.keys()
                     and all(newest[n] > ts + history_after for n in names)
                 ):
                     superseded.add(inst)

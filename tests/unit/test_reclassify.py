@@ -99,6 +99,8 @@ def _fleet_inputs(rng: random.Random, step: int, hosts: dict[str, dict[str, obje
         elif kind == "push":
             current += [Sample({"instance": inst, **labels}, ts, "up")]
             current += [Sample({"instance": inst, **labels, "nodename": node}, ts, "uname")]
+            if h.get("node2"):  # a second machine's name under the same instance: two uname series
+                current += [Sample({"instance": inst, **labels, "nodename": str(h["node2"])}, ts, "uname")]
             if h.get("old"):  # a series left behind by a relabel: older than the instance's freshest
                 current += [Sample({"instance": inst, **labels, "job": "prometheus.scrape.x"}, ts - 60, "up")]
         if h.get("hist") or kind == "gone":
@@ -137,6 +139,8 @@ def _mutate(rng: random.Random, hosts: dict[str, dict[str, object]], counter: li
             h["old"] = not h.get("old")
         elif r < 0.33:
             h["hist"] = not h.get("hist")
+        elif r < 0.36:
+            h["node2"] = None if h.get("node2") else rng.choice(["n1", "n3", f"own-{inst}"])
         h["age"] = rng.choice([0, 5, 20, 60, 200, 400])
     for _ in range(rng.randint(0, 3)):  # new hosts appear
         counter[0] += 1
