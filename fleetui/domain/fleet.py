@@ -1,10 +1,10 @@
 """The fleet as the console and `fleetui status` see it: one HostStatus per `instance`.
 
-Plain frozen dataclasses so a snapshot can be diffed, compared in tests and serialised to JSON without
-knowing where it came from (the Prometheus adapter builds them; the UI only reads them). `diff_snapshots`
-exists so the console can patch its table row by row instead of rebuilding it on every refresh; the
-console's source computes that diff where it builds the snapshot (off the UI's event loop) and hands it along
-with the snapshot, so the UI gets it for free.
+Frozen value objects (dataclasses, and HostStatus a msgspec Struct: see there why) so a snapshot can be
+diffed, compared in tests and serialised to JSON without knowing where it came from (the Prometheus adapter
+builds them; the UI only reads them). `diff_snapshots` exists so the console can patch its table row by row
+instead of rebuilding it on every refresh; the console's source computes that diff where it builds the
+snapshot (off the UI's event loop) and hands it along with the snapshot, so the UI gets it for free.
 """
 
 from __future__ import annotations
