@@ -55,8 +55,13 @@ def cache_kh(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return kh
 
 
-def _put_config(text: str) -> None:
-    p = lab_mod.host_exec(HOST, ["sh", "-c", f"cat > {ALLOY_CONFIG} && systemctl restart alloy"], input=text)
+def _put_config(text: str, *, faults: str | None = None) -> None:
+    """The host's Alloy config replaced and Alloy restarted. `faults`: written to the lab's fault switch while
+    Alloy is stopped: the stand-in reads the switch at every scrape, so flipped before the restart it could
+    push a sample of the switched kind under the old config's instance, which then stays for the look-back."""
+    switch = f" && echo {faults} > {FAULTS}" if faults else ""
+    script = f"systemctl stop alloy{switch} && cat > {ALLOY_CONFIG} && systemctl start alloy"
+    p = lab_mod.host_exec(HOST, ["sh", "-c", script], input=text)
     assert p.returncode == 0, p.stderr
 
 
@@ -109,8 +114,7 @@ def test_fix_job_instance_and_macos_names_on_a_push_host(lab: LabInfo, cache_kh:
     before = _status_h(lab, cache_kh)
     assert _codes(before, HOST) == set()
     try:
-        lab_mod.host_exec(HOST, ["sh", "-c", f"echo {SWITCH} > {FAULTS}"])
-        _put_config(broken)
+        _put_config(broken, faults=SWITCH)  # macOS names on, and under the broken instance only
         _wait_new_row(lab, cache_kh, "cache-pi", codes)
 
         plan = _cli(lab, cache_kh, *HISTORY, "fix", "cache-pi", "--address", address, "--dry-run")
