@@ -193,13 +193,8 @@ class Classifier:
                     rows[inst] = old_rows[inst]
                     reused += 1
                     continue
-            # newest times; most hosts have one or two samples of each
-            if current is None:
-                current_ts = None
-            elif len(current) == 1:
-                current_ts = current[0].value
-            else:
-                current_ts = _newest(current)
+            # newest times, without a call for the many hosts with one sample of a kind
+            current_ts = None if current is None else current[0].value if len(current) == 1 else _newest(current)
             history_ts = None if history is None else history[0].value if len(history) == 1 else _newest(history)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
