@@ -8,16 +8,18 @@ For each fleet size and scenario it starts a private, real Prometheus (fleetui.l
 like the lab: run it through `/work/iso NAME` or any private network namespace) and writes a day of history
 into it in time order: push hosts every 15 s, pull hosts every scrape interval, then the farm scrapes the
 pull targets and keeps the live push hosts pushing. `half-down`: half the hosts down or gone since times
-spread over the day. Then, alternating in one run:
+spread over the day. Then, in turn in one run:
 
 - fleetui: `FleetReader.refresh()` on one long-lived client, as the console does (decode, classify, diff),
   one every `refresh_interval` (15 s by default, so what it reuses from the previous refresh is what the
   console reuses: pull targets scraped every minute, push hosts every 15 s);
 - raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
-  client that only reads the bytes. The pair's order alternates (the second finds Prometheus busy with
-  what the first left, its garbage collection above all; raw first replays the previous refresh's
-  requests), and each refresh starts up to a fifth of the interval early or late, so the lab's pushes,
-  which arrive every 15 s, do not keep falling on the same side of every pair.
+  client that only reads the bytes, half an interval after the refresh. Not right behind it: the first
+  requests after a pause cost Prometheus up to twice the CPU of the same requests a second later (measured
+  at 50,000 hosts: its own CPU time 2.1–3.7 s against 1.2–1.9 s, as the first set off a collection of its
+  1–2 GB heap), so a pair run back to back measured which of the two came first. Each refresh starts up to
+  a fifth of the interval early or late, so the lab's own periodic work does not always fall at the same
+  point.
 
 It prints both, their ratio per run (median and spread), how many requests and timeouts at the default
 prometheus.timeout, and the background history work a first start needs (bounded steps: count, slowest,
@@ -126,32 +128,27 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         seen = {h.instance: h.last_seen for h in snap.hosts}
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
-        previous: list[httpx.Request] = []
         jitter = random.Random(runs)
         for run in range(runs):
             if run:  # as the console does: one refresh every refresh_interval (0: back to back), give or take
-                # a random few seconds, so the lab's own periodic work (its push hosts' samples arrive every
-                # 15 s, Prometheus collects its garbage) does not always fall on the same side of the pair
+                # a random fifth, so the lab's own periodic work does not always fall at the same point
                 wait = interval + (jitter.uniform(-0.2, 0.2) * interval if interval else 0.0)
                 await asyncio.sleep(max(0.0, wait - (time.perf_counter() - t0)))
-            # the pair's order alternates: the one that runs second finds Prometheus cleaning up after the
-            # first. Raw first replays the previous refresh's requests (the same queries, the time before)
-            raw_first = run % 2 == 1 and bool(previous)
-            if raw_first:
-                theirs.append(await replay(raw, previous))
             recorded.clear()
             t0 = time.perf_counter()
             try:
                 snap = await reader.refresh()
             except Timeout:
                 timeouts += 1
-                if raw_first:
-                    theirs.pop()
                 continue
             mine.append(time.perf_counter() - t0)
-            requests = previous = list(recorded)
-            if not raw_first:
-                theirs.append(await replay(raw, requests))
+            requests = list(recorded)
+            # the raw replay half an interval later, so it meets Prometheus after as long a pause as the
+            # refresh did: the first requests after a pause cost Prometheus up to twice the CPU of the same
+            # requests a second later (its garbage collection, measured), so a replay right behind the refresh
+            # measured a server the refresh had just warmed up
+            await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - t0)))
+            theirs.append(await replay(raw, requests))
         ratios = [m / r for m, r in zip(mine, theirs, strict=True)]
         print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each, one every {interval:g} s")
         print(f"  refresh, raw replay of the same requests: {spread(theirs)}")
