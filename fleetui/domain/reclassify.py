@@ -311,23 +311,7 @@ class Classifier:
             scrape_url = shown.scrape_url
             last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
             scrape_duration = shown.scrape_duration
-        is_pending = pending and last_seen is None
-        old = old_rows.get(inst)
-        if (
-            old is not None
-            and old.labels is st.labels
-            and old.state is state
-            and old.mode is mode
-            and old.last_seen == last_seen
-            and old.scrape_duration == scrape_duration
-            and old.scrape_url == scrape_url
-            and old.last_error == last_error
-            and old.last_seen_pending == is_pending
-            and old.nodename == st.nodename
-            and (old.problems is problems or old.problems == problems)
-        ):
-            return old
-        return HostStatus(
+        row = HostStatus(
             instance=inst,
             state=state,
             mode=mode,
@@ -338,5 +322,9 @@ class Classifier:
             scrape_url=scrape_url,
             last_error=last_error,
             scrape_duration=scrape_duration,
-            last_seen_pending=is_pending,
+            last_seen_pending=pending and last_seen is None,
         )
+        # built and then compared (in C, field by field, identity first), because that costs less than
+        # comparing the fields one by one here; an equal row is the old object itself
+        old = old_rows.get(inst)
+        return old if old == row else row
