@@ -16,8 +16,9 @@ spread over the day. Then, in turn in one run:
 - raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
   client that only reads the bytes, half an interval after the refresh. Not right behind it: the first
   requests after a pause cost Prometheus up to twice the CPU of the same requests a second later (measured
-  at 50,000 hosts: its own CPU time 2.1–3.7 s against 1.2–1.9 s, as the first set off a collection of its
-  1–2 GB heap), so a pair run back to back measured which of the two came first. Each refresh starts up to
+  at 50,000 hosts, 12 pairs: its own CPU time 2.7–3.7 s for the first of a pair, 1.4–2.2 s for the second,
+  whichever it was; the first started a collection of its 1–2 GB heap in 3 of 4 pairs checked), so a pair
+  run back to back measured which of the two came first. Each refresh starts up to
   a fifth of the interval early or late, so the lab's own periodic work does not always fall at the same
   point.
 
