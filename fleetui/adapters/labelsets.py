@@ -68,11 +68,8 @@ class LabelSets(ByText[dict[str, str]]):
     def of(self, raw: msgspec.Raw) -> dict[str, str]:
         """The label dict of this JSON object (raises msgspec.DecodeError/ValidationError on anything else)."""
         key = bytes(raw)
-        found = self._previous.pop(key, None)  # as get(), without the call: a refresh does this per series
-        if found is not None:
-            self._current[key] = found
-            return found
-        found = self._current.get(key)
+        found = self.get(key)
         if found is None:
-            found = self._current[key] = intern_labels(_DICT.decode(key))
+            found = intern_labels(_DICT.decode(key))
+            self.put(key, found)
         return found

@@ -465,10 +465,8 @@ def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSet
             of = (labels if labels is not None else LabelSets()).of
             for e in _decode_list(data.result, _ELEMENTS):
                 try:
-                    value = float(e.value[1])  # _float, inline: this runs once per series of the fleet
-                except ValueError:
-                    continue
-                if value != value:  # NaN / stale: nothing to say about this series
+                    value = _float(e.value[1])
+                except ValueError:  # NaN / stale: nothing to say about this series
                     continue
                 out.append(Sample(of(e.metric), value, source))
             return out
