@@ -242,13 +242,14 @@ class Classifier:
                     shared_by[n] = [first_by_nodename[n], inst]
                 else:
                     insts.append(inst)
-            # shared nodename -> the newest current sample of any of its instances
-            newest = {n: max(_newest(by_current[i]) for i in insts) for n, insts in shared_by.items()}
             candidates = {i for insts in shared_by.values() for i in insts}
+            newest_of = {i: _newest(by_current[i]) for i in candidates}  # each one's newest current sample
+            # shared nodename -> the newest current sample of any of its instances
+            newest = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
             superseded: set[str] = set()
             for inst in candidates:
                 names = statics[inst].current_nodenames
-                ts = _newest(by_current[inst])
+                ts = newest_of[inst]
                 # a name only it reports is its own newest: then it is not superseded
                 if (
                     inst not in by_target
@@ -267,7 +268,7 @@ class Classifier:
                     )
                 history = by_history.get(inst)
                 rows[inst] = row(
-                    inst, st, by_target.get(inst, no_targets), _newest(by_current[inst]),
+                    inst, st, by_target.get(inst, no_targets), newest_of[inst],
                     _newest(history) if history else None, now, inst in pending, inst in macos, old_rows,
                     dups=dups, superseded=inst in superseded,
                 )  # fmt: skip
