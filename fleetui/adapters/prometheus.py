@@ -66,7 +66,7 @@ from fleetui.config import Settings
 from fleetui.domain.classify import UNAME_LABELS, FleetInputs, Policy, Sample, Target
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
-from fleetui.domain.reclassify import Classifier
+from fleetui.domain.reclassify import Classifier, by_instance, joined, newest
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
@@ -621,6 +621,10 @@ async def recording_rule_hint(client: PrometheusClient) -> str | None:
     return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
+# a refresh's parsed replies: time, targets, current samples (and grouped by instance), macOS names, source
+_Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], frozenset[str], str]
+
+
 class FleetReader:
     """The fleet from Prometheus, refresh after refresh: `await reader.refresh()` (the console), or
     `await reader.snapshot()` for one complete answer (the commands).
@@ -655,7 +659,8 @@ class FleetReader:
         self.refresh_requests = 0  # HTTP requests of the last refresh (history steps not included)
         self.history_requests = 0  # history steps (one HTTP request each) so far
         self.history_kinds: Counter[str] = Counter()  # ... by kind (discover, exact, coarse, refine)
-        self._inputs: tuple[float, list[Target], list[Sample], frozenset[str], str] | None = None
+        self._inputs: _Inputs | None = None
+        self._spent: object = None  # the last refresh's parsed replies, until the next refresh frees them
         self._previous: FleetSnapshot | None = None
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
@@ -673,31 +678,38 @@ class FleetReader:
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
-            targets, up, uname, rule, macos = await asyncio.gather(
+            targets, (up, up_by), (uname, uname_by), rule, macos = await asyncio.gather(
                 self._targets(notes),
-                self._tagged(q["up"], t, "up"),
-                self._tagged(q["uname"], t, "uname"),
-                self.client.query(q["rule"], t),
+                self._grouped(q["up"], t, "up"),
+                self._grouped(q["uname"], t, "uname"),
+                self._rule(q["rule"], t),
                 self.client.query(q["macos"], t),
             )
             self.refresh_requests = self.client.request_count - before
             self.notes = tuple(notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
-            current = up + uname
-            live: dict[str, float] = {}
-            for smp in current:
-                inst = smp.labels.get("instance")
-                if inst and inst not in down and smp.value > live.get(inst, -math.inf):
-                    live[inst] = smp.value
+            by_current = joined(up_by, uname_by)
+            live = {inst: newest(got) for inst, got in by_current.items() if inst not in down}
             has_rule = any(smp.value > 0 for smp in rule)
             self.book.rule = has_rule
             self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
-            self._inputs = (t, targets, current, frozenset(smp.instance for smp in macos if smp.instance), source)
+            macos_names = frozenset(smp.instance for smp in macos if smp.instance)
+            self._inputs = (t, targets, up + uname, by_current, macos_names, source)
             snap = self._classify()
             if not keep:
                 self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
+            # freed during the next refresh's wait for replies (see _rule), not here on this one's clock:
+            # dropping 50,000 hosts' samples took a tenth of the work after the last reply (36 ms)
+            self._spent = (up, uname, by_current, live)
             return snap
+
+    async def _rule(self, expr: str, t: float) -> list[Sample]:
+        """The recording rule's count; once this smallest reply is in, and the others are still on their way,
+        the previous refresh's parsed replies are let go."""
+        found = await self.client.query(expr, t)
+        self._spent = None
+        return found
 
     def _last_rows(self) -> Callable[[str], tuple[Sample, ...]]:
         """How a host looked in the previous snapshot, as history samples (for hosts that just went away)."""
@@ -729,19 +741,23 @@ class FleetReader:
             notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
             return []
 
-    async def _tagged(self, expr: str, t: float, source: str) -> list[Sample]:
+    async def _grouped(self, expr: str, t: float, source: str) -> tuple[list[Sample], dict[str, list[Sample]]]:
+        """A presence query's samples, and the same grouped by instance: grouped here, as this reply arrives
+        while the others are still on their way, so the work is not left for after the last one."""
         data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
-        return _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
+        samples = _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
+        return samples, by_instance(samples)
 
     def _classify(self) -> FleetSnapshot:
         """The last refresh's inputs with what the book knows now, as a snapshot carrying its diff."""
         assert self._inputs is not None, "refresh() first"
-        t, targets, current, macos, source = self._inputs
+        t, targets, current, by_current, macos, source = self._inputs
         with gc_paused():
             inputs = FleetInputs(
                 now=t,
                 targets=targets,
                 current=current,
+                current_by_instance=by_current,
                 history=self.book.history(),
                 macos=macos,
                 pending=self.book.pending(),

@@ -122,7 +122,9 @@ class FleetInputs:
     sample time; branch "up" or "uname"). `history`: last successful sample time of the same series over the
     look-back window (remembered, looked up, or from the recording rule). `macos`: instances with
     node_memory_total_bytes but no node_memory_MemTotal_bytes. `pending`: instances whose last-seen time is
-    still being looked up (their rows say so instead of "never").
+    still being looked up (their rows say so instead of "never"). `current_by_instance`: `current` grouped as
+    fleetui.domain.reclassify.by_instance groups it, when the reader already did that as the replies came
+    in (only the incremental Classifier reads it; without it, it groups `current` itself).
     """
 
     now: float
@@ -131,6 +133,7 @@ class FleetInputs:
     history: Sequence[Sample] = ()
     macos: frozenset[str] = frozenset()
     pending: frozenset[str] = frozenset()
+    current_by_instance: Mapping[str, list[Sample]] | None = None
 
 
 @dataclass(frozen=True)

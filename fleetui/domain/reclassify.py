@@ -92,8 +92,13 @@ def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
     return _Static(sig, labels, tuple(problems), frozenset(current_nodenames), min(names) if names else None)
 
 
-def _by_instance(samples: Sequence[Sample], *, positive: bool = False) -> dict[str, list[Sample]]:
-    """Samples grouped by instance, in classify's order (`up` branch first); `positive`: only values > 0."""
+def by_instance(samples: Sequence[Sample], *, positive: bool = False) -> dict[str, list[Sample]]:
+    """Samples grouped by instance, in classify's order (`up` branch first); `positive`: only values > 0.
+
+    The Prometheus reader groups each presence reply this way as soon as it arrives, while the other replies
+    are still on their way, and hands the classifier the groups joined (`joined`): at 50,000 hosts grouping
+    is a quarter of the classifier's work, and done after the last reply it was on every refresh's clock.
+    """
     out: dict[str, list[Sample]] = {}
     for s in _ordered(samples):
         inst = s.labels.get("instance")
@@ -106,7 +111,20 @@ def _by_instance(samples: Sequence[Sample], *, positive: bool = False) -> dict[s
     return out
 
 
-def _newest(samples: list[Sample]) -> float:
+def joined(first: dict[str, list[Sample]], then: dict[str, list[Sample]]) -> dict[str, list[Sample]]:
+    """`by_instance(a + b)` from `first = by_instance(a)` and `then = by_instance(b)`, when `a + b` is in
+    classify's order (every `up` sample before any other): `then`'s samples after `first`'s, per instance.
+    In place: `first` (and lists it shares with `then`) is changed and returned."""
+    for inst, got in then.items():
+        mine = first.get(inst)
+        if mine is None:
+            first[inst] = got
+        else:
+            mine += got
+    return first
+
+
+def newest(samples: list[Sample]) -> float:
     """The largest value of a non-empty list of samples (most hosts have one or two)."""
     ts = samples[0].value
     for s in samples:
@@ -142,14 +160,16 @@ class Classifier:
                 by_target[t.instance] = [t]
             else:
                 found.append(t)
-        by_current = _by_instance(inputs.current)
+        by_current = inputs.current_by_instance
+        if by_current is None:
+            by_current = by_instance(inputs.current)
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         same_history = inputs.history is self._history
         if same_history:
             by_history = self._by_history
         else:
-            by_history = _by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
+            by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
         was_gone = self._gone
         old_macos, self._macos = self._macos, inputs.macos
@@ -194,8 +214,8 @@ class Classifier:
                     reused += 1
                     continue
             # newest times, without a call for the many hosts with one sample of a kind
-            current_ts = None if current is None else current[0].value if len(current) == 1 else _newest(current)
-            history_ts = None if history is None else history[0].value if len(history) == 1 else _newest(history)
+            current_ts = None if current is None else current[0].value if len(current) == 1 else newest(current)
+            history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
@@ -243,9 +263,9 @@ class Classifier:
                 else:
                     insts.append(inst)
             candidates = {i for insts in shared_by.values() for i in insts}
-            newest_of = {i: _newest(by_current[i]) for i in candidates}  # each one's newest current sample
+            newest_of = {i: newest(by_current[i]) for i in candidates}  # each one's newest current sample
             # shared nodename -> the newest current sample of any of its instances
-            newest = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
+            newest_by_name = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
             superseded: set[str] = set()
             for inst in candidates:
                 names = statics[inst].current_nodenames
@@ -254,7 +274,7 @@ class Classifier:
                 if (
                     inst not in by_target
                     and names <= shared_by.keys()
-                    and all(newest[n] > ts + history_after for n in names)
+                    and all(newest_by_name[n] > ts + history_after for n in names)
                 ):
                     superseded.add(inst)
             live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
@@ -269,7 +289,7 @@ class Classifier:
                 history = by_history.get(inst)
                 rows[inst] = row(
                     inst, st, by_target.get(inst, no_targets), newest_of[inst],
-                    _newest(history) if history else None, now, inst in pending, inst in macos, old_rows,
+                    newest(history) if history else None, now, inst in pending, inst in macos, old_rows,
                     dups=dups, superseded=inst in superseded,
                 )  # fmt: skip
 

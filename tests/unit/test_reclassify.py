@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import HostState
-from fleetui.domain.reclassify import Classifier
+from fleetui.domain.reclassify import Classifier, by_instance, joined
 
 NOW = 1_700_000_000.0
 POLICY = Policy(
@@ -163,6 +163,7 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
     for _ in range(12):
         _mutate(rng, hosts, counter)
     c = Classifier(POLICY)
+    grouped = Classifier(POLICY)  # handed the samples grouped per reply, as the Prometheus reader does
     reused = 0
     seen_states: set[HostState] = set()
     for step in range(200):
@@ -170,6 +171,10 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         inputs = _fleet_inputs(rng, step, hosts)
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
+        ups = [s for s in inputs.current if s.source == "up"]
+        unames = [s for s in inputs.current if s.source != "up"]
+        by_reply = replace(inputs, current_by_instance=joined(by_instance(ups), by_instance(unames)))
+        assert grouped.classify(by_reply) == got, f"refresh {step}, grouped per reply"
         reused += c.reused
         seen_states.update(h.state for h in got)
     assert reused > 2000  # the incremental path was taken, not only the full one
