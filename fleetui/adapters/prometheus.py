@@ -763,7 +763,10 @@ class FleetReader:
                 pending=self.book.pending(),
             )
             hosts = self.classifier.classify(inputs)
-            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(self._previous)
+            # the classifier's diff from its previous rows, which are the previous snapshot's
+            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(
+                self._previous, self.classifier.diff()
+            )
         self._previous = snap
         return snap
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from operator import attrgetter
@@ -161,13 +161,15 @@ class FleetSnapshot:
         """True when last-seen came from the recording rule; False: suggest `fleetui rules` (RULES_HINT)."""
         return self.last_seen_source == "recording_rule"
 
-    def with_diff(self, old: FleetSnapshot | None) -> FleetSnapshot:
+    def with_diff(self, old: FleetSnapshot | None, diff: FleetDiff | None = None) -> FleetSnapshot:
         """This snapshot carrying its diff from `old`, so `diff_snapshots(old, it)` costs nothing later.
 
-        Computed here, by whoever builds snapshots (the console's source does it on its own thread); `old` is
-        only weakly referenced, so snapshots never keep their predecessors alive.
+        Computed here, by whoever builds snapshots (the console's source does it on its own thread), unless
+        the builder already knows it (`diff`: exactly what diff_snapshots(old, self) would say; see
+        rows_diff); `old` is only weakly referenced, so snapshots never keep their predecessors alive.
         """
-        diff = diff_snapshots(old, self)
+        if diff is None:
+            diff = diff_snapshots(old, self)
         new = replace(self)
         object.__setattr__(new, "_base", weakref.ref(old) if old is not None else None)
         object.__setattr__(new, "_diff", diff)
@@ -237,27 +239,32 @@ def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
             return new._diff
     if old is None:
         return FleetDiff(added=tuple(sorted(new.hosts, key=_instance)))
-    old_by = {h.instance: h for h in old.hosts}
+    new_by = new.by_instance()
+    return rows_diff(old.by_instance(), new_by, new_by)
+
+
+def rows_diff(old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touched: Iterable[str]) -> FleetDiff:
+    """`diff_snapshots` of two snapshots given as their rows by instance, looking only at the instances in
+    `touched`: every other instance of `new` has the very same row object in `old`.
+
+    The incremental classifier knows which rows it made anew (at 50,000 hosts a third of them, on a fleet
+    where half are down or gone), so the Prometheus reader's diff costs no pass over the whole fleet.
+    """
     added = []
     changed = []
     timing = []
-    seen = 0
-    for h in new.hosts:
-        o = old_by.get(h.instance)
+    for inst in touched:
+        h = new[inst]
+        o = old.get(inst)
         if o is None:
             added.append(h)
-            continue
-        seen += 1
-        if o is h or o == h:
-            continue
-        if o.same_but_timing(h):
-            timing.append(h.instance)
-        changed.append(h)
-    if seen == len(old_by):
-        removed: tuple[str, ...] = ()
-    else:
-        new_keys = {h.instance for h in new.hosts}
-        removed = tuple(sorted(k for k in old_by if k not in new_keys))
+        elif o is not h and o != h:
+            if o.same_but_timing(h):
+                timing.append(inst)
+            changed.append(h)
+    removed: tuple[str, ...] = ()
+    if len(old) != len(new) or old.keys() != new.keys():
+        removed = tuple(sorted(k for k in old if k not in new))
     # already in instance order when `new` is (classify's are): then sorting is one linear pass
     return FleetDiff(
         tuple(sorted(added, key=_instance)), removed, tuple(sorted(changed, key=_instance)), frozenset(timing)

@@ -33,7 +33,7 @@ from fleetui.domain.classify import (
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import HostState, HostStatus, Problem
+from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Problem, rows_diff
 
 
 class _Static:
@@ -140,6 +140,8 @@ class Classifier:
         self.policy = policy
         self._statics: dict[str, _Static] = {}
         self._rows: dict[str, HostStatus] = {}
+        self._before: dict[str, HostStatus] = {}  # the rows of the refresh before the last
+        self._fresh: list[str] = []  # instances whose row the last refresh made anew (a few more than once)
         self._order: list[str] = []  # the instances sorted, while they stay the same
         self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
         # the last refresh's history (the very list), grouped, and the instances that were gone in it
@@ -179,6 +181,7 @@ class Classifier:
         instances.update(dict.fromkeys(by_history))
 
         old_statics, old_rows = self._statics, self._rows
+        self._fresh = []
         statics: dict[str, _Static] = {}
         rows: dict[str, HostStatus] = {}
         history_after = policy.history_after
@@ -293,7 +296,7 @@ class Classifier:
                     dups=dups, superseded=inst in superseded,
                 )  # fmt: skip
 
-        self._rows = rows
+        self._rows, self._before = rows, old_rows
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
             order = self._order = sorted(rows)
@@ -348,4 +351,12 @@ class Classifier:
         # built and then compared (in C, field by field, identity first), because that costs less than
         # comparing the fields one by one here; an equal row is the old object itself
         old = old_rows.get(inst)
-        return old if old == row else row
+        if old == row:
+            return old
+        self._fresh.append(inst)
+        return row
+
+    def diff(self) -> FleetDiff:
+        """The last refresh's rows against the ones before, as diff_snapshots would give it for their two
+        snapshots, from the rows it made anew only (fleetui.domain.fleet.rows_diff)."""
+        return rows_diff(self._before, self._rows, dict.fromkeys(self._fresh))

@@ -12,7 +12,7 @@ import random
 from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
-from fleetui.domain.fleet import HostState
+from fleetui.domain.fleet import FleetSnapshot, HostState, diff_snapshots
 from fleetui.domain.reclassify import Classifier, by_instance, joined
 
 NOW = 1_700_000_000.0
@@ -166,11 +166,16 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
     grouped = Classifier(POLICY)  # handed the samples grouped per reply, as the Prometheus reader does
     reused = 0
     seen_states: set[HostState] = set()
+    before: FleetSnapshot | None = None
     for step in range(200):
         _mutate(rng, hosts, counter)
         inputs = _fleet_inputs(rng, step, hosts)
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
+        # the classifier's own diff (from the rows it made anew) is the full comparison's
+        after = FleetSnapshot(got, inputs.now)
+        assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
+        before = after
         ups = [s for s in inputs.current if s.source == "up"]
         unames = [s for s in inputs.current if s.source != "up"]
         by_reply = replace(inputs, current_by_instance=joined(by_instance(ups), by_instance(unames)))
