@@ -678,30 +678,29 @@ class FleetReader:
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
-            targets, (up, up_by), (uname, uname_by), rule, macos = await asyncio.gather(
+            targets, (current, by_current, live), rule, macos = await asyncio.gather(
                 self._targets(notes),
-                self._grouped(q["up"], t, "up"),
-                self._grouped(q["uname"], t, "uname"),
+                self._current(t),
                 self._rule(q["rule"], t),
                 self.client.query(q["macos"], t),
             )
             self.refresh_requests = self.client.request_count - before
             self.notes = tuple(notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
-            by_current = joined(up_by, uname_by)
-            live = {inst: newest(got) for inst, got in by_current.items() if inst not in down}
+            for inst in down:  # a failing target's `up` sample is its failed scrape
+                live.pop(inst, None)
             has_rule = any(smp.value > 0 for smp in rule)
             self.book.rule = has_rule
             self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
             macos_names = frozenset(smp.instance for smp in macos if smp.instance)
-            self._inputs = (t, targets, up + uname, by_current, macos_names, source)
+            self._inputs = (t, targets, current, by_current, macos_names, source)
             snap = self._classify()
             if not keep:
                 self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
             # freed during the next refresh's wait for replies (see _rule), not here on this one's clock:
             # dropping 50,000 hosts' samples took a tenth of the work after the last reply (36 ms)
-            self._spent = (up, uname, by_current, live)
+            self._spent = (current, by_current, live)
             return snap
 
     async def _rule(self, expr: str, t: float) -> list[Sample]:
@@ -741,9 +740,18 @@ class FleetReader:
             notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
             return []
 
+    async def _current(self, t: float) -> tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]:
+        """The current samples of both presence queries (`up` first), grouped by instance, and each instance's
+        newest: worked out as soon as both replies are in, while the targets may still be on their way (at
+        50,000 hosts theirs is the largest reply), so it is not left for after the last reply."""
+        (up, up_by), (uname, uname_by) = await asyncio.gather(
+            self._grouped(self.queries["up"], t, "up"), self._grouped(self.queries["uname"], t, "uname")
+        )
+        by_current = joined(up_by, uname_by)
+        return up + uname, by_current, {inst: newest(got) for inst, got in by_current.items()}
+
     async def _grouped(self, expr: str, t: float, source: str) -> tuple[list[Sample], dict[str, list[Sample]]]:
-        """A presence query's samples, and the same grouped by instance: grouped here, as this reply arrives
-        while the others are still on their way, so the work is not left for after the last one."""
+        """A presence query's samples, and the same grouped by instance as soon as its reply is in."""
         data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
         samples = _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
         return samples, by_instance(samples)
