@@ -713,7 +713,7 @@ class FleetReader:
     def _last_rows(self) -> Callable[[str], tuple[Sample, ...]]:
         """How a host looked in the previous snapshot, as history samples (for hosts that just went away)."""
         previous = self._previous
-        rows: dict[str, HostStatus] | None = None
+        rows: Mapping[str, HostStatus] | None = None
 
         def last_rows(inst: str) -> tuple[Sample, ...]:
             nonlocal rows

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -176,10 +177,28 @@ class FleetSnapshot:
         return new
 
     def summary(self) -> dict[str, int]:
-        """Count per state, every state present (0 included) in HostState order."""
-        # counted in C (the console does this on its UI thread for every refresh: 50,000 hosts)
+        """Count per state, every state present (0 included) in HostState order (counted once per snapshot)."""
+        return dict(self._summary)
+
+    @cached_property
+    def _summary(self) -> dict[str, int]:
+        # counted in C, and once: the console's source counts it on its own thread (see counted), so the
+        # UI's thread, which shows it after every refresh, finds it done (50,000 hosts)
         by_state = Counter(map(_STATE, self.hosts))
         return {s.value: by_state[s] for s in HostState}
+
+    @cached_property
+    def with_problems(self) -> int:
+        """How many hosts have a label problem (counted once per snapshot, like summary)."""
+        return sum(map(bool, map(_PROBLEMS, self.hosts)))
+
+    def counted(self) -> FleetSnapshot:
+        """This snapshot, with its summary, problem count and rows by instance made now (the console's
+        source calls it on its own thread, so the UI's thread gets them made)."""
+        self.summary()
+        _ = self.with_problems
+        self.by_instance()
+        return self
 
     def versions_json(self) -> list[dict[str, Any]]:
         """Alloy versions in use and by how many hosts (fleetui.domain.drift), newest first."""
@@ -187,7 +206,12 @@ class FleetSnapshot:
 
         return [{"version": v, "hosts": n} for v, n in versions_in_use(self.hosts)]
 
-    def by_instance(self) -> dict[str, HostStatus]:
+    def by_instance(self) -> Mapping[str, HostStatus]:
+        """The rows by instance: made once per snapshot and shared, so read only."""
+        return self._by_instance
+
+    @cached_property
+    def _by_instance(self) -> dict[str, HostStatus]:
         return {h.instance: h for h in self.hosts}
 
     def to_json(self) -> dict[str, Any]:
@@ -272,6 +296,7 @@ def rows_diff(old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touc
 
 
 _STATE = attrgetter("state")
+_PROBLEMS = attrgetter("problems")
 
 
 def _instance(h: HostStatus) -> str:

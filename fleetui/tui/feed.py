@@ -8,7 +8,7 @@ FleetRefreshed after each refresh; none of them owns the loop or asks another sc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from textual.dom import DOMNode
@@ -44,7 +44,7 @@ class FleetFeed:
         self.snapshot: FleetSnapshot | None = None
         self.error: str | None = None
         self.subscribers = Subscribers()
-        self._hosts: dict[str, HostStatus] = {}
+        self._hosts: Mapping[str, HostStatus] = {}  # the snapshot's own (read only)
         self._owner: DOMNode | None = None
         self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
@@ -63,7 +63,7 @@ class FleetFeed:
         for up to its 5-minute look-back, so for that long the feed leaves it out of the fleet and says it is
         retired (`retired_as`: the renamed target file)."""
         self._retired[instance] = (retired_as, self.clock())
-        self._hosts.pop(instance, None)
+        self._hosts = {i: h for i, h in self._hosts.items() if i != instance}
 
     def retired_as(self, instance: str) -> str | None:
         mark = self._retired.get(instance)

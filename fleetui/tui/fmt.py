@@ -31,6 +31,11 @@ def natural_key(text: str) -> str:
     becomes NUL (before any text, as a number sorts before text at the same place), its length in six
     digits and the digits without leading zeros, so a longer number is a larger one. No int(): an instance
     is outside text, and int() refuses runs of more than 4,300 digits.
+
+    Two NULs and the text itself end the key, so texts that read as the same (`web-01` and `web-1`, `Web-1`)
+    still have an order of their own, the table's bisects find each of them, and a refresh leaves them where
+    a fresh load would. (The second NUL sorts below the digit after a number's NUL, so the order of texts
+    that read differently does not change.)
     """
     out = []
     for i, p in enumerate(_DIGITS.split(text.casefold())):
@@ -39,4 +44,6 @@ def natural_key(text: str) -> str:
             out.append(f"\x00{len(n):06d}{n}")
         elif p:
             out.append(p)
+    out.append("\x00\x00")
+    out.append(text)
     return "".join(out)

@@ -166,7 +166,7 @@ class PrometheusSource:
             # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still
             # off the UI's thread, from the snapshot handed out last time
             snap = (await enrich(self.settings, snap, client=self._client)).with_diff(self._last)
-            self._last = snap
+            self._last = snap.counted()  # counts and rows by instance made here, not on the UI's thread
             _warm_sort_keys(snap)
         self._settle_heap()
         if reader.book.busy and (self._history is None or self._history.done()):

@@ -29,15 +29,17 @@ class _TableApp(App[None]):
 
 
 def _fleet(rng: random.Random, n: int) -> list[HostStatus]:
+    # `host-07` beside `host-7` (and `HOST-7`): instances the table's natural order cannot tell apart
+    names = [f"host-{i}" for i in range(n)] + [f"host-0{i}" for i in range(7, n, 50)] + ["HOST-7"]
     return [
         HostStatus(
-            instance=f"host-{i}",
+            instance=name,
             state=rng.choice(STATES),
             mode=rng.choice(list(Mode)),
             last_seen=NOW - rng.randrange(0, 7200),
             labels={"job": rng.choice(["node", "alloy"]), "environment": rng.choice(["prod", "dev", "staging"])},
         )
-        for i in range(n)
+        for name in names
     ]
 
 
@@ -51,7 +53,8 @@ def _next(rng: random.Random, hosts: list[HostStatus], content: int, gone: int, 
     return sorted(out, key=lambda h: h.instance)
 
 
-@pytest.mark.parametrize(("content", "gone", "new"), [(0, 0, 0), (5, 2, 3), (400, 50, 20)])
+# nothing moves; a few rows bisected; hundreds bisected; more than the table moves one by one (a re-sort)
+@pytest.mark.parametrize(("content", "gone", "new"), [(0, 0, 0), (5, 2, 3), (400, 50, 20), (560, 20, 40)])
 @pytest.mark.parametrize(("sort", "reverse"), [("state", False), ("instance", True), ("last_seen", False)])
 @pytest.mark.parametrize("only_prod", [False, True])
 async def test_applied_diff_equals_a_fresh_load(

@@ -232,7 +232,7 @@ class FleetScreen(Screen[None]):
                 self._told.add(hint)
                 self.notify(hint, title="last seen", severity="information", markup=False, timeout=20)
             # counted once per snapshot, not on every filter keystroke
-            self._counts = (snapshot.summary(), sum(1 for h in snapshot.hosts if h.problems), len(snapshot.hosts))
+            self._counts = (snapshot.summary(), snapshot.with_problems, len(snapshot.hosts))
             self.query_one(StaleBanner).clear()
             self._update_summary()
 

@@ -2,11 +2,12 @@
 
 Why not Textual's DataTable: at 10,000 rows its first load costs ~1.4 s (row adds plus width measuring,
 STYLE.md §4) and every `remove_row` rebuilds its row map. Here the table keeps a dict of hosts by instance
-and a sorted, filtered list of them (the view); `render_line` turns one visible row into a Strip on demand,
-so painting costs the same for 10 hosts or 10,000. Applying a refresh's diff costs what changed, not the
-fleet: rows whose only change is timing (last seen; the diff names them) are swapped in place, a few
-changed rows are moved with bisect, and only a large change re-sorts the view. The cursor follows its host
-(not its index) across refreshes, and the scroll offset is left where the operator put it.
+and a sorted, filtered list of their instances (the view); `render_line` turns one visible row into a Strip
+on demand, so painting costs the same for 10 hosts or 10,000. Applying a refresh's diff costs what changed,
+not the fleet: a row whose sort key and filter result stay the same (every row whose only change is timing,
+which the diff names) is replaced in the dict and nowhere else, since the view holds instances, not rows; a
+few changed rows are moved with bisect, and only a large change re-sorts the view. The cursor follows its
+host (not its index) across refreshes, and the scroll offset is left where the operator put it.
 
 Cells are plain strings made into Segments: nothing is parsed as markup, so a label value `[red]` shows as
 typed. Colours come from component classes styled in styles/app.tcss through theme variables.
@@ -15,9 +16,9 @@ typed. Colours come from component classes styled in styles/app.tcss through the
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -43,8 +44,9 @@ _STATE_CLASS = {
 }
 
 
-# above this many changed rows, re-sorting the whole view is cheaper than moving each one
-_INCREMENTAL = 256
+# above this many rows to move (added, removed, or changed where they sort or whether they pass the filter),
+# re-sorting the whole view is cheaper than bisecting each one out and in
+_INCREMENTAL = 512
 # rows measured for column widths per turn of the UI's loop: a load or a refresh that brings thousands of new
 # rows (50,000 at a first start, tens of thousands found in history) measures them over several turns, so
 # keys and frames get in between (measuring 12,500 rows at once held the UI for over 100 ms). Each next step
@@ -71,6 +73,30 @@ class _Desc:
         return isinstance(other, _Desc) and bool(self.key == other.key)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class _Shown(Sequence[HostStatus]):
+    """The rows of a view of instances, looked up in the hosts dict as they are read."""
+
+    __slots__ = ("_hosts", "_view")
+
+    def __init__(self, view: list[str], hosts: dict[str, HostStatus]) -> None:
+        self._view, self._hosts = view, hosts
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    @overload
+    def __getitem__(self, index: int) -> HostStatus: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[HostStatus]: ...
+    def __getitem__(self, index: int | slice) -> HostStatus | list[HostStatus]:
+        if isinstance(index, slice):
+            return list(map(self._hosts.__getitem__, self._view[index]))
+        return self._hosts[self._view[index]]
+
+    def __iter__(self) -> Iterator[HostStatus]:
+        return map(self._hosts.__getitem__, self._view)
 
 
 class FleetTable(ScrollView, can_focus=True):
@@ -115,7 +141,7 @@ class FleetTable(ScrollView, can_focus=True):
         self.columns = list(columns)
         self._clock = clock
         self._hosts: dict[str, HostStatus] = {}
-        self._view: list[HostStatus] = []
+        self._view: list[str] = []  # the instances shown, in display order
         self._predicate: HostPredicate | None = None
         self.sort_key: str = self.columns[0].key
         self.sort_reverse = False
@@ -124,7 +150,6 @@ class FleetTable(ScrollView, can_focus=True):
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._styles: dict[str, Style] = {}
-        self._pos: dict[str, int] | None = None  # instance -> index in the view (built when needed)
         self._unmeasured: list[HostStatus] = []  # rows still to measure, _MEASURE_STEP per turn
         self.marked: set[str] = set()  # instances the operator marked (space): logs and doctor act on them
 
@@ -133,7 +158,7 @@ class FleetTable(ScrollView, can_focus=True):
     @property
     def view(self) -> Sequence[HostStatus]:
         """The hosts shown, in display order."""
-        return self._view
+        return _Shown(self._view, self._hosts)
 
     @property
     def hosts(self) -> dict[str, HostStatus]:
@@ -141,7 +166,7 @@ class FleetTable(ScrollView, can_focus=True):
 
     @property
     def cursor_host(self) -> HostStatus | None:
-        return self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
+        return self._hosts[self._view[self.cursor]] if 0 <= self.cursor < len(self._view) else None
 
     def toggle_mark(self, instance: str) -> bool:
         """Mark or unmark a host; True when it is marked now."""
@@ -163,7 +188,7 @@ class FleetTable(ScrollView, can_focus=True):
     @property
     def marked_hosts(self) -> list[HostStatus]:
         """The marked hosts still in the fleet: those shown in display order, then those the filter hides."""
-        shown = [h for h in self._view if h.instance in self.marked]
+        shown = [self._hosts[i] for i in self._view if i in self.marked]
         seen = {h.instance for h in shown}
         hidden = sorted((i for i in self.marked if i in self._hosts and i not in seen), key=natural_key)
         return shown + [self._hosts[i] for i in hidden]
@@ -177,74 +202,77 @@ class FleetTable(ScrollView, can_focus=True):
     def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], timing: Collection[str] = ()) -> None:
         """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
 
-        `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): swapped
-        in place, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting. Any
-        other changed row whose sort key and filter result stay the same is swapped in place too (a down host
+        `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): replaced
+        in the dict, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting. Any
+        other changed row whose sort key and filter result stay the same is replaced there too (a down host
         whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
-        move are taken out and put back, or the view re-sorted when they are many.
+        move are bisected out and back in, or the view re-sorted when they are many.
         """
-        keep = self.cursor_host.instance if self.cursor_host else None
+        keep = self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
         hosts = self._hosts
-        removed = [i for i in removed if i in hosts]
         column = self._sort_column()
         sort_key = column.sort_key
         predicate = self._predicate
         swap_timing = bool(timing) and not column.dynamic
-        in_place: list[HostStatus] = []
         reshaped: list[HostStatus] = []  # in place, but their cells may be wider
-        moved: list[HostStatus] = []
+        moved: list[tuple[HostStatus | None, HostStatus]] = []  # (the old row or None, the new row)
         for h in changed:
             old = hosts.get(h.instance)
-            if old is None:
-                moved.append(h)
-            elif swap_timing and h.instance in timing:
-                in_place.append(h)
-            elif sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h)):
-                in_place.append(h)
-                reshaped.append(h)
-            else:
-                moved.append(h)
-        resort = len(moved) + len(removed) > _INCREMENTAL
-        if in_place:
-            for h in in_place:
+            if old is not None and (
+                (swap_timing and h.instance in timing)
+                or (sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h)))
+            ):
                 hosts[h.instance] = h
-            if not resort:  # (a re-sort rebuilds the view from the hosts below: no rows to find in it)
-                pos = self._positions()
-                view = self._view
-                for h in in_place:
-                    i = pos.get(h.instance)
-                    if i is not None:
-                        view[i] = h
-            if reshaped:
-                self._measure(reshaped, reset=False)
-        if not moved and not removed:
+                if not swap_timing or h.instance not in timing:
+                    reshaped.append(h)
+            else:
+                moved.append((old, h))
+        gone = [hosts[i] for i in removed if i in hosts]
+        if reshaped:
+            self._measure(reshaped, reset=False)
+        if not moved and not gone:
             self.refresh()  # nothing moved: repaint what is on screen
             return
-        if resort:  # the view is re-sorted
-            for instance in removed:
-                hosts.pop(instance, None)
-            for h in moved:
+        new_rows = [h for _, h in moved]
+        if len(moved) + len(gone) > _INCREMENTAL:
+            for old in gone:
+                del hosts[old.instance]
+            for h in new_rows:
                 hosts[h.instance] = h
-            self._measure(moved, reset=False)
+            self._measure(new_rows, reset=False)
             self._rebuild_view(keep=keep)
             return
-        # few rows: take the old ones out of the view and bisect the new ones in
-        pos = self._positions()
-        drop = sorted((pos[i] for i in (*removed, *(h.instance for h in moved)) if i in pos), reverse=True)
-        view = self._view
-        for index in drop:
-            del view[index]
-        for instance in removed:
-            hosts.pop(instance, None)
-        key = self._row_key()
-        predicate = self._predicate
-        for h in moved:
+        # few rows: each old one bisected out of the view (found by its old sort key) and the new one in
+        for old in gone:
+            self._unlist(old)
+            del hosts[old.instance]
+        for old, h in moved:
+            if old is not None:
+                self._unlist(old)
             hosts[h.instance] = h
             if predicate is None or predicate(h):
-                view.insert(bisect.bisect_right(view, key(h), key=key), h)
-        self._pos = None
-        self._measure(moved, reset=False)
+                view, key = self._view, self._row_key()
+                view.insert(bisect.bisect_right(view, key(h), key=lambda i: key(hosts[i])), h.instance)
+        self._measure(new_rows, reset=False)
         self._view_updated(keep)
+
+    def _unlist(self, row: HostStatus) -> None:
+        """Take `row` (as the hosts dict has it now) out of the view, if the view shows it."""
+        index = self._index(row)
+        if index is not None:
+            del self._view[index]
+
+    def _index(self, row: HostStatus) -> int | None:
+        """Where the view shows `row` (as the hosts dict has it now), by bisect; None if it is not shown."""
+        view, key, hosts = self._view, self._row_key(), self._hosts
+        wanted = key(row)
+        index = bisect.bisect_left(view, wanted, key=lambda i: key(hosts[i]))
+        # instances can share a sort key (`web-01` and `web-1` sort as one): look along the equal ones
+        while index < len(view) and view[index] != row.instance:
+            if key(hosts[view[index]]) != wanted:
+                return None
+            index += 1
+        return index if index < len(view) else None
 
     def _sort_column(self) -> Column:
         return next(c for c in self.columns if c.key == self.sort_key)
@@ -255,11 +283,6 @@ class FleetTable(ScrollView, can_focus=True):
         if self.sort_reverse:
             return lambda h: (_Desc(column_key(h)), natural_key(h.instance))
         return lambda h: (column_key(h), natural_key(h.instance))
-
-    def _positions(self) -> dict[str, int]:
-        if self._pos is None:
-            self._pos = {h.instance: i for i, h in enumerate(self._view)}
-        return self._pos
 
     def set_filter(self, predicate: HostPredicate | None) -> None:
         keep = self.cursor_host.instance if self.cursor_host else None
@@ -277,11 +300,12 @@ class FleetTable(ScrollView, can_focus=True):
         self._rebuild_view(keep=keep)
 
     def move_cursor_to(self, instance: str) -> bool:
-        for i, h in enumerate(self._view):
-            if h.instance == instance:
-                self._set_cursor(i)
-                return True
-        return False
+        row = self._hosts.get(instance)
+        index = None if row is None else self._index(row)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
 
     def _rebuild_view(self, keep: str | None) -> None:
         column = self._sort_column()
@@ -294,14 +318,14 @@ class FleetTable(ScrollView, can_focus=True):
         natural = list(map(natural_key, map(_INSTANCE, rows)))
         view = list(map(rows.__getitem__, sorted(range(len(rows)), key=natural.__getitem__)))
         view.sort(key=column.sort_key, reverse=self.sort_reverse)
-        self._view = view
-        self._pos = None
+        self._view = list(map(_INSTANCE, view))
         self._view_updated(keep)
 
     def _view_updated(self, keep: str | None) -> None:
         view = self._view
-        if keep is not None:
-            index = self._positions().get(keep)
+        row = None if keep is None else self._hosts.get(keep)
+        if row is not None:
+            index = self._index(row)
             if index is not None:
                 self.cursor = index
         self.cursor = max(0, min(self.cursor, len(view) - 1))
@@ -394,7 +418,7 @@ class FleetTable(ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._view):
             return Strip.blank(width, base)
-        host = self._view[index]
+        host = self._hosts[self._view[index]]
         now = self._clock()
         row_style = base
         if index == self.cursor:
