@@ -207,9 +207,18 @@ def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> 
         current = list(base.current)
         back = [g for g in gone if rng.random() < 0.05]  # live again: current samples, the same history list
         current += [Sample({"instance": g, "environment": "prod", "maintainers": "ops"}, base.now, "up") for g in back]
+        # scraped again: a target, not scraped yet (no sample), for a host that was gone
+        scraped = [target(g, "unknown") for g in gone if g not in back and rng.random() < 0.05]
         pending = base.pending | ({rng.choice(gone)} if rng.random() < 0.1 else set())
         macos = base.macos | ({rng.choice(gone)} if rng.random() < 0.1 else set())
-        inputs = replace(base, current=current, history=history, pending=frozenset(pending), macos=frozenset(macos))
+        inputs = replace(
+            base,
+            targets=[*base.targets, *scraped],
+            current=current,
+            history=history,
+            pending=frozenset(pending),
+            macos=frozenset(macos),
+        )
         before = {h.instance: h for h in c._rows.values()}
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
