@@ -195,9 +195,7 @@ class FleetSnapshot:
     def counted(self) -> FleetSnapshot:
         """This snapshot, with its summary, problem count and rows by instance made now (the console's
         source calls it on its own thread, so the UI's thread gets them made)."""
-        self.summary()
-        _ = self.with_problems
-        self.by_instance()
+        _ = self._summary, self.with_problems, self._by_instance
         return self
 
     def versions_json(self) -> list[dict[str, Any]]:

@@ -166,7 +166,11 @@ class FleetTable(ScrollView, can_focus=True):
 
     @property
     def cursor_host(self) -> HostStatus | None:
-        return self._hosts[self._view[self.cursor]] if 0 <= self.cursor < len(self._view) else None
+        instance = self._cursor_instance()
+        return None if instance is None else self._hosts[instance]
+
+    def _cursor_instance(self) -> str | None:
+        return self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
 
     def toggle_mark(self, instance: str) -> bool:
         """Mark or unmark a host; True when it is marked now."""
@@ -208,7 +212,7 @@ class FleetTable(ScrollView, can_focus=True):
         whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
         move are bisected out and back in, or the view re-sorted when they are many.
         """
-        keep = self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
+        keep = self._cursor_instance()
         hosts = self._hosts
         column = self._sort_column()
         sort_key = column.sort_key
@@ -246,13 +250,13 @@ class FleetTable(ScrollView, can_focus=True):
         for old in gone:
             self._unlist(old)
             del hosts[old.instance]
+        key, shown_key = self._keys()
         for old, h in moved:
             if old is not None:
                 self._unlist(old)
             hosts[h.instance] = h
             if predicate is None or predicate(h):
-                view, key = self._view, self._row_key()
-                view.insert(bisect.bisect_right(view, key(h), key=lambda i: key(hosts[i])), h.instance)
+                self._view.insert(bisect.bisect_right(self._view, key(h), key=shown_key), h.instance)
         self._measure(new_rows, reset=False)
         self._view_updated(keep)
 
@@ -263,16 +267,17 @@ class FleetTable(ScrollView, can_focus=True):
             del self._view[index]
 
     def _index(self, row: HostStatus) -> int | None:
-        """Where the view shows `row` (as the hosts dict has it now), by bisect; None if it is not shown."""
-        view, key, hosts = self._view, self._row_key(), self._hosts
-        wanted = key(row)
-        index = bisect.bisect_left(view, wanted, key=lambda i: key(hosts[i]))
-        # instances can share a sort key (`web-01` and `web-1` sort as one): look along the equal ones
-        while index < len(view) and view[index] != row.instance:
-            if key(hosts[view[index]]) != wanted:
-                return None
-            index += 1
-        return index if index < len(view) else None
+        """Where the view shows `row` (as the hosts dict has it now), by bisect; None if it is not shown.
+        Each instance has a key of its own (natural_key ends with the text), so bisect lands on it."""
+        key, shown_key = self._keys()
+        view = self._view
+        index = bisect.bisect_left(view, key(row), key=shown_key)
+        return index if index < len(view) and view[index] == row.instance else None
+
+    def _keys(self) -> tuple[Callable[[HostStatus], Any], Callable[[str], Any]]:
+        """The view's order as a key of a row, and of an instance it shows (its row's key)."""
+        key, hosts = self._row_key(), self._hosts
+        return key, lambda instance: key(hosts[instance])
 
     def _sort_column(self) -> Column:
         return next(c for c in self.columns if c.key == self.sort_key)
@@ -285,7 +290,7 @@ class FleetTable(ScrollView, can_focus=True):
         return lambda h: (column_key(h), natural_key(h.instance))
 
     def set_filter(self, predicate: HostPredicate | None) -> None:
-        keep = self.cursor_host.instance if self.cursor_host else None
+        keep = self._cursor_instance()
         self._predicate = predicate
         self._rebuild_view(keep=keep)
 
@@ -295,7 +300,7 @@ class FleetTable(ScrollView, can_focus=True):
             raise KeyError(key)
         if reverse is None:
             reverse = (not self.sort_reverse) if key == self.sort_key else False
-        keep = self.cursor_host.instance if self.cursor_host else None
+        keep = self._cursor_instance()
         self.sort_key, self.sort_reverse = key, reverse
         self._rebuild_view(keep=keep)
 
