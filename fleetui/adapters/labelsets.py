@@ -68,8 +68,12 @@ class LabelSets(ByText[dict[str, str]]):
     def of(self, raw: msgspec.Raw) -> dict[str, str]:
         """The label dict of this JSON object (raises msgspec.DecodeError/ValidationError on anything else)."""
         key = bytes(raw)
-        found = self.get(key)
+        # ByText.get spelled out: this runs once per sample of every refresh (tens of thousands)
+        found = self._previous.pop(key, None)
+        if found is not None:
+            self._current[key] = found
+            return found
+        found = self._current.get(key)
         if found is None:
-            found = intern_labels(_DICT.decode(key))
-            self.put(key, found)
+            found = self._current[key] = intern_labels(_DICT.decode(key))
         return found

@@ -461,14 +461,17 @@ def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSet
     kind = data.resultType
     try:
         if kind == "vector":
-            out = []
+            out: list[Sample] = []
             of = (labels if labels is not None else LabelSets()).of
+            append = out.append
             for e in _decode_list(data.result, _ELEMENTS):
-                try:
-                    value = _float(e.value[1])
-                except ValueError:  # NaN / stale: nothing to say about this series
+                try:  # _float spelled out: once per sample of every refresh
+                    value = float(e.value[1])
+                except ValueError:
                     continue
-                out.append(Sample(of(e.metric), value, source))
+                if value != value:  # NaN / stale: nothing to say about this series
+                    continue
+                append(Sample(of(e.metric), value, source))
             return out
         if kind == "scalar":
             _, v = msgspec.json.decode(data.result, type=tuple[float, str])
@@ -621,8 +624,9 @@ async def recording_rule_hint(client: PrometheusClient) -> str | None:
     return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
-# a refresh's parsed replies: time, targets, current samples (and grouped by instance), macOS names, source
-_Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], frozenset[str], str]
+# a refresh's parsed replies: time, targets, current samples (also grouped by instance, and each instance's
+# newest), macOS names, source
+_Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
 
 
 class FleetReader:
@@ -678,7 +682,7 @@ class FleetReader:
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
-            targets, (current, by_current, live), rule, macos = await asyncio.gather(
+            targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
                 self._targets(notes),
                 self._current(t),
                 self._rule(q["rule"], t),
@@ -687,6 +691,7 @@ class FleetReader:
             self.refresh_requests = self.client.request_count - before
             self.notes = tuple(notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
+            live = dict(newest_by)
             for inst in down:  # a failing target's `up` sample is its failed scrape
                 live.pop(inst, None)
             has_rule = any(smp.value > 0 for smp in rule)
@@ -694,13 +699,13 @@ class FleetReader:
             self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
             macos_names = frozenset(smp.instance for smp in macos if smp.instance)
-            self._inputs = (t, targets, current, by_current, macos_names, source)
+            self._inputs = (t, targets, current, by_current, newest_by, macos_names, source)
             snap = self._classify()
             if not keep:
                 self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
             # freed during the next refresh's wait for replies (see _rule), not here on this one's clock:
             # dropping 50,000 hosts' samples took a tenth of the work after the last reply (36 ms)
-            self._spent = (current, by_current, live)
+            self._spent = (current, by_current, newest_by, live)
             return snap
 
     async def _rule(self, expr: str, t: float) -> list[Sample]:
@@ -759,13 +764,14 @@ class FleetReader:
     def _classify(self) -> FleetSnapshot:
         """The last refresh's inputs with what the book knows now, as a snapshot carrying its diff."""
         assert self._inputs is not None, "refresh() first"
-        t, targets, current, by_current, macos, source = self._inputs
+        t, targets, current, by_current, newest_by, macos, source = self._inputs
         with gc_paused():
             inputs = FleetInputs(
                 now=t,
                 targets=targets,
                 current=current,
                 current_by_instance=by_current,
+                current_newest=newest_by,
                 history=self.book.history(),
                 macos=macos,
                 pending=self.book.pending(),

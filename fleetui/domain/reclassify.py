@@ -33,7 +33,7 @@ from fleetui.domain.classify import (
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Problem, rows_diff
+from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem, rows_diff
 
 
 class _Static:
@@ -163,8 +163,10 @@ class Classifier:
             else:
                 found.append(t)
         by_current = inputs.current_by_instance
+        newest_current = inputs.current_newest
         if by_current is None:
             by_current = by_instance(inputs.current)
+            newest_current = None
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         same_history = inputs.history is self._history
@@ -216,8 +218,13 @@ class Classifier:
                     rows[inst] = old_rows[inst]
                     reused += 1
                     continue
-            # newest times, without a call for the many hosts with one sample of a kind
-            current_ts = None if current is None else current[0].value if len(current) == 1 else newest(current)
+            # newest times: the reader's, or without a call for the many hosts with one sample of a kind
+            if current is None:
+                current_ts = None
+            elif newest_current is not None:
+                current_ts = newest_current[inst]
+            else:
+                current_ts = current[0].value if len(current) == 1 else newest(current)
             history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
@@ -231,10 +238,12 @@ class Classifier:
                     sig = (len(targets), *[t.labels for t in targets], *[s.labels for s in current or ()])
             elif current is not None:
                 assert current_ts is not None
+                oldest = current_ts - history_after
                 if len(current) == 1:  # a push host: its one series is its newest
                     sig = (0, current[0].labels)
+                elif len(current) == 2 and current[0].value >= oldest and current[1].value >= oldest:  # up, uname
+                    sig = (0, current[0].labels, current[1].labels)
                 else:
-                    oldest = current_ts - history_after
                     sig = (0, *[s.labels for s in current if s.value >= oldest])
             else:
                 assert history is not None
@@ -317,8 +326,36 @@ class Classifier:
         dups: tuple[Problem, ...] = (),
         superseded: bool = False,
     ) -> HostStatus:
-        """One host's row; the previous refresh's very object when nothing in it changed."""
-        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+        """One host's row; the previous refresh's very object when nothing in it changed.
+
+        The hot path of a refresh (once per live host): state_of's rules are spelled out here for a host with
+        one target or none, which is nearly every host, and the row is built positionally."""
+        scrape_url = last_error = scrape_duration = None
+        if len(targets) == 1:
+            shown = targets[0]
+            health = shown.health
+            if health == "up":
+                state, mode = HostState.UP, Mode.PULL
+                seen = current_ts if current_ts is not None else (shown.last_scrape or None)
+                last_seen = history_ts if seen is None or (history_ts is not None and history_ts > seen) else seen
+            else:
+                state, mode, last_seen = HostState.DOWN, Mode.PULL, history_ts
+            scrape_url = shown.scrape_url
+            last_error = shown.last_error or ("not scraped yet" if health == "unknown" else None)
+            scrape_duration = shown.scrape_duration
+        elif not targets and current_ts is not None:
+            last_seen = current_ts if history_ts is None or current_ts >= history_ts else history_ts
+            state = HostState.STALE if now - last_seen > self.policy.stale_after else HostState.UP
+            mode = Mode.PUSH
+        else:
+            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
+            if targets:
+                shown = targets[0]
+                if shown.health == "up":
+                    shown = next((t for t in targets if t.health != "up"), shown)
+                scrape_url = shown.scrape_url
+                last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
+                scrape_duration = shown.scrape_duration
         if superseded:
             state = HostState.STALE  # renamed: the machine pushes under its new name now
         problems = st.problems
@@ -326,28 +363,10 @@ class Classifier:
             problems += dups
         if macos:
             problems += (MACOS_PROBLEM,)
-        scrape_url = last_error = None
-        scrape_duration = None
-        if targets:
-            shown = targets[0]
-            if shown.health == "up" and len(targets) > 1:
-                shown = next((t for t in targets if t.health != "up"), shown)
-            scrape_url = shown.scrape_url
-            last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
-            scrape_duration = shown.scrape_duration
         row = HostStatus(
-            instance=inst,
-            state=state,
-            mode=mode,
-            last_seen=last_seen,
-            labels=st.labels,
-            problems=problems,
-            nodename=st.nodename,
-            scrape_url=scrape_url,
-            last_error=last_error,
-            scrape_duration=scrape_duration,
-            last_seen_pending=pending and last_seen is None,
-        )
+            inst, state, mode, last_seen, st.labels, problems, st.nodename, scrape_url, last_error, scrape_duration,
+            pending and last_seen is None,
+        )  # fmt: skip
         # built and then compared (in C, field by field, identity first), because that costs less than
         # comparing the fields one by one here; an equal row is the old object itself
         old = old_rows.get(inst)
