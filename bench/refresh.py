@@ -150,6 +150,9 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
             # measured a server the refresh had just warmed up
             await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - t0)))
             theirs.append(await replay(raw, requests))
+        if not mine:
+            print(f"  refresh, fleetui: all {runs} timed out at the default {s['prometheus.timeout']:g} s")
+            return
         ratios = [m / r for m, r in zip(mine, theirs, strict=True)]
         print(f"  refresh, fleetui: {spread(mine)}; {len(requests)} requests each, one every {interval:g} s")
         print(f"  refresh, raw replay of the same requests: {spread(theirs)}")

@@ -330,19 +330,15 @@ class Classifier:
 
         The hot path of a refresh (once per live host): state_of's rules are spelled out here for a host with
         one target or none, which is nearly every host, and the row is built positionally."""
-        scrape_url = last_error = scrape_duration = None
+        shown: Target | None = None  # the target whose scrape the row shows: a failing one, if any
         if len(targets) == 1:
             shown = targets[0]
-            health = shown.health
-            if health == "up":
+            if shown.health == "up":
                 state, mode = HostState.UP, Mode.PULL
                 seen = current_ts if current_ts is not None else (shown.last_scrape or None)
                 last_seen = history_ts if seen is None or (history_ts is not None and history_ts > seen) else seen
             else:
                 state, mode, last_seen = HostState.DOWN, Mode.PULL, history_ts
-            scrape_url = shown.scrape_url
-            last_error = shown.last_error or ("not scraped yet" if health == "unknown" else None)
-            scrape_duration = shown.scrape_duration
         elif not targets and current_ts is not None:
             last_seen = current_ts if history_ts is None or current_ts >= history_ts else history_ts
             state = HostState.STALE if now - last_seen > self.policy.stale_after else HostState.UP
@@ -350,12 +346,12 @@ class Classifier:
         else:
             state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
             if targets:
-                shown = targets[0]
-                if shown.health == "up":
-                    shown = next((t for t in targets if t.health != "up"), shown)
-                scrape_url = shown.scrape_url
-                last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
-                scrape_duration = shown.scrape_duration
+                shown = next((t for t in targets if t.health != "up"), targets[0])
+        scrape_url = last_error = scrape_duration = None
+        if shown is not None:
+            scrape_url = shown.scrape_url
+            last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
+            scrape_duration = shown.scrape_duration
         if superseded:
             state = HostState.STALE  # renamed: the machine pushes under its new name now
         problems = st.problems
