@@ -6,6 +6,9 @@
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-2}
+# refreshes per round: the raw replay of one fleet's requests varied from 69 to 165 ms within one 21-run round
+# (10,000 hosts, half-down), so the medians need about this many to settle
+RUNS=${RUNS:-15}
 CONFIGS=("$@")
 [ ${#CONFIGS[@]} -eq 0 ] && CONFIGS=("10000 healthy" "10000 half-down" "50000 half-down" "50000 healthy")
 for cfg in "${CONFIGS[@]}"; do
@@ -24,7 +27,7 @@ for cfg in "${CONFIGS[@]}"; do
     echo "== $1 hosts, $2: built in $(( $(date +%s) - t0 )) s: $(tr '\n' ' ' < "$work/serve.log")"
     for round in $(seq "$ROUNDS"); do
         echo "-- round $round: bench/refresh.py"
-        .venv/bin/python bench/refresh.py --server "$work/info.json" --runs 7
+        .venv/bin/python bench/refresh.py --server "$work/info.json" --runs "$RUNS"
         echo "-- round $round: bench/console.py"
         .venv/bin/python bench/console.py --server "$work/info.json" --seconds 60
     done
