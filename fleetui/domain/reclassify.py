@@ -33,7 +33,7 @@ from fleetui.domain.classify import (
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem, rows_diff
+from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Problem, rows_diff
 
 
 class _Static:
@@ -326,29 +326,13 @@ class Classifier:
         dups: tuple[Problem, ...] = (),
         superseded: bool = False,
     ) -> HostStatus:
-        """One host's row; the previous refresh's very object when nothing in it changed.
-
-        The hot path of a refresh (once per live host): state_of's rules are spelled out here for a host with
-        one target or none, which is nearly every host, and the row is built positionally."""
-        shown: Target | None = None  # the target whose scrape the row shows: a failing one, if any
-        if len(targets) == 1:
-            shown = targets[0]
-            if shown.health == "up":
-                state, mode = HostState.UP, Mode.PULL
-                seen = current_ts if current_ts is not None else (shown.last_scrape or None)
-                last_seen = history_ts if seen is None or (history_ts is not None and history_ts > seen) else seen
-            else:
-                state, mode, last_seen = HostState.DOWN, Mode.PULL, history_ts
-        elif not targets and current_ts is not None:
-            last_seen = current_ts if history_ts is None or current_ts >= history_ts else history_ts
-            state = HostState.STALE if now - last_seen > self.policy.stale_after else HostState.UP
-            mode = Mode.PUSH
-        else:
-            state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
-            if targets:
-                shown = next((t for t in targets if t.health != "up"), targets[0])
+        """One host's row; the previous refresh's very object when nothing in it changed. Built positionally:
+        this runs once per live host of every refresh."""
+        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
         scrape_url = last_error = scrape_duration = None
-        if shown is not None:
+        if targets:
+            # the target whose scrape the row shows: the only one, or the first failing one of several
+            shown = targets[0] if len(targets) == 1 else next((t for t in targets if t.health != "up"), targets[0])
             scrape_url = shown.scrape_url
             last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
             scrape_duration = shown.scrape_duration
