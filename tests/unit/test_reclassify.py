@@ -91,7 +91,8 @@ def _fleet_inputs(rng: random.Random, step: int, hosts: dict[str, dict[str, obje
             labels = {**labels}
         node = str(h["node"])
         kind = h["kind"]
-        ts = now - float(h["age"])  # type: ignore[arg-type]
+        # a host's newest sample: `ts` when the test keeps it from refresh to refresh (not scraped since)
+        ts = float(h["ts"]) if "ts" in h else now - float(h["age"])  # type: ignore[arg-type]
         if kind == "pull":
             targets.append(Target(inst, "node", {"instance": inst, **labels}, str(h["health"]), "u", None, ts, 0.01))
             current += [Sample({"instance": inst, **labels}, ts, "up")]
@@ -186,6 +187,62 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         seen_states.update(h.state for h in got)
     assert reused > 2000  # the incremental path was taken, not only the full one
     assert seen_states >= {HostState.UP, HostState.DOWN, HostState.STALE, HostState.GONE}
+
+
+def test_hosts_whose_inputs_did_not_change_keep_their_rows_until_age_or_a_shared_name_changes_them() -> None:
+    """A pull host between two scrapes and a quiet push host keep their row objects; the push host's row
+    still turns stale when its age passes stale_after, and a host that stops sharing its nodename loses the
+    duplicate problem, though none of their inputs changed."""
+    ok = {"environment": "prod", "maintainers": "ops"}
+    pulled = [target("a:9100", **ok)]
+    samples = [up("a:9100", NOW, **ok), uname("a:9100", NOW, "a", **ok), up("p1", NOW, **ok)]
+    twins = [uname("p2", NOW, "n1", **ok), uname("p3", NOW, "n1", **ok)]
+    c = Classifier(POLICY)
+    first = FleetInputs(NOW, targets=pulled, current=[*samples, *twins])
+    rows = {h.instance: h for h in c.classify(first)}
+    assert "duplicate_nodename" in {p.code for p in rows["p2"].problems}  # p2 and p3 report the same nodename
+    for now in (NOW + 60, NOW + 119):
+        again = FleetInputs(now, targets=pulled, current=[*samples, *twins])
+        got = c.classify(again)
+        assert got == classify(again, POLICY)
+        assert all(h is rows[h.instance] for h in got if h.instance in ("a:9100", "p1"))
+    aged = FleetInputs(NOW + 121, targets=pulled, current=[*samples, twins[0]])  # p3 gone from the fleet
+    got = c.classify(aged)
+    assert got == classify(aged, POLICY)
+    by = {h.instance: h for h in got}
+    assert by["a:9100"] is rows["a:9100"]
+    assert by["p1"].state is HostState.STALE and by["p2"].state is HostState.STALE
+    assert "duplicate_nodename" not in {p.code for p in by["p2"].problems}
+    back = FleetInputs(NOW + 20, targets=pulled, current=[*samples, twins[0]])  # a clock set back: fresh again
+    assert c.classify(back) == classify(back, POLICY)
+
+
+def test_incremental_equals_full_when_most_hosts_keep_their_samples() -> None:
+    """As the random test above, but most hosts keep their newest sample from one refresh to the next (pull
+    targets scraped less often than the fleet is refreshed, quiet push hosts ageing into stale): the rows
+    kept because nothing changed are still classify's, and the diff is the full comparison's."""
+    rng = random.Random(41)
+    hosts: dict[str, dict[str, object]] = {}
+    counter = [0]
+    for _ in range(12):
+        _mutate(rng, hosts, counter)
+    c = Classifier(POLICY)
+    before: FleetSnapshot | None = None
+    kept = 0
+    for step in range(200):
+        _mutate(rng, hosts, counter)
+        for h in hosts.values():
+            if "ts" not in h or rng.random() < 0.3:
+                h["ts"] = NOW + 15 * step - float(h["age"])  # type: ignore[arg-type]
+        inputs = _fleet_inputs(rng, step, hosts)
+        rows_before = dict(c._rows)
+        got = c.classify(inputs)
+        assert got == classify(inputs, POLICY), f"refresh {step}"
+        after = FleetSnapshot(got, inputs.now)
+        assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
+        before = after
+        kept += sum(1 for h in got if h.state is not HostState.GONE and rows_before.get(h.instance) is h)
+    assert kept > 1000  # rows kept for unchanged inputs, not only for gone hosts
 
 
 def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> None:
