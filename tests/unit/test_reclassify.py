@@ -155,14 +155,20 @@ def _mutate(rng: random.Random, hosts: dict[str, dict[str, object]], counter: li
         }
 
 
-def test_incremental_equals_full_over_random_refreshes() -> None:
-    """200 refreshes of a fleet of about 40 hosts whose labels, states, kinds and nodenames change at random
-    (a fixed seed): every refresh's rows equal classify's, and most hosts' label work is reused."""
-    rng = random.Random(17)
+def _random_fleet(seed: int) -> tuple[random.Random, dict[str, dict[str, object]], list[int]]:
+    """A seeded generator and a small fleet it has changed a dozen times (hosts, and the count of hosts made)."""
+    rng = random.Random(seed)
     hosts: dict[str, dict[str, object]] = {}
     counter = [0]
     for _ in range(12):
         _mutate(rng, hosts, counter)
+    return rng, hosts, counter
+
+
+def test_incremental_equals_full_over_random_refreshes() -> None:
+    """200 refreshes of a fleet of about 40 hosts whose labels, states, kinds and nodenames change at random
+    (a fixed seed): every refresh's rows equal classify's, and most hosts' label work is reused."""
+    rng, hosts, counter = _random_fleet(17)
     c = Classifier(POLICY)
     grouped = Classifier(POLICY)  # handed the samples grouped per reply, as the Prometheus reader does
     reused = 0
@@ -221,11 +227,7 @@ def test_incremental_equals_full_when_most_hosts_keep_their_samples() -> None:
     """As the random test above, but most hosts keep their newest sample from one refresh to the next (pull
     targets scraped less often than the fleet is refreshed, quiet push hosts ageing into stale): the rows
     kept because nothing changed are still classify's, and the diff is the full comparison's."""
-    rng = random.Random(41)
-    hosts: dict[str, dict[str, object]] = {}
-    counter = [0]
-    for _ in range(12):
-        _mutate(rng, hosts, counter)
+    rng, hosts, counter = _random_fleet(41)
     c = Classifier(POLICY)
     before: FleetSnapshot | None = None
     kept = 0
@@ -249,11 +251,7 @@ def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> 
     """The book hands over the very same history list while nothing in it changed, and the classifier then
     gives gone hosts their previous rows without any work. Over random refreshes where such hosts come back,
     are looked up or flagged macOS, and the fleet around them changes, every answer is still classify's."""
-    rng = random.Random(29)
-    hosts: dict[str, dict[str, object]] = {}
-    counter = [0]
-    for _ in range(12):
-        _mutate(rng, hosts, counter)
+    rng, hosts, counter = _random_fleet(29)
     gone = [f"g{i}" for i in range(10)] + [f"10.1.0.{i}:9100" for i in range(5)]
     history = [Sample({"instance": g, "environment": "prod", "maintainers": "ops"}, NOW - 900, "up") for g in gone]
     c = Classifier(POLICY)
