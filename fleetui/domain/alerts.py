@@ -14,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 if TYPE_CHECKING:
     from fleetui.domain.fleet import FleetSnapshot, HostStatus
+
+
+_INSTANCE = attrgetter("instance")
+_ALERTS = attrgetter("alerts")
 
 
 class AlertState(StrEnum):
@@ -82,17 +87,32 @@ def sort_alerts(alerts: Iterable[Alert]) -> tuple[Alert, ...]:
 
 
 def attribute(hosts: Sequence[HostStatus], alerts: Iterable[Alert]) -> tuple[dict[str, list[Alert]], list[Alert]]:
-    """(instance -> its alerts, unattributed alerts)."""
-    by_key: dict[str, str] = {}
-    for h in hosts:
-        if h.hostname:
-            by_key.setdefault(h.hostname, h.instance)
-    for h in hosts:
-        by_key[h.instance] = h.instance  # an exact instance match wins over a hostname label
+    """(instance -> its alerts, unattributed alerts). An exact instance match wins over a hostname label; of
+    several hosts with the same hostname label, the first one's.
+
+    Work in proportion to the alerts, not the fleet (this runs on every console refresh, at 50,000 hosts with
+    no alert firing it took 25-36 ms): the instances are one pass in C, and the hostname labels are read
+    only when an alert names something that is not an instance."""
     mine: dict[str, list[Alert]] = {}
     unattributed: list[Alert] = []
+    instances: set[str] | None = None
+    by_hostname: dict[str, str] | None = None
     for a in alerts:
-        inst = by_key.get(a.instance or "") if a.instance else None
+        key = a.instance
+        inst = None
+        if key:
+            if instances is None:
+                instances = set(map(_INSTANCE, hosts))
+            if key in instances:
+                inst = key
+            else:
+                if by_hostname is None:
+                    by_hostname = {}
+                    for h in hosts:
+                        name = h.hostname
+                        if name:
+                            by_hostname.setdefault(name, h.instance)
+                inst = by_hostname.get(key)
         if inst is None:
             unattributed.append(a)
         else:
@@ -101,12 +121,16 @@ def attribute(hosts: Sequence[HostStatus], alerts: Iterable[Alert]) -> tuple[dic
 
 
 def with_alerts(snap: FleetSnapshot, view: AlertsView) -> FleetSnapshot:
-    """The snapshot with each host's alerts and the unattributed ones filled in."""
+    """The snapshot with each host's alerts and the unattributed ones filled in: rows are rebuilt only for the
+    hosts that have alerts now or had them (the others stay the very same objects, and the hosts tuple too
+    when there are none)."""
     mine, unattributed = attribute(snap.hosts, view.alerts)
-    hosts = tuple(
-        _with_host_alerts(h, sort_alerts(mine.get(h.instance, ()))) if h.alerts or h.instance in mine else h
-        for h in snap.hosts
-    )
+    hosts = snap.hosts
+    touched = mine.keys() | set(map(_INSTANCE, filter(_ALERTS, hosts)))
+    if touched:
+        hosts = tuple(
+            _with_host_alerts(h, sort_alerts(mine.get(h.instance, ()))) if h.instance in touched else h for h in hosts
+        )
     return replace(snap, hosts=hosts, unattributed_alerts=sort_alerts(unattributed), alerts_view=view)
 
 

@@ -93,3 +93,24 @@ def test_a_host_whose_alerts_did_not_change_is_the_same_object() -> None:
     assert again.hosts[0] is once.hosts[0] and again.hosts[1] is once.hosts[1]
     cleared = with_alerts(again, AlertsView("alertmanager", ()))
     assert cleared.hosts[0] is again.hosts[0] and cleared.hosts[1].alerts == ()
+
+
+def test_an_instance_match_wins_over_a_hostname_label_and_the_first_hostname_over_later_ones() -> None:
+    """An alert's `instance` names a host's instance before any hostname label; of two hosts carrying the same
+    hostname label, the first one in the fleet gets the alert. With no alert and none before, the fleet's
+    hosts are handed back as they were."""
+    snap = FleetSnapshot(
+        (
+            HostStatus("10.0.0.5:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-01"}),
+            HostStatus("10.0.0.6:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-01"}),
+            HostStatus("10.0.0.7:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "web-01"}),
+            HostStatus("web-01", HostState.UP, Mode.PUSH, 1.0),
+        ),
+        taken_at=2.0,
+    )
+    alerts = (Alert("HostDown", {"instance": "db-01"}), Alert("DiskFull", {"instance": "web-01"}))
+    by = with_alerts(snap, AlertsView("alertmanager", alerts)).by_instance()
+    assert [a.name for a in by["10.0.0.5:9100"].alerts] == ["HostDown"]
+    assert by["10.0.0.6:9100"].alerts == () and by["10.0.0.7:9100"].alerts == ()
+    assert [a.name for a in by["web-01"].alerts] == ["DiskFull"]
+    assert with_alerts(snap, AlertsView("alertmanager", ())).hosts is snap.hosts
