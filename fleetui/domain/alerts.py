@@ -90,9 +90,10 @@ def attribute(hosts: Sequence[HostStatus], alerts: Iterable[Alert]) -> tuple[dic
     """(instance -> its alerts, unattributed alerts). An exact instance match wins over a hostname label; of
     several hosts with the same hostname label, the first one's.
 
-    Work in proportion to the alerts, not the fleet (this runs on every console refresh, at 50,000 hosts with
-    no alert firing it took 25-36 ms): the instances are one pass in C, and the hostname labels are read
-    only when an alert names something that is not an instance."""
+    Work in proportion to the alerts, not the fleet (this runs on every console refresh; over the 31,250 rows
+    of a 50,000-host fleet, half down, with no alert firing, it took 25-36 ms in the console): the instances
+    are one pass in C, and the hostname labels are read only when an alert names something that is not an
+    instance."""
     mine: dict[str, list[Alert]] = {}
     unattributed: list[Alert] = []
     instances: set[str] | None = None

@@ -48,7 +48,7 @@ SWITCH_INTERVAL = 0.0005
 THAW_EVERY = 3600.0
 # The background history steps start this long after a refresh is handed to the UI, so they do not decode
 # their replies while the UI's thread applies that refresh to the table: with both threads busy each got half
-# the interpreter lock, and an apply that adds a thousand rows took 53-84 ms instead of 20-40 ms, with keys
+# the interpreter lock, and an apply that adds 900-1,500 rows took 58-84 ms instead of 35-51 ms, with keys
 # waiting behind it (50,000 hosts, half down, measured with bench/console.py)
 HISTORY_AFTER = 0.3
 
@@ -76,7 +76,7 @@ def _warm_sort_keys(snap: FleetSnapshot, before: FleetSnapshot | None) -> None:
     """Compute the table's natural sort key of every new instance here, on the source's thread: the table
     sorts by it on the UI's thread, where 50,000 new keys took half a second (cached, so it finds them).
     Only the rows `snap` adds to `before` (its diff, already taken): the others' keys were computed when they
-    came (every instance of every refresh cost 24-37 ms at 50,000 hosts, half down)."""
+    came (every instance of every refresh cost 9-37 ms at 50,000 hosts, half down)."""
     from fleetui.tui.fmt import natural_key
 
     for h in diff_snapshots(before, snap).added:
