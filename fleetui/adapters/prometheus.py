@@ -766,13 +766,15 @@ class FleetReader:
         assert self._inputs is not None, "refresh() first"
         t, targets, current, by_current, newest_by, macos, source = self._inputs
         with gc_paused():
+            history, history_by = self.book.history_grouped()
             inputs = FleetInputs(
                 now=t,
                 targets=targets,
                 current=current,
                 current_by_instance=by_current,
                 current_newest=newest_by,
-                history=self.book.history(),
+                history=history,
+                history_by_instance=history_by,
                 macos=macos,
                 pending=self.book.pending(),
             )

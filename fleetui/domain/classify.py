@@ -126,7 +126,8 @@ class FleetInputs:
     fleetui.domain.reclassify.by_instance groups it, when the reader already did that as the replies came
     in (only the incremental Classifier reads it; without it, it groups `current` itself). `current_newest`:
     with `current_by_instance`, each of its instances' newest sample time (the reader works that out anyway,
-    for its last-seen book).
+    for its last-seen book). `history_by_instance`: `history` grouped the same way, only the values > 0 (the
+    last-seen book keeps it, each instance's list the same object while the instance's entry is unchanged).
     """
 
     now: float
@@ -137,6 +138,7 @@ class FleetInputs:
     pending: frozenset[str] = frozenset()
     current_by_instance: Mapping[str, list[Sample]] | None = None
     current_newest: Mapping[str, float] | None = None
+    history_by_instance: Mapping[str, list[Sample]] | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,11 @@ class Step:
     instances: tuple[str, ...] = ()
 
 
+# what history() made of an entry: (last, samples) it was made from; its up and other samples; its samples
+# with a positive value when they all name it (else None)
+_Made = tuple[float, tuple[Sample, ...], tuple[Sample, ...], tuple[Sample, ...], list[Sample] | None]
+
+
 @dataclass
 class LastSeenBook:
     """Per-instance memory plus the queue of history look-ups still to do (see the module docstring)."""
@@ -89,9 +94,9 @@ class LastSeenBook:
     changed: bool = False  # something worth saving happened since the last save
     # history()'s last answer, and per instance what it was made from (last, samples) and made (ups, others)
     _history: list[Sample] | None = field(default=None, repr=False, compare=False)
-    _made: dict[str, tuple[float, tuple[Sample, ...], tuple[Sample, ...], tuple[Sample, ...]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _made: dict[str, _Made] = field(default_factory=dict, repr=False, compare=False)
+    # the same per instance, as the classifier groups it (None: some sample names another instance)
+    _grouped: dict[str, list[Sample]] | None = field(default=None, repr=False, compare=False)
 
     # --- observing a refresh ------------------------------------------------------------------------------
 
@@ -186,7 +191,7 @@ class LastSeenBook:
         without any work (fleetui.domain.reclassify), and in a fleet where many went away that is most hosts.
         """
         made = self._made
-        now_made: dict[str, tuple[float, tuple[Sample, ...], tuple[Sample, ...], tuple[Sample, ...]]] = {}
+        now_made: dict[str, _Made] = {}
         rebuilt = False
         for inst, e in self.entries.items():
             if e.live or e.last is None:
@@ -198,7 +203,9 @@ class LastSeenBook:
                 others = tuple(smp for smp in e.samples if smp.branch != "up")
                 if not e.samples or max(smp.value for smp in e.samples) < e.last:
                     others += (Sample({"instance": inst}, e.last, "history"),)
-                got = (e.last, e.samples, ups, others)
+                mine = [smp for smp in (*ups, *others) if smp.value > 0]
+                own = all(smp.labels.get("instance") == inst for smp in mine)
+                got = (e.last, e.samples, ups, others, mine if own else None)
             now_made[inst] = got
         self._made = now_made
         if not rebuilt and len(now_made) == len(made) and self._history is not None:
@@ -206,7 +213,30 @@ class LastSeenBook:
         out = [smp for got in now_made.values() for smp in got[2]]
         out += [smp for got in now_made.values() for smp in got[3]]
         self._history = out
+        grouped: dict[str, list[Sample]] = {}
+        for inst, got in now_made.items():
+            kept = got[4]
+            if kept is None:
+                self._grouped = None
+                break
+            if kept:
+                grouped[inst] = kept
+        else:
+            self._grouped = grouped
         return out
+
+    def history_grouped(self) -> tuple[list[Sample], dict[str, list[Sample]] | None]:
+        """`history()`, and the same grouped by instance as fleetui.domain.reclassify.by_instance(history,
+        positive=True) groups it, each instance's list the same object while its entry is unchanged; None
+        instead of the groups when a remembered sample names another instance than its entry's (then only
+        the list says it right).
+
+        Why: in a fleet whose departures are spread over the look-back, a few entries leave the window at
+        every refresh, so the list is new every time, and grouping all of it again cost the console 30-50 ms
+        per refresh at 50,000 hosts, half gone (measured with cProfile on a live refresh).
+        """
+        out = self.history()
+        return out, self._grouped
 
     def pending(self) -> frozenset[str]:
         """Known instances whose last-seen time is still being looked up."""

@@ -15,7 +15,7 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetui.domain.classify import (
@@ -146,7 +146,7 @@ class Classifier:
         self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
         # the last refresh's history (the very list), grouped, and the instances that were gone in it
         self._history: object = None
-        self._by_history: dict[str, list[Sample]] = {}
+        self._by_history: Mapping[str, list[Sample]] = {}
         self._gone: dict[str, list[Sample]] = {}  # instances gone last refresh: their history then
         self._macos: frozenset[str] = frozenset()
 
@@ -169,8 +169,9 @@ class Classifier:
             newest_current = None
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
-        same_history = inputs.history is self._history
-        if same_history:
+        if inputs.history_by_instance is not None:  # the book's, its lists the same objects while unchanged
+            by_history = inputs.history_by_instance
+        elif inputs.history is self._history:
             by_history = self._by_history
         else:
             by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down

@@ -196,3 +196,32 @@ def test_history_is_the_same_list_while_nothing_in_it_changes() -> None:
     assert second is not first and sorted(str(s.instance) for s in second) == ["b", "c"]
     book.observe(1240.0, {"a": 1230.0, "c": 1235.0}, [])  # c is back
     assert [s.instance for s in book.history()] == ["b"]
+
+
+def test_history_grouped_is_the_history_grouped_and_keeps_unchanged_lists() -> None:
+    """The reader hands the classifier the book's own grouping, so it must equal what the classifier would
+    make of the list (up samples first, values > 0 only), keep an unchanged instance's list as the same
+    object when others change, and give up (None) when a sample names another instance."""
+    from fleetui.domain.reclassify import by_instance
+
+    book = LastSeenBook(1000.0)
+    book.observe(1000.0, {"a": 990.0, "c": 998.0, "d": 999.0}, [])
+    rows = {
+        "b": (up("b", 1055.0, env="x"), Sample({"instance": "b", "nodename": "nb"}, 1055.0, "uname")),
+        "c": (Sample({"instance": "c"}, 0.0, "up"),),  # a `time() * up` rule's 0: not a time
+        "d": (Sample({"instance": "d"}, 999.0, "uname"), up("d", 999.0)),  # uname first: grouped up first
+    }
+    book.observe(1060.0, {"a": 1050.0, "b": 1055.0}, [], last_rows=lambda i: rows[i])  # c and d went away
+    book.observe(1120.0, {"a": 1110.0}, [], last_rows=lambda i: rows[i])  # then b
+    steps(book)  # their look-ups answered (found nothing newer)
+    history, grouped = book.history_grouped()
+    assert grouped == by_instance(history, positive=True)
+    assert grouped is not None and [s.branch for s in grouped["d"]] == ["up", "uname"]
+    assert [s.value for s in grouped["c"]] == [998.0]  # its remembered time, not the rule's 0
+    kept = grouped["b"]
+    book.observe(2050.0, {"a": 2040.0}, [])  # c and d leave the look-back window (a few every refresh)
+    history, again = book.history_grouped()
+    assert again is not None and again.keys() == {"b"} and again["b"] is kept
+    assert again == by_instance(history, positive=True)
+    book.observe(2060.0, {}, [], last_rows=lambda i: (up("elsewhere", 2040.0),))  # a went away, named otherwise
+    assert book.history_grouped()[1] is None

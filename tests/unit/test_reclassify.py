@@ -112,7 +112,12 @@ def _fleet_inputs(rng: random.Random, step: int, hosts: dict[str, dict[str, obje
     macos = frozenset(i for i in hosts if rng.random() < 0.05)
     pending = frozenset(i for i in hosts if rng.random() < 0.1)
     rng.shuffle(targets)
-    return FleetInputs(now, targets=targets, current=current, history=history, macos=macos, pending=pending)
+    # half the time the history comes grouped as well, as the reader hands over its last-seen book's grouping
+    grouped = by_instance(history, positive=True) if rng.random() < 0.5 else None
+    return FleetInputs(
+        now, targets=targets, current=current, history=history, macos=macos, pending=pending,
+        history_by_instance=grouped,
+    )  # fmt: skip
 
 
 def _mutate(rng: random.Random, hosts: dict[str, dict[str, object]], counter: list[int]) -> None:
@@ -273,6 +278,7 @@ def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> 
             targets=[*base.targets, *scraped],
             current=current,
             history=history,
+            history_by_instance=None,  # this test's own list, not the one grouped with the fleet
             pending=frozenset(pending),
             macos=frozenset(macos),
         )
