@@ -12,6 +12,8 @@ Bounded: what the previous refresh did not see is forgotten at the next `rotate(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import repeat
 from typing import Generic, TypeVar
 
 import msgspec
@@ -77,3 +79,23 @@ class LabelSets(ByText[dict[str, str]]):
         if found is None:
             found = self._current[key] = intern_labels(_DICT.decode(key))
         return found
+
+    def of_many(self, raws: Sequence[msgspec.Raw]) -> list[dict[str, str]]:
+        """`[self.of(raw) for raw in raws]`, with the look-ups done by C loops (map, dict.update) instead of a
+        Python call per sample: in a steady fleet nearly every text is the previous refresh's, and at 50,000
+        hosts the per-sample calls were a third of decoding the presence replies (measured offline)."""
+        keys = list(map(bytes, raws))
+        found: list[dict[str, str] | None] = list(map(self._previous.pop, keys, repeat(None)))
+        current = self._current
+        if None in found:  # new texts, or texts already met in this refresh: one at a time
+            here: dict[bytes, dict[str, str]] = {k: f for k, f in zip(keys, found, strict=True) if f is not None}
+            for i, got in enumerate(found):
+                if got is None:
+                    key = keys[i]
+                    got = here.get(key) or current.get(key)
+                    if got is None:
+                        got = intern_labels(_DICT.decode(key))
+                    found[i] = here[key] = got
+        done: list[dict[str, str]] = found  # type: ignore[assignment]  # every None was replaced above
+        current.update(zip(keys, done, strict=True))
+        return done

@@ -123,6 +123,26 @@ async def test_malformed_replies_are_bad_json(tmp_path: Path, body: str, fragmen
     assert fragment.replace("\\", "") in one_line(ei.value, URL)
 
 
+async def test_samples_that_are_no_number_are_left_out(tmp_path: Path) -> None:
+    """Mocked: a value that is no number at all comes only from a broken backend; a real Prometheus sends NaN
+    (and a stale marker) for an instant query only in expressions fleetui's refresh does not make. Both are
+    left out, and the samples around them keep their own labels and values."""
+    elements = [
+        {"metric": {"instance": "a"}, "value": [1, "1.5"]},
+        {"metric": {"instance": "b"}, "value": [1, "NaN"]},
+        {"metric": {"instance": "c"}, "value": [1, "abc"]},
+        {"metric": {"instance": "d"}, "value": [1, "+Inf"]},
+    ]
+    body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": elements}})
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
+        got = await c.query("up")
+    assert [(s.instance, s.value) for s in got] == [("a", 1.5), ("d", float("inf"))]
+    elements = elements[:1]  # all numbers: the same answer without the slow path
+    body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": elements}})
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
+        assert [(s.instance, s.value) for s in await c.query("up")] == [("a", 1.5)]
+
+
 async def test_malformed_targets_reply(tmp_path: Path) -> None:
     """Mocked: a targets reply without activeTargets (a Prometheus-compatible backend that lacks the API)."""
     body = json.dumps({"status": "success", "data": {}})

@@ -287,3 +287,15 @@ def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> 
         assert got == classify(inputs, POLICY), f"refresh {step}"
         reused_gone += sum(1 for h in got if h.state is HostState.GONE and before.get(h.instance) is h)
     assert reused_gone > 500  # the fast path was taken
+
+
+def test_by_instance_with_one_series_each_and_with_several() -> None:
+    """One series per instance (the usual reply) and replies with an instance twice, without an instance, or
+    with an empty one, grouped alike: up samples first, each instance's in reply order, nameless ones left
+    out."""
+    a1, b1 = Sample({"instance": "a"}, 1.0, "up"), Sample({"instance": "b"}, 2.0, "up")
+    a2, u = Sample({"instance": "a", "job": "x"}, 3.0, "uname"), Sample({"instance": "a"}, 0.0, "uname")
+    assert by_instance([a1, b1]) == {"a": [a1], "b": [b1]}
+    assert by_instance([a2, a1, b1]) == {"a": [a1, a2], "b": [b1]}  # up first
+    assert by_instance([Sample({"job": "x"}, 1.0, "up"), a1, Sample({"instance": ""}, 1.0, "up")]) == {"a": [a1]}
+    assert by_instance([a1, u, a2], positive=True) == {"a": [a1, a2]}
