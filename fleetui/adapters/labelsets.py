@@ -82,8 +82,8 @@ class LabelSets(ByText[dict[str, str]]):
 
     def of_many(self, raws: Sequence[msgspec.Raw]) -> list[dict[str, str]]:
         """`[self.of(raw) for raw in raws]`, with the look-ups done by C loops (map, dict.update) instead of a
-        Python call per sample: in a steady fleet nearly every text is the previous refresh's, and at 50,000
-        hosts the per-sample calls were a third of decoding the presence replies (measured offline)."""
+        Python call per sample: in a steady fleet nearly every text is the previous refresh's (see
+        fleetui.adapters.prometheus._samples for what that saves)."""
         keys = list(map(bytes, raws))
         found: list[dict[str, str] | None] = list(map(self._previous.pop, keys, repeat(None)))
         current = self._current
