@@ -87,15 +87,9 @@ class LabelSets(ByText[dict[str, str]]):
         keys = list(map(bytes, raws))
         found: list[dict[str, str] | None] = list(map(self._previous.pop, keys, repeat(None)))
         current = self._current
-        if None in found:  # new texts, or texts already met in this refresh: one at a time
-            here: dict[bytes, dict[str, str]] = {k: f for k, f in zip(keys, found, strict=True) if f is not None}
-            for i, got in enumerate(found):
-                if got is None:
-                    key = keys[i]
-                    got = here.get(key) or current.get(key)
-                    if got is None:
-                        got = intern_labels(_DICT.decode(key))
-                    found[i] = here[key] = got
-        done: list[dict[str, str]] = found  # type: ignore[assignment]  # every None was replaced above
-        current.update(zip(keys, done, strict=True))
-        return done
+        if None not in found:
+            current.update(zip(keys, found, strict=True))  # type: ignore[arg-type]  # no None, checked
+            return found  # type: ignore[return-value]
+        # new texts, or texts met earlier in this refresh: the hits kept first, then `of` for each of the others
+        current.update((k, f) for k, f in zip(keys, found, strict=True) if f is not None)
+        return [self.of(raws[i]) if got is None else got for i, got in enumerate(found)]

@@ -44,6 +44,8 @@ def test_many_at_once_is_one_at_a_time() -> None:
     got = sets.of_many([msgspec.Raw(t) for t in (texts[0], texts[1], texts[2], texts[2], texts[0])])
     assert got[0] is a and got[1] is b and got[4] is a
     assert got[2] == {"instance": "c"} and got[3] is got[2]
+    empty = sets.of_many([msgspec.Raw(b"{}"), msgspec.Raw(b"{}")])  # an empty set is a set like any other
+    assert empty == [{}, {}] and empty[1] is empty[0]
     sets.rotate()
     assert sets.of(msgspec.Raw(texts[2])) is got[2]  # remembered for the next refresh, as `of` does
     assert sets.of_many([msgspec.Raw(t) for t in texts]) == [a, b, got[2]]
