@@ -472,12 +472,11 @@ def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSet
 
 
 def _number(text: str) -> float | None:
-    """A sample value's number; None for text that is none, and for NaN (a stale marker: nothing to say)."""
+    """`_float`, None instead of raising: for text that is no number, and for NaN (a stale marker)."""
     try:
-        value = float(text)
+        return _float(text)
     except ValueError:
         return None
-    return None if value != value else value
 
 
 def _samples(elements: list[_Element], source: str, labels: LabelSets) -> list[Sample]:

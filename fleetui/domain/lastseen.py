@@ -213,16 +213,8 @@ class LastSeenBook:
         out = [smp for got in now_made.values() for smp in got[2]]
         out += [smp for got in now_made.values() for smp in got[3]]
         self._history = out
-        grouped: dict[str, list[Sample]] = {}
-        for inst, got in now_made.items():
-            kept = got[4]
-            if kept is None:
-                self._grouped = None
-                break
-            if kept:
-                grouped[inst] = kept
-        else:
-            self._grouped = grouped
+        groups = [got[4] for got in now_made.values()]
+        self._grouped = None if None in groups else {i: g for i, g in zip(now_made, groups, strict=True) if g}
         return out
 
     def history_grouped(self) -> tuple[list[Sample], dict[str, list[Sample]] | None]:
