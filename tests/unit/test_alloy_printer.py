@@ -57,6 +57,16 @@ def test_comments_kept_in_place() -> None:
     assert fmt(src) == "// head\n\nb { // on header\n\t// inside\n\tx = 1\n\t// after\n}\n// tail\n"
 
 
+def test_a_comment_between_a_dot_and_its_name() -> None:
+    """A `//` comment between a dot and the name after it on the next line (found by the fuzz tests): the
+    name is printed at its own place, after the comment's line, not behind the comment where it would be
+    commented out; trailing comments of consecutive lines line up as usual."""
+    src = "targets = prometheus.// note\n\tf // rest\n"
+    out = fmt(src)
+    assert out == "targets = prometheus. // note\nf       // rest\n" and fmt(out) == out
+    assert strip_positions(parse(out)) == strip_positions(parse(src))
+
+
 def test_multiline_call_and_array_get_trailing_comma_layout() -> None:
     src = "x = f(\n1,\n2,\n)\ny = [\n1,\n2,\n]\n"
     assert fmt(src) == "x = f(\n\t1,\n\t2,\n)\ny = [\n\t1,\n\t2,\n]\n"

@@ -284,6 +284,7 @@ class _Walker:
         elif isinstance(e, ast.Access):
             self.expr(e.value)
             p.token(t.DOT)
+            p.at(e.pos)  # the name's own place, so a comment between the dot and the name stays before it
             p.text(e.name, t.IDENT)
         elif isinstance(e, ast.Index):
             self.expr(e.value)
