@@ -55,7 +55,7 @@ from dataclasses import replace
 from datetime import datetime
 from itertools import repeat
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
@@ -376,7 +376,20 @@ class _TargetsData(msgspec.Struct, rename="camel"):
     active_targets: msgspec.Raw  # decoded in batches by _decode_list
 
 
+class _Success(msgspec.Struct, Generic[T]):
+    """A successful reply whose `data` has the expected shape: decoded in one pass (see _envelope_data)."""
+
+    status: str
+    data: T
+
+
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+# one pass over the reply for the two shapes a refresh reads (21 MB at 50,000 hosts), instead of one for the
+# envelope and one more for its `data`
+_SUCCESS: dict[type, msgspec.json.Decoder[Any]] = {
+    shape: msgspec.json.Decoder(_Success[shape])  # type: ignore[valid-type]
+    for shape in (_QueryData, _TargetsData)
+}
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
 _TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
@@ -428,6 +441,15 @@ def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, 
 
 def _envelope_data(url: str, resp: httpx.Response, shape: type[T]) -> T:
     body = resp.content
+    success = _SUCCESS.get(shape)
+    if success is not None and resp.status_code == 200:
+        try:
+            found = success.decode(body)
+        except msgspec.DecodeError:  # any other reply: the checks below say what is wrong with it
+            pass
+        else:
+            if found.status == "success":
+                return found.data  # type: ignore[no-any-return]
     try:
         env = _ENVELOPE.decode(body)
     except msgspec.ValidationError:

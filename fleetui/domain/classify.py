@@ -290,6 +290,8 @@ def duplicate_problem(nodename: str, instances: Iterable[str], me: str) -> Probl
     )
 
 
+NOT_SCRAPED = "not scraped yet"  # a target's error while it has none yet (health "unknown")
+
 MACOS_PROBLEM = Problem(
     "macos_memory_names",
     "macOS memory metric names (node_memory_total_bytes) without the Linux names (node_memory_MemTotal_bytes)",
@@ -515,7 +517,7 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
                 problems=tuple(problems),
                 nodename=min(names) if names else None,
                 scrape_url=shown.scrape_url if shown else None,
-                last_error=(shown.last_error or ("not scraped yet" if shown.health == "unknown" else None))
+                last_error=(shown.last_error or (NOT_SCRAPED if shown.health == "unknown" else None))
                 if shown
                 else None,
                 scrape_duration=shown.scrape_duration if shown else None,

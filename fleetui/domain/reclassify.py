@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from fleetui.domain.classify import (
     _SKIP,
     MACOS_PROBLEM,
+    NOT_SCRAPED,
     FleetInputs,
     Policy,
     Sample,
@@ -33,7 +36,7 @@ from fleetui.domain.classify import (
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Problem, rows_diff
+from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem, rows_diff
 
 
 class _Static:
@@ -130,6 +133,21 @@ def joined(first: dict[str, list[Sample]], then: dict[str, list[Sample]]) -> dic
     return first
 
 
+def _by_target(targets: Sequence[Target]) -> dict[str, list[Target]]:
+    """Targets grouped by instance; most instances have one, and then a comprehension does it."""
+    each = {t.instance: [t] for t in targets}
+    if len(each) == len(targets):
+        return each
+    out: dict[str, list[Target]] = {}
+    for t in targets:
+        found = out.get(t.instance)
+        if found is None:
+            out[t.instance] = [t]
+        else:
+            found.append(t)
+    return out
+
+
 def newest(samples: list[Sample]) -> float:
     """The largest value of a non-empty list of samples (most hosts have one or two)."""
     ts = samples[0].value
@@ -139,12 +157,37 @@ def newest(samples: list[Sample]) -> float:
     return ts
 
 
+class _Host:
+    """One instance as the last refresh saw it: its inputs (targets, current and history samples), its label
+    work, and the row they gave before any fleet-wide amendment (duplicate or superseded nodenames)."""
+
+    __slots__ = ("current", "history", "row", "static", "targets")
+
+    def __init__(
+        self,
+        static: _Static,
+        row: HostStatus,
+        targets: list[Target] | None,
+        current: list[Sample] | None,
+        history: list[Sample] | None,
+    ) -> None:
+        self.static = static
+        self.row = row
+        self.targets = targets
+        self.current = current
+        self.history = history
+
+
+_PULL, _PUSH = Mode.PULL, Mode.PUSH
+_UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
+
+
 class Classifier:
     """`classify` for a series of refreshes of one fleet: `Classifier(policy).classify(inputs)` each time."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self._statics: dict[str, _Static] = {}
+        self._hosts: dict[str, _Host] = {}
         self._rows: dict[str, HostStatus] = {}
         self._before: dict[str, HostStatus] = {}  # the rows of the refresh before the last
         self._fresh: list[str] = []  # instances whose row the last refresh made anew (a few more than once)
@@ -157,22 +200,19 @@ class Classifier:
         self._macos: frozenset[str] = frozenset()
 
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
-        """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`."""
+        """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`.
+
+        Written for the many: this runs over every host of every refresh. A host whose inputs equal the last
+        refresh's (its target not scraped since, no new sample: most hosts when the scrape interval is
+        longer than the refresh interval) keeps its row after a few comparisons in C; the common rows (a
+        pull host with one target, a push host) are worked out inline rather than through `state_of` and a
+        call per row; and hosts gone as they were get their rows back without a look at each.
+        """
         policy = self.policy
-        # each instance's inputs in classify's order (targets, current, history): three dicts of lists, so a
-        # host costs a dict look-up and a list, not an object per refresh
-        by_target: dict[str, list[Target]] = {}
-        for t in inputs.targets:
-            found = by_target.get(t.instance)
-            if found is None:
-                by_target[t.instance] = [t]
-            else:
-                found.append(t)
+        by_target = _by_target(inputs.targets)
         by_current = inputs.current_by_instance
-        newest_current = inputs.current_newest
         if by_current is None:
             by_current = by_instance(inputs.current)
-            newest_current = None
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         if inputs.history_by_instance is not None:  # the book's, its lists the same objects while unchanged
@@ -182,63 +222,84 @@ class Classifier:
         else:
             by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
-        was_gone = self._gone
-        old_macos, self._macos = self._macos, inputs.macos
-        gone: dict[str, list[Sample]] = {}
-        instances = dict.fromkeys(by_target)
-        instances.update(dict.fromkeys(by_current))
-        instances.update(dict.fromkeys(by_history))
-
-        old_statics, old_rows = self._statics, self._rows
-        self._fresh = []
-        statics: dict[str, _Static] = {}
-        rows: dict[str, HostStatus] = {}
-        history_after = policy.history_after
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        old_hosts, old_rows = self._hosts, self._rows
+        hosts: dict[str, _Host] = {}
+        rows: dict[str, HostStatus] = {}
+        self._fresh = fresh = []
+
+        # gone: neither a target nor a current sample, only history. One gone last refresh with the very same
+        # history samples (the book keeps them the same objects) and the same macOS flag has the same row (it
+        # has a last-seen time, so whether a look-up is pending does not show): taken over wholesale
+        live = dict.fromkeys(by_target)
+        live.update(dict.fromkeys(by_current))
+        was_gone, self._gone = self._gone, {i: h for i, h in by_history.items() if i not in live}
+        gone = self._gone
+        flipped = macos ^ self._macos  # instances whose macOS flag changed
+        self._macos = macos
+        kept = [i for i, h, before in zip(gone, gone.values(), map(was_gone.get, gone), strict=True) if h is before]
+        if flipped:
+            kept = [i for i in kept if i not in flipped]
+        rows.update(zip(kept, map(old_rows.__getitem__, kept), strict=True))
+        hosts.update(zip(kept, map(old_hosts.__getitem__, kept), strict=True))
+        reused = len(kept)
+        todo = list(live)
+        if len(kept) < len(gone):
+            todo += [i for i in gone if i not in rows]
+
+        history_after, stale_after = policy.history_after, policy.stale_after
         # current nodename -> the first instance reporting it, and (nodename, instance) for each other one:
         # most nodenames belong to one instance, so they cost one setdefault
         first_by_nodename: dict[str, str] = {}
         others: list[tuple[str, str]] = []
-        reused = 0
-        row = self._row
-        no_targets: list[Target] = []
         target_of, current_of, history_of = by_target.get, by_current.get, by_history.get
-        static_of, owner_of = old_statics.get, first_by_nodename.setdefault
-        for inst in instances:
-            targets = target_of(inst, no_targets)
+        host_of, owner_of, old_of = old_hosts.get, first_by_nodename.setdefault, old_rows.get
+        for inst in todo:
+            targets = target_of(inst)
             current = current_of(inst)
             history = history_of(inst)
-            if not targets and current is None:
-                # gone (so it has history: every instance here has targets, current samples or history),
-                # as last refresh, with the same history samples (the book keeps them the same objects) and
-                # the same macOS flag: nothing in its row can have changed (it has a last-seen time, so
-                # whether a look-up is pending does not show)
-                assert history is not None
-                gone[inst] = history
-                before = was_gone.get(inst)
-                if (
-                    before is not None
-                    and (before is history or before == history)
-                    and (inst in macos) == (inst in old_macos)
+            m = host_of(inst)
+            if (
+                m is not None
+                and m.current == current
+                and m.targets == targets
+                and (m.history is history or m.history == history)
+                and (not flipped or inst not in flipped)
+            ):
+                # the same inputs: the same row, unless what else a row depends on changed (a pending look-up
+                # shows only without a last-seen time; a push host goes stale with the clock)
+                row = m.row
+                if (row.last_seen is not None or row.last_seen_pending == (inst in pending)) and (
+                    targets is not None
+                    or current is None
+                    or (now - row.last_seen > stale_after) == (row.state is _STALE)  # type: ignore[operator]
                 ):
-                    statics[inst] = old_statics[inst]
-                    rows[inst] = old_rows[inst]
+                    m.history = history
+                    hosts[inst] = m
+                    rows[inst] = row
                     reused += 1
+                    if old_of(inst) is not row:  # amended last refresh: the post pass below decides again
+                        fresh.append(inst)
+                    if current is not None and m.static.current_nodenames:
+                        for n in m.static.current_nodenames:
+                            if owner_of(n, inst) != inst:
+                                others.append((n, inst))
                     continue
-            # newest times: the reader's, or without a call for the many hosts with one sample of a kind
+            history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             if current is None:
                 current_ts = None
-            elif newest_current is not None:
-                current_ts = newest_current[inst]
+            elif len(current) == 2:  # up and uname: the newer of two, inline
+                current_ts = current[0].value
+                if current[1].value > current_ts:
+                    current_ts = current[1].value
             else:
                 current_ts = current[0].value if len(current) == 1 else newest(current)
-            history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see
             # fleetui.adapters.labelsets: compared by identity first), and how many are targets
             sig: tuple[Any, ...]
-            if targets:
+            if targets is not None:
                 if len(targets) == 1 and current is not None and len(current) == 2:  # a pull host: up, uname
                     sig = (1, targets[0].labels, current[0].labels, current[1].labels)
                 else:
@@ -255,112 +316,124 @@ class Classifier:
             else:
                 assert history is not None
                 sig = (-1, *[s.labels for s in history])
-            st = static_of(inst)
+            st = None if m is None else m.static
             if st is None or st.sig != sig:
                 st = _static(inst, sig, policy)
             else:
                 reused += 1
-            statics[inst] = st
             if current_ts is not None and st.current_nodenames:
                 for n in st.current_nodenames:
                     if owner_of(n, inst) != inst:
                         others.append((n, inst))
-            rows[inst] = row(inst, st, targets, current_ts, history_ts, now, inst in pending, inst in macos, old_rows)
-        self._statics = statics
-        self._gone = gone
-        self.reused = reused
-
-        # fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
-        # instance reports with samples newer by more than history_after is superseded (renamed: stale), and
-        # the others sharing a nodename are duplicates. Their rows are made again with that.
-        if others:
-            shared_by: dict[str, list[str]] = {}  # shared nodename -> its instances (in the order seen)
-            for n, inst in others:
-                insts = shared_by.get(n)
-                if insts is None:
-                    shared_by[n] = [first_by_nodename[n], inst]
+            # the row: state_of's rules, inline for one target and for a push host
+            if targets is not None:
+                shown = targets[0]
+                if len(targets) == 1:
+                    mode = _PULL
+                    if shown.health == "up":
+                        state = _UP
+                        seen = current_ts if current_ts is not None else shown.last_scrape or None
+                        last = history_ts if seen is None or (history_ts is not None and history_ts >= seen) else seen
+                    else:
+                        state, last = _DOWN, history_ts
                 else:
-                    insts.append(inst)
-            candidates = {i for insts in shared_by.values() for i in insts}
-            newest_of = {i: newest(by_current[i]) for i in candidates}  # each one's newest current sample
-            # shared nodename -> the newest current sample of any of its instances
-            newest_by_name = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
-            superseded: set[str] = set()
-            for inst in candidates:
-                names = statics[inst].current_nodenames
-                ts = newest_of[inst]
-                # a name only it reports is its own newest: then it is not superseded
-                if (
-                    inst not in by_target
-                    and names <= shared_by.keys()
-                    and all(newest_by_name[n] > ts + history_after for n in names)
-                ):
-                    superseded.add(inst)
-            live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
-            shared = {n for n, insts in live_by.items() if len(insts) > 1}
-            for inst in candidates:
-                st = statics[inst]
-                dups: tuple[Problem, ...] = ()
-                if not shared.isdisjoint(st.current_nodenames):  # a superseded one too (as classify says)
-                    dups = tuple(
-                        duplicate_problem(n, live_by[n], inst) for n in sorted(st.current_nodenames) if n in shared
-                    )
-                history = by_history.get(inst)
-                rows[inst] = row(
-                    inst, st, by_target.get(inst, no_targets), newest_of[inst],
-                    newest(history) if history else None, now, inst in pending, inst in macos, old_rows,
-                    dups=dups, superseded=inst in superseded,
-                )  # fmt: skip
-
+                    state, mode, last = state_of(inst, targets, current_ts, history_ts, now, policy)
+                    shown = next((t for t in targets if t.health != "up"), shown)  # the first failing one
+                scrape_url, scrape_duration = shown.scrape_url, shown.scrape_duration
+                last_error = shown.last_error or (NOT_SCRAPED if shown.health == "unknown" else None)
+            else:
+                scrape_url = last_error = scrape_duration = None
+                if current_ts is not None:
+                    mode = _PUSH
+                    last = current_ts if history_ts is None or current_ts > history_ts else history_ts
+                    state = _STALE if now - last > stale_after else _UP
+                else:
+                    state, mode, last = state_of(inst, (), None, history_ts, now, policy)
+            problems = st.problems
+            if macos and inst in macos:
+                problems += (MACOS_PROBLEM,)
+            row = HostStatus(
+                inst, state, mode, last, st.labels, problems, st.nodename, scrape_url, last_error, scrape_duration,
+                last is None and inst in pending,
+            )  # fmt: skip
+            # built and then compared (in C, field by field, identity first), because that costs less than
+            # comparing the fields one by one here; an equal row is the old object itself
+            old = old_of(inst)
+            if old == row:
+                row = old
+            else:
+                fresh.append(inst)
+            rows[inst] = row
+            hosts[inst] = _Host(st, row, targets, current, history)
+        self._hosts = hosts
+        self.reused = reused
+        if others:
+            self._shared_nodenames(others, first_by_nodename, by_target, by_current, hosts, rows, old_rows, macos)
         self._rows, self._before = rows, old_rows
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
             order = self._order = sorted(rows)
         return tuple(map(rows.__getitem__, order))
 
-    def _row(
+    def _shared_nodenames(
         self,
-        inst: str,
-        st: _Static,
-        targets: list[Target],
-        current_ts: float | None,
-        history_ts: float | None,
-        now: float,
-        pending: bool,
-        macos: bool,
+        others: list[tuple[str, str]],
+        first_by_nodename: dict[str, str],
+        by_target: Mapping[str, list[Target]],
+        by_current: Mapping[str, list[Sample]],
+        hosts: dict[str, _Host],
+        rows: dict[str, HostStatus],
         old_rows: dict[str, HostStatus],
-        *,
-        dups: tuple[Problem, ...] = (),
-        superseded: bool = False,
-    ) -> HostStatus:
-        """One host's row; the previous refresh's very object when nothing in it changed. Built positionally:
-        this runs once per live host of every refresh."""
-        state, mode, last_seen = state_of(inst, targets, current_ts, history_ts, now, self.policy)
-        scrape_url = last_error = scrape_duration = None
-        if targets:
-            # the target whose scrape the row shows: the only one, or the first failing one of several
-            shown = targets[0] if len(targets) == 1 else next((t for t in targets if t.health != "up"), targets[0])
-            scrape_url = shown.scrape_url
-            last_error = shown.last_error or ("not scraped yet" if shown.health == "unknown" else None)
-            scrape_duration = shown.scrape_duration
-        if superseded:
-            state = HostState.STALE  # renamed: the machine pushes under its new name now
-        problems = st.problems
-        if dups:
-            problems += dups
-        if macos:
-            problems += (MACOS_PROBLEM,)
-        row = HostStatus(
-            inst, state, mode, last_seen, st.labels, problems, st.nodename, scrape_url, last_error, scrape_duration,
-            pending and last_seen is None,
-        )  # fmt: skip
-        # built and then compared (in C, field by field, identity first), because that costs less than
-        # comparing the fields one by one here; an equal row is the old object itself
-        old = old_rows.get(inst)
-        if old == row:
-            return old
-        self._fresh.append(inst)
-        return row
+        macos: frozenset[str],
+    ) -> None:
+        """Fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
+        instance reports with samples newer by more than history_after is superseded (renamed: stale), and
+        the others sharing a nodename are duplicates. Their rows are amended in `rows` with that."""
+        history_after = self.policy.history_after
+        shared_by: dict[str, list[str]] = {}  # shared nodename -> its instances (in the order seen)
+        for n, inst in others:
+            insts = shared_by.get(n)
+            if insts is None:
+                shared_by[n] = [first_by_nodename[n], inst]
+            else:
+                insts.append(inst)
+        candidates = {i for insts in shared_by.values() for i in insts}
+        newest_of = {i: newest(by_current[i]) for i in candidates}  # each one's newest current sample
+        # shared nodename -> the newest current sample of any of its instances
+        newest_by_name = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
+        superseded: set[str] = set()
+        for inst in candidates:
+            names = hosts[inst].static.current_nodenames
+            ts = newest_of[inst]
+            # a name only it reports is its own newest: then it is not superseded
+            if (
+                inst not in by_target
+                and names <= shared_by.keys()
+                and all(newest_by_name[n] > ts + history_after for n in names)
+            ):
+                superseded.add(inst)
+        live_by = {n: {i for i in insts if i not in superseded} for n, insts in shared_by.items()}
+        shared = {n for n, insts in live_by.items() if len(insts) > 1}
+        for inst in candidates:
+            st = hosts[inst].static
+            dups: tuple[Problem, ...] = ()
+            if not shared.isdisjoint(st.current_nodenames):  # a superseded one too (as classify says)
+                dups = tuple(
+                    duplicate_problem(n, live_by[n], inst) for n in sorted(st.current_nodenames) if n in shared
+                )
+            if not dups and inst not in superseded:
+                continue
+            row = msgspec.structs.replace(
+                rows[inst],
+                state=HostState.STALE if inst in superseded else rows[inst].state,  # renamed: pushes as its new name
+                problems=st.problems + dups + ((MACOS_PROBLEM,) if inst in macos else ()),
+            )
+            old = old_rows.get(inst)
+            if old == row:
+                row = old
+            else:
+                self._fresh.append(inst)
+            rows[inst] = row
 
     def diff(self) -> FleetDiff:
         """The last refresh's rows against the ones before, as diff_snapshots would give it for their two
