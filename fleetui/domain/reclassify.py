@@ -157,25 +157,16 @@ def newest(samples: list[Sample]) -> float:
     return ts
 
 
-class _Host:
+class _Host(msgspec.Struct, gc=False):
     """One instance as the last refresh saw it: its inputs (targets, current and history samples), its label
-    work, and the row they gave before any fleet-wide amendment (duplicate or superseded nodenames)."""
+    work, and the row they gave before any fleet-wide amendment (duplicate or superseded nodenames). A
+    Struct: one is made for every changed host of every refresh, in C (a class with __init__ cost 1 µs)."""
 
-    __slots__ = ("current", "history", "row", "static", "targets")
-
-    def __init__(
-        self,
-        static: _Static,
-        row: HostStatus,
-        targets: list[Target] | None,
-        current: list[Sample] | None,
-        history: list[Sample] | None,
-    ) -> None:
-        self.static = static
-        self.row = row
-        self.targets = targets
-        self.current = current
-        self.history = history
+    static: _Static
+    row: HostStatus
+    targets: list[Target] | None
+    current: list[Sample] | None
+    history: list[Sample] | None
 
 
 _PULL, _PUSH = Mode.PULL, Mode.PUSH
