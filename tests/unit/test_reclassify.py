@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot, HostState, diff_snapshots
-from fleetui.domain.reclassify import Classifier, by_instance, joined, newest
+from fleetui.domain.reclassify import Classifier, by_instance, joined
 
 NOW = 1_700_000_000.0
 POLICY = Policy(
@@ -191,8 +191,7 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         ups = [s for s in inputs.current if s.source == "up"]
         unames = [s for s in inputs.current if s.source != "up"]
         by_current = joined(by_instance(ups), by_instance(unames))
-        newest_by = {inst: newest(samples) for inst, samples in by_current.items()}
-        by_reply = replace(inputs, current_by_instance=by_current, current_newest=newest_by)
+        by_reply = replace(inputs, current_by_instance=by_current)
         assert grouped.classify(by_reply) == got, f"refresh {step}, grouped per reply"
         reused += c.reused
         seen_states.update(h.state for h in got)
