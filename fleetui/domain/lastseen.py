@@ -170,10 +170,13 @@ class LastSeenBook:
         """Drop what left the look-back window, and never-seen instances that are no longer failing targets
         (a failing target stays: forgetting it would look it up again on every refresh)."""
         horizon = now - self.lookback
+        lookups = self.lookups
+        # this walks every entry on every refresh: the cheap tests first (most entries are live, or inside
+        # the window), the set look-ups only for what is left
         stale = [
             i
             for i, e in self.entries.items()
-            if not e.live and i not in self.lookups and i not in down and (e.last is None or e.last < horizon)
+            if not e.live and (e.last is None or e.last < horizon) and i not in lookups and i not in down
         ]
         for i in stale:
             del self.entries[i]

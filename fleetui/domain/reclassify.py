@@ -61,25 +61,22 @@ class _Static:
 
 def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
     """Merge the label sources of a signature (first wins per key, as classify's _gather) and derive the
-    label problems. sig[0]: how many of the sources are targets (-1: history; the rest are current)."""
-    merged: dict[str, str] = {}
-    jobs: set[str] = set()
-    nodenames: set[str] = set()
-    current_nodenames: set[str] = set()
+    label problems. sig[0]: how many of the sources are targets (-1: history; the rest are current).
+
+    Merged by dict.update from the last source to the first, not key by key in Python: a console's first
+    refresh does this for every host."""
     n_targets = sig[0]
-    for i, labels in enumerate(sig[1:]):
-        current = n_targets >= 0 and i >= n_targets
-        for k, v in labels.items():
-            if k not in merged and k not in _SKIP and not k.startswith("__"):
-                merged[k] = v
-        job = labels.get("job")
-        if job:
-            jobs.add(job)
-        nodename = labels.get("nodename")
-        if nodename:
-            nodenames.add(nodename)
-            if current:
-                current_nodenames.add(nodename)
+    sources: tuple[Mapping[str, str], ...] = sig[1:]
+    merged: dict[str, str] = {}
+    for labels in reversed(sources):
+        merged.update(labels)
+    for k in [k for k in merged if k in _SKIP or k[:2] == "__"]:
+        del merged[k]
+    jobs = {job for labels in sources if (job := labels.get("job"))}
+    nodenames = {n for labels in sources if (n := labels.get("nodename"))}
+    current_nodenames = (
+        {n for labels in sources[n_targets:] if (n := labels.get("nodename"))} if n_targets >= 0 else set()
+    )
     labels = _shared(merged)
     problems: list[Problem] = []
     names = current_nodenames or nodenames
