@@ -298,3 +298,52 @@ def test_by_instance_with_one_series_each_and_with_several() -> None:
     assert by_instance([a2, a1, b1]) == {"a": [a1, a2], "b": [b1]}  # up first
     assert by_instance([Sample({"job": "x"}, 1.0, "up"), a1, Sample({"instance": ""}, 1.0, "up")]) == {"a": [a1]}
     assert by_instance([a1, u, a2], positive=True) == {"a": [a1, a2]}
+
+
+def test_rows_worked_out_inline_follow_classify_at_the_edges() -> None:
+    """The classifier works out the rows of one-target pull hosts and of push hosts itself rather than
+    through state_of: at the edges of those rules (no sample yet, a target never scraped, history newer than
+    the newest sample, equal times, a push host exactly stale_after old, a second target failing) its rows
+    are still classify's, refresh after refresh."""
+    ok = {"environment": "prod", "maintainers": "ops"}
+
+    def scraped(inst: str, health: str, last_scrape: float | None, error: str | None = None) -> Target:
+        labels = {"instance": inst, "job": "node", **ok}
+        return Target(inst, "node", labels, health, f"http://{inst}/m", error, last_scrape, 0.02)
+
+    c = Classifier(POLICY)
+    for step, now in enumerate((NOW, NOW + 15, NOW + 120, NOW + 121)):
+        inputs = FleetInputs(
+            now,
+            targets=[
+                scraped("quiet:9100", "up", NOW - 5),  # scraped, but neither up nor uname queryable yet
+                scraped("never:9100", "up", None),  # no sample and no scrape time
+                scraped("zero:9100", "up", 0.0),
+                scraped("fresh:9100", "unknown", None),  # not scraped yet: its error says so
+                scraped("down:9100", "down", NOW - 30, "connection refused"),
+                scraped("older:9100", "up", NOW),
+                scraped("twice:9100", "up", NOW),
+                scraped("twice:9100", "down", NOW, "timeout"),  # a second target of the same instance, failing
+            ],
+            current=[
+                up("older:9100", NOW - 60, **ok),
+                uname("older:9100", NOW - 60, "older", **ok),
+                up("twice:9100", NOW, **ok),
+                up("p-edge", NOW, **ok),  # a push host: exactly stale_after old at NOW + 120
+                up("p-hist", NOW - 200, **ok),
+                uname("p-hist", NOW - 200, "p-hist", **ok),
+            ],
+            history=[
+                Sample({"instance": "older:9100", **ok}, NOW - 10, "up"),  # newer than its current samples
+                Sample({"instance": "p-hist", **ok}, NOW - 100, "up"),
+                Sample({"instance": "down:9100", **ok}, NOW - 30, "up"),
+                Sample({"instance": "quiet:9100", **ok}, NOW - 5, "up"),  # as new as its last scrape
+            ],
+            pending=frozenset({"never:9100", "fresh:9100"} if step % 2 else set()),
+        )
+        assert c.classify(inputs) == classify(inputs, POLICY), f"refresh {step}"
+    by = {h.instance: h for h in c.classify(inputs)}
+    assert by["p-edge"].state is HostState.STALE  # NOW + 121: older than stale_after
+    assert by["older:9100"].last_seen == NOW - 10
+    assert by["twice:9100"].state is HostState.DOWN and by["twice:9100"].last_error == "timeout"
+    assert by["fresh:9100"].last_error == "not scraped yet"
