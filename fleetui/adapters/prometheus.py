@@ -67,7 +67,7 @@ from fleetui.config import Settings
 from fleetui.domain.classify import UNAME_LABELS, FleetInputs, Policy, Sample, Target
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
-from fleetui.domain.reclassify import Classifier, by_instance, joined, newest
+from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by_instance
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
@@ -665,8 +665,9 @@ async def recording_rule_hint(client: PrometheusClient) -> str | None:
     return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
-# a refresh's parsed replies: time, targets, current samples (also grouped by instance), macOS names, source
-_Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], frozenset[str], str]
+# a refresh's parsed replies: time, targets, current samples (also grouped by instance, and each instance's
+# newest), macOS names, source
+_Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
 
 
 class FleetReader:
@@ -739,7 +740,7 @@ class FleetReader:
             self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
             macos_names = frozenset(smp.instance for smp in macos if smp.instance)
-            self._inputs = (t, targets, current, by_current, macos_names, source)
+            self._inputs = (t, targets, current, by_current, newest_by, macos_names, source)
             snap = self._classify()
             if not keep:
                 self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
@@ -793,12 +794,7 @@ class FleetReader:
             self._grouped(self.queries["up"], t, "up"), self._grouped(self.queries["uname"], t, "uname")
         )
         by_current = joined(up_by, uname_by)
-        # each instance's newest, inline for the many with one sample or two (up and uname): no call each
-        newest_by = {
-            inst: (got[0].value if got[0].value >= got[-1].value else got[-1].value) if len(got) <= 2 else newest(got)
-            for inst, got in by_current.items()
-        }
-        return up + uname, by_current, newest_by
+        return up + uname, by_current, newest_by_instance(by_current)
 
     async def _grouped(self, expr: str, t: float, source: str) -> tuple[list[Sample], dict[str, list[Sample]]]:
         """A presence query's samples, and the same grouped by instance as soon as its reply is in."""
@@ -809,7 +805,7 @@ class FleetReader:
     def _classify(self) -> FleetSnapshot:
         """The last refresh's inputs with what the book knows now, as a snapshot carrying its diff."""
         assert self._inputs is not None, "refresh() first"
-        t, targets, current, by_current, macos, source = self._inputs
+        t, targets, current, by_current, newest_by, macos, source = self._inputs
         with gc_paused():
             history, history_by = self.book.history_grouped()
             inputs = FleetInputs(
@@ -817,6 +813,7 @@ class FleetReader:
                 targets=targets,
                 current=current,
                 current_by_instance=by_current,
+                current_newest=newest_by,
                 history=history,
                 history_by_instance=history_by,
                 macos=macos,

@@ -124,9 +124,11 @@ class FleetInputs:
     node_memory_total_bytes but no node_memory_MemTotal_bytes. `pending`: instances whose last-seen time is
     still being looked up (their rows say so instead of "never"). `current_by_instance`: `current` grouped as
     fleetui.domain.reclassify.by_instance groups it, when the reader already did that as the replies came
-    in (only the incremental Classifier reads it; without it, it groups `current` itself).
-    `history_by_instance`: `history` grouped the same way, only the values > 0 (the
-    last-seen book keeps it, each instance's list the same object while the instance's entry is unchanged).
+    in (only the incremental Classifier reads it; without it, it groups `current` itself). `current_newest`:
+    with `current_by_instance`, each of its instances' newest sample time (the reader works that out anyway,
+    for its last-seen book; without it, the Classifier does). `history_by_instance`: `history` grouped the
+    same way, only the values > 0 (the last-seen book keeps it, each instance's list the same object while
+    the instance's entry is unchanged).
     """
 
     now: float
@@ -136,6 +138,7 @@ class FleetInputs:
     macos: frozenset[str] = frozenset()
     pending: frozenset[str] = frozenset()
     current_by_instance: Mapping[str, list[Sample]] | None = None
+    current_newest: Mapping[str, float] | None = None
     history_by_instance: Mapping[str, list[Sample]] | None = None
 
 

@@ -145,6 +145,15 @@ def _by_target(targets: Sequence[Target]) -> dict[str, list[Target]]:
     return out
 
 
+def newest_by_instance(groups: Mapping[str, list[Sample]]) -> dict[str, float]:
+    """Each instance's newest sample value: inline for the many with one sample or two (up and uname), so
+    without a call each (this runs over every live host of every refresh)."""
+    return {
+        inst: (got[0].value if got[0].value >= got[-1].value else got[-1].value) if len(got) <= 2 else newest(got)
+        for inst, got in groups.items()
+    }
+
+
 def newest(samples: list[Sample]) -> float:
     """The largest value of a non-empty list of samples (most hosts have one or two)."""
     ts = samples[0].value
@@ -188,6 +197,9 @@ class Classifier:
         by_current = inputs.current_by_instance
         if by_current is None:
             by_current = by_instance(inputs.current)
+        newest_current = inputs.current_newest
+        if newest_current is None:
+            newest_current = newest_by_instance(by_current)
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         if inputs.history_by_instance is not None:  # the book's, its lists the same objects while unchanged
@@ -234,14 +246,7 @@ class Classifier:
             current = current_of(inst)
             history = history_of(inst)
             history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
-            if current is None:
-                current_ts = None
-            elif len(current) == 2:  # up and uname: the newer of two, inline
-                current_ts = current[0].value
-                if current[1].value > current_ts:
-                    current_ts = current[1].value
-            else:
-                current_ts = current[0].value if len(current) == 1 else newest(current)
+            current_ts = None if current is None else newest_current[inst]
             # the label sources classify merges: targets, current series (a push series left behind by a
             # relabel is history, not the present), and history only for an instance with neither. The
             # signature is those label dicts (the same objects refresh after refresh, see

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot, HostState, diff_snapshots
-from fleetui.domain.reclassify import Classifier, by_instance, joined
+from fleetui.domain.reclassify import Classifier, by_instance, joined, newest, newest_by_instance
 
 NOW = 1_700_000_000.0
 POLICY = Policy(
@@ -191,7 +191,8 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         ups = [s for s in inputs.current if s.source == "up"]
         unames = [s for s in inputs.current if s.source != "up"]
         by_current = joined(by_instance(ups), by_instance(unames))
-        by_reply = replace(inputs, current_by_instance=by_current)
+        newest_by = {inst: newest(samples) for inst, samples in by_current.items()}
+        by_reply = replace(inputs, current_by_instance=by_current, current_newest=newest_by)
         assert grouped.classify(by_reply) == got, f"refresh {step}, grouped per reply"
         reused += c.reused
         seen_states.update(h.state for h in got)
@@ -347,3 +348,14 @@ def test_rows_worked_out_inline_follow_classify_at_the_edges() -> None:
     assert by["older:9100"].last_seen == NOW - 10
     assert by["twice:9100"].state is HostState.DOWN and by["twice:9100"].last_error == "timeout"
     assert by["fresh:9100"].last_error == "not scraped yet"
+
+
+def test_newest_by_instance_is_the_largest_value_of_each_group() -> None:
+    """The inline newest of one or two samples (either order) and the general one of more agree with max()."""
+    groups = {
+        "one": [up("one", NOW)],
+        "two-up-first": [up("two-up-first", NOW + 5), uname("two-up-first", NOW, "n")],
+        "two-uname-first": [up("two-uname-first", NOW), uname("two-uname-first", NOW + 5, "n")],
+        "three": [up("three", NOW), uname("three", NOW + 9, "a"), uname("three", NOW + 3, "b")],
+    }
+    assert newest_by_instance(groups) == {inst: max(s.value for s in got) for inst, got in groups.items()}
