@@ -220,8 +220,8 @@ class Classifier:
         # has a last-seen time, so whether a look-up is pending does not show): taken over wholesale
         live = dict.fromkeys(by_target)
         live.update(dict.fromkeys(by_current))
-        was_gone, self._gone = self._gone, {i: h for i, h in by_history.items() if i not in live}
-        gone = self._gone
+        gone = {i: h for i, h in by_history.items() if i not in live}
+        was_gone, self._gone = self._gone, gone
         flipped = macos ^ self._macos  # instances whose macOS flag changed
         self._macos = macos
         kept = [i for i, h, before in zip(gone, gone.values(), map(was_gone.get, gone), strict=True) if h is before]
@@ -327,7 +327,7 @@ class Classifier:
         self._statics = statics
         self.reused = reused
         if others:
-            self._shared_nodenames(others, first_by_nodename, by_target, by_current, statics, rows, old_rows, macos)
+            self._shared_nodenames(others, first_by_nodename, by_target, newest_current, statics, rows, old_rows, macos)
         self._rows, self._before = rows, old_rows
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
@@ -339,7 +339,7 @@ class Classifier:
         others: list[tuple[str, str]],
         first_by_nodename: dict[str, str],
         by_target: Mapping[str, list[Target]],
-        by_current: Mapping[str, list[Sample]],
+        newest_current: Mapping[str, float],
         statics: dict[str, _Static],
         rows: dict[str, HostStatus],
         old_rows: dict[str, HostStatus],
@@ -357,13 +357,12 @@ class Classifier:
             else:
                 insts.append(inst)
         candidates = {i for insts in shared_by.values() for i in insts}
-        newest_of = {i: newest(by_current[i]) for i in candidates}  # each one's newest current sample
         # shared nodename -> the newest current sample of any of its instances
-        newest_by_name = {n: max(newest_of[i] for i in insts) for n, insts in shared_by.items()}
+        newest_by_name = {n: max(newest_current[i] for i in insts) for n, insts in shared_by.items()}
         superseded: set[str] = set()
         for inst in candidates:
             names = statics[inst].current_nodenames
-            ts = newest_of[inst]
+            ts = newest_current[inst]
             # a name only it reports is its own newest: then it is not superseded
             if (
                 inst not in by_target
