@@ -53,7 +53,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from itertools import repeat
+from itertools import islice, repeat
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -349,7 +349,7 @@ class _Envelope(msgspec.Struct):
 
 class _QueryData(msgspec.Struct):
     resultType: str
-    result: msgspec.Raw
+    result: list[msgspec.Raw]  # its elements, each decoded later in batches (see _batches)
 
 
 class _Element(msgspec.Struct, array_like=False):
@@ -373,7 +373,7 @@ class _ActiveTarget(msgspec.Struct, rename="camel"):
 
 
 class _TargetsData(msgspec.Struct, rename="camel"):
-    active_targets: msgspec.Raw  # decoded in batches by _decode_list
+    active_targets: list[msgspec.Raw]  # decoded in batches, only those whose text changed (_known_targets)
 
 
 class _Success(msgspec.Struct, Generic[T]):
@@ -392,12 +392,13 @@ _SUCCESS: dict[type, msgspec.json.Decoder[Any]] = {
 }
 _ELEMENTS = msgspec.json.Decoder(list[_Element])
 _TARGETS = msgspec.json.Decoder(list[_ActiveTarget])
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _SERIES = msgspec.json.Decoder(list[_Series])
+_SCALAR = msgspec.json.Decoder(tuple[float, str])
 # A decoder call holds the interpreter lock from start to end: one call over 50,000 targets (tens of MB) kept
-# the console's UI thread waiting for longer than a key may take. Above this size a list is split into its
-# elements first (a fast scan) and decoded BATCH elements at a time, so the UI gets the lock in between.
-_ONE_CALL_BYTES = 512 * 1024
+# the console's UI thread waiting for longer than a key may take. So the envelope's decoder splits a reply's
+# list into its elements' texts (msgspec.Raw: one pass over the reply, which also finds the envelope), and
+# they are decoded BATCH elements at a time, so the UI gets the lock in between. Splitting the list in a
+# second pass of its own cost 32 ms at 50,000 hosts for the targets alone, and held the lock all along.
 _BATCH = 2000
 # a history step's raw samples: each series carries up to a window of samples, so fewer per call (the
 # background history steps run while the operator types: one call over 1,000 hosts' series held the UI for
@@ -405,21 +406,25 @@ _BATCH = 2000
 _SERIES_BATCH = 100
 
 
-def _decode_list(raw: msgspec.Raw, decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH) -> list[T]:
-    """A JSON array decoded by `decoder`, in one call when small, in batches of elements when large."""
-    if len(raw) <= _ONE_CALL_BYTES:
-        return decoder.decode(raw)
-    parts = _RAW_LIST.decode(raw)
-    out: list[T] = []
+def _batches(
+    parts: list[msgspec.Raw], decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH
+) -> Iterator[list[T]]:
+    """The elements of a JSON array (their texts) decoded by `decoder`, `batch` elements per call."""
     for i in range(0, len(parts), batch):
-        out += decoder.decode(b"[" + b",".join(parts[i : i + batch]) + b"]")
+        yield decoder.decode(b"[" + b",".join(parts[i : i + batch]) + b"]")
+
+
+def _decode_list(parts: list[msgspec.Raw], decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH) -> list[T]:
+    """All of `_batches`, in one list."""
+    out: list[T] = []
+    for got in _batches(parts, decoder, batch):
+        out += got
     return out
 
 
-def _known_targets(raw: msgspec.Raw, labels: LabelSets, known: ByText[Target]) -> list[Target]:
-    """The targets of a reply, taking each one whose JSON text the previous refresh had from `known` and
-    decoding only the others (in batches, as _decode_list)."""
-    parts = _RAW_LIST.decode(raw)
+def _known_targets(parts: list[msgspec.Raw], labels: LabelSets, known: ByText[Target]) -> list[Target]:
+    """The targets of a reply (their texts), taking each one whose JSON text the previous refresh had from
+    `known` and decoding only the others (in batches, as _batches)."""
     keys = [bytes(p) for p in parts]
     out: list[Target | None] = [known.get(k) for k in keys]
     missing = [i for i, t in enumerate(out) if t is None]
@@ -484,9 +489,15 @@ def _parse_result(url: str, data: _QueryData, source: str = "", labels: LabelSet
     kind = data.resultType
     try:
         if kind == "vector":
-            return _samples(_decode_list(data.result, _ELEMENTS), source, labels if labels is not None else LabelSets())
+            # a batch's samples are made before the next batch is decoded: their label look-ups are C loops
+            # (see _samples), and each such call keeps the interpreter lock until it ends
+            found: list[Sample] = []
+            sets = labels if labels is not None else LabelSets()
+            for elements in _batches(data.result, _ELEMENTS):
+                found += _samples(elements, source, sets)
+            return found
         if kind == "scalar":
-            _, v = msgspec.json.decode(data.result, type=tuple[float, str])
+            _, v = _SCALAR.decode(b"[" + b",".join(data.result) + b"]")
             return [Sample({}, _float(v), source)]
     except (msgspec.DecodeError, ValueError) as e:
         raise BadJSON(url, f"unexpected query result ({type(e).__name__}: {_one_line(str(e), 120)})") from None
@@ -665,6 +676,24 @@ async def recording_rule_hint(client: PrometheusClient) -> str | None:
     return None if any(smp.value > 0 for smp in found) else RULES_HINT
 
 
+_RELEASE_STEP = 2000
+
+
+def _release(container: list[Any] | dict[Any, Any]) -> None:
+    """Empty a list or dict of tens of thousands of elements a slice at a time.
+
+    Why: freeing it in one go (`clear()`, or the last reference dropped) is one C call that frees every
+    element with the interpreter lock held, and the console's UI thread waits for that lock: 100,000 samples
+    took 36 ms. Between slices the lock can change hands."""
+    if isinstance(container, list):
+        while container:
+            del container[-_RELEASE_STEP:]
+        return
+    while container:
+        for key in list(islice(container, _RELEASE_STEP)):
+            del container[key]
+
+
 # a refresh's parsed replies: time, targets, current samples (also grouped by instance, and each instance's
 # newest), macOS names, source
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
@@ -705,7 +734,8 @@ class FleetReader:
         self.history_requests = 0  # history steps (one HTTP request each) so far
         self.history_kinds: Counter[str] = Counter()  # ... by kind (discover, exact, coarse, refine)
         self._inputs: _Inputs | None = None
-        self._spent: object = None  # the last refresh's parsed replies, until the next refresh frees them
+        # the last refresh's parsed replies, until the next refresh frees them (none kept by `keep`)
+        self._spent: tuple[list[Sample], dict[str, float], dict[str, float]] | None = None
         self._previous: FleetSnapshot | None = None
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
@@ -744,16 +774,23 @@ class FleetReader:
             snap = self._classify()
             if not keep:
                 self._inputs = None  # a console re-reads them next refresh; holding them doubles the memory
-            # freed during the next refresh's wait for replies (see _rule), not here on this one's clock:
-            # dropping 50,000 hosts' samples took a tenth of the work after the last reply (36 ms)
-            self._spent = (current, by_current, newest_by, live)
+                # its lists (one per host) are let go now, a few at a time: held until the next refresh, the
+                # console's heap settling after this one walked all of them with the interpreter lock held
+                # (18-34 ms at 50,000 hosts)
+                _release(by_current)
+                # the rest is freed during the next refresh's wait for replies (see _rule), not here on this
+                # one's clock: dropping 50,000 hosts' samples took a tenth of the work after the last reply
+                self._spent = (current, newest_by, live)
             return snap
 
     async def _rule(self, expr: str, t: float) -> list[Sample]:
         """The recording rule's count; once this smallest reply is in, and the others are still on their way,
         the previous refresh's parsed replies are let go."""
         found = await self.client.query(expr, t)
-        self._spent = None
+        spent, self._spent = self._spent, None
+        if spent is not None:
+            for part in spent:
+                _release(part)
         return found
 
     def _last_rows(self) -> Callable[[str], tuple[Sample, ...]]:

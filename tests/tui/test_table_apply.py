@@ -78,7 +78,7 @@ async def test_applied_diff_equals_a_fresh_load(
         keep = next((h for h in reversed(a.view) if h.instance in {x.instance for x in second}), None)
         if keep is not None:
             a.move_cursor_to(keep.instance)
-        a.apply((*diff.added, *diff.changed), diff.removed, diff.timing)
+        a.apply((*diff.added, *diff.altered), diff.removed, diff.retimed)
         b.load(second)
         assert [h.instance for h in a.view] == [h.instance for h in b.view]
         assert all(x is y or x == y for x, y in zip(a.view, b.view, strict=True))  # the new rows, not the old

@@ -75,6 +75,18 @@ def test_diff_same_content_is_empty_and_last_seen_counts_as_change() -> None:
     assert [h.last_seen for h in moved.changed] == [NOW + 15]
 
 
+def test_diff_splits_changed_rows_into_retimed_and_altered() -> None:
+    """The table swaps `retimed` rows in place and moves `altered` ones: the two split `changed` exactly."""
+    old = FleetSnapshot((host("a"), host("b"), host("c"), host("d")), NOW)
+    new = FleetSnapshot(
+        (host("a", last_seen=NOW + 15), host("b", HostState.DOWN), host("c"), host("d", last_seen=NOW + 9)), NOW + 15
+    )
+    d = diff_snapshots(old, new)
+    assert [h.instance for h in d.retimed] == ["a", "d"] and d.timing == {"a", "d"}
+    assert [(h.instance, h.state) for h in d.altered] == [("b", HostState.DOWN)]
+    assert sorted((*d.retimed, *d.altered), key=lambda h: h.instance) == list(d.changed)
+
+
 def test_json_shape_has_every_state_in_summary() -> None:
     p = Problem("label_key_drift", "label maintainer looks like maintainers", "rename it")
     snap = FleetSnapshot((host("a", problems=(p,), job="node"), host("b", HostState.GONE, Mode.PUSH, None)), NOW)

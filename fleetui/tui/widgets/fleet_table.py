@@ -16,7 +16,7 @@ typed. Colours come from component classes styled in styles/app.tcss through the
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any, ClassVar, overload
 
@@ -203,32 +203,34 @@ class FleetTable(ScrollView, can_focus=True):
         self._measure(self._hosts.values(), reset=True)
         self._rebuild_view(keep=None)
 
-    def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], timing: Collection[str] = ()) -> None:
+    def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], retimed: Sequence[HostStatus] = ()) -> None:
         """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
 
-        `timing`: instances of `changed` whose only change is their last-seen time (FleetDiff.timing): replaced
-        in the dict, without re-measuring, re-filtering or (unless the view sorts by last seen) re-sorting. Any
-        other changed row whose sort key and filter result stay the same is replaced there too (a down host
-        whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
-        move are bisected out and back in, or the view re-sorted when they are many.
+        `retimed`: rows already in the table whose only change is their last-seen time (FleetDiff.retimed):
+        unless the view sorts by last seen, swapped into the dict in one update, without re-measuring,
+        re-filtering or re-sorting (on a healthy fleet that is nearly every row of every refresh). Any other
+        changed row whose sort key and filter result stay the same is replaced there too (a down host whose
+        last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really move
+        are bisected out and back in, or the view re-sorted when they are many.
         """
         keep = self._cursor_instance()
         hosts = self._hosts
         column = self._sort_column()
+        if column.dynamic:  # their new times move them
+            changed = (*changed, *retimed)
+        else:
+            hosts.update(zip(map(_INSTANCE, retimed), retimed, strict=True))
         sort_key = column.sort_key
         predicate = self._predicate
-        swap_timing = bool(timing) and not column.dynamic
         reshaped: list[HostStatus] = []  # in place, but their cells may be wider
         moved: list[tuple[HostStatus | None, HostStatus]] = []  # (the old row or None, the new row)
         for h in changed:
             old = hosts.get(h.instance)
             if old is not None and (
-                (swap_timing and h.instance in timing)
-                or (sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h)))
+                sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h))
             ):
                 hosts[h.instance] = h
-                if not swap_timing or h.instance not in timing:
-                    reshaped.append(h)
+                reshaped.append(h)
             else:
                 moved.append((old, h))
         gone = [hosts[i] for i in removed if i in hosts]
