@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import gc
 import json
@@ -71,6 +72,10 @@ from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by
 from fleetui.domain.rules import LAST_SEEN_METRIC
 
 _BODY_EXCERPT = 200
+
+
+# the requests a task (and the tasks it gathers) sends are counted here too, when it sets one
+_TALLY: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("fleetui_request_tally", default=None)
 
 
 class PrometheusError(Exception):
@@ -172,6 +177,9 @@ class PrometheusClient:
 
     async def _count(self, request: httpx.Request) -> None:
         self.request_count += 1
+        tally = _TALLY.get()
+        if tally is not None:
+            tally[0] += 1
 
     async def __aenter__(self) -> PrometheusClient:
         return self
@@ -749,17 +757,21 @@ class FleetReader:
         q = self.queries
         self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
         notes = await self.client.notes()
-        before = self.client.request_count
+        tally = [0]  # this refresh's own requests: not whatever else uses the client meanwhile (the extras)
+        counting = _TALLY.set(tally)
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
-            targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
-                self._targets(notes),
-                self._current(t),
-                self._rule(q["rule"], t),
-                self.client.query(q["macos"], t),
-            )
-            self.refresh_requests = self.client.request_count - before
+            try:
+                targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
+                    self._targets(notes),
+                    self._current(t),
+                    self._rule(q["rule"], t),
+                    self.client.query(q["macos"], t),
+                )
+            finally:
+                _TALLY.reset(counting)
+            self.refresh_requests = tally[0]
             self.notes = tuple(notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
             live = dict(newest_by)

@@ -161,7 +161,7 @@ class PrometheusSource:
         return self._reader
 
     async def _refresh(self) -> FleetSnapshot:
-        from fleetui.adapters.fleet_extras import enrich
+        from fleetui.adapters.fleet_extras import read_extras, with_extras
         from fleetui.adapters.prometheus import gc_paused
 
         reader = self._open()
@@ -169,11 +169,18 @@ class PrometheusSource:
         # settled below, each of its passes over a 50,000-host first refresh walked every object just made
         # (with_drift took 204 ms there against 70 ms on its own)
         with gc_paused():
-            snap = await reader.refresh()
+            # the extras (alerts, silent hosts, drift) are read while the refresh's requests are on their way
+            reading = asyncio.ensure_future(read_extras(self.settings, client=self._client))
+            try:
+                snap = await reader.refresh()
+            except BaseException:
+                reading.cancel()  # the refresh failed (the console says why): its extras are of no use
+                raise
+            extras = await reading
             # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still
             # off the UI's thread, from the snapshot handed out last time
             before = self._last
-            snap = (await enrich(self.settings, snap, client=self._client)).with_diff(before)
+            snap = with_extras(snap, extras).with_diff(before)
             self._last = snap.counted()  # counts and rows by instance made here, not on the UI's thread
             _warm_sort_keys(snap, before)
             # before the collector is on again: switched on with the whole refresh's objects still young, its
