@@ -6,8 +6,9 @@ URL, so commands print it and exit 2 and the console shows it in a notification,
 Replies are decoded by msgspec straight into the few fields fleetui reads (a 50,000-host fleet is tens of
 megabytes of JSON per refresh; a generic decoder and dict copies cost more than Prometheus' own work).
 
-`FleetReader.refresh()` is one refresh: five requests whatever the fleet size, sent concurrently, none of
-which reads history (their cost does not grow with the days of data Prometheus keeps):
+`FleetReader.refresh()` is one refresh: five requests whatever the fleet size (six when some hosts report macOS
+memory names), sent concurrently, none of which reads history (their cost does not grow with the days of data
+Prometheus keeps):
 
 1. GET  /api/v1/targets?state=active   which instances Prometheus scrapes (mode pull), health, last error
 2. POST /api/v1/query  timestamp(up)                 newest sample time + labels of every current `up`
@@ -15,7 +16,11 @@ which reads history (their cost does not grow with the days of data Prometheus k
                        without the uname labels classification skips (nodename kept): the largest reply
                        and slowest query of a refresh, at 50,000 hosts 13.9 → 8.3 MB and 565 → 497 ms
 4. POST /api/v1/query  count(node_last_seen_timestamp)   is the recording rule of `fleetui rules` installed?
-5. POST /api/v1/query  macos           instances with macOS memory names and no Linux names
+5. POST /api/v1/query  count by (instance) (node_memory_total_bytes)   instances with macOS memory names; only
+                       when there are some, one more (or as many as VictoriaMetrics' query length limit needs):
+                       which of them also have the Linux names (`count by (instance)
+                       (node_memory_MemTotal_bytes{instance=~…})`), so a fleet without macOS hosts never has
+                       its Linux memory series read
 
 Last-seen times of hosts that are not live come from the reader's LastSeenBook (fleetui.domain.lastseen):
 remembered from earlier refreshes (and the state file), and otherwise looked up in history by
@@ -592,9 +597,17 @@ def queries() -> dict[str, str]:
         "up": "timestamp(up)",
         "uname": f"max without ({_UNAME_DROPPED}) (timestamp(node_uname_info))",
         "rule": f"count({LAST_SEEN_METRIC})",
-        "macos": "count by (instance) (node_memory_total_bytes)"
-        " unless on (instance) count by (instance) (node_memory_MemTotal_bytes)",
+        "macos": f"count by (instance) ({MACOS_MEMORY})",
     }
+
+
+MACOS_MEMORY = "node_memory_total_bytes"  # the macOS exporter's name for what Linux calls MemTotal
+LINUX_MEMORY = "node_memory_MemTotal_bytes"
+
+
+def linux_memory_query(instances: Sequence[str]) -> str:
+    """Which of these instances (the ones with macOS memory names) also have the Linux names."""
+    return f"count by (instance) ({LINUX_MEMORY}{{{_selector(instances)}}})"
 
 
 def _selector(instances: Sequence[str]) -> str:
@@ -749,7 +762,8 @@ class FleetReader:
         self.notes: tuple[str, ...] = ()
 
     async def refresh(self, now: float | None = None, *, keep: bool = False) -> FleetSnapshot:
-        """One refresh: the five fixed requests, then remembered last-seen times; never reads history.
+        """One refresh: the five fixed requests (six with macOS memory names), then remembered last-seen times;
+        never reads history.
 
         `keep`: hold on to the parsed replies, so `snapshot()` can classify again after the history steps.
         """
@@ -767,7 +781,7 @@ class FleetReader:
                     self._targets(notes),
                     self._current(t),
                     self._rule(q["rule"], t),
-                    self.client.query(q["macos"], t),
+                    self._macos(t),
                 )
             finally:
                 _TALLY.reset(counting)
@@ -781,7 +795,7 @@ class FleetReader:
             self.book.rule = has_rule
             self.book.observe(t, live, down, self._last_rows())
             source = "recording_rule" if has_rule else "computed"
-            macos_names = frozenset(smp.instance for smp in macos if smp.instance)
+            macos_names = frozenset(macos)
             self._inputs = (t, targets, current, by_current, newest_by, macos_names, source)
             snap = self._classify()
             if not keep:
@@ -794,6 +808,21 @@ class FleetReader:
                 # one's clock: dropping 50,000 hosts' samples took a tenth of the work after the last reply
                 self._spent = (current, newest_by, live)
             return snap
+
+    async def _macos(self, t: float) -> set[str]:
+        """Instances with macOS memory names and no Linux ones: those with the macOS names (few, and the query
+        reads only their series), then which of them also have the Linux names, only if any has them.
+
+        Not one query with `unless`: that read the Linux memory series of every host, a fifth of
+        Prometheus' work in a refresh (400-660 ms at 50,000 hosts, against 2 ms for this first step)."""
+        named = {smp.instance for smp in await self.client.query(self.queries["macos"], t) if smp.instance}
+        if not named:
+            return named
+        build = linux_memory_query
+        parts = _backend.split_to_fit(sorted(named), build, self.backend.max_query_bytes)
+        for got in await asyncio.gather(*(self.client.query(build(p), t) for p in parts)):
+            named -= {smp.instance for smp in got}
+        return named
 
     async def _rule(self, expr: str, t: float) -> list[Sample]:
         """The recording rule's count; once this smallest reply is in, and the others are still on their way,

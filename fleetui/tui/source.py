@@ -93,7 +93,7 @@ def rules_hint(source: object, snapshot: FleetSnapshot) -> str | None:
 
 
 class PrometheusSource:
-    """The fleet as the real Prometheus adapter reads it (five requests per refresh), off the UI's loop,
+    """The fleet as the real Prometheus adapter reads it (five or six requests per refresh), off the UI's loop,
     enriched the way `fleetui status` enriches it: silent hosts from the targets directory, firing alerts (one
     more request, to Alertmanager or Prometheus' /api/v1/alerts) and Alloy drift (one instant query).
 

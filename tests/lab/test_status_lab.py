@@ -81,6 +81,10 @@ def _push_fleet(url: str) -> float:
     series.append(
         ({"__name__": "node_memory_total_bytes", "instance": f"{P}mac", "job": "integrations/unix", **TEAM}, recent)
     )
+    # macOS names and the Linux ones next to them (what `fleetui fix` deploys for a while): no problem
+    series += _node_series(f"{P}mac-fixed", recent, **TEAM)
+    for name in ("node_memory_total_bytes", "node_memory_MemTotal_bytes"):
+        series.append(({"__name__": name, "instance": f"{P}mac-fixed", "job": "integrations/unix", **TEAM}, recent))
     push(url, series)
     return now_ms / 1000
 
@@ -175,6 +179,7 @@ async def test_every_state_and_problem(fleet: dict[str, Any], lab: Any, lab_sett
     assert _codes(hosts[f"{P}drift"]) == {"label_key_drift", "missing_required_label"}
     assert _codes(hosts[f"{P}nolabels"]) == {"missing_required_label"}
     assert _codes(hosts[f"{P}mac"]) == {"macos_memory_names"}
+    assert _codes(hosts[f"{P}mac-fixed"]) == set()
 
     seen_codes = set().union(*(_codes(h) for h in hosts.values()))
     assert seen_codes == set(PROBLEM_CODES)
