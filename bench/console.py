@@ -100,6 +100,12 @@ class Timed:
         self.errors: list[str] = []
         self.busy_since: float | None = None
 
+    def prefetch(self) -> None:
+        """As the app calls it on the source it wraps (see FleetFeed): the first refresh begun early."""
+        prefetch = getattr(self.inner, "prefetch", None)
+        if callable(prefetch):
+            prefetch()
+
     async def snapshot(self) -> FleetSnapshot:
         t0 = time.perf_counter()
         self.busy_since = t0

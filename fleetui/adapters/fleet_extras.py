@@ -3,10 +3,9 @@ Alloy drift (fleetui.domain.drift: one instant query, plus the local operation l
 
 Separate from the Prometheus reader so each stays small: `enrich(settings, snapshot)` reads the alerts and the
 targets directory concurrently (`read_extras`) and returns the snapshot with silent rows added and alerts
-attributed (`with_extras`). A
-targets directory that cannot be read adds no silent rows (and says so in `FleetSnapshot.alerts_view`'s
-sibling field, never failing the refresh); an alert source that cannot be read leaves the alerts empty with the
-error in the snapshot's alerts view.
+attributed (`with_extras`). A targets directory that cannot be read adds no silent rows (and says so in
+`FleetSnapshot.alerts_view`'s sibling field, never failing the refresh); an alert source that cannot be read
+leaves the alerts empty with the error in the snapshot's alerts view.
 """
 
 from __future__ import annotations

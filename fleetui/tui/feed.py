@@ -49,6 +49,11 @@ class FleetFeed:
         self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
         self._retired: dict[str, tuple[str, float]] = {}  # instance -> (retired target file, when)
+        # a source that can begin its first refresh before the app runs (PrometheusSource) does so now, while
+        # the console starts; `start()` then gets that refresh
+        prefetch = getattr(source, "prefetch", None)
+        if callable(prefetch):
+            prefetch()
 
     @property
     def location(self) -> str:

@@ -54,6 +54,20 @@ async def test_lab_host_detail_shows_the_real_target(lab: Any, lab_settings: Set
         assert app.screen is screen
 
 
+async def test_the_first_refresh_begins_as_the_console_is_created(lab: Any, lab_settings: Settings) -> None:
+    """The console's start-up and its first refresh overlap: the refresh is begun when the app is created, and
+    the first snapshot the table shows is that one."""
+    source = PrometheusSource(lab_settings)
+    created = time.time()
+    app = FleetApp(lab_settings, source, config_file=None)
+    await _until(lambda: source.reader is not None and source.reader.refresh_requests > 0, 30, "the first refresh")
+    started = time.time()  # the refresh has been read: the app has not run yet
+    async with app.run_test(size=(120, 40)):
+        await _until(lambda: _fleet(app).snapshot is not None, 30, "the first snapshot on screen")
+        snapshot = _fleet(app).snapshot
+        assert snapshot is not None and created <= snapshot.taken_at < started
+
+
 async def test_lab_refresh_failure_and_recovery(lab: Any, lab_settings: Settings) -> None:
     from fleetui import lab as lab_mod
 
