@@ -56,7 +56,7 @@ import ssl
 import threading
 import time as _time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice, repeat
@@ -420,7 +420,7 @@ _SERIES_BATCH = 100
 
 
 def _batches(
-    parts: list[msgspec.Raw], decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH
+    parts: Sequence[bytes | msgspec.Raw], decoder: msgspec.json.Decoder[list[T]], batch: int = _BATCH
 ) -> Iterator[list[T]]:
     """The elements of a JSON array (their texts) decoded by `decoder`, `batch` elements per call."""
     for i in range(0, len(parts), batch):
@@ -441,12 +441,10 @@ def _known_targets(parts: list[msgspec.Raw], labels: LabelSets, known: ByText[Ta
     keys = [bytes(p) for p in parts]
     out: list[Target | None] = [known.get(k) for k in keys]
     missing = [i for i, t in enumerate(out) if t is None]
-    for at in range(0, len(missing), _BATCH):
-        chunk = missing[at : at + _BATCH]
-        decoded = _TARGETS.decode(b"[" + b",".join([keys[i] for i in chunk]) + b"]")
-        for i, t in zip(chunk, decoded, strict=True):
-            out[i] = target = _target(t, labels)
-            known.put(keys[i], target)
+    decoded = (t for batch in _batches([keys[i] for i in missing], _TARGETS) for t in batch)
+    for i, t in zip(missing, decoded, strict=True):
+        out[i] = target = _target(t, labels)
+        known.put(keys[i], target)
     return out  # type: ignore[return-value]  # every None was filled above
 
 
@@ -818,11 +816,8 @@ class FleetReader:
         named = {smp.instance for smp in await self.client.query(self.queries["macos"], t) if smp.instance}
         if not named:
             return named
-        build = linux_memory_query
-        parts = _backend.split_to_fit(sorted(named), build, self.backend.max_query_bytes)
-        for got in await asyncio.gather(*(self.client.query(build(p), t) for p in parts)):
-            named -= {smp.instance for smp in got}
-        return named
+        linux = await self._in_parts(self.client.query, linux_memory_query, sorted(named), t)
+        return named - {smp.instance for smp in linux}
 
     async def _rule(self, expr: str, t: float) -> list[Sample]:
         """The recording rule's count; once this smallest reply is in, and the others are still on their way,
@@ -926,7 +921,8 @@ class FleetReader:
             found = await c.label_values("instance", PRESENCE_METRICS, step.start, step.end)
             book.discovered(step, found)
         elif book.rule and step.kind in ("exact", "coarse"):
-            samples = await self._query_parts(functools.partial(rule_query, seconds=min(span, WINDOW)), step)
+            build = functools.partial(rule_query, seconds=min(span, WINDOW))
+            samples = await self._in_parts(c.query, build, step.instances, step.end)
             by_inst: dict[str, list[Sample]] = {}
             for smp in samples:
                 if smp.instance and smp.value > 0:
@@ -947,25 +943,29 @@ class FleetReader:
         book, c = self.book, self.client
         if step.kind == "coarse":
             minutes: dict[str, float] = {}
-            for smp in await self._query_parts(functools.partial(coarse_query, seconds=span), step):
+            build = functools.partial(coarse_query, seconds=span)
+            for smp in await self._in_parts(c.query, build, step.instances, step.end):
                 inst = smp.instance
                 if inst and smp.value > minutes.get(inst, -math.inf):
                     minutes[inst] = smp.value
             book.found_coarse(step, minutes)
         else:  # exact, refine: raw samples
             build = functools.partial(raw_query, seconds=span)
-            parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
-            rows = []
-            for got in await asyncio.gather(*(c.query_range_vector(build(p), step.end) for p in parts)):
-                rows += got
+            rows = await self._in_parts(c.query_range_vector, build, step.instances, step.end)
             book.found_exact(step, _newest_success(rows))
 
-    async def _query_parts(self, build: Callable[[Sequence[str]], str], step: Step) -> list[Sample]:
-        """`build(step.instances)` at the step's end: one request, or as many as the backend's query length
-        limit needs (VictoriaMetrics)."""
-        parts = _backend.split_to_fit(step.instances, build, self.backend.max_query_bytes)
-        found: list[Sample] = []
-        for got in await asyncio.gather(*(self.client.query(build(p), step.end) for p in parts)):
+    async def _in_parts(
+        self,
+        fetch: Callable[[str, float], Awaitable[list[T]]],
+        build: Callable[[Sequence[str]], str],
+        instances: Sequence[str],
+        at: float,
+    ) -> list[T]:
+        """`fetch(build(instances), at)`: one request, or as many as the backend's query length limit needs
+        (VictoriaMetrics), their answers joined."""
+        parts = _backend.split_to_fit(instances, build, self.backend.max_query_bytes)
+        found: list[T] = []
+        for got in await asyncio.gather(*(fetch(build(p), at) for p in parts)):
             found += got
         return found
 
