@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from operator import attrgetter
 from typing import Any, ClassVar, overload
 
@@ -44,9 +45,6 @@ _STATE_CLASS = {
 }
 
 
-# above this many rows to move (added, removed, or changed where they sort or whether they pass the filter),
-# re-sorting the whole view is cheaper than bisecting each one out and in
-_INCREMENTAL = 512
 # rows measured for column widths per turn of the UI's loop: a load or a refresh that brings thousands of new
 # rows (50,000 at a first start, tens of thousands found in history) measures them over several turns, so
 # keys and frames get in between (measuring 12,500 rows at once held the UI for over 100 ms). Each next step
@@ -142,6 +140,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._clock = clock
         self._hosts: dict[str, HostStatus] = {}
         self._view: list[str] = []  # the instances shown, in display order
+        self._shown_keys: list[Any] = []  # beside it, each one's row key (_row_key): bisects compare them in C
         self._predicate: HostPredicate | None = None
         self.sort_key: str = self.columns[0].key
         self.sort_reverse = False
@@ -211,7 +210,7 @@ class FleetTable(ScrollView, can_focus=True):
         re-filtering or re-sorting (on a healthy fleet that is nearly every row of every refresh). Any other
         changed row whose sort key and filter result stay the same is replaced there too (a down host whose
         last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really move
-        are bisected out and back in, or the view re-sorted when they are many.
+        are taken out of the view and merged back in (see _move).
         """
         keep = self._cursor_instance()
         hosts = self._hosts
@@ -223,63 +222,73 @@ class FleetTable(ScrollView, can_focus=True):
         sort_key = column.sort_key
         predicate = self._predicate
         reshaped: list[HostStatus] = []  # in place, but their cells may be wider
-        moved: list[tuple[HostStatus | None, HostStatus]] = []  # (the old row or None, the new row)
+        leaving: list[HostStatus] = []  # rows (as the view has them) to take out of the view
+        arriving: list[HostStatus] = []  # rows to put in
         for h in changed:
             old = hosts.get(h.instance)
             if old is not None and (
                 sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h))
             ):
-                hosts[h.instance] = h
                 reshaped.append(h)
             else:
-                moved.append((old, h))
-        gone = [hosts[i] for i in removed if i in hosts]
+                if old is not None:
+                    leaving.append(old)
+                arriving.append(h)
+            hosts[h.instance] = h
+        for instance in removed:
+            old = hosts.pop(instance, None)
+            if old is not None:
+                leaving.append(old)
         if reshaped:
             self._measure(reshaped, reset=False)
-        if not moved and not gone:
+        if not leaving and not arriving:
             self.refresh()  # nothing moved: repaint what is on screen
             return
-        new_rows = [h for _, h in moved]
-        if len(moved) + len(gone) > _INCREMENTAL:
-            for old in gone:
-                del hosts[old.instance]
-            for h in new_rows:
-                hosts[h.instance] = h
-            self._measure(new_rows, reset=False)
-            self._rebuild_view(keep=keep)
-            return
-        # few rows: each old one bisected out of the view (found by its old sort key) and the new one in
-        for old in gone:
-            self._unlist(old)
-            del hosts[old.instance]
-        key, shown_key = self._keys()
-        for old, h in moved:
-            if old is not None:
-                self._unlist(old)
-            hosts[h.instance] = h
-            if predicate is None or predicate(h):
-                self._view.insert(bisect.bisect_right(self._view, key(h), key=shown_key), h.instance)
-        self._measure(new_rows, reset=False)
+        self._measure(arriving, reset=False)
+        self._move(leaving, arriving if predicate is None else list(filter(predicate, arriving)))
         self._view_updated(keep)
 
-    def _unlist(self, row: HostStatus) -> None:
-        """Take `row` (as the hosts dict has it now) out of the view, if the view shows it."""
-        index = self._index(row)
-        if index is not None:
-            del self._view[index]
+    def _move(self, leaving: Sequence[HostStatus], arriving: Sequence[HostStatus]) -> None:
+        """Take `leaving` rows out of the view and merge `arriving` ones in, in one pass over the view.
+
+        Why not re-sort: at 50,000 hosts a re-sort touches every row (its sort key, its instance's natural
+        key) and held the UI for 40-50 ms, whenever a refresh brought more than a few hundred hosts (tens of
+        thousands found in history at a first start). Why not a list insert per row: each one moves the rest of
+        the list. Here each row's place is a bisect on the view's cached keys (compared in C), and the view
+        and its keys are rebuilt from slices between those places."""
+        key = self._row_key()
+        view, keys = self._view, self._shown_keys
+        drop: list[int] = []
+        for row in leaving:
+            k = key(row)
+            index = bisect.bisect_left(keys, k)
+            if index < len(keys) and view[index] == row.instance:
+                drop.append(index)
+        if drop:
+            drop.sort()
+            starts = [0, *(i + 1 for i in drop)]
+            ends = [*drop, len(view)]
+            view = list(chain.from_iterable(map(view.__getitem__, map(slice, starts, ends))))
+            keys = list(chain.from_iterable(map(keys.__getitem__, map(slice, starts, ends))))
+        if arriving:
+            incoming = sorted(zip(map(key, arriving), map(_INSTANCE, arriving), strict=True))
+            at = [bisect.bisect_right(keys, k) for k, _ in incoming]
+            new_view: list[str] = view[: at[0]]
+            new_keys: list[Any] = keys[: at[0]]
+            for (k, instance), start, end in zip(incoming, at, [*at[1:], len(view)], strict=True):
+                new_view.append(instance)
+                new_keys.append(k)
+                new_view += view[start:end]
+                new_keys += keys[start:end]
+            view, keys = new_view, new_keys
+        self._view, self._shown_keys = view, keys
 
     def _index(self, row: HostStatus) -> int | None:
-        """Where the view shows `row` (as the hosts dict has it now), by bisect; None if it is not shown.
-        Each instance has a key of its own (natural_key ends with the text), so bisect lands on it."""
-        key, shown_key = self._keys()
+        """Where the view shows `row` (as the hosts dict has it now), by bisect on the cached keys; None if it
+        is not shown. Each instance has a key of its own (natural_key ends with the text), so bisect lands on it."""
         view = self._view
-        index = bisect.bisect_left(view, key(row), key=shown_key)
+        index = bisect.bisect_left(self._shown_keys, self._row_key()(row))
         return index if index < len(view) and view[index] == row.instance else None
-
-    def _keys(self) -> tuple[Callable[[HostStatus], Any], Callable[[str], Any]]:
-        """The view's order as a key of a row, and of an instance it shows (its row's key)."""
-        key, hosts = self._row_key(), self._hosts
-        return key, lambda instance: key(hosts[instance])
 
     def _sort_column(self) -> Column:
         return next(c for c in self.columns if c.key == self.sort_key)
@@ -315,17 +324,25 @@ class FleetTable(ScrollView, can_focus=True):
         return True
 
     def _rebuild_view(self, keep: str | None) -> None:
+        """Sort and filter every row again, and cache each shown row's key (`_row_key`) beside the view."""
         column = self._sort_column()
         hosts: Iterable[HostStatus] = self._hosts.values()
         if self._predicate is not None:
             hosts = filter(self._predicate, hosts)
         rows = list(hosts)
-        # stable tiebreak on instance: the natural keys (cached, warmed off the UI's thread by the source) in
-        # C loops, then positions sorted by them; a lambda per row cost 20-40 ms at 50,000 hosts
-        natural = list(map(natural_key, map(_INSTANCE, rows)))
-        view = list(map(rows.__getitem__, sorted(range(len(rows)), key=natural.__getitem__)))
-        view.sort(key=column.sort_key, reverse=self.sort_reverse)
-        self._view = list(map(_INSTANCE, view))
+        instances = list(map(_INSTANCE, rows))
+        # every key worked out once, in C loops, then positions sorted by them: the natural keys (cached,
+        # warmed off the UI's thread by the source) for the stable tiebreak on instance, then the column's;
+        # a lambda per row in the sort cost 20-40 ms at 50,000 hosts
+        natural = list(map(natural_key, instances))
+        firsts = list(map(column.sort_key, rows))
+        order = sorted(range(len(rows)), key=natural.__getitem__)
+        order.sort(key=firsts.__getitem__, reverse=self.sort_reverse)
+        self._view = list(map(instances.__getitem__, order))
+        shown_firsts: Iterable[Any] = map(firsts.__getitem__, order)
+        if self.sort_reverse:
+            shown_firsts = map(_Desc, shown_firsts)
+        self._shown_keys = list(zip(shown_firsts, map(natural.__getitem__, order), strict=True))
         self._view_updated(keep)
 
     def _view_updated(self, keep: str | None) -> None:
