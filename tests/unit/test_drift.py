@@ -103,6 +103,26 @@ def test_a_host_is_found_by_its_scrape_urls_host_whatever_the_url_looks_like() -
         assert other.drift is None, (instance, url)
 
 
+def test_a_host_is_found_by_each_of_its_names_and_only_by_them() -> None:
+    """Each name a host goes by (instance, its address without the port, hostname label, nodename, scrape
+    URL's host) finds its drift, in either table; a name it does not go by finds nothing. The quick test that
+    passes over hosts nothing is known about must agree with the full look-up for every one of them."""
+    h = HostStatus(
+        "10.0.0.7:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-7"}, nodename="db7.lan",
+        scrape_url="http://db7-scrape.lan:9100/metrics",
+    )  # fmt: skip
+    bare = HostStatus("10.0.0.8:9100", HostState.UP, Mode.PUSH, 1.0)
+    for name in ("10.0.0.7:9100", "10.0.0.7", "db-7", "db7.lan", "db7-scrape.lan"):
+        (by_running, other) = with_drift(FleetSnapshot((h, bare), 0.0), {name: Running("1.10.2", A)}, {}).hosts
+        assert by_running.drift is not None and by_running.drift.version == "1.10.2", name
+        assert other.drift is None, name
+        (by_record, _) = with_drift(FleetSnapshot((h, bare), 0.0), {}, {name: Recorded(B, "v1.9.0")}).hosts
+        assert by_record.drift is not None and by_record.drift.applied_sha256 == B, name
+    for name in ("10.0.0.7:910", "db-", "db7", "9100"):
+        (none, _) = with_drift(FleetSnapshot((h, bare), 0.0), {name: Running("1.10.2", A)}, {}).hosts
+        assert none.drift is None, name
+
+
 def test_a_scrape_urls_host_is_what_urlsplit_says_for_any_text() -> None:
     """The host read from a scrape URL (a regular expression for plain URLs, urlsplit for the others) equals
     urlsplit's hostname for 20,000 random URL-like texts (None where urlsplit refuses the text)."""
