@@ -5,8 +5,9 @@ STYLE.md §4) and every `remove_row` rebuilds its row map. Here the table keeps 
 and a sorted, filtered list of their instances (the view); `render_line` turns one visible row into a Strip
 on demand, so painting costs the same for 10 hosts or 10,000. Applying a refresh's diff costs what changed,
 not the fleet: a row whose sort key and filter result stay the same (every row whose only change is timing,
-which the diff names) is replaced in the dict and nowhere else, since the view holds instances, not rows; a
-few changed rows are moved with bisect, and only a large change re-sorts the view. The cursor follows its
+which the diff names) is replaced in the dict and nowhere else, since the view holds instances, not rows;
+rows that move are found by bisect on the view's cached sort keys and merged back in, one pass of slices
+over the view whatever their number; only a new sort or filter sorts every row. The cursor follows its
 host (not its index) across refreshes, and the scroll offset is left where the operator put it.
 
 Cells are plain strings made into Segments: nothing is parsed as markup, so a label value `[red]` shows as
