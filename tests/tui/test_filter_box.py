@@ -181,3 +181,22 @@ async def test_the_suggested_label_name_is_shown_as_plain_text() -> None:
         await pilot.press("slash", *"env=prod")
         assert (await _summary(app, pilot))[1] == "no host has a label `env` — did you mean `env[/x]\\x1b`?"
         assert_nothing_raw(app)
+
+
+async def test_keys_typed_right_after_the_slash_go_into_the_box() -> None:
+    """`/web` arriving in one read (a fast typist, a laggy SSH link, tmux send-keys): every key is queued
+    before the first is handled. The box must have the focus as soon as `/` is handled, so `w`, `e`, `b` are
+    typed into it, not taken as the fleet screen's keys (`e` opened the enroll wizard)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, box = await _screen(app)
+        assert app._driver is not None
+        for key, char in (("slash", "/"), ("w", "w"), ("e", "e"), ("b", "b")):
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)  # all queued at once, as the driver does with one read
+        await pilot.pause()
+        assert app.screen is screen
+        assert box.has_focus and box.value == "web"
+        await pilot.press("slash", *"x")  # in the open box, `/` is a character like any other
+        assert box.value == "web/x" and box.has_focus

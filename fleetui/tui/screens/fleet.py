@@ -53,6 +53,10 @@ class FleetScreen(Screen[None]):
             "Filter",
             id="fleet.filter",
             tooltip="Filter: text, label=value, label!=value, label=~regex",
+            # handled as the key arrives, before the keys behind it are handed on: `/web` arriving in one read
+            # (a fast typist, a laggy SSH link) then types `web` into the box; handled where the table had the
+            # focus, `web` went to the table and its `e` opened the enroll wizard
+            priority=True,
         ),
         Binding(
             "escape",
@@ -247,13 +251,17 @@ class FleetScreen(Screen[None]):
     # --- filter, scope, sort ----------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        """Open the filter box on the current filter, cursor at the end, ready to edit like any text input."""
+        """Open the filter box on the current filter, cursor at the end, ready to edit like any text input; in
+        the open box, `/` is typed like any other character (the binding is a priority one, see BINDINGS)."""
         box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.insert_text_at_cursor("/")
+            return
         if not box.display and box.value != self._filter_typed:
             with box.prevent(Input.Changed):
                 box.value = self._filter_typed
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: box.focus() would leave the keys queued behind `/` to the table
         box.cursor_position = len(box.value)
 
     @on(Input.Changed, "#filter")
