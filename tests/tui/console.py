@@ -10,6 +10,7 @@ import contextlib
 import re
 from typing import Any
 
+from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.worker import WorkerFailed
@@ -28,6 +29,16 @@ def assert_nothing_raw(app: Any) -> None:
     for y, line in enumerate(screen_lines(app)):
         found = UNINTERPRETED.search(line)
         assert found is None, f"line {y} sends {found.group()!r} to the terminal: {line!r}"
+
+
+async def keys_in_one_read(app: Any, pilot: Pilot[Any], *keys: tuple[str, str]) -> None:
+    """(key, character) pairs queued all at once, as the driver queues what one read of the terminal brought
+    (a fast typist, a laggy SSH link, tmux send-keys), then handled: pilot.press waits after each key."""
+    for key, char in keys:
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
 
 
 async def settle(app: Any, pilot: Pilot[Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import msgspec
-from console import assert_nothing_raw, screen_lines
+from console import assert_nothing_raw, keys_in_one_read, screen_lines
 from fleet_fixture import fleet, make_app
 from textual import events
 from textual.widgets import Input
@@ -190,12 +190,7 @@ async def test_keys_typed_right_after_the_slash_go_into_the_box() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen, box = await _screen(app)
-        assert app._driver is not None
-        for key, char in (("slash", "/"), ("w", "w"), ("e", "e"), ("b", "b")):
-            event = events.Key(key, char)
-            event.set_sender(app)
-            app._driver.send_message(event)  # all queued at once, as the driver does with one read
-        await pilot.pause()
+        await keys_in_one_read(app, pilot, ("slash", "/"), ("w", "w"), ("e", "e"), ("b", "b"))
         assert app.screen is screen
         assert box.has_focus and box.value == "web"
         await pilot.press("slash", *"x")  # in the open box, `/` is a character like any other

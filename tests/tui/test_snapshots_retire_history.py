@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console import keys_in_one_read
 from fleet_fixture import NOW, FixedSource, _host, fleet, make_app
 from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
 
 from fleetui.adapters import oplog
 from fleetui.domain.fleet import FleetSnapshot, HostState
@@ -87,3 +89,21 @@ def test_history(snap_compare: Any, size: tuple[int, int], targets: Path) -> Non
         await _loaded(pilot)
 
     assert snap_compare(make_app(**{"targets.dir": str(targets)}), terminal_size=size, run_before=run_before)
+
+
+async def test_history_filter_takes_the_keys_typed_right_after_the_slash(targets: Path) -> None:
+    """`/staging` arriving in one read is the filter's text (not the table's keys), and `/` in the open box is
+    a character: the trail then shows only the staging host. (A Pilot test beside the snapshots: it needs
+    the same targets directory and operation log.)"""
+    app = make_app(**{"targets.dir": str(targets)})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _loaded(pilot)
+        app.action_history()
+        await _loaded(pilot)
+        await keys_in_one_read(app, pilot, ("slash", "/"), *((c, c) for c in "staging"))
+        box = app.screen.query_one("#history-filter", Input)
+        assert box.has_focus and box.value == "staging"
+        trail = app.screen.query_one("#history-trail", DataTable)
+        assert trail.row_count == 1
+        await pilot.press("slash")
+        assert box.value == "staging/"

@@ -44,7 +44,10 @@ def matches(row: tuple[str, ...], needle: str) -> bool:
 
 class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="history.filter", tooltip="Filter both tables by any text"),
+        # a priority binding, handled as `/` arrives: the keys behind it in one read are the filter's (see FleetScreen)
+        Binding(
+            "slash", "filter", "Filter", id="history.filter", tooltip="Filter both tables by any text", priority=True
+        ),
         Binding("r", "reload", "Reload", id="history.reload", tooltip="Read the targets directory and the log again"),
         Binding("b", "last_batch", "Last batch", id="history.batch", tooltip="The last batch: its hosts, retry failed"),
         Binding("escape", "close", "Back", id="history.back", tooltip="Clear the filter, or back"),
@@ -143,9 +146,13 @@ class HistoryScreen(Screen[None]):
         self.query_one("#history-trail", DataTable).focus()
 
     def action_filter(self) -> None:
+        """Open the filter box, focused at once; in the open box, `/` is typed like any other character."""
         box = self.query_one("#history-filter", Input)
+        if box.has_focus:
+            box.insert_text_at_cursor("/")
+            return
         box.display = True
-        box.focus()
+        self.set_focus(box)
 
     def action_close(self) -> None:
         box = self.query_one("#history-filter", Input)
