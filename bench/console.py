@@ -42,7 +42,7 @@ from fleetui.config import Settings, load
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
 from fleetui.tui.app import FleetApp
 from fleetui.tui.screens.fleet import FleetScreen
-from fleetui.tui.source import FixedSource, FleetSource, PrometheusSource
+from fleetui.tui.source import FixedSource, FleetSource, PrometheusSource, prefetch
 
 NOW = 1_700_000_000.0
 STATES = [HostState.UP] * 7 + [HostState.DOWN, HostState.STALE, HostState.GONE]
@@ -102,9 +102,7 @@ class Timed:
 
     def prefetch(self) -> None:
         """As the app calls it on the source it wraps (see FleetFeed): the first refresh begun early."""
-        prefetch = getattr(self.inner, "prefetch", None)
-        if callable(prefetch):
-            prefetch()
+        prefetch(self.inner)
 
     async def snapshot(self) -> FleetSnapshot:
         t0 = time.perf_counter()

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from fleetui.domain.fleet import FleetSnapshot, HostStatus
 from fleetui.tui.messages import FleetRefreshed, Subscribers
-from fleetui.tui.source import FleetSource
+from fleetui.tui.source import FleetSource, prefetch
 
 RETIRED_HOLD_S = 600.0  # Prometheus' 5-minute look-back, with room: a retired host's samples are gone by then
 
@@ -49,11 +49,7 @@ class FleetFeed:
         self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
         self._retired: dict[str, tuple[str, float]] = {}  # instance -> (retired target file, when)
-        # a source that can begin its first refresh before the app runs (PrometheusSource) does so now, while
-        # the console starts; `start()` then gets that refresh
-        prefetch = getattr(source, "prefetch", None)
-        if callable(prefetch):
-            prefetch()
+        prefetch(source)  # `start()` then gets the refresh begun here, while the console starts
 
     @property
     def location(self) -> str:
