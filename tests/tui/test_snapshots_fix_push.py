@@ -109,3 +109,25 @@ def test_push_fix_plan(snap_compare: Any, size: tuple[int, int]) -> None:
 
     app = make_app(FixedSource(push_fleet()), **{"targets.dir": str(TARGETS)})
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_an_empty_address_is_refused_and_the_nodename_shown_as_an_example(tmp_path: Path) -> None:
+    """Without a target file the address box starts empty; its grey text offers the nodename as an example
+    (newcomers took a bare nodename for a value typed in), and Enter on the empty box says so, starting nothing."""
+    app = make_app(FixedSource(push_fleet()), **{"targets.dir": str(tmp_path)})  # no target file in it
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        pilot.app.post_message(OpenHost(INSTANCE))
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        dialog = pilot.app.screen
+        assert isinstance(dialog, PushFixDialog)
+        assert dialog.address.value == "" and dialog.address.placeholder == "e.g. mac-studio or 10.0.0.5"
+        await pilot.press("enter")
+        await pilot.pause()
+        error = str(dialog.query_one("#fixpush-error").render())
+        assert "SSH address or ssh-config alias first (the grey text is only an example)" in error, error
+        assert dialog.plan_handle is None and not pilot.app.operations.handles

@@ -127,7 +127,9 @@ class PushFixDialog(ModalScreen[None]):
             with VerticalScroll(id="fixpush-body"):
                 yield Static(self._what(), id="fixpush-what")
                 yield Label("SSH address of the host (address or ssh-config alias; Enter plans):")
-                yield PlainInput(placeholder=self.host.nodename or "10.0.0.5 or mac-01", id="fixpush-address")
+                # "e.g.": the nodename is only a guess at an address, and grey text alone read as a value typed in
+                example = f"e.g. {self.host.nodename} or 10.0.0.5" if self.host.nodename else "e.g. 10.0.0.5 or mac-01"
+                yield PlainInput(placeholder=example, id="fixpush-address")
                 yield Static(id="fixpush-error", classes="field-error")
                 yield Static(Text("Looking up where fleetui last reached it…"), id="fixpush-hint")
                 yield Static(id="fixpush-plan")
@@ -200,7 +202,7 @@ class PushFixDialog(ModalScreen[None]):
         """The fix for the typed address, or None with the reason beside the field (nothing connected)."""
         address = self.address.value.strip()
         if not address:
-            self._error("Give the host's SSH address first")
+            self._error("Type the host's SSH address or ssh-config alias first (the grey text is only an example)")
             return None
         try:
             check_address(address)
