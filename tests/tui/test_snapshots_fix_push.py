@@ -130,4 +130,4 @@ async def test_an_empty_address_is_refused_and_the_nodename_shown_as_an_example(
         await pilot.pause()
         error = str(dialog.query_one("#fixpush-error").render())
         assert "SSH address or ssh-config alias first (the grey text is only an example)" in error, error
-        assert dialog.plan_handle is None and not pilot.app.operations.handles
+        assert dialog.plan_handle is None and not app.operations.handles
