@@ -163,6 +163,21 @@ def newest(samples: list[Sample]) -> float:
     return ts
 
 
+def _reordered(order: list[str], now: Mapping[str, object], added: list[str]) -> list[str]:
+    """`sorted(now)`, from `order` (the previous rows' instances, sorted) and the instances `added` since: the
+    instances that stayed keep their order, and those that came are merged in.
+
+    Why not `sorted(now)`: in a fleet whose hosts went away at times spread over the look-back, one or another
+    leaves the window at almost every refresh; sorting 50,000 names from the rows' own order took 21-28 ms,
+    in one call that kept the console's UI thread from the interpreter lock all along (the sets of names come
+    and gone, made from the keys, cost nearly as much). Here the one sort call gets the kept names as one
+    sorted run and the new ones as another, which it merges in linear time."""
+    kept = [i for i in order if i in now]
+    if len(kept) + len(added) != len(now):  # not what the caller promised: the plain way, never a wrong order
+        return sorted(now)
+    return sorted([*kept, *sorted(added)]) if added else kept
+
+
 _PULL, _PUSH = Mode.PULL, Mode.PUSH
 _UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
 
@@ -331,7 +346,9 @@ class Classifier:
         self._rows, self._before = rows, old_rows
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
-            order = self._order = sorted(rows)
+            # the instances with no row before are among those whose rows were made anew
+            added = [i for i in dict.fromkeys(fresh) if i not in old_rows]
+            order = self._order = _reordered(order, rows, added)
         return tuple(map(rows.__getitem__, order))
 
     def _shared_nodenames(

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot, HostState, diff_snapshots
-from fleetui.domain.reclassify import Classifier, by_instance, joined, newest, newest_by_instance
+from fleetui.domain.reclassify import Classifier, _reordered, by_instance, joined, newest, newest_by_instance
 
 NOW = 1_700_000_000.0
 POLICY = Policy(
@@ -359,3 +359,18 @@ def test_newest_by_instance_is_the_largest_value_of_each_group() -> None:
         "three": [up("three", NOW), uname("three", NOW + 9, "a"), uname("three", NOW + 3, "b")],
     }
     assert newest_by_instance(groups) == {inst: max(s.value for s in got) for inst, got in groups.items()}
+
+
+def test_the_order_follows_hosts_that_come_and_go_without_sorting_them_all_again() -> None:
+    """`_reordered` gives `sorted(rows)` from the previous order and the instances added: when some left, some
+    came, both or neither; and, told of the wrong additions, still the sorted order (the plain sort)."""
+    order = ["10.0.0.10:9100", "10.0.0.2:9100", "db-01", "web-01", "web-02"]  # plain string order
+    assert order == sorted(order)
+    gone = dict.fromkeys(i for i in order if i != "db-01")
+    assert _reordered(order, gone, []) == sorted(gone)
+    came = {**dict.fromkeys(order), "a-01": None, "zz": None, "db-00": None}
+    assert _reordered(order, came, ["zz", "a-01", "db-00"]) == sorted(came)
+    both = {**gone, "web-015": None}
+    assert _reordered(order, both, ["web-015"]) == sorted(both)
+    assert _reordered(order, dict.fromkeys(order), []) == order
+    assert _reordered(order, came, ["zz"]) == sorted(came)  # two additions not told: still right
