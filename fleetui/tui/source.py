@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
-from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots, enriched_diff
 
 if TYPE_CHECKING:
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient
@@ -127,6 +127,7 @@ class PrometheusSource:
         self._saved_at = 0.0
         self._thawed = time.monotonic()
         self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
+        self._last_plain: FleetSnapshot | None = None  # ... the reader's snapshot it was made from
         self._prefetched: concurrent.futures.Future[FleetSnapshot] | None = None  # the first refresh, begun early
         self.enriched = True
         self.suggests_rules = True  # its snapshots say whether the backend records the last-seen rule
@@ -199,11 +200,14 @@ class PrometheusSource:
                 reading.cancel()  # the refresh failed (the console says why): its extras are of no use
                 raise
             extras = await reading
-            # enrichment rebuilds the snapshot (alerts, silent rows), so its diff is taken again here, still
-            # off the UI's thread, from the snapshot handed out last time
-            before = self._last
-            snap = with_extras(snap, extras).with_diff(before)
+            # enrichment rebuilds the snapshot (alerts, silent rows): its diff from the snapshot handed out last
+            # time is the reader's, with the rows enrichment touched compared again (or, when the reader's is
+            # not from the last one enriched, taken whole), still off the UI's thread
+            before, plain_before, plain = self._last, self._last_plain, snap
+            snap = with_extras(plain, extras)
+            snap = snap.with_diff(before, enriched_diff(plain_before, plain, before, snap))
             self._last = snap.counted()  # counts and rows by instance made here, not on the UI's thread
+            self._last_plain = plain
             _warm_sort_keys(snap, before)
             # before the collector is on again: switched on with the whole refresh's objects still young, its
             # first automatic pass walked them all (16-35 ms at 50,000 hosts, half down) and _settle_heap's
