@@ -40,18 +40,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             lab.down()
         return 2
     try:
-        try:
-            from fleetui.tui.app import FleetApp
-            from fleetui.tui.source import PrometheusSource
-        except ImportError as e:
-            print(f"fleetui demo: the console is not available in this build ({e})", file=sys.stderr)
-            return 2
+        from fleetui.tui.source import PrometheusSource, prefetch
+
         overrides = {"theme": args.theme} if getattr(args, "theme", None) else {}
         demo_settings = load(info.config_file, overrides=overrides)
-        app = FleetApp(demo_settings, PrometheusSource(demo_settings), config_file=info.config_file)
-        _end_on_hangup(lambda code: app.exit(None, code))
-        app.run()
-        return 0 if app.return_code in (None, 0) else 1
+        source = PrometheusSource(demo_settings)
+        prefetch(source)  # on its way while Textual is imported (see fleetui.commands.tui)
+        try:
+            try:
+                from fleetui.tui.app import FleetApp
+            except ImportError as e:
+                print(f"fleetui demo: the console is not available in this build ({e})", file=sys.stderr)
+                return 2
+            app = FleetApp(demo_settings, source, config_file=info.config_file)
+            _end_on_hangup(lambda code: app.exit(None, code))
+            app.run()
+            return 0 if app.return_code in (None, 0) else 1
+        finally:
+            source.close()
     finally:
         if args.keep or was_running:
             print("fleetui demo: the lab is still running (stop it with `fleetui lab down`)", file=sys.stderr)
