@@ -86,6 +86,20 @@ def plan_result() -> OperationResult:
     )
 
 
+async def _fix_dialog(pilot: Pilot[Any]) -> PushFixDialog:
+    """The push host's detail opened and `f` pressed: its fix dialog, once the address lookup is done."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.post_message(OpenHost(INSTANCE))
+    await pilot.pause()
+    await pilot.press("f")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the address lookup
+    dialog = pilot.app.screen
+    assert isinstance(dialog, PushFixDialog)
+    return dialog
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_push_fix_plan(snap_compare: Any, size: tuple[int, int]) -> None:
     shutil.rmtree(TARGETS, ignore_errors=True)
@@ -94,15 +108,7 @@ def test_push_fix_plan(snap_compare: Any, size: tuple[int, int]) -> None:
     (TARGETS / f"{ADDRESS}.json").write_text(json.dumps(group, indent=2, sort_keys=True) + "\n")
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        pilot.app.post_message(OpenHost(INSTANCE))
-        await pilot.pause()
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()  # the address lookup
-        dialog = pilot.app.screen
-        assert isinstance(dialog, PushFixDialog)
+        dialog = await _fix_dialog(pilot)
         assert dialog.address.value == ADDRESS
         dialog.show_plan(plan_result())
         await pilot.pause()
@@ -116,15 +122,7 @@ async def test_an_empty_address_is_refused_and_the_nodename_shown_as_an_example(
     (newcomers took a bare nodename for a value typed in), and Enter on the empty box says so, starting nothing."""
     app = make_app(FixedSource(push_fleet()), **{"targets.dir": str(tmp_path)})  # no target file in it
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        pilot.app.post_message(OpenHost(INSTANCE))
-        await pilot.pause()
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        dialog = pilot.app.screen
-        assert isinstance(dialog, PushFixDialog)
+        dialog = await _fix_dialog(pilot)
         assert dialog.address.value == "" and dialog.address.placeholder == "e.g. mac-studio or 10.0.0.5"
         await pilot.press("enter")
         await pilot.pause()
