@@ -18,9 +18,10 @@ from typing import Any
 
 import asyncssh
 import pytest
-from console import screen_lines
+from console import keys_in_one_read, screen_lines
 from fleet_fixture import make_app
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from fleetui.adapters.keyscan import ScannedKey
 from fleetui.adapters.ssh import HostKeyInfo
@@ -129,3 +130,22 @@ def test_batch_key_review(snap_compare: Any, size: tuple[int, int], hostlist: Pa
 
     app = make_app(**{"ssh.concurrency": 2})
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_o_opens_the_path_box_for_the_keys_typed_behind_it(hostlist: Path) -> None:
+    """`o` and a path arriving in one read (tmux, a fast typist, a laggy link): the path goes into the box, and
+    none of its letters reaches the table (where `s` starts the batch); in the box, `o` is typed like the rest."""
+    app = make_app(**{"ssh.concurrency": 2})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        screen = BatchScreen(app.operations, app.settings, hostlist, now=lambda: 100.0)
+        await app.push_screen(screen)
+        await pilot.pause()
+        table = screen.query_one("#batch-table", BatchTable)
+        table.focus()
+        await pilot.pause()
+        box = screen.query_one("#batch-path", Input)
+        box.value = ""
+        await keys_in_one_read(app, pilot, *((c, c) for c in "o/srv/o.yaml"))
+        assert box.has_focus and box.value == "/srv/o.yaml"
+        assert not app.operations.handles  # no `s` reached the table: nothing started

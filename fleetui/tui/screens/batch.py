@@ -89,7 +89,17 @@ class BatchScreen(Screen[None]):
         Binding("R", "retry_failed", "Retry failed", id="batch.retry", tooltip="Run the failed hosts again, only"),
         Binding("plus,equals_sign", "concurrency(1)", "+1 at once", id="batch.more", tooltip="One more host at once"),
         Binding("minus", "concurrency(-1)", "-1 at once", id="batch.fewer", tooltip="One host fewer at once"),
-        Binding("o", "open_file", "Open file", id="batch.open", tooltip="Type the path of a host list"),
+        Binding(
+            "o",
+            "open_file",
+            "Open file",
+            id="batch.open",
+            tooltip="Type the path of a host list",
+            # handled as the key arrives, so a path typed right behind it (tmux, a fast typist, a laggy SSH link:
+            # several keys in one read) goes into the box; handled where the table had the focus, the `s` of
+            # `/srv/hosts.yaml` started the batch there
+            priority=True,
+        ),
         Binding("escape", "leave", "Back", id="batch.back", tooltip="Back (asks first while a batch runs)"),
         Binding("q", "leave(True)", "Quit", id="batch.quit", tooltip="Quit (asks first while a batch runs)"),
     ]
@@ -218,8 +228,14 @@ class BatchScreen(Screen[None]):
         return "\n".join(lines)
 
     def action_open_file(self) -> None:
+        """Put the cursor at the end of the path box; in the box, `o` is typed like any other character (the
+        binding is a priority one, see BINDINGS)."""
         box = self.query_one("#batch-path", Input)
-        box.focus()
+        if box.has_focus:
+            box.insert_text_at_cursor("o")
+            return
+        self.set_focus(box)  # now: box.focus() would leave the keys queued behind `o` to the table
+        box.cursor_position = len(box.value)
 
     # --- starting ----------------------------------------------------------------------------------------
 
