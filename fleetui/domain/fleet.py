@@ -284,20 +284,42 @@ def rows_diff(old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touc
     added: list[HostStatus] = []
     retimed: list[HostStatus] = []
     altered: list[HostStatus] = []
+    _compare(old, new, touched, added, [], retimed, altered)
+    removed: list[str] = []
+    if len(old) != len(new) or old.keys() != new.keys():
+        removed = [k for k in old if k not in new]
+    return _sorted_diff(added, removed, retimed, altered)
+
+
+def _compare(
+    old: Mapping[str, HostStatus],
+    new: Mapping[str, HostStatus],
+    touched: Iterable[str],
+    added: list[HostStatus],
+    removed: list[str],
+    retimed: list[HostStatus],
+    altered: list[HostStatus],
+) -> None:
+    """Each instance of `touched` put in the part of a diff it belongs to, if any (appended to those lists)."""
     for inst in touched:
-        h = new[inst]
-        o = old.get(inst)
-        if o is None:
+        h, o = new.get(inst), old.get(inst)
+        if h is None:
+            if o is not None:
+                removed.append(inst)
+        elif o is None:
             added.append(h)
         elif o is not h and o != h:
             (retimed if o.same_but_timing(h) else altered).append(h)
-    removed: tuple[str, ...] = ()
-    if len(old) != len(new) or old.keys() != new.keys():
-        removed = tuple(sorted(k for k in old if k not in new))
-    # already in instance order when `new` is (classify's are): then sorting is one linear pass
+
+
+def _sorted_diff(
+    added: list[HostStatus], removed: list[str], retimed: list[HostStatus], altered: list[HostStatus]
+) -> FleetDiff:
+    """The parts, each sorted by instance. They are mostly in that order already (classify's rows are, and
+    enriched_diff's are the reader's with a few appended): then sorting is one linear pass or a merge."""
     return FleetDiff(
         tuple(sorted(added, key=_instance)),
-        removed,
+        tuple(sorted(removed)),
         tuple(sorted(retimed, key=_instance)),
         tuple(sorted(altered, key=_instance)),
     )
@@ -332,27 +354,12 @@ def enriched_diff(
     touched = enriched_rows(plain_before, before) | enriched_rows(plain, after)
     if not touched:
         return base
-    old, new = before.by_instance(), after.by_instance()
-    added: list[HostStatus] = [h for h in base.added if h.instance not in touched]
+    added = [h for h in base.added if h.instance not in touched]
+    removed = [i for i in base.removed if i not in touched]
     retimed = [h for h in base.retimed if h.instance not in touched]
     altered = [h for h in base.altered if h.instance not in touched]
-    removed = [i for i in base.removed if i not in touched]
-    for inst in touched:
-        o, h = old.get(inst), new.get(inst)
-        if h is None:
-            if o is not None:
-                removed.append(inst)
-        elif o is None:
-            added.append(h)
-        elif o is not h and o != h:
-            (retimed if o.same_but_timing(h) else altered).append(h)
-    # each part is the reader's (sorted) with a few appended: sorting is a merge of two runs
-    return FleetDiff(
-        tuple(sorted(added, key=_instance)),
-        tuple(sorted(removed)),
-        tuple(sorted(retimed, key=_instance)),
-        tuple(sorted(altered, key=_instance)),
-    )
+    _compare(before.by_instance(), after.by_instance(), touched, added, removed, retimed, altered)
+    return _sorted_diff(added, removed, retimed, altered)
 
 
 _STATE = attrgetter("state")
