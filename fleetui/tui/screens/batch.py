@@ -230,12 +230,9 @@ class BatchScreen(Screen[None]):
     def action_open_file(self) -> None:
         """Put the cursor at the end of the path box; in the box, `o` is typed like any other character (the
         binding is a priority one, see BINDINGS)."""
-        box = self.query_one("#batch-path", Input)
-        if box.has_focus:
-            box.insert_text_at_cursor("o")
-            return
-        self.set_focus(box)  # now: box.focus() would leave the keys queued behind `o` to the table
-        box.cursor_position = len(box.value)
+        box = self.query_one("#batch-path", PlainInput)
+        if not box.opened_by("o"):
+            box.cursor_position = len(box.value)
 
     # --- starting ----------------------------------------------------------------------------------------
 

@@ -253,16 +253,14 @@ class FleetScreen(Screen[None]):
     def action_filter(self) -> None:
         """Open the filter box on the current filter, cursor at the end, ready to edit like any text input; in
         the open box, `/` is typed like any other character (the binding is a priority one, see BINDINGS)."""
-        box = self.query_one("#filter", Input)
-        if box.has_focus:
-            box.insert_text_at_cursor("/")
-            return
-        if not box.display and box.value != self._filter_typed:
-            with box.prevent(Input.Changed):
-                box.value = self._filter_typed
-        box.display = True
-        self.set_focus(box)  # now: box.focus() would leave the keys queued behind `/` to the table
-        box.cursor_position = len(box.value)
+        box = self.query_one("#filter", FilterBox)
+        if not box.display:
+            if box.value != self._filter_typed:
+                with box.prevent(Input.Changed):
+                    box.value = self._filter_typed
+            box.display = True
+        if not box.opened_by("/"):
+            box.cursor_position = len(box.value)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

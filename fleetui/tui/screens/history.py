@@ -44,7 +44,8 @@ def matches(row: tuple[str, ...], needle: str) -> bool:
 
 class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        # a priority binding, handled as `/` arrives: the keys behind it in one read are the filter's (see FleetScreen)
+        # a priority binding, handled as `/` arrives: the keys behind it in one read are the filter's (see
+        # PlainInput.opened_by)
         Binding(
             "slash", "filter", "Filter", id="history.filter", tooltip="Filter both tables by any text", priority=True
         ),
@@ -147,12 +148,9 @@ class HistoryScreen(Screen[None]):
 
     def action_filter(self) -> None:
         """Open the filter box, focused at once; in the open box, `/` is typed like any other character."""
-        box = self.query_one("#history-filter", Input)
-        if box.has_focus:
-            box.insert_text_at_cursor("/")
-            return
+        box = self.query_one("#history-filter", PlainInput)
         box.display = True
-        self.set_focus(box)
+        box.opened_by("/")
 
     def action_close(self) -> None:
         box = self.query_one("#history-filter", Input)

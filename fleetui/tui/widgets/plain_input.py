@@ -28,6 +28,19 @@ class PlainInput(Input):
         else:
             self.replace(line, *selection)
 
+    def opened_by(self, char: str) -> bool:
+        """For a priority binding on `char` that opens this box: True after typing `char` into the box when it
+        has the focus already; otherwise False, the box focused now.
+
+        Why priority and "now": Textual hands the keys queued behind the binding's key (several in one read: a
+        fast typist, a laggy SSH link, tmux) to the focused widget before the binding's action runs, and
+        `focus()` moves the focus only after them; so they went to the table, whose letters are commands."""
+        if self.has_focus:
+            self.insert_text_at_cursor(char)
+            return True
+        self.screen.set_focus(self)
+        return False
+
 
 class FilterBox(PlainInput):
     """The fleet filter. Focusing it puts the cursor at the end of the filter (Input would select it all, and the
