@@ -310,3 +310,20 @@ async def test_first_run_without_prometheus_says_what_to_do() -> None:
             assert needle in text, needle
         await pilot.press("q")
     assert app.return_code in (None, 0)
+
+
+async def test_a_missing_ca_file_is_said_by_the_console_not_raised_at_start(tmp_path: Path) -> None:
+    """The console makes its HTTP client as it is created (so the first requests leave before Textual starts);
+    a client that cannot be made, here for a CA file that is not there, still reaches the operator as the first
+    refresh's error, naming the setting, and never stops the console from opening."""
+    missing = tmp_path / "no-such-ca.pem"
+    source = PrometheusSource(settings(**{"prometheus.url": "https://127.0.0.1:9", "prometheus.ca_file": str(missing)}))
+    app = make_app(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(app, pilot)
+        welcome = app.screen
+        assert isinstance(welcome, WelcomeScreen)
+        text = str(welcome.query_one("#welcome-text").render())
+        assert "prometheus.ca_file" in text and str(missing) in text
+        await pilot.press("q")
+    assert app.return_code in (None, 0)
