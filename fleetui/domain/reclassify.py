@@ -77,7 +77,10 @@ def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
     current_nodenames = (
         {n for labels in sources[n_targets:] if (n := labels.get("nodename"))} if n_targets >= 0 else set()
     )
-    labels = _shared(merged)
+    # sorted by key; a history signature's texts also made the shared copies (fleetui.domain.classify._STRINGS).
+    # The others come from the reader's label sets, whose texts are shared copies already: made again here they
+    # cost 128-150 ms against 100-111 ms for the sort alone (50,000 first-refresh signatures, timed)
+    labels = _shared(merged) if n_targets < 0 else dict(sorted(merged.items()))
     problems: list[Problem] = []
     names = current_nodenames or nodenames
     if names and not (len(names) == 1 and inst in names):
