@@ -71,6 +71,9 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
             shown = "\n".join(screen_lines(app))
             assert '-      "maintainer": "web-team"' in shown and '+      "maintainers": "web-team"' in shown
             assert path.read_text() == original  # a plan changes nothing
+            # the plan says the host is reached over SSH first (its host key may be asked for before anything)
+            plan = " ".join(str(dialog.query_one("#fix-plan").render()).split())
+            assert f"connect to {h.address} over SSH to confirm the host, rewrite the target file" in plan, plan
 
             await pilot.press("a")  # Apply, from the keyboard
             await _until(lambda: dialog.handle is not None and not dialog.handle.running, 90, "the fix to finish")

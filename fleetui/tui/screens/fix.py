@@ -201,7 +201,13 @@ class FixDialog(ModalScreen[None]):
         text = Text()
         text.append("Plan: ", "bold")
         text.append(safe.text(", ".join(targets[0].plan.codes)))
-        text.append(" — rewrite the target file, reload Prometheus, wait until it no longer reports them\n")
+        # the SSH connection comes first and may ask to trust a host key: said here, so that does not surprise
+        text.append(" — connect to ")
+        text.append(safe.text(target.address))
+        text.append(
+            " over SSH to confirm the host, rewrite the target file, reload Prometheus, wait until it no longer "
+            "reports them\n"
+        )
         text.append_text(diff_text(diff))
         plan.update(text)
         plan.display = True
