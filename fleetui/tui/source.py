@@ -177,15 +177,17 @@ class PrometheusSource:
         """Run every history step left now (tests and benchmarks; the console lets them run by themselves)."""
         return await self._on_thread(self._catch_up_all())
 
-    # --- on the source's own thread -----------------------------------------------------------------------
-
     def _open_client(self) -> PrometheusClient:
+        """The one HTTP client, made on first use: by `prefetch` on the caller's thread, else by the first refresh
+        on the source's thread (it is first used there either way)."""
         if self._client is None:
             from fleetui.adapters.prometheus import PrometheusClient, load_transport
 
             self._client = PrometheusClient(self.settings)
             load_transport()
         return self._client
+
+    # --- on the source's own thread -----------------------------------------------------------------------
 
     def _open(self) -> FleetReader:
         if self._reader is None:
