@@ -241,6 +241,16 @@ def report(title: str, r: dict[str, Any]) -> None:
     print(f"  peak RSS: {r['peak_rss_mib']:.0f} MiB", flush=True)
 
 
+def on_prometheus(base: Settings, url: str, expected: Callable[[int], bool], seconds: float) -> dict[str, Any]:
+    """The console on the real PrometheusSource reading `url` (nothing remembered: a first start)."""
+    settings = base.with_overrides({"prometheus.url": url})
+    source = PrometheusSource(settings)
+    try:
+        return asyncio.run(run_console(settings, source, expected, seconds, time.time))
+    finally:
+        source.close()
+
+
 def one(args: argparse.Namespace) -> None:
     """One configuration, in this process (run by main() in a child process)."""
     base = load(environ={}).with_overrides({"refresh_interval": args.refresh_interval})
@@ -249,31 +259,19 @@ def one(args: argparse.Namespace) -> None:
         r = asyncio.run(run_console(base, src, lambda n: n == args.hosts, args.seconds, lambda: NOW))
         report(f"{args.hosts} hosts, fixed snapshots (100 hosts change per refresh):", r)
         return
-    if args.server:
-        info = json.loads(Path(args.server).read_text())
-        live = info["counts"].get("up", 0) + info["counts"].get("down", 0)
-        settings = base.with_overrides({"prometheus.url": info["url"]})
-        source = PrometheusSource(settings)
-        try:
-            r = asyncio.run(run_console(settings, source, lambda n: n >= live, args.seconds, time.time))
-        finally:
-            source.close()
-        if args.paint_only:
+    if args.server or args.url:
+        if args.server:
+            info = json.loads(Path(args.server).read_text())
+            live = info["counts"].get("up", 0) + info["counts"].get("down", 0)
+            r = on_prometheus(base, info["url"], lambda n: n >= live, args.seconds)
+            title = f"{info['hosts']} hosts, {info['scenario']}, real Prometheus with a day of history:"
+        else:  # an existing Prometheus (for development): the first rows on screen are the first paint
+            r = on_prometheus(base, args.url, lambda n: n > 0, args.seconds)
+            title = f"{args.url}:"
+        if args.paint_only:  # one of `--starts`: the parent prints them together
             print(json.dumps({"first_paint_ms": r["first_paint_ms"]}), flush=True)
-            return
-        report(f"{info['hosts']} hosts, {info['scenario']}, real Prometheus with a day of history:", r)
-        return
-    if args.url:  # an existing Prometheus (for development): the first rows on screen are the first paint
-        settings = base.with_overrides({"prometheus.url": args.url})
-        source = PrometheusSource(settings)
-        try:
-            r = asyncio.run(run_console(settings, source, lambda n: n > 0, args.seconds, time.time))
-        finally:
-            source.close()
-        if args.paint_only:
-            print(json.dumps({"first_paint_ms": r["first_paint_ms"]}), flush=True)
-            return
-        report(f"{args.url}:", r)
+        else:
+            report(title, r)
         return
     from fleetui.lab.scale import ScaleServer
 
@@ -282,12 +280,7 @@ def one(args: argparse.Namespace) -> None:
         try:
             counts = server.info["counts"]
             live = counts.get("up", 0) + counts.get("down", 0)  # what the first refresh can show
-            settings = base.with_overrides({"prometheus.url": server.url})
-            source = PrometheusSource(settings)
-            try:
-                r = asyncio.run(run_console(settings, source, lambda n: n >= live, args.seconds, time.time))
-            finally:
-                source.close()
+            r = on_prometheus(base, server.url, lambda n: n >= live, args.seconds)
         finally:
             server.stop()
     report(f"{args.hosts} hosts, {args.scenario}, real Prometheus with a day of history:", r)
@@ -296,7 +289,14 @@ def one(args: argparse.Namespace) -> None:
 def first_paints(a: argparse.Namespace) -> None:
     """`--starts N`: first paint of N more console starts, each a fresh process, 15 s apart (see the docstring)."""
     where = ["--server", a.server] if a.server else ["--url", a.url]
-    cmd = [sys.executable, __file__, *where, "--paint-only", "--seconds=0", f"--refresh-interval={a.refresh_interval}"]
+    cmd = [
+        sys.executable,
+        __file__,
+        *where,
+        "--paint-only",
+        "--seconds=0",
+        f"--refresh-interval={a.refresh_interval}",
+    ]
     found: list[float] = []
     for i in range(a.starts):
         if i:
@@ -324,7 +324,7 @@ def main() -> None:
     p.add_argument("--paint-only", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     more_starts = a.starts > 0 and bool(a.server or a.url) and not a.paint_only
-    if a.server:  # one fleet already served: measure it in this process (it never built anything)
+    if a.server or a.url:  # one Prometheus already serving: measure it once, in this process (nothing to build)
         a.one, a.source, a.scenario = True, ["prometheus"], ["-"]
     if a.one:
         a.hosts, a.scenario, a.source = a.hosts[0], a.scenario[0], a.source[0]
@@ -338,12 +338,8 @@ def main() -> None:
             for scenario in a.scenario if source == "prometheus" else ["-"]:
                 cmd = [sys.executable, __file__, "--one", f"--source={source}", f"--hosts={n}"]
                 cmd += [f"--scenario={scenario if scenario != '-' else 'healthy'}", f"--seconds={a.seconds}"]
-                cmd += [f"--refresh-interval={a.refresh_interval}"] + ([f"--url={a.url}"] if a.url else [])
-                cmd += [f"--server={a.server}"] if a.server else []
+                cmd += [f"--refresh-interval={a.refresh_interval}"]
                 subprocess.run(cmd, check=False)
-    if more_starts:
-        time.sleep(15)
-        first_paints(a)
 
 
 if __name__ == "__main__":
