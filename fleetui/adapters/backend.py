@@ -12,7 +12,8 @@ detection
 just-written samples
     VictoriaMetrics evaluates an instant query whose time lies within `-search.latencyOffset` (30 s by
     default) of now at now − 30 s, so a push host that sent a sample 2 s ago would look 30 s old, or absent.
-    `nocache=1` turns that off per query (measured on 1.79.5). Only sent to VictoriaMetrics.
+    `nocache=1` turns that off per query (measured on 1.79.5). Only sent to VictoriaMetrics, and with a
+    console's first two presence queries, which leave before the backend is known (Prometheus ignores it).
 error envelopes
     VictoriaMetrics puts the HTTP status in `errorType` ("422") for parse errors and limits alike;
     `error_type()` maps it to Prometheus' names (bad_data, execution, timeout, ...) so callers see one
@@ -53,6 +54,10 @@ VM_FILE_SD_FLAG = "promscrape.fileSDCheckInterval"
 VM_FILE_SD_DEFAULT = 300.0
 VM_QUERY_LEN_FLAG = "search.maxQueryLen"
 VM_QUERY_LEN_DEFAULT = 16 * 1024
+VM_QUERY_PARAMS = {"nocache": "1"}
+# the parameters of a query sent while the backend is still being detected (a console's first refresh): every
+# backend's own, which the others ignore (Prometheus 2.42 answers such a query as it answers the plain one)
+UNDETECTED_QUERY_PARAMS: Mapping[str, str] = VM_QUERY_PARAMS
 # a target that shows up more than this long after fleetui wrote its file makes `enroll` wait: say so
 SLOW_DISCOVERY = 30.0
 
@@ -84,7 +89,7 @@ def detect(status: int, headers: Mapping[str, str], body: Any) -> Backend:
     if vm_header and status == 200 and "revision" not in info:
         # VictoriaMetrics' buildinfo is a placeholder; its version is not Prometheus' own
         vm_version = None if version in (None, "2.24.0") else version
-        return Backend(VICTORIAMETRICS, vm_version, {"nocache": "1"}, VM_QUERY_LEN_DEFAULT)
+        return Backend(VICTORIAMETRICS, vm_version, dict(VM_QUERY_PARAMS), VM_QUERY_LEN_DEFAULT)
     if status != 200 or not info:
         return Backend(UNKNOWN)
     application = info.get("application", "").lower()

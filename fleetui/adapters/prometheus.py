@@ -250,6 +250,12 @@ class PrometheusClient:
         """The form of an instant query, with the backend's own parameters (VictoriaMetrics: nocache)."""
         return _form(expr, time, (await self.backend()).query_params)
 
+    def form_now(self, expr: str, time: float | None) -> dict[str, str | list[str]]:
+        """The form of an instant query without waiting for the backend's detection: its own parameters when
+        it is known, else every backend's (`UNDETECTED_QUERY_PARAMS`; see FleetReader._grouped)."""
+        known = self._backend
+        return _form(expr, time, known.query_params if known is not None else _backend.UNDETECTED_QUERY_PARAMS)
+
     async def query(self, expr: str, time: float | None = None) -> list[Sample]:
         """Instant query (POST, so long expressions fit); a scalar comes back as one unlabelled Sample."""
         data = await self._api("POST", "/api/v1/query", _QueryData, data=await self.form(expr, time))
@@ -779,15 +785,20 @@ class FleetReader:
         """
         t = _time.time() if now is None else now
         q = self.queries
-        self.backend = await self.client.backend()  # once per client: decides the queries' extra parameters
-        notes = await self.client.notes()
+        # the backend (once per client) decides the queries' extra parameters. Detected alongside the first
+        # refresh's queries, not before them (see _grouped): before, its round trip was on the first paint's
+        # clock, 70-93 ms while Textual's start held the interpreter lock (10,000 hosts, measured). Begun before
+        # the tally: its request is the client's, not the refresh's
+        detecting = asyncio.ensure_future(self.client.backend())
+        notes: list[str] = []
         tally = [0]  # this refresh's own requests: not whatever else uses the client meanwhile (the extras)
         counting = _TALLY.set(tally)
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
             try:
-                targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
+                backend, targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
+                    detecting,
                     self._targets(notes),
                     self._current(t),
                     self._rule(q["rule"], t),
@@ -796,7 +807,8 @@ class FleetReader:
             finally:
                 _TALLY.reset(counting)
             self.refresh_requests = tally[0]
-            self.notes = tuple(notes)
+            self.backend = backend
+            self.notes = (*backend.notes, *notes)
             down = {tg.instance for tg in targets if tg.health != "up"}
             live = dict(newest_by)
             for inst in down:  # a failing target's `up` sample is its failed scrape
@@ -868,7 +880,7 @@ class FleetReader:
         try:
             return await self.client.targets(self.label_sets, self.target_texts)
         except TargetsUnavailable as e:
-            notes.append(_backend.targets_note(self.backend, self.client.base_url, e.status))
+            notes.append(_backend.targets_note(await self.client.backend(), self.client.base_url, e.status))
             return []
 
     async def _current(self, t: float) -> tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]:
@@ -882,8 +894,19 @@ class FleetReader:
         return up + uname, by_current, newest_by_instance(by_current)
 
     async def _grouped(self, expr: str, t: float, source: str) -> tuple[list[Sample], dict[str, list[Sample]]]:
-        """A presence query's samples, and the same grouped by instance as soon as its reply is in."""
-        data = await self.client._api("POST", "/api/v1/query", _QueryData, data=await self.client.form(expr, t))
+        """A presence query's samples, and the same grouped by instance as soon as its reply is in.
+
+        Sent without waiting for the backend's detection (`form_now`): these two are the largest queries, and
+        the first refresh's last replies. A backend that refuses the parameters sent before it was known gets
+        the query again with its own."""
+        path, sent = "/api/v1/query", self.client.form_now(expr, t)
+        try:
+            data = await self.client._api("POST", path, _QueryData, data=sent)
+        except (HTTPStatusError, QueryError):
+            wanted = await self.client.form(expr, t)
+            if wanted == sent:
+                raise
+            data = await self.client._api("POST", path, _QueryData, data=wanted)
         samples = _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
         return samples, by_instance(samples)
 
@@ -975,7 +998,8 @@ class FleetReader:
     ) -> list[T]:
         """`fetch(build(instances), at)`: one request, or as many as the backend's query length limit needs
         (VictoriaMetrics), their answers joined."""
-        parts = _backend.split_to_fit(instances, build, self.backend.max_query_bytes)
+        limit = (await self.client.backend()).max_query_bytes  # known by now (a refresh's macOS step awaits it)
+        parts = _backend.split_to_fit(instances, build, limit)
         found: list[T] = []
         for got in await asyncio.gather(*(fetch(build(p), at) for p in parts)):
             found += got

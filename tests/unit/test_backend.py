@@ -8,6 +8,7 @@ with Prometheus' fields), and each such test says so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,6 +128,49 @@ async def test_no_targets_api_degrades_with_one_note(tmp_path: Path) -> None:
     assert (host.instance, host.state.value, host.mode.value, host.scrape_url) == ("web-01", "up", "push", None)
     doc = json.loads(json.dumps(snap.to_json()))
     assert doc["backend"] == "Mimir" and doc["notes"] == list(snap.notes)
+
+
+async def test_the_first_refresh_queries_before_the_backend_is_known_and_a_refusal_is_sent_again(
+    tmp_path: Path,
+) -> None:
+    """Mocked: the first refresh sends its presence queries while the backend is being detected, with every
+    backend's parameters (VictoriaMetrics' nocache=1, which Prometheus ignores: tests/lab covers both); no
+    real backend refuses them, so a made-up one that answers 400 to `nocache` stands in for the one that might."""
+    now = 1_800_000_000.0
+    queries: list[tuple[str, bool]] = []  # (query, sent with nocache)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/status/buildinfo":
+            await asyncio.sleep(0.2)  # the queries leave meanwhile, as over a network
+            return httpx.Response(200, json=envelope(PROM_INFO))
+        if request.url.path == "/api/v1/targets":
+            return httpx.Response(200, json=envelope({"activeTargets": [], "droppedTargets": []}))
+        form = dict(httpx.QueryParams(request.content.decode()))
+        queries.append((form["query"], "nocache" in form))
+        if "nocache" in form:
+            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "unknown nocache"})
+        result = []
+        if form["query"] == "timestamp(up)":
+            result = [{"metric": {"instance": "web-01", "job": "integrations/unix"}, "value": [now, str(now - 5)]}]
+        return httpx.Response(200, json=envelope({"resultType": "vector", "result": result}))
+
+    s = _settings(tmp_path).with_overrides({"prometheus.url": "http://prom.example"})
+    async with PrometheusClient(s, transport=httpx.MockTransport(handler)) as c:
+        reader = FleetReader(c, s)
+        snap = await reader.refresh(now)
+        first = list(queries)
+        queries.clear()
+        await reader.refresh(now + 15)
+    assert [h.instance for h in snap.hosts] == ["web-01"] and snap.backend == "Prometheus"
+    presence = {q for q, _ in first if q.startswith(("timestamp(up)", "max without"))}
+    assert len(presence) == 2
+    # each presence query went out before the backend was known, was refused, and was sent again without it
+    assert sorted(sent for sent in first if sent[0] in presence) == sorted(
+        [(q, nocache) for q in presence for nocache in (False, True)]
+    )
+    assert not any(nocache for q, nocache in first if q not in presence)  # the others waited for the backend
+    assert not any(nocache for _, nocache in queries)  # once it is known, only its own parameters
+    assert reader.refresh_requests == 5
 
 
 def test_split_to_fit_keeps_every_item_once_in_order() -> None:
