@@ -374,3 +374,23 @@ def test_the_order_follows_hosts_that_come_and_go_without_sorting_them_all_again
     assert _reordered(order, both, ["web-015"]) == sorted(both)
     assert _reordered(order, dict.fromkeys(order), []) == order
     assert _reordered(order, came, ["zz"]) == sorted(came)  # two additions not told: still right
+
+
+def test_keys_never_merged_are_dropped_however_often_the_others_were_met() -> None:
+    """Prometheus' own keys (`__name__`, `__meta_*`), the machine's and the adapter's tag never reach a host's
+    labels, before and after the label names a fleet uses have been met many times."""
+    c = Classifier(POLICY)
+    ok = {"environment": "prod", "maintainers": "ops"}
+    odd = {"__name__": "up", "__meta_extra": "x", "fleetui_src": "up", "domainname": "(none)", "release": "6.1"}
+    for step in range(3):
+        now = NOW + 15 * step
+        inputs = FleetInputs(
+            now,
+            targets=[target(f"t{i}:9100", **ok) for i in range(20)],
+            current=[up(f"t{i}:9100", now, **ok, **odd) for i in range(20)]
+            + [uname(f"t{i}:9100", now, f"t{i}", **ok, **odd) for i in range(20)]
+            + [up(f"p{i}", now, **ok, **odd) for i in range(20)],
+        )
+        rows = c.classify(inputs)
+        assert rows == classify(inputs, POLICY)
+        assert all(h.labels == {"environment": "prod", "instance": h.instance, "job": "node", **ok} for h in rows)
