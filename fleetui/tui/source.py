@@ -126,7 +126,6 @@ class PrometheusSource:
         self._history: asyncio.Task[None] | None = None
         self._saved_at = 0.0
         self._thawed = time.monotonic()
-        self._settled = False  # whether a refresh's heap was settled yet (see _settle_heap)
         self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
         self._last_plain: FleetSnapshot | None = None  # ... the reader's snapshot it was made from
         self._prefetched: concurrent.futures.Future[FleetSnapshot] | None = None  # the first refresh, begun early
@@ -257,17 +256,7 @@ class PrometheusSource:
         return await reader.catch_up()
 
     def _settle_heap(self) -> None:
-        """Move the refresh's objects out of the collector's sight (THAW_EVERY), its young garbage collected
-        first, so freezing does not keep it for the hour.
-
-        Not before the first paint: the collection walks every object the refresh made, and in the first one
-        that is the whole fleet (17-27 ms at 10,000 hosts, 62-91 ms at 50,000, measured) while the garbage is
-        Textual's start (the collector was paused for the whole process: 19,121 objects at 10,000 hosts, its
-        styles, caches and nodes, measured). That garbage is frozen with the fleet and reclaimed at the first
-        thaw, a bounded one-off."""
-        if self._settled:
-            gc.collect(1)
-        self._settled = True
+        gc.collect(1)  # young garbage first: freezing it would keep it for the hour
         gc.freeze()
         if time.monotonic() - self._thawed >= THAW_EVERY:
             gc.unfreeze()
