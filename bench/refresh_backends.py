@@ -160,7 +160,7 @@ async def time_refreshes(settings: dict[str, Settings], runs: int) -> dict[str, 
     out = {k: Timing() for k in settings}
     try:
         for c in clients.values():
-            await c.notes()  # the one-off backend detection is not part of a refresh
+            await c.backend()  # the one-off backend detection is not part of a refresh
         for _ in range(runs):
             for k, c in clients.items():
                 before = c.request_count

@@ -354,11 +354,6 @@ class PrometheusClient:
                 self._backend = found
             return self._backend
 
-    async def notes(self) -> list[str]:
-        """One-line warnings about the backend's setup that change what fleetui can show (once per client):
-        VictoriaMetrics re-reading target files too slowly for enrollment to see a new host at once."""
-        return list((await self.backend()).notes)
-
     async def buildinfo(self) -> dict[str, str]:
         """version, revision, branch, goVersion... from /api/v1/status/buildinfo."""
         data = await self._api("GET", "/api/v1/status/buildinfo", dict[str, Any])
