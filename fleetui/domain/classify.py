@@ -307,6 +307,12 @@ MACOS_PROBLEM = Problem(
 # label keys never merged into a host's labels (the machine's own and the adapter's tag)
 _SKIP = UNAME_LABELS | {SOURCE_LABEL}
 
+
+def never_merged(key: str) -> bool:
+    """A label key that never reaches a host's labels: the machine's, the adapter's tag, Prometheus' own."""
+    return key in _SKIP or key.startswith("__")
+
+
 # One copy of each label key and value across snapshots. Every refresh decodes fresh strings, so without this
 # the console holds the same "environment"/"production" text once per host per snapshot it keeps (the table's
 # and the next refresh's): at 50,000 hosts that is the larger part of its memory. Bounded: cleared when it
@@ -356,7 +362,7 @@ def _merge_labels(acc: _Acc, labels: Mapping[str, str]) -> None:
     else:
         new = labels
     for k in new:
-        if k not in _SKIP and not k.startswith("__"):
+        if not never_merged(k):
             mine[k] = labels[k]
     job = labels.get("job")
     if job:
@@ -407,7 +413,6 @@ def _gather(inputs: FleetInputs, policy: Policy) -> dict[str, _Acc]:
     not for labels, job or nodename."""
     accs: dict[str, _Acc] = {}
     get = accs.get
-    skip = _SKIP
     freshest: dict[str, float] = {}
     for s in inputs.current:
         inst = s.labels.get("instance")
@@ -446,11 +451,11 @@ def _gather(inputs: FleetInputs, policy: Policy) -> dict[str, _Acc]:
             mine = acc.labels
             if mine:
                 for k in labels.keys() - mine.keys():  # usually none: the same identity labels again
-                    if k not in skip and not k.startswith("__"):
+                    if not never_merged(k):
                         mine[k] = labels[k]
             else:
                 for k, v in labels.items():
-                    if k not in skip and not k.startswith("__"):
+                    if not never_merged(k):
                         mine[k] = v
             job = labels.get("job")
             if job:

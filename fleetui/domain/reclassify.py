@@ -21,7 +21,6 @@ from typing import Any
 import msgspec
 
 from fleetui.domain.classify import (
-    _SKIP,
     MACOS_PROBLEM,
     NOT_SCRAPED,
     FleetInputs,
@@ -33,12 +32,13 @@ from fleetui.domain.classify import (
     _ordered,
     _shared,
     duplicate_problem,
+    never_merged,
     nodename_problem,
     state_of,
 )
 from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem, rows_diff
 
-# label keys met in a signature that are merged (not _SKIP, not "__..."): see _static
+# label keys met in a signature that are merged (not never_merged): see _static
 _KEPT_KEYS: set[str] = set()
 _KEPT_KEYS_MAX = 1 << 12
 
@@ -82,7 +82,7 @@ def _static(inst: str, sig: tuple[Any, ...], policy: Policy) -> _Static:
         if len(_KEPT_KEYS) > _KEPT_KEYS_MAX:  # bounded, whatever keys a hostile fleet sends
             _KEPT_KEYS.clear()
         for k in unknown:
-            if k in _SKIP or k[:2] == "__":
+            if never_merged(k):
                 del merged[k]
             else:
                 _KEPT_KEYS.add(k)
