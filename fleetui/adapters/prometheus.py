@@ -731,6 +731,11 @@ def _release(container: list[Any] | dict[Any, Any]) -> None:
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
 
 
+# below this many targets the whole first refresh is in moments after its targets reply, and a first look would
+# only flash on screen (fleetui.tui.source.PrometheusSource.first_look)
+FIRST_LOOK_TARGETS = 2_000
+
+
 class FleetReader:
     """The fleet from Prometheus, refresh after refresh: `await reader.refresh()` (the console), or
     `await reader.snapshot()` for one complete answer (the commands).
@@ -772,11 +777,15 @@ class FleetReader:
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
 
-    async def refresh(self, now: float | None = None, *, keep: bool = False) -> FleetSnapshot:
+    async def refresh(
+        self, now: float | None = None, *, keep: bool = False, early: Callable[[FleetSnapshot], object] | None = None
+    ) -> FleetSnapshot:
         """One refresh: the five fixed requests (six with macOS memory names), then remembered last-seen times;
         never reads history.
 
         `keep`: hold on to the parsed replies, so `snapshot()` can classify again after the history steps.
+        `early`: called with a first look at the fleet (`first_look`) when the targets reply of a fleet of at
+        least FIRST_LOOK_TARGETS targets is in before both presence replies (the console's first refresh).
         """
         t = _time.time() if now is None else now
         q = self.queries
@@ -791,11 +800,12 @@ class FleetReader:
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
+            presence = asyncio.ensure_future(self._current(t))
             try:
                 backend, targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
                     detecting,
-                    self._targets(notes),
-                    self._current(t),
+                    self._targets(notes) if early is None else self._targets_first(notes, t, presence, early),
+                    presence,
                     self._rule(q["rule"], t),
                     self._macos(t),
                 )
@@ -877,6 +887,34 @@ class FleetReader:
         except TargetsUnavailable as e:
             notes.append(_backend.targets_note(await self.client.backend(), self.client.base_url, e.status))
             return []
+
+    async def _targets_first(
+        self, notes: list[str], t: float, presence: asyncio.Future[Any], early: Callable[[FleetSnapshot], object]
+    ) -> list[Target]:
+        """The targets, and `early(first_look(...))` when they are many and the presence replies are not in."""
+        targets = await self._targets(notes)
+        if len(targets) >= FIRST_LOOK_TARGETS and not presence.done():
+            early(self.first_look(t, targets))
+        return targets
+
+    def first_look(self, t: float, targets: Sequence[Target]) -> FleetSnapshot:
+        """The fleet as its scrape targets alone show it, with the last-seen times the book remembers.
+
+        Why: on a large fleet the targets reply comes in well before the two presence queries' (at 50,000
+        hosts, half of them scraped, 0.8-2.4 s against 1.9-3.8 s for the last, measured with the five requests
+        sent together), and the console's first refresh then had nothing on screen for 4-6 s. What the targets
+        say is final for their hosts' state (a pull host is up when its targets last scraped fine), mode,
+        labels and scrape columns; the push hosts, node names (and the problems they make) and the hosts gone
+        come with the refresh's end. A host whose last-seen time the book does not know yet is shown pending,
+        not "never". Classified apart (a Classifier of its own), so the refresh's own classification and its
+        diff are the same with or without a first look."""
+        mine = {tg.instance for tg in targets}
+        history = [smp for smp in self.book.history() if smp.labels.get("instance") in mine]
+        with gc_paused():
+            hosts = Classifier(self.policy).classify(
+                FleetInputs(now=t, targets=targets, history=history, pending=frozenset(mine))
+            )
+        return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True)
 
     async def _current(self, t: float) -> tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]:
         """The current samples of both presence queries (`up` first), grouped by instance, and each instance's

@@ -142,6 +142,9 @@ class FleetSnapshot:
     so the UI can say how precise the ages of gone hosts are and suggest installing the rule. `backend`
     names what answered (Prometheus, VictoriaMetrics, Mimir, Thanos or "unknown"); `notes` are one-line
     warnings about what that backend cannot show (e.g. no targets API), for the UI to say once.
+    `targets_only`: a first look at a large fleet from its scrape targets alone, while the rest of the first
+    refresh is still on its way (see fleetui.adapters.prometheus.FleetReader.first_look): no push hosts, no
+    node names, no alerts yet, and `last_seen_source` not known.
     """
 
     hosts: tuple[HostStatus, ...]
@@ -151,6 +154,7 @@ class FleetSnapshot:
     notes: tuple[str, ...] = ()
     unattributed_alerts: tuple[Alert, ...] = ()  # firing alerts no host matches (fleetui.domain.alerts)
     alerts_view: AlertsView | None = None  # None: alerts were not read
+    targets_only: bool = False
     # the diff from the snapshot this one was built after (see with_diff); not part of the value, and not an
     # __init__ argument, so `dataclasses.replace(snap, hosts=...)` (filters, enrichment) never carries a diff
     # computed for other rows

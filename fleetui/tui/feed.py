@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from fleetui.domain.fleet import FleetSnapshot, HostStatus
 from fleetui.tui.messages import FleetRefreshed, Subscribers
-from fleetui.tui.source import FleetSource, prefetch
+from fleetui.tui.source import FleetSource, first_look, prefetch
 
 RETIRED_HOLD_S = 600.0  # Prometheus' 5-minute look-back, with room: a retired host's samples are gone by then
 
@@ -90,7 +90,18 @@ class FleetFeed:
 
     def start(self, owner: DOMNode) -> None:
         self._owner = owner
+        owner.run_worker(self._first_look(), name="first-look", group="first-look", exit_on_error=False)
         self.refresh_now()
+
+    async def _first_look(self) -> None:
+        """Show the source's first look at a large fleet (FleetSnapshot.targets_only) until the first refresh
+        ends; never once that refresh is in, whichever worker the loop runs first."""
+        snapshot = await first_look(self.source)
+        if snapshot is None or self.snapshot is not None or self.error is not None:
+            return
+        self.snapshot = snapshot
+        self._hosts = snapshot.by_instance()
+        self.subscribers.post(lambda: FleetRefreshed(snapshot, None))
 
     @property
     def refreshing(self) -> bool:

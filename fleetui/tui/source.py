@@ -81,6 +81,16 @@ def prefetch(source: object) -> None:
         begin()
 
 
+async def first_look(source: object) -> FleetSnapshot | None:
+    """The first look `source` offers at the fleet before its first refresh ends (PrometheusSource.first_look):
+    None when it has none, or when the refresh ended (or failed) without one."""
+    look = getattr(source, "first_look", None)
+    if not callable(look):
+        return None
+    found: FleetSnapshot | None = await look()
+    return found
+
+
 def _warm_sort_keys(snap: FleetSnapshot, before: FleetSnapshot | None) -> None:
     """Compute the table's natural sort key of every new instance here, on the source's thread: the table
     sorts by it on the UI's thread, where 50,000 new keys took half a second (cached, so it finds them).
@@ -129,6 +139,8 @@ class PrometheusSource:
         self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
         self._last_plain: FleetSnapshot | None = None  # ... the reader's snapshot it was made from
         self._prefetched: concurrent.futures.Future[FleetSnapshot] | None = None  # the first refresh, begun early
+        # ... and its first look at the fleet (None: there was none), see first_look
+        self._first_look: concurrent.futures.Future[FleetSnapshot | None] | None = None
         self.enriched = True
         self.suggests_rules = True  # its snapshots say whether the backend records the last-seen rule
 
@@ -165,7 +177,15 @@ class PrometheusSource:
 
             with contextlib.suppress(PrometheusError):
                 self._open_client()
-            self._prefetched = asyncio.run_coroutine_threadsafe(self._refresh(), self._ensure_loop())
+            self._first_look = concurrent.futures.Future()
+            self._prefetched = asyncio.run_coroutine_threadsafe(self._refresh(self._first_look), self._ensure_loop())
+
+    async def first_look(self) -> FleetSnapshot | None:
+        """A first look at a large fleet from its scrape targets, while the first refresh (begun by `prefetch`)
+        still waits for the rest (fleetui.adapters.prometheus.FleetReader.first_look): the console shows it
+        until that refresh ends. None when the refresh ended first, failed, or was not begun by `prefetch`."""
+        look = self._first_look
+        return None if look is None else await asyncio.wrap_future(look)
 
     async def snapshot(self) -> FleetSnapshot:
         begun, self._prefetched = self._prefetched, None
@@ -201,9 +221,22 @@ class PrometheusSource:
             self._reader = FleetReader(client, self.settings, book=book)
         return self._reader
 
-    async def _refresh(self) -> FleetSnapshot:
+    async def _refresh(self, look: concurrent.futures.Future[FleetSnapshot | None] | None = None) -> FleetSnapshot:
+        try:
+            return await self._read(look)
+        finally:
+            if look is not None and not look.done():
+                look.set_result(None)  # the refresh ended (or failed) with no first look
+
+    async def _read(self, look: concurrent.futures.Future[FleetSnapshot | None] | None) -> FleetSnapshot:
         from fleetui.adapters.fleet_extras import read_extras, with_extras
         from fleetui.adapters.prometheus import gc_paused
+
+        def show_early(snap: FleetSnapshot) -> None:
+            if look is None or look.done():  # no longer awaited (the console is closing)
+                return
+            _warm_sort_keys(snap, None)  # as for a refresh: the table sorts 25,000 new rows by these
+            look.set_result(snap.counted())
 
         reader = self._open()
         # the whole refresh without the cyclic collector (see gc_paused), enrichment too: before the heap is
@@ -213,7 +246,7 @@ class PrometheusSource:
             # the extras (alerts, silent hosts, drift) are read while the refresh's requests are on their way
             reading = asyncio.ensure_future(read_extras(self.settings, client=self._client))
             try:
-                snap = await reader.refresh()
+                snap = await reader.refresh(early=None if look is None else show_early)
             except BaseException:
                 reading.cancel()  # the refresh failed (the console says why): its extras are of no use
                 raise

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
 from fleetui.domain.fleet import RULES_HINT, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
@@ -210,6 +211,14 @@ async def test_last_seen_of_a_host_that_went_down_survives_a_console_restart_wit
             assert reader.book.entries["t-restart"].last == down.last_seen
         finally:
             again.close()
+        # the first look a large fleet gets at a start, from the targets alone (FleetReader.first_look): the
+        # host down, with the last-seen time the saved book remembers, before any presence reply
+        book = load_book(book_path(s, state), str(s["prometheus.url"]), float(s["lookback"]))
+        async with PrometheusClient(s) as c:
+            look = FleetReader(c, s, book=book).first_look(time.time(), await c.targets())
+        (looked,) = look.hosts
+        assert look.targets_only and (looked.state, looked.mode) == (HostState.DOWN, Mode.PULL)
+        assert (looked.last_seen, looked.last_seen_pending, looked.nodename) == (down.last_seen, False, None)
     finally:
         server.server_close()
         prom.stop()

@@ -6,8 +6,11 @@ Prometheus: tests of refreshing, failing and recovering use the real adapter aga
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from fleetui.config import KEYS, Settings
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
@@ -115,3 +118,27 @@ class FixedThenPrometheus:
             first, self.first = self.first, None
             return await first.snapshot()
         return await self.real.snapshot()
+
+
+class FirstLookThenFleet:
+    """A first look at the fixed fleet (FleetSnapshot.targets_only: its pull hosts that are up or down, without
+    node names), then the whole fixed fleet once `release` is set.
+
+    Domain values, as FixedSource's, for what the screen makes of a first look; how the Prometheus adapter
+    makes one from a real targets reply is tested in tests/unit/test_reader_first_look.py and tests/lab.
+    """
+
+    def __init__(self) -> None:
+        self.location = "fixed snapshot"
+        self.release = asyncio.Event()
+        self.whole = fleet()
+        pulled = [h for h in self.whole.hosts if h.mode is Mode.PULL and h.state is not HostState.GONE]
+        looked = tuple(msgspec.structs.replace(h, nodename=None) for h in pulled)
+        self.look = FleetSnapshot(looked, self.whole.taken_at, targets_only=True)
+
+    async def first_look(self) -> FleetSnapshot:
+        return self.look
+
+    async def snapshot(self) -> FleetSnapshot:
+        await self.release.wait()
+        return self.whole

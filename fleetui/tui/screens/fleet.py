@@ -39,6 +39,8 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
     "silent": ("only silent", lambda h: h.state is HostState.SILENT),
     "alerting": ("only with firing alerts", lambda h: any(a.state.value == "firing" for a in h.alerts)),
 }
+# under the counts while the table shows a first look at a large fleet (FleetSnapshot.targets_only)
+FIRST_LOOK_NOTE = "First look from the scrape targets: push hosts, node names and alerts follow"
 
 
 class FleetScreen(Screen[None]):
@@ -215,7 +217,7 @@ class FleetScreen(Screen[None]):
     def apply_snapshot(self, snapshot: FleetSnapshot) -> None:
         table = self.table
         with self.app.batch_update():
-            if self.snapshot is None:
+            if self.snapshot is None or self.snapshot.targets_only:  # a first look is replaced whole
                 table.load(snapshot.hosts)
             else:
                 diff = diff_snapshots(self.snapshot, snapshot)
@@ -231,7 +233,7 @@ class FleetScreen(Screen[None]):
             for note in dict.fromkeys(snapshot.notes).keys() - self._told:
                 self._told.add(note)
                 self.notify(note, title=known or "backend", severity="warning", markup=False, timeout=30)
-            hint = rules_hint(self.feed.source, snapshot)
+            hint = None if snapshot.targets_only else rules_hint(self.feed.source, snapshot)
             if hint and hint not in self._told:  # a suggestion, said once: not a warning
                 self._told.add(hint)
                 self.notify(hint, title="last seen", severity="information", markup=False, timeout=20)
@@ -340,7 +342,8 @@ class FleetScreen(Screen[None]):
             parts.append(f"{len(self.table.marked_hosts)} marked")
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
-        self.query_one(SummaryNote).say(self._filter_note())
+        first_look = FIRST_LOOK_NOTE if self.snapshot is not None and self.snapshot.targets_only else ""
+        self.query_one(SummaryNote).say(" · ".join(filter(None, (first_look, self._filter_note()))))
 
     def _filter_note(self) -> str:
         """Why the filter may show nothing: label names it asks about that no host of the fleet has (a

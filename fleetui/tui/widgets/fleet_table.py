@@ -198,10 +198,11 @@ class FleetTable(ScrollView, can_focus=True):
         return shown + [self._hosts[i] for i in hidden]
 
     def load(self, hosts: Iterable[HostStatus]) -> None:
-        """Replace every row (first snapshot)."""
+        """Replace every row (the first snapshot, or the one after a first look): the cursor stays on its host."""
+        keep = self._cursor_instance()
         self._hosts = {h.instance: h for h in hosts}
         self._measure(self._hosts.values(), reset=True)
-        self._rebuild_view(keep=None)
+        self._rebuild_view(keep=keep)
 
     def apply(self, changed: Sequence[HostStatus], removed: Iterable[str], retimed: Sequence[HostStatus] = ()) -> None:
         """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.

@@ -41,9 +41,9 @@ class SummaryBar(Static):
 
 
 class SummaryNote(Static):
-    """A line under the summary for what the counts cannot say: why the filter may show nothing (a label no
-    host has). A line of its own, shown only while there is something to say, so at 80 columns it is never
-    cut off behind the counts and the summary line stays as it is."""
+    """A line under the summary for what the counts cannot say: that they are a first look at the fleet, why
+    the filter may show nothing (a label no host has). A line of its own, shown only while there is something
+    to say, so at 80 columns it is never cut off behind the counts and the summary line stays as it is."""
 
     def say(self, note: str) -> None:
         """`note` is plain text and may hold label names from Prometheus: shown as typed; "" hides the line."""
