@@ -49,12 +49,10 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import gc
 import importlib
 import json
 import math
 import ssl
-import threading
 import time as _time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -76,6 +74,7 @@ from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by_instance
 from fleetui.domain.rules import LAST_SEEN_METRIC
+from fleetui.gcpause import gc_paused
 
 _BODY_EXCERPT = 200
 
@@ -646,36 +645,6 @@ def raw_query(instances: Sequence[str], seconds: float) -> str:
 def rule_query(instances: Sequence[str], seconds: float) -> str:
     """The recording rule's last value per series in the `seconds` before the evaluation time (exact)."""
     return f"last_over_time({LAST_SEEN_METRIC}{{{_selector(instances)}}}[{math.ceil(seconds)}s])"
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Run a burst of allocations without the cyclic garbage collector.
-
-    A refresh makes hundreds of thousands of small objects that all live; every few hundred of them the
-    collector would walk the ever larger heap, so its cost grows faster than the fleet (measured). Reference
-    counting still frees everything acyclic; the collector runs again as soon as the last holder leaves.
-    """
-    global _gc_holders
-    with _gc_lock:
-        if _gc_holders == 0 and not gc.isenabled():
-            outside = True
-        else:
-            outside = False
-            _gc_holders += 1
-            gc.disable()
-    try:
-        yield
-    finally:
-        if not outside:
-            with _gc_lock:
-                _gc_holders -= 1
-                if _gc_holders == 0:
-                    gc.enable()
 
 
 def _newest_success(rows: Sequence[tuple[dict[str, str], list[tuple[float, str]]]]) -> dict[str, list[Sample]]:

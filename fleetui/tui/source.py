@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots, enriched_diff
+from fleetui.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient
@@ -230,7 +231,6 @@ class PrometheusSource:
 
     async def _read(self, look: concurrent.futures.Future[FleetSnapshot | None] | None) -> FleetSnapshot:
         from fleetui.adapters.fleet_extras import read_extras, with_extras
-        from fleetui.adapters.prometheus import gc_paused
 
         def show_early(snap: FleetSnapshot) -> None:
             if look is None or look.done():  # no longer awaited (the console is closing)
