@@ -872,11 +872,11 @@ class FleetReader:
         Why: on a large fleet the targets reply comes in well before the two presence queries' (at 50,000
         hosts, half of them scraped, 0.8-2.4 s against 1.9-3.8 s for the last, measured with the five requests
         sent together), and the console's first refresh then had nothing on screen for 4-6 s. What the targets
-        say is final for their hosts' state (a pull host is up when its targets last scraped fine), mode,
-        labels and scrape columns; the push hosts, node names (and the problems they make) and the hosts gone
-        come with the refresh's end. A host whose last-seen time the book does not know yet is shown pending,
-        not "never". Classified apart (a Classifier of its own), so the refresh's own classification and its
-        diff are the same with or without a first look."""
+        say decides their hosts' state (a pull host is up when its targets last scraped fine), mode and scrape
+        columns, and gives their labels (a series may still add some); the push hosts, node names (and the
+        problems they make) and the hosts gone come with the refresh's end. A host whose last-seen time the
+        book does not know yet is shown pending, not "never". Classified apart (a Classifier of its own), so
+        the refresh's own classification and its diff are the same with or without a first look."""
         mine = {tg.instance for tg in targets}
         history = [smp for smp in self.book.history() if smp.labels.get("instance") in mine]
         with gc_paused():
