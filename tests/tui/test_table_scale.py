@@ -74,3 +74,25 @@ async def test_other_work_runs_between_the_measuring_steps(monkeypatch: pytest.M
             await asyncio.sleep(0.001)
         assert any(0 < n < waiting for n in seen), seen
         await _measured(pilot, table)
+
+
+async def test_rows_replacing_rows_on_screen_are_measured_after_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole fleet replacing a first look (a load over rows on screen, given by instance as a snapshot's
+    by_instance() gives them): the columns keep their widths until the new rows are measured, in later turns,
+    and end as wide as the widest new row; the cursor stays on its host."""
+    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)
+    app = _TableApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(FleetTable)
+        table.load([_host(i, "short") for i in range(100)])
+        await _measured(pilot, table)
+        narrow = table._natural["hostname"]
+        table.move_cursor_to("h-0042")
+        whole = [_host(i, "a-much-longer-hostname") for i in range(300)]
+        table.load({h.instance: h for h in whole})
+        assert table._natural["hostname"] == narrow < len("a-much-longer-hostname")  # not measured before the frame
+        assert len(table._unmeasured) == 300 and len(table.view) == 300
+        assert table.cursor_host is not None and table.cursor_host.instance == "h-0042"
+        await _measured(pilot, table)
+        assert table._natural["hostname"] == len("a-much-longer-hostname")
+        assert table.hosts["h-0042"] is whole[42]

@@ -222,7 +222,7 @@ class FleetScreen(Screen[None]):
         # replacing a first look)
         with self.app.batch_update(), gc_paused():
             if self.snapshot is None or self.snapshot.targets_only:  # a first look is replaced whole
-                table.load(snapshot.hosts)
+                table.load(snapshot.by_instance())
             else:
                 diff = diff_snapshots(self.snapshot, snapshot)
                 if diff.empty:
