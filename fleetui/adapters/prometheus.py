@@ -877,12 +877,10 @@ class FleetReader:
         problems they make) and the hosts gone come with the refresh's end. A host whose last-seen time the
         book does not know yet is shown pending, not "never". Classified apart (a Classifier of its own), so
         the refresh's own classification and its diff are the same with or without a first look."""
-        mine = {tg.instance for tg in targets}
+        mine = frozenset(tg.instance for tg in targets)
         history = [smp for smp in self.book.history() if smp.labels.get("instance") in mine]
         with gc_paused():
-            hosts = Classifier(self.policy).classify(
-                FleetInputs(now=t, targets=targets, history=history, pending=frozenset(mine))
-            )
+            hosts = Classifier(self.policy).classify(FleetInputs(now=t, targets=targets, history=history, pending=mine))
         return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True)
 
     async def _current(self, t: float) -> tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]:
