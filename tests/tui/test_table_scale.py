@@ -5,13 +5,15 @@ The rows are domain values generated here (the table's own logic; no Prometheus 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from fleetui.domain.fleet import HostState, HostStatus, Mode
-from fleetui.tui.columns import fleet_columns
+from fleetui.tui.columns import Column, fleet_columns
 from fleetui.tui.widgets import fleet_table
 from fleetui.tui.widgets.fleet_table import FleetTable
 
@@ -32,13 +34,20 @@ async def _measured(pilot: Pilot[None], table: FleetTable) -> None:
     raise AssertionError(f"{len(table._unmeasured)} rows still not measured after 5 s")
 
 
+def _small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One step of 50 rows per turn: the same path as 500 of 50,000 rows, cheaper, and not hurried through in
+    one turn by a fast machine."""
+    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)
+    monkeypatch.setattr(fleet_table, "_MEASURE_SLICE", 0.0, raising=False)
+
+
 def _host(i: int, hostname: str = "") -> HostStatus:
     labels = {"job": "node", "environment": "prod", **({"hostname": hostname} if hostname else {})}
     return HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, NOW, labels)
 
 
 async def test_many_new_rows_are_measured_over_several_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)  # the same path as 2,000 of 50,000 rows, cheaper
+    _small_steps(monkeypatch)
     app = _TableApp()
     async with app.run_test(size=(160, 20)) as pilot:
         table = app.query_one(FleetTable)
@@ -60,7 +69,7 @@ async def test_many_new_rows_are_measured_over_several_turns(monkeypatch: pytest
 async def test_other_work_runs_between_the_measuring_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """While a first load's rows are measured, the loop runs other tasks (keys, the frame with the rows)
     between steps: another task sees the measuring part done, not only before and after all of it."""
-    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)
+    _small_steps(monkeypatch)
     app = _TableApp()
     async with app.run_test(size=(160, 20)) as pilot:
         table = app.query_one(FleetTable)
@@ -80,7 +89,7 @@ async def test_rows_replacing_rows_on_screen_are_measured_after_the_frame(monkey
     """The whole fleet replacing a first look (a load over rows on screen, given by instance as a snapshot's
     by_instance() gives them): the columns keep their widths until the new rows are measured, in later turns,
     and end as wide as the widest new row; the cursor stays on its host."""
-    monkeypatch.setattr(fleet_table, "_MEASURE_STEP", 50)
+    _small_steps(monkeypatch)
     app = _TableApp()
     async with app.run_test(size=(160, 20)) as pilot:
         table = app.query_one(FleetTable)
@@ -96,3 +105,43 @@ async def test_rows_replacing_rows_on_screen_are_measured_after_the_frame(monkey
         await _measured(pilot, table)
         assert table._natural["hostname"] == len("a-much-longer-hostname")
         assert table.hosts["h-0042"] is whole[42]
+
+
+async def test_a_key_waits_for_a_measuring_step_or_two_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key pressed while thousands of rows wait to be measured gets the frame with its moved cursor after a
+    step or two at most: the steps come on a timer, not after each of the messages the key's handling
+    dispatches (a longer gap than the console's, so a slow machine's key handling is not mistaken for steps
+    run back to back)."""
+    _small_steps(monkeypatch)
+    monkeypatch.setattr(fleet_table, "_MEASURE_GAP", 0.03)
+    app = _TableApp()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(FleetTable)
+        table.focus()
+        table.load([_host(i) for i in range(3000)])
+        steps: list[int] = []
+        framed: list[int] = []  # steps done when the frame with the moved cursor was painted
+        measure, set_cursor = table._measure_rows, table._set_cursor
+
+        def moved(index: int) -> None:
+            set_cursor(index)
+            table.call_after_refresh(lambda: framed.append(len(steps)))
+
+        def slow_step(rows: list[HostStatus], static: list[Column]) -> None:
+            """A step as slow as 500 rows of a busy console's (5 ms): the loop is held meanwhile."""
+            steps.append(1)
+            measure(rows, static)
+            time.sleep(0.005)
+
+        monkeypatch.setattr(table, "_measure_rows", slow_step)
+        monkeypatch.setattr(table, "_set_cursor", moved)
+        for n, key in enumerate(("down", "down", "up", "pagedown", "pageup"), 1):
+            before = len(steps)
+            app.post_message(events.Key(key, None))
+            for _ in range(2000):
+                if len(framed) == n:
+                    break
+                await asyncio.sleep(0.001)
+            assert len(framed) == n and framed[-1] - before <= 2, (key, before, framed)
+        assert table._unmeasured  # the keys came while rows were still waiting
+        await _measured(pilot, table)

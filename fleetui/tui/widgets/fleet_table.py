@@ -17,6 +17,7 @@ typed. Colours come from component classes styled in styles/app.tcss through the
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -46,12 +47,17 @@ _STATE_CLASS = {
 }
 
 
-# rows measured for column widths per turn of the UI's loop: a load or a refresh that brings thousands of new
-# rows (50,000 at a first start, tens of thousands found in history) measures them over several turns, so
-# keys and frames get in between (measuring 12,500 rows at once held the UI for over 100 ms). Each next step
-# runs after the screen's next refresh: a step posted to the table's own queue ran at once, all 25 steps of a
-# first start in one go before the first frame with rows (100-150 ms of a 50,000-host first paint).
-_MEASURE_STEP = 2000
+# Column widths come from every row. A load or a refresh that brings thousands of new rows (50,000 at a first
+# start, tens of thousands found in history) measures the first _MEASURE_STEP at once and the rest in later
+# turns of the UI's loop, so keys and frames get in between: measuring 12,500 rows at once held the UI for over
+# 100 ms. Each later turn measures steps of _MEASURE_STEP rows for at most _MEASURE_SLICE seconds, and the next
+# turn comes _MEASURE_GAP seconds later on a timer. Chained after each refresh of the screen instead, a key
+# (whose handling dispatches several messages, each running the screen's waiting callbacks) waited behind a
+# dozen steps: up to 254 ms while 25,000 rows of a first look were measured with a refresh going on (50,000
+# hosts, measured with bench/console.py).
+_MEASURE_STEP = 500
+_MEASURE_SLICE = 0.004
+_MEASURE_GAP = 0.01
 
 
 _INSTANCE = attrgetter("instance")
@@ -150,7 +156,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._styles: dict[str, Style] = {}
-        self._unmeasured: list[HostStatus] = []  # rows still to measure, _MEASURE_STEP per turn
+        self._unmeasured: list[HostStatus] = []  # rows still to measure, in later turns (_measure_more)
         self.marked: set[str] = set()  # instances the operator marked (space): logs and doctor act on them
 
     # --- data -------------------------------------------------------------------------------------------
@@ -383,21 +389,28 @@ class FleetTable(ScrollView, can_focus=True):
         self._measure_rows(rows, static)
 
     def _measure_later(self, rows: Sequence[HostStatus]) -> None:
-        """Measure `rows` in steps after the next frames (_measure_more)."""
+        """Measure `rows` in later turns of the loop (_measure_more)."""
         waiting = bool(self._unmeasured)
         self._unmeasured += rows
         if not waiting:
-            self.call_after_refresh(self._measure_more)
+            self.set_timer(_MEASURE_GAP, self._measure_more)
 
     def _measure_more(self) -> None:
-        """The next _MEASURE_STEP waiting rows; the columns widen (and the table repaints) when they need to."""
-        rows, self._unmeasured = self._unmeasured[:_MEASURE_STEP], self._unmeasured[_MEASURE_STEP:]
+        """Waiting rows, _MEASURE_STEP at a time for at most _MEASURE_SLICE; the columns widen (and the table
+        repaints) when they need to."""
+        static = [c for c in self.columns if not c.dynamic and c.min_width < c.max_width]
         before = dict(self._natural)
-        self._measure_rows(rows, [c for c in self.columns if not c.dynamic and c.min_width < c.max_width])
+        deadline = time.perf_counter() + _MEASURE_SLICE
+        while self._unmeasured:
+            rows = self._unmeasured[:_MEASURE_STEP]
+            del self._unmeasured[:_MEASURE_STEP]
+            self._measure_rows(rows, static)
+            if time.perf_counter() >= deadline:
+                break
         if self._natural != before:
             self.refresh()
         if self._unmeasured:
-            self.call_after_refresh(self._measure_more)
+            self.set_timer(_MEASURE_GAP, self._measure_more)
 
     def _measure_rows(self, rows: Sequence[HostStatus], static: list[Column]) -> None:
         for c in static:
