@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from fleetui.domain.classify import Sample
 
 WINDOW = 7200.0  # seconds of history one request reads, at most
@@ -39,13 +41,13 @@ BUCKET = 600.0  # refine: raw samples of one ten-minute bucket
 _GRID = 600.0  # look-up windows end on multiples of this, so hosts found missing together share requests
 
 
-@dataclass(slots=True)
-class Remembered:
+class Remembered(msgspec.Struct, gc=False):
     """What the book knows of one instance.
 
     `last`: newest successful sample time known (None: not known yet). `live`: the host was live (in an
     instant query and not a failing target) when last observed. `samples`: its series with their labels and
     last-seen values, as last observed (what classify gets as history once the host is no longer live).
+    Not tracked by the cyclic garbage collector (it holds no cycle): one per host, as for reclassify's _Static.
     """
 
     last: float | None
