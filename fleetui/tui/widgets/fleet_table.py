@@ -377,8 +377,7 @@ class FleetTable(ScrollView, can_focus=True):
 
     def _measure(self, hosts: Iterable[HostStatus], *, reset: bool) -> None:
         """Natural column widths from content (capped), so narrow data leaves room for more columns."""
-        # fixed-width columns need no measuring (their width is known without looking at a row)
-        static = [c for c in self.columns if not c.dynamic and c.min_width < c.max_width]
+        static = self._measured_columns()
         if reset:
             self._natural = {c.key: max(c.min_width, cell_len(c.title)) for c in self.columns}
             self._unmeasured = []
@@ -387,6 +386,11 @@ class FleetTable(ScrollView, can_focus=True):
             self._measure_later(rows[_MEASURE_STEP:])
             rows = rows[:_MEASURE_STEP]
         self._measure_rows(rows, static)
+
+    def _measured_columns(self) -> list[Column]:
+        """The columns whose width comes from their rows: fixed-width ones need no measuring (their width is
+        known without looking at a row)."""
+        return [c for c in self.columns if not c.dynamic and c.min_width < c.max_width]
 
     def _measure_later(self, rows: Sequence[HostStatus]) -> None:
         """Measure `rows` in later turns of the loop (_measure_more)."""
@@ -398,7 +402,7 @@ class FleetTable(ScrollView, can_focus=True):
     def _measure_more(self) -> None:
         """Waiting rows, _MEASURE_STEP at a time for at most _MEASURE_SLICE; the columns widen (and the table
         repaints) when they need to."""
-        static = [c for c in self.columns if not c.dynamic and c.min_width < c.max_width]
+        static = self._measured_columns()
         before = dict(self._natural)
         deadline = time.perf_counter() + _MEASURE_SLICE
         while self._unmeasured:
