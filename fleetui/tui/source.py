@@ -53,6 +53,8 @@ THAW_EVERY = 3600.0
 # the interpreter lock, and an apply that adds 900-1,500 rows took 58-84 ms instead of 35-51 ms, with keys
 # waiting behind it (50,000 hosts, half down, measured with bench/console.py)
 HISTORY_AFTER = 0.3
+# how long closing waits for the source's cancelled tasks to unwind (each closes its HTTP connections)
+CLOSE_WAIT = 5.0
 
 
 class FleetSource(Protocol):
@@ -310,10 +312,17 @@ class PrometheusSource:
     async def _aclose(self) -> None:
         if self._prefetched is not None:  # begun, never asked for (the console closed before its first refresh)
             self._prefetched.cancel()
-        if self._history is not None:
-            self._history.cancel()
-            with contextlib.suppress(BaseException):
-                await self._history
+        # every task still on this loop is ended before it stops: a refresh the console stopped waiting for,
+        # its extras, the history steps. A task cancelled but not awaited was still unwinding (closing its
+        # connections) when the loop stopped, and was destroyed pending on the console's way out
+        running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in running:
+            task.cancel()
+        if running:
+            ended, _ = await asyncio.wait(running, timeout=CLOSE_WAIT)
+            for task in ended:  # retrieved: a failure the console no longer waits for is not printed at exit
+                if not task.cancelled():
+                    task.exception()
         self._save(force=True)
         if self._client is not None:
             await self._client.aclose()
