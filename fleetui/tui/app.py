@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -24,6 +24,7 @@ from textual.theme import Theme
 
 from fleetui.config import ConfigError, Settings, save_value
 from fleetui.domain.fleet import HostStatus
+from fleetui.gcpause import FullPasses, full_pass
 from fleetui.resources import themes_dir
 from fleetui.tui import safe
 from fleetui.tui.actions import HostActions, default_actions
@@ -92,6 +93,7 @@ class FleetApp(App[None]):
             self.fleet_themes.append(theme.name)
         self._theme_failures = loaded.failures
         self._remembered_theme = str(settings["theme"])
+        self.heap = FullPasses()  # when the collector's full pass runs (see _full_pass)
 
     @property
     def source(self) -> FleetSource:
@@ -118,6 +120,19 @@ class FleetApp(App[None]):
         self.push_screen(FleetScreen(self.feed, key_labels=tuple(self.settings["schema.required_labels"])))
         self.feed.subscribe(self)
         self.feed.start(self)
+        self.set_interval(1.0, self._full_pass)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.heap.input(time.monotonic())
+        await super().on_event(event)
+
+    def _full_pass(self) -> None:
+        """The collector's full pass over the frozen heap (fleetui.gcpause.full_pass) when it is due: it holds
+        the interpreter lock for as long as it walks the whole fleet, so it waits for a pause in the typing."""
+        if self.heap.due(time.monotonic()):
+            full_pass()
+            self.heap.ran(time.monotonic())
 
     # --- screens asked for by other screens -------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gc
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots, enriched_diff
-from fleetui.gcpause import gc_paused
+from fleetui.gcpause import gc_paused, settle
 
 if TYPE_CHECKING:
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient
@@ -42,12 +41,6 @@ SAVE_EVERY = 30.0  # seconds between writes of the last-seen file while it chang
 # at every event-loop turn (each select() gives it up); Python's default 5 ms made a key that takes a dozen
 # turns wait 60-150 ms behind a refresh at 10,000 hosts (measured with bench/console.py).
 SWITCH_INTERVAL = 0.0005
-# The fleet is hundreds of thousands of long-lived objects; each full pass of the cyclic garbage collector
-# walked them all with the interpreter lock held (56-102 ms stalls of the UI at 10,000 hosts, measured).
-# After each refresh they are moved out of its sight (gc.freeze; they are acyclic and freed by reference
-# counting when replaced), and once an hour everything is handed back for one full pass, so cyclic garbage
-# that was frozen with them is still reclaimed.
-THAW_EVERY = 3600.0
 # The background history steps start this long after a refresh is handed to the UI, so they do not decode
 # their replies while the UI's thread applies that refresh to the table: with both threads busy each got half
 # the interpreter lock, and an apply that adds 900-1,500 rows took 58-84 ms instead of 35-51 ms, with keys
@@ -138,7 +131,6 @@ class PrometheusSource:
         self._reader: FleetReader | None = None
         self._history: asyncio.Task[None] | None = None
         self._saved_at = 0.0
-        self._thawed = time.monotonic()
         self._last: FleetSnapshot | None = None  # the last snapshot handed out (enriched)
         self._last_plain: FleetSnapshot | None = None  # ... the reader's snapshot it was made from
         self._prefetched: concurrent.futures.Future[FleetSnapshot] | None = None  # the first refresh, begun early
@@ -263,9 +255,9 @@ class PrometheusSource:
             self._last_plain = plain
             _warm_sort_keys(snap, before)
             # before the collector is on again: switched on with the whole refresh's objects still young, its
-            # first automatic pass walked them all (16-35 ms at 50,000 hosts, half down) and _settle_heap's
+            # first automatic pass walked them all (16-35 ms at 50,000 hosts, half down) and settling's
             # walked them again, each with the interpreter lock held while the UI's thread waited for it
-            self._settle_heap()
+            settle()  # its objects out of the collector's sight (fleetui.gcpause; the app runs the full pass)
         if reader.book.busy and (self._history is None or self._history.done()):
             self._history = asyncio.get_running_loop().create_task(self._background(reader))
         else:
@@ -289,13 +281,6 @@ class PrometheusSource:
             with contextlib.suppress(BaseException):
                 await self._history
         return await reader.catch_up()
-
-    def _settle_heap(self) -> None:
-        gc.collect(1)  # young garbage first: freezing it would keep it for the hour
-        gc.freeze()
-        if time.monotonic() - self._thawed >= THAW_EVERY:
-            gc.unfreeze()
-            self._thawed = time.monotonic()
 
     def _save(self, *, force: bool) -> None:
         reader, path = self._reader, self._state_path
