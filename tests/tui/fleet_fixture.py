@@ -130,6 +130,7 @@ class FirstLookThenFleet:
 
     def __init__(self) -> None:
         self.location = "fixed snapshot"
+        self.enriched = True  # as the console's own source: alerts and Alloy columns, filled once the whole comes
         self.release = asyncio.Event()
         self.whole = fleet()
         pulled = [h for h in self.whole.hosts if h.mode is Mode.PULL and h.state is not HostState.GONE]

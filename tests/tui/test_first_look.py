@@ -14,6 +14,7 @@ from fleet_fixture import FirstLookThenFleet, make_app
 from textual.pilot import Pilot
 
 from fleetui.tui.screens.fleet import FIRST_LOOK_NOTE, FleetScreen
+from fleetui.tui.widgets.fleet_table import NOT_YET
 from fleetui.tui.widgets.summary import SummaryNote
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -51,6 +52,8 @@ async def test_keys_work_on_the_first_look_and_the_cursor_stays_on_its_host_when
         note = screen.query_one(SummaryNote)
         assert note.display and FIRST_LOOK_NOTE in str(note.render())
         assert len(screen.table.view) == len(source.look.hosts) < len(source.whole.hosts)
+        first_row = screen.table.render_line(1).text
+        assert NOT_YET in first_row  # its alerts and Alloy cells: not read yet, not "none"
         await pilot.press("down", "down", "down")
         chosen = screen.table.cursor_host
         assert chosen is not None and chosen.nodename is None
@@ -59,5 +62,6 @@ async def test_keys_work_on_the_first_look_and_the_cursor_stays_on_its_host_when
         await pilot.pause()
         assert len(screen.table.view) == len(source.whole.hosts)
         assert not note.display  # nothing left to say
+        assert NOT_YET not in screen.table.render_line(1).text
         now = screen.table.cursor_host
         assert now is not None and now.instance == chosen.instance and now.nodename is not None

@@ -42,6 +42,8 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
 }
 # under the counts while the table shows a first look at a large fleet (FleetSnapshot.targets_only)
 FIRST_LOOK_NOTE = "First look from the scrape targets: push hosts, node names and alerts follow"
+# ... and its columns whose values are still being read: their cells say so ("…"), not "none" ("·")
+FIRST_LOOK_NOT_YET = frozenset({"alerts", "alloy"})
 
 
 class FleetScreen(Screen[None]):
@@ -221,6 +223,7 @@ class FleetScreen(Screen[None]):
         # its allocations set off made the load 96-152 ms instead of 72 (bench/console.py, the whole fleet
         # replacing a first look)
         with self.app.batch_update(), gc_paused():
+            table.not_yet = FIRST_LOOK_NOT_YET if snapshot.targets_only else frozenset()
             if self.snapshot is None or self.snapshot.targets_only:  # a first look is replaced whole
                 table.load(snapshot.by_instance())
             else:

@@ -45,6 +45,7 @@ _STATE_CLASS = {
     HostState.GONE: "fleet-table--gone",
     HostState.SILENT: "fleet-table--gone",
 }
+NOT_YET = "…"  # a cell of a column in FleetTable.not_yet: its value is still being read
 
 
 # Column widths come from every row. A load or a refresh that brings thousands of new rows (50,000 at a first
@@ -158,6 +159,9 @@ class FleetTable(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._unmeasured: list[HostStatus] = []  # rows still to measure, in later turns (_measure_more)
         self.marked: set[str] = set()  # instances the operator marked (space): logs and doctor act on them
+        # columns whose values the rows do not have yet (a first look has no alerts): shown as NOT_YET, not as
+        # the column's "none"
+        self.not_yet: frozenset[str] = frozenset()
 
     # --- data -------------------------------------------------------------------------------------------
 
@@ -488,6 +492,9 @@ class FleetTable(ScrollView, can_focus=True):
         for i, (col, w) in enumerate(layout):
             if i:
                 segments.append(Segment(" ", row_style))
+            if col.key in self.not_yet:
+                segments.append(Segment(self._cell(NOT_YET, w, col.right), row_style + self._style("fleet-table--dim")))
+                continue
             text = self._cell(col.cell(host, now), w, col.right)
             style = row_style
             if col.key == "state":
