@@ -1,4 +1,5 @@
-"""Closing the console's Prometheus source while its refresh still waits for replies.
+"""The console's Prometheus source letting go: of its tasks when closed while a refresh still waits for
+replies, and of its first look once handed out.
 
 The server is real (a loopback TCP server that accepts and never answers), so the refresh, its extras and
 their HTTP connections are all in flight when the console closes, as when an operator quits during a slow
@@ -8,15 +9,18 @@ refresh.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fleetui.config import Settings, load
+from fleetui.domain.fleet import FleetSnapshot
 from fleetui.tui.source import PrometheusSource
 
 
@@ -92,3 +96,17 @@ def test_closing_after_the_console_stops_waiting_for_a_refresh_leaves_no_task_be
     assert loop is not None
     source.close()
     assert left_running(loop) == []
+
+
+def test_a_first_look_handed_out_is_not_kept(tmp_path: Path) -> None:
+    """The look is put where the first refresh puts it (no fleet here is large enough for a real one); once the
+    console has it, the source holds it no longer: it stayed in memory for the life of the console."""
+    source = PrometheusSource(settings(tmp_path, "http://127.0.0.1:9"))
+    look = FleetSnapshot((), 1_800_000_000.0, targets_only=True)
+    held = weakref.ref(look)
+    source._first_look = concurrent.futures.Future()
+    source._first_look.set_result(look)
+    assert asyncio.run(source.first_look()) is look
+    del look
+    assert held() is None
+    assert asyncio.run(source.first_look()) is None
