@@ -1,9 +1,12 @@
-"""The cyclic garbage collector paused for a burst of allocations, by any thread, counted.
+"""The cyclic garbage collector around the fleet: paused for bursts of allocations, kept off the long-lived heap.
 
-The console's refresh (on the Prometheus source's thread) and the table's load of a whole fleet (on the UI's
-thread) both make tens of thousands of objects at once. The collector is the process's, not a thread's: a
-holder that switched it back on when it was done would switch it on under the other one too, so the holders
-are counted and the last to leave switches it on.
+`gc_paused`: the console's refresh (on the Prometheus source's thread) and the table's load of a whole fleet
+(on the UI's thread) both make tens of thousands of objects at once. The collector is the process's, not a
+thread's: a holder that switched it back on when it was done would switch it on under the other one too, so
+the holders are counted and the last to leave switches it on.
+
+`settle` after each refresh, `full_pass` now and then (when `FullPasses` says): what lives is frozen out of
+the collector's sight, and handed back to it for one pass at a time the operator is not typing.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def settle() -> None:
     with the interpreter lock held (56-102 ms stalls of the UI at 10,000 hosts, measured). Frozen (gc.freeze)
     they are still freed by reference counting when a refresh replaces them; only garbage in cycles that was
     alive when frozen stays until the next `full_pass`. Young garbage is collected first: frozen, it would stay.
+    Even on the first refresh, whose pass is the longest (63-86 ms at 50,000 hosts, half down): freezing its
+    garbage as well left the console 31-75 MiB larger at its peak (50,000 healthy hosts, measured).
     """
     with _heap_lock:
         gc.collect(1)

@@ -180,7 +180,7 @@ class PrometheusSource:
         still waits for the rest (fleetui.adapters.prometheus.FleetReader.first_look): the console shows it
         until that refresh ends. None when the refresh ended first, failed, or was not begun by `prefetch`.
 
-        Handed out once: kept here, the look (25,000 rows at 50,000 hosts, half down) stayed in memory for as
+        Handed out once: kept here, the look (25,000 rows at 50,000 healthy hosts) stayed in memory for as
         long as the console ran, long after the whole fleet had replaced it on screen."""
         look, self._first_look = self._first_look, None
         return None if look is None else await asyncio.wrap_future(look)
