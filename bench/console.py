@@ -13,9 +13,9 @@ Each configuration runs in a fresh process (so peak RSS is its own) and prints:
 - first paint: from creating the app to the first frame composed with the table's rows (as the app hands it
   to the terminal); on a large fleet that is a first look from the scrape targets alone (FleetSnapshot
   .targets_only), and the time to the first frame with the whole fleet is printed beside it;
-- key latency (a key entering the app as a terminal's would, to the frame with the moved cursor), with a key
-  every 50 ms for `--seconds`, for keys sent while a refresh was being read or applied, and for the others:
-  median, p95, max;
+- key latency (a key sent from a thread of its own, as a terminal's input thread sends it, to the frame with
+  the moved cursor; see Keyboard), with a key every 50 ms for `--seconds`, for keys sent while a refresh was
+  being read or applied, and for the others: median, p95, max;
 - the refreshes (count, duration) and peak RSS of the process.
 With `--server` (or `--url`) and `--starts N`, first paint is also measured N more times, each in a fresh process
 started 15 s after the one before ended (as long as a refresh interval: the first requests after a pause cost
@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,25 +144,45 @@ def summary(values: list[float]) -> str:
     )
 
 
-async def key_latency(app: FleetApp, screen: FleetScreen, key: str) -> float:
-    """ms from the key entering the app (as a terminal's would) to the frame showing the moved cursor."""
-    table = screen.table
-    painted = asyncio.Event()
-    original = table._set_cursor
+class Keyboard:
+    """Keys from a thread of their own, as a terminal's input thread sends them (Textual's driver posts each to
+    the app's loop): each key's clock starts when it is sent, whatever the UI's loop is doing then, and stops at
+    the frame showing the moved cursor. A key that comes while the loop is busy (applying a refresh, a timer's
+    work) counts its wait. Sent from the UI's own loop, as before, a key could only go out between two of the
+    loop's callbacks, so a long one never showed in the figures (a 150 ms one did not)."""
 
-    def set_cursor(index: int) -> None:
-        original(index)
-        table.call_after_refresh(painted.set)
+    def __init__(self, app: FleetApp, screen: FleetScreen) -> None:
+        self.app, table = app, screen.table
+        self._painted: threading.Event | None = None
+        original = table._set_cursor
 
-    table._set_cursor = set_cursor  # type: ignore[method-assign]
-    try:
+        def set_cursor(index: int) -> None:
+            original(index)
+            painted = self._painted
+            if painted is not None:
+                table.call_after_refresh(painted.set)
+
+        table._set_cursor = set_cursor  # type: ignore[method-assign]
+
+    def press(self, key: str) -> float:
+        """ms from sending `key` to the frame showing the moved cursor (on the calling thread; 10 s at most)."""
+        painted = self._painted = threading.Event()
+        driver = self.app._driver
+        assert driver is not None
         t = time.perf_counter()
-        assert app._driver is not None
-        app._driver.send_message(events.Key(key, None))
-        await asyncio.wait_for(painted.wait(), 10)
+        driver.send_message(events.Key(key, None))
+        if not painted.wait(10):
+            raise SystemExit(f"no frame 10 s after the key {key!r}")
         return (time.perf_counter() - t) * 1000
-    finally:
-        del table._set_cursor
+
+    def type(self, keys: tuple[str, ...], until: Callable[[], bool], gap: float = 0.05) -> list[tuple[float, float]]:
+        """`keys` in turn, one `gap` after the last one's frame, until `until()`: (sent at, ms) for each."""
+        out: list[tuple[float, float]] = []
+        while not until():
+            sent = time.perf_counter()
+            out.append((sent, self.press(keys[len(out) % len(keys)])))
+            time.sleep(gap)
+        return out
 
 
 def fleet_screen(app: FleetApp) -> FleetScreen | None:
@@ -216,8 +237,8 @@ async def run_console(
                 raise SystemExit("no fleet on screen after 120 s")
             shown = fleet_screen(app)
             if painted and shown is not None:  # a first look: the keys work on it meanwhile
-                looking.append(await key_latency(app, shown, ("down", "up")[len(looking) % 2]))
-                await asyncio.sleep(0.05)
+                typed = await asyncio.to_thread(Keyboard(app, shown).type, ("down", "up"), lambda: bool(whole))
+                looking = [ms for _, ms in typed]
             else:
                 await asyncio.sleep(0.005)
         out["looking"] = looking
@@ -228,19 +249,18 @@ async def run_console(
         assert screen is not None
         await pilot.pause()
         out["rows"] = len(screen.table.view)
-        during, idle = [], []
         end = time.perf_counter() + seconds
         keys = ("down", "down", "up", "pagedown", "pageup", "down", "up")
-        k = 0
-        while time.perf_counter() < end:
-            sent = time.perf_counter()
-            busy = timed.busy_since is not None
-            ms = await key_latency(app, screen, keys[k % len(keys)])
-            k += 1
-            # a key also waits for the refresh's apply on the UI's loop, right after the read ends
-            busy = busy or any(a <= sent <= b + 0.5 for a, b in timed.windows[-2:])
-            (during if busy else idle).append(ms)
-            await asyncio.sleep(0.05)
+        typed = await asyncio.to_thread(Keyboard(app, screen).type, keys, lambda: time.perf_counter() >= end)
+        # a key sent while a refresh was being read, or up to 0.5 s after (the refresh's apply on the UI's loop
+        # comes right after its read), is one "during refreshes"
+        windows = list(timed.windows)
+        if timed.busy_since is not None:
+            windows.append((timed.busy_since, end))
+        during: list[float] = []
+        idle: list[float] = []
+        for sent, ms in typed:
+            (during if any(a <= sent <= b + 0.5 for a, b in windows) else idle).append(ms)
         out["during"], out["idle"] = during, idle
         out["refreshes"] = [b - a for a, b in timed.windows]
         out["errors"] = timed.errors
