@@ -492,16 +492,14 @@ class FleetTable(ScrollView, can_focus=True):
         for i, (col, w) in enumerate(layout):
             if i:
                 segments.append(Segment(" ", row_style))
-            if col.key in self.not_yet:
-                segments.append(Segment(self._cell(NOT_YET, w, col.right), row_style + self._style("fleet-table--dim")))
-                continue
-            text = self._cell(col.cell(host, now), w, col.right)
+            pending = col.key in self.not_yet
+            text = self._cell(NOT_YET if pending else col.cell(host, now), w, col.right)
             style = row_style
             if col.key == "state":
                 style = row_style + self._style(_STATE_CLASS[host.state])
             elif col.key == "problems" and host.problems:
                 style = row_style + self._style("fleet-table--problem")
-            elif dim:
+            elif dim or pending:
                 style = row_style + self._style("fleet-table--dim")
             segments.append(Segment(text, style))
         return Strip(segments).adjust_cell_length(width, row_style)
