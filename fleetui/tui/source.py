@@ -298,11 +298,10 @@ class PrometheusSource:
             self._saved_at = time.monotonic()
 
     async def _aclose(self) -> None:
-        if self._prefetched is not None:  # begun, never asked for (the console closed before its first refresh)
-            self._prefetched.cancel()
-        # every task still on this loop is ended before it stops: a refresh the console stopped waiting for,
-        # its extras, the history steps. A task cancelled but not awaited was still unwinding (closing its
-        # connections) when the loop stopped, and was destroyed pending on the console's way out
+        # every task still on this loop is ended before it stops: the first refresh begun by `prefetch` and never
+        # asked for, a refresh the console stopped waiting for, its extras, the history steps. A task cancelled
+        # but not awaited was still unwinding (closing its connections) when the loop stopped, and was destroyed
+        # pending on the console's way out
         running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in running:
             task.cancel()
