@@ -152,17 +152,8 @@ class Keyboard:
     loop's callbacks, so a long one never showed in the figures (a 150 ms one did not)."""
 
     def __init__(self, app: FleetApp, screen: FleetScreen) -> None:
-        self.app, table = app, screen.table
+        self.app, self.table = app, screen.table
         self._painted: threading.Event | None = None
-        original = table._set_cursor
-
-        def set_cursor(index: int) -> None:
-            original(index)
-            painted = self._painted
-            if painted is not None:
-                table.call_after_refresh(painted.set)
-
-        table._set_cursor = set_cursor  # type: ignore[method-assign]
 
     def press(self, key: str) -> float:
         """ms from sending `key` to the frame showing the moved cursor (on the calling thread; 10 s at most)."""
@@ -176,12 +167,26 @@ class Keyboard:
         return (time.perf_counter() - t) * 1000
 
     def type(self, keys: tuple[str, ...], until: Callable[[], bool], gap: float = 0.05) -> list[tuple[float, float]]:
-        """`keys` in turn, one `gap` after the last one's frame, until `until()`: (sent at, ms) for each."""
+        """`keys` in turn, one `gap` after the last one's frame, until `until()`: (sent at, ms) for each. The
+        table tells of each key's frame only meanwhile (as it was before, once done)."""
+        table = self.table
+        original = table._set_cursor
+
+        def set_cursor(index: int) -> None:
+            original(index)
+            painted = self._painted
+            if painted is not None:
+                table.call_after_refresh(painted.set)
+
+        table._set_cursor = set_cursor  # type: ignore[method-assign]
         out: list[tuple[float, float]] = []
-        while not until():
-            sent = time.perf_counter()
-            out.append((sent, self.press(keys[len(out) % len(keys)])))
-            time.sleep(gap)
+        try:
+            while not until():
+                sent = time.perf_counter()
+                out.append((sent, self.press(keys[len(out) % len(keys)])))
+                time.sleep(gap)
+        finally:
+            del table._set_cursor
         return out
 
 
