@@ -22,6 +22,14 @@ spread over the day. Then, in turn in one run:
   a fifth of the interval early or late, so the lab's own periodic work does not always fall at the same
   point.
 
+Prometheus' own garbage collection is settled before each side (`/debug/pprof/heap?gc=1` collects before it
+answers, then a second's pause), and the collections that still start during a side are counted and printed.
+Why: a Go collection starts when the heap reaches twice what the last one left, and a refresh and its replay
+together allocate about that much, so the collection locks on to one side, pair after pair. Measured at 50,000
+healthy hosts without settling (10 pairs): a collection ended just after fleetui's refresh in 9 pairs and after
+the replay in 1, and fleetui's side took 1.1-2.3 s against 0.7-1.1 s for most replays; which side it locks on
+to is chance, so the ratio printed moved between runs of the same code by more than any change measured.
+
 It prints both, their ratio per run (median and spread), the ratio of their medians with a bootstrap
 interval (Prometheus' own time for the same requests varies by a factor of three within minutes), how many
 requests and timeouts at the default prometheus.timeout, and the background history work a first start
@@ -62,6 +70,59 @@ def ms(v: float) -> str:
 
 def spread(values: list[float]) -> str:
     return f"median {ms(statistics.median(values))} (min {ms(min(values))}, max {ms(max(values))})"
+
+
+SETTLE_PAUSE = 1.0  # after a forced collection: the server idle again before the measured requests
+
+
+class ServerHeap:
+    """The Go server's garbage collection, settled before each measured side and counted after it.
+
+    `settle(side)`: the collections since the previous side began are put down to that side (a collection its
+    requests start may end just after them), then the server collects now (its heap profile handler does, with
+    gc=1) and is left a second, so the `side` measured next does not pay for the other's garbage."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self.http, self.url = http, url
+        self.counts: dict[str, int] = {}
+        self.settled = True  # every settle so far worked (the server has the handler)
+        self._side: str | None = None
+        self._before: int | None = None
+
+    async def settle(self, side: str | None) -> None:
+        await self._count()
+        try:
+            resp = await self.http.get(f"{self.url}/debug/pprof/heap", params={"gc": "1"}, timeout=60)
+            self.settled = self.settled and resp.status_code == 200
+        except httpx.HTTPError:
+            self.settled = False
+        await asyncio.sleep(SETTLE_PAUSE)
+        self._side, self._before = side, await self._collections()
+
+    async def _count(self) -> None:
+        if self._side is not None and self._before is not None:
+            after = await self._collections()
+            if after is not None:
+                self.counts[self._side] = self.counts.get(self._side, 0) + after - self._before
+        self._side = None
+
+    async def _collections(self) -> int | None:
+        """How many collections the server has run (its own /metrics), None when it does not say."""
+        try:
+            text = (await self.http.get(f"{self.url}/metrics", timeout=10)).text
+        except httpx.HTTPError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("go_gc_duration_seconds_count "):
+                return int(float(line.split()[1]))
+        return None
+
+    async def report(self) -> str:
+        await self._count()
+        if not self.settled:
+            return "server heap NOT collected before each side (no /debug/pprof/heap)"
+        counts = ", ".join(f"{side} {n}" for side, n in sorted(self.counts.items()))
+        return f"server heap collected before each side; its collections during or just after them: {counts}"
 
 
 async def replay(raw: httpx.AsyncClient, requests: list[httpx.Request]) -> float:
@@ -148,12 +209,14 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         seen = {h.instance: h.last_seen for h in snap.hosts}
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
+        heap = ServerHeap(raw, url)
         jitter = random.Random(runs)
         for run in range(runs):
             if run:  # as the console does: one refresh every refresh_interval (0: back to back), give or take
                 # a random fifth, so the lab's own periodic work does not always fall at the same point
                 wait = interval + (jitter.uniform(-0.2, 0.2) * interval if interval else 0.0)
-                await asyncio.sleep(max(0.0, wait - (time.perf_counter() - t0)))
+                await asyncio.sleep(max(0.0, wait - SETTLE_PAUSE - (time.perf_counter() - t0)))
+            await heap.settle("fleetui")
             recorded.clear()
             t0 = time.perf_counter()
             try:
@@ -165,9 +228,10 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
             requests = list(recorded)
             # the raw replay half an interval later, so it meets Prometheus after as long a pause as the
             # refresh did: the first requests after a pause cost Prometheus up to twice the CPU of the same
-            # requests a second later (its garbage collection, measured), so a replay right behind the refresh
-            # measured a server the refresh had just warmed up
-            await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - t0)))
+            # requests a second later, so a replay right behind the refresh measured a server the refresh had
+            # just warmed up
+            await asyncio.sleep(max(0.0, interval / 2 - SETTLE_PAUSE - (time.perf_counter() - t0)))
+            await heap.settle("raw")
             theirs.append(await replay(raw, requests))
         if not mine:
             print(f"  refresh, fleetui: all {runs} timed out at the default {s['prometheus.timeout']:g} s")
@@ -183,6 +247,8 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
             f"{low:.2f}-{high:.2f}); timeouts at the default "
             f"{s['prometheus.timeout']:g} s: {timeouts}"
         )
+        await asyncio.sleep(SETTLE_PAUSE)  # a collection the last replay started
+        print(f"  {await heap.report()}")
 
 
 def backend_option(argv: list[str]) -> int | None:
