@@ -23,12 +23,12 @@ spread over the day. Then, in turn in one run:
   point.
 
 Prometheus' own garbage collection is settled before each side (`/debug/pprof/heap?gc=1` collects before it
-answers, then a second's pause), and the collections that still start during a side are counted and printed.
-Why: a Go collection starts when the heap reaches twice what the last one left, and a refresh and its replay
-together allocate about that much, so the collection locks on to one side, pair after pair. Measured at 50,000
-healthy hosts without settling (10 pairs): a collection ended just after fleetui's refresh in 9 pairs and after
-the replay in 1, and fleetui's side took 1.1-2.3 s against 0.7-1.1 s for most replays; which side it locks on
-to is chance, so the ratio printed moved between runs of the same code by more than any change measured.
+answers, then a second's pause), and the collections from the start of a side to the next settling are
+counted and printed. Why: a Go collection starts when the heap reaches twice what the last one left, and a
+refresh and its replay together allocate about that much, so one collection per pair falls on the same side
+pair after pair. Measured at 50,000 healthy hosts without settling (10 pairs): a collection ended just after
+fleetui's refresh in 9 pairs and after the replay in 1, fleetui's side took 1.1-2.3 s in 9 pairs and the
+replay 0.7-1.1 s in 7; so the ratio measured which side the server's collector had fallen on.
 
 It prints both, their ratio per run (median and spread), the ratio of their medians with a bootstrap
 interval (Prometheus' own time for the same requests varies by a factor of three within minutes), how many
@@ -122,7 +122,7 @@ class ServerHeap:
         if not self.settled:
             return "server heap NOT collected before each side (no /debug/pprof/heap)"
         counts = ", ".join(f"{side} {n}" for side, n in sorted(self.counts.items()))
-        return f"server heap collected before each side; its collections during or just after them: {counts}"
+        return f"server heap collected before each side; its collections from each side to the next: {counts}"
 
 
 async def replay(raw: httpx.AsyncClient, requests: list[httpx.Request]) -> float:
