@@ -95,6 +95,20 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _on_our_loopback(pid: int) -> bool:
+    """Whether `pid` is in this process's network namespace.
+
+    Why: the lab knows its processes by its directory's path in their command lines, and the same path names
+    another lab in a chroot or container that shares this machine's process IDs. Quitting a demo while a
+    clean-machine test run went on beside it (its own root and network namespace) killed that run's
+    Prometheus. A process on another loopback cannot be this lab's: the lab's servers are on ours."""
+    try:
+        theirs, ours = os.stat(f"/proc/{pid}/ns/net"), os.stat("/proc/self/ns/net")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
+
+
 def _alive(pid: int | None, marker: str) -> bool:
     if not pid:
         return False
@@ -104,7 +118,7 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
     if stat.rsplit(")", 1)[1].split()[0] == "Z":
         return False
-    return marker in _cmdline(pid)
+    return marker in _cmdline(pid) and _on_our_loopback(pid)
 
 
 def _port_open(addr: str, port: int) -> bool:
@@ -725,8 +739,7 @@ def _down(p: _Paths) -> None:
         pid = state.get(name)
         if pid:
             _kill(pid, p.marker, timeout=20)
-    # anything else of this lab still running (e.g. left by an interrupted `up`) goes too
-    strays = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _is_lab_process(int(e.name), p)]
+    strays = _strays(p)
     for pid in strays:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -773,6 +786,11 @@ def _lab_host(p: _Paths, h: HostSpec) -> LabHost:
     )
 
 
+def _strays(p: _Paths) -> list[int]:
+    """Every process of this lab still running, whatever state.json says (e.g. left by an interrupted `up`)."""
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _is_lab_process(int(e.name), p)]
+
+
 def _is_lab_process(pid: int, p: _Paths) -> bool:
     cmd = _cmdline(pid)
     return (
@@ -785,6 +803,7 @@ def _is_lab_process(pid: int, p: _Paths) -> bool:
                 ("prometheus ", "prometheus-alertmanager ", "unshare ", "victoria-metrics ", "gpg-agent ")
             )
         )
+        and _on_our_loopback(pid)
     )
 
 
