@@ -55,6 +55,7 @@ import httpx
 
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, Timeout
 from fleetui.config import Settings, load
+from fleetui.doctor.evidence import metric_sum, parse_exposition
 from fleetui.lab.scale import DAY, PUSH_INTERVAL, ScaleFleet, ScaleServer
 
 
@@ -89,7 +90,7 @@ class ServerHeap:
         self._side: str | None = None
         self._before: int | None = None
 
-    async def settle(self, side: str | None) -> None:
+    async def settle(self, side: str) -> None:
         await self._count()
         try:
             resp = await self.http.get(f"{self.url}/debug/pprof/heap", params={"gc": "1"}, timeout=60)
@@ -112,10 +113,8 @@ class ServerHeap:
             text = (await self.http.get(f"{self.url}/metrics", timeout=10)).text
         except httpx.HTTPError:
             return None
-        for line in text.splitlines():
-            if line.startswith("go_gc_duration_seconds_count "):
-                return int(float(line.split()[1]))
-        return None
+        found = metric_sum(parse_exposition(text), "go_gc_duration_seconds_count")
+        return None if found is None else int(found)
 
     async def report(self) -> str:
         await self._count()
