@@ -698,6 +698,9 @@ def _release(container: list[Any] | dict[Any, Any]) -> None:
 # a refresh's parsed replies: time, targets, current samples (also grouped by instance, and each instance's
 # newest), macOS names, source
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
+# both presence replies: their samples, grouped by instance, and each instance's newest
+_Current = tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]
+_Last = tuple[list[Target], list[Sample], dict[str, list[Sample]] | None, frozenset[str], frozenset[str]]
 
 
 # below this many targets the whole first refresh is in moments after its targets reply, and a first look would
@@ -743,6 +746,9 @@ class FleetReader:
         # the last refresh's parsed replies, until the next refresh frees them (none kept by `keep`)
         self._spent: tuple[list[Sample], dict[str, float], dict[str, float]] | None = None
         self._previous: FleetSnapshot | None = None
+        # the last classification's targets, history (list, grouped), macOS names and pending look-ups: the
+        # next refresh's guess (see _guess)
+        self._last: _Last | None = None
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
 
@@ -770,13 +776,17 @@ class FleetReader:
         self.target_texts.rotate()
         with gc_paused():
             presence = asyncio.ensure_future(self._current(t))
+            reading = asyncio.ensure_future(
+                self._targets(notes) if early is None else self._targets_first(notes, t, presence, early)
+            )
             try:
-                backend, targets, (current, by_current, newest_by), rule, macos = await asyncio.gather(
+                backend, targets, (current, by_current, newest_by), rule, macos, _ = await asyncio.gather(
                     detecting,
-                    self._targets(notes) if early is None else self._targets_first(notes, t, presence, early),
+                    reading,
                     presence,
                     self._rule(q["rule"], t),
                     self._macos(t),
+                    self._guess(t, presence, reading),
                 )
             finally:
                 _TALLY.reset(counting)
@@ -804,6 +814,30 @@ class FleetReader:
                 # one's clock: dropping 50,000 hosts' samples took a tenth of the work after the last reply
                 self._spent = (current, newest_by, live)
             return snap
+
+    async def _guess(self, t: float, presence: asyncio.Future[_Current], reading: asyncio.Future[Any]) -> None:
+        """Once both presence replies are in, if the targets are not: the classifier's guess at this refresh's
+        rows from them and the previous refresh's targets, history, macOS names and pending look-ups (see
+        Classifier.guess), so the work left after the targets' last byte is the hosts the guess got wrong."""
+        await asyncio.wait([presence])
+        last = self._last
+        if last is None or reading.done() or presence.cancelled() or presence.exception() is not None:
+            return
+        current, by_current, newest_by = presence.result()
+        targets, history, history_by, macos, pending = last
+        self.classifier.guess(
+            FleetInputs(
+                now=t,
+                targets=targets,
+                current=current,
+                current_by_instance=by_current,
+                current_newest=newest_by,
+                history=history,
+                history_by_instance=history_by,
+                macos=macos,
+                pending=pending,
+            )
+        )
 
     async def _macos(self, t: float) -> set[str]:
         """Instances with macOS memory names and no Linux ones: those with the macOS names (few, and the query
@@ -883,7 +917,7 @@ class FleetReader:
             hosts = Classifier(self.policy).classify(FleetInputs(now=t, targets=targets, history=history, pending=mine))
         return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True)
 
-    async def _current(self, t: float) -> tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]:
+    async def _current(self, t: float) -> _Current:
         """The current samples of both presence queries (`up` first), grouped by instance, and each instance's
         newest: worked out as soon as both replies are in, while the targets may still be on their way (at
         50,000 hosts theirs is the largest reply), so it is not left for after the last reply."""
@@ -928,6 +962,7 @@ class FleetReader:
                 pending=self.book.pending(),
             )
             hosts = self.classifier.classify(inputs)
+            self._last = (targets, history, history_by, macos, inputs.pending)
             # the classifier's diff from its previous rows, which are the previous snapshot's
             snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(
                 self._previous, self.classifier.diff()

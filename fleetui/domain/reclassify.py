@@ -16,7 +16,7 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -201,6 +201,24 @@ _PULL, _PUSH = Mode.PULL, Mode.PUSH
 _UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
 
 
+class _Guess(NamedTuple):
+    """The rows `Classifier.guess` worked out, and what it worked them out from."""
+
+    generation: int  # the classifier's classify() count when it was made
+    now: float
+    macos: frozenset[str]
+    pending: frozenset[str]
+    by_current: Mapping[str, list[Sample]]
+    newest_current: Mapping[str, float]
+    by_target: dict[str, list[Target]]
+    by_history: Mapping[str, list[Sample]]
+    rows: dict[str, HostStatus]  # of the live instances
+    statics: dict[str, _Static]
+    fresh: list[str]  # instances whose row is not the previous refresh's
+    made: set[str]  # instances whose label work was done again
+    nodenames: list[tuple[str, str]]  # (current nodename, instance) of every instance with current samples
+
+
 class Classifier:
     """`classify` for a series of refreshes of one fleet: `Classifier(policy).classify(inputs)` each time."""
 
@@ -217,6 +235,58 @@ class Classifier:
         self._by_history: Mapping[str, list[Sample]] = {}
         self._gone: dict[str, list[Sample]] = {}  # instances gone last refresh: their history then
         self._macos: frozenset[str] = frozenset()
+        self._generation = 0  # classify() calls so far: a guess made before the last one is stale
+        self._guess: _Guess | None = None
+        self.guessed = 0  # live hosts of the last refresh whose row came from the guess (tests, benchmarks)
+
+    def guess(self, inputs: FleetInputs) -> int:
+        """Work out the live hosts' rows ahead of the next `classify`, from inputs that are partly a guess;
+        returns how many. Changes no row: `classify` takes from the guess every host whose targets, history
+        and pending look-up turn out the same, and works out the others as ever.
+
+        Why: at 50,000 hosts the targets reply is most often the last one in, 50-300 ms after both presence
+        replies, and all that follows its last byte is on the refresh's clock; the per-host loop was the
+        largest part of it. The Prometheus reader calls this while the targets are on their way, with the
+        presence replies as they are and the previous refresh's targets: between two refreshes closer than
+        the scrape interval most targets are the very same objects again (fleetui.adapters.labelsets.ByText),
+        so most rows are done when the targets come.
+
+        Only for inputs grouped as the Prometheus reader groups them (current, its newest, history)."""
+        by_current, newest_current = inputs.current_by_instance, inputs.current_newest
+        by_history = inputs.history_by_instance
+        if by_current is None or newest_current is None or by_history is None:
+            return 0
+        by_target = _by_target(inputs.targets)
+        live = dict.fromkeys(by_target)
+        live.update(dict.fromkeys(by_current))
+        rows: dict[str, HostStatus] = {}
+        statics: dict[str, _Static] = {}
+        fresh: list[str] = []
+        self._rows_for(list(live), inputs, by_target, by_current, newest_current, by_history, {}, frozenset(),
+                       statics, rows, fresh, {}, [])  # fmt: skip
+        old_statics = self._statics
+        made = {i for i, st in statics.items() if st is not old_statics.get(i)}
+        nodenames = [(n, i) for i, st in statics.items() if i in by_current for n in st.current_nodenames]
+        self._guess = _Guess(
+            self._generation, inputs.now, inputs.macos, inputs.pending, by_current, newest_current, by_target,
+            by_history, rows, statics, fresh, made, nodenames,
+        )  # fmt: skip
+        return len(rows)
+
+    def _taken_guess(self, inputs: FleetInputs, by_current: object, newest_current: object) -> _Guess | None:
+        """The guess, if it was made for this refresh: since the last classify, with the same presence
+        replies (the very objects), time and macOS names. Used once."""
+        g, self._guess = self._guess, None
+        if (
+            g is None
+            or g.generation != self._generation
+            or g.now != inputs.now
+            or g.by_current is not by_current
+            or g.newest_current is not newest_current
+            or g.macos != inputs.macos
+        ):
+            return None
+        return g
 
     def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
         """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`.
@@ -224,9 +294,9 @@ class Classifier:
         Written for the many: this runs over every host of every refresh, so the common rows (a pull host
         with one target, a push host) are worked out inline rather than through `state_of` and a call per
         row, and hosts gone as they were get their rows back without a look at each: at 50,000 hosts, half
-        down or gone, replayed offline (best of six refreshes), 139-149 ms became 119-124 ms.
+        down or gone, replayed offline (best of six refreshes), 139-149 ms became 119-124 ms. With a guess
+        (see `guess`), only the live hosts it got wrong go through the per-host loop.
         """
-        policy = self.policy
         by_target = _by_target(inputs.targets)
         by_current = inputs.current_by_instance
         if by_current is None:
@@ -234,6 +304,8 @@ class Classifier:
         newest_current = inputs.current_newest
         if newest_current is None:
             newest_current = newest_by_instance(by_current)
+        guess = self._taken_guess(inputs, by_current, newest_current)
+        self._generation += 1
         # the book hands over the same history list while nothing in it changed (then it need not be grouped
         # again), and each host's history samples as the same objects while its entry is unchanged
         if inputs.history_by_instance is not None:  # the book's, its lists the same objects while unchanged
@@ -243,17 +315,36 @@ class Classifier:
         else:
             by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
-        now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        macos = inputs.macos
         old_statics, old_rows = self._statics, self._rows
         statics: dict[str, _Static] = {}
         rows: dict[str, HostStatus] = {}
-        self._fresh = fresh = []
+        fresh: list[str] = []
+        self._fresh = fresh
+        # current nodename -> the first instance reporting it, and (nodename, instance) for each other one:
+        # most nodenames belong to one instance, so they cost one setdefault
+        first_by_nodename: dict[str, str] = {}
+        others: list[tuple[str, str]] = []
+
+        live = dict.fromkeys(by_target)
+        live.update(dict.fromkeys(by_current))
+        reused = 0
+        if guess is None:
+            todo = list(live)
+            self.guessed = 0
+        else:
+            redo, wrong, reused = self._from_guess(
+                guess, live, by_target, by_history, inputs.pending, statics, rows, fresh
+            )
+            todo = list(redo)
+            owner_of = first_by_nodename.setdefault
+            for n, inst in guess.nodenames:  # those of the hosts the guess got right; the loop does the others
+                if inst not in wrong and owner_of(n, inst) != inst:
+                    others.append((n, inst))
 
         # gone: neither a target nor a current sample, only history. One gone last refresh with the very same
         # history samples (the book keeps them the same objects) and the same macOS flag has the same row (it
         # has a last-seen time, so whether a look-up is pending does not show): taken over wholesale
-        live = dict.fromkeys(by_target)
-        live.update(dict.fromkeys(by_current))
         gone = {i: h for i, h in by_history.items() if i not in live}
         was_gone, self._gone = self._gone, gone
         flipped = macos ^ self._macos  # instances whose macOS flag changed
@@ -263,16 +354,89 @@ class Classifier:
             kept = [i for i in kept if i not in flipped]
         rows.update(zip(kept, map(old_rows.__getitem__, kept), strict=True))
         statics.update(zip(kept, map(old_statics.__getitem__, kept), strict=True))
-        reused = len(kept)
-        todo = list(live)
         if len(kept) < len(gone):
             todo += [i for i in gone if i not in rows]
 
+        made: list[str] = []
+        self._rows_for(todo, inputs, by_target, by_current, newest_current, by_history, was_gone, flipped, statics,
+                       rows, fresh, first_by_nodename, others, made)  # fmt: skip
+        self._statics = statics
+        self.reused = reused + len(kept) + len(todo) - len(made)
+        if others:
+            self._shared_nodenames(others, first_by_nodename, by_target, newest_current, statics, rows, old_rows, macos)
+        self._rows, self._before = rows, old_rows
+        order = self._order
+        if len(order) != len(rows) or rows.keys() != old_rows.keys():
+            # the instances with no row before are among those whose rows were made anew
+            added = [i for i in dict.fromkeys(fresh) if i not in old_rows]
+            order = self._order = _reordered(order, rows, added)
+        return tuple(map(rows.__getitem__, order))
+
+    def _from_guess(
+        self,
+        guess: _Guess,
+        live: dict[str, None],
+        by_target: Mapping[str, list[Target]],
+        by_history: Mapping[str, list[Sample]],
+        pending: frozenset[str],
+        statics: dict[str, _Static],
+        rows: dict[str, HostStatus],
+        fresh: list[str],
+    ) -> tuple[set[str], set[str], int]:
+        """The guess's rows (and statics, and rows made anew) put into `rows` (`statics`, `fresh`) for every
+        live host it got right; returns the live instances it did not (to be worked out), those and the ones
+        it saw live that are not, and how many hosts taken from it had their label work reused.
+
+        Got right: a host the guess saw live, with the same targets (compared by identity first: an unchanged
+        target is the very object), the same history list (the book keeps it the very object while the entry
+        is unchanged) and the same pending look-up. The other inputs are the guess's own (_taken_guess)."""
+        g_rows, g_targets, g_history = guess.rows, guess.by_target, guess.by_history
+        redo = set(live.keys() - g_rows.keys())  # live now, not in the guess
+        redo.update([i for i, got in by_target.items() if g_targets.get(i) != got])
+        if g_targets.keys() != by_target.keys():
+            redo.update(g_targets.keys() - by_target.keys())
+        if by_history is not g_history:
+            redo.update([i for i, h in by_history.items() if i in g_rows and g_history.get(i) is not h])
+            redo.update([i for i, h in g_history.items() if i in g_rows and by_history.get(i) is not h])
+        if pending != guess.pending:
+            redo.update(pending ^ guess.pending)
+        dropped = g_rows.keys() - live.keys()  # live in the guess only (their targets are gone)
+        redo.difference_update(dropped)
+        redo.intersection_update(live)
+        rows.update(g_rows)
+        statics.update(guess.statics)
+        for i in dropped:
+            del rows[i], statics[i]
+        wrong = redo.union(dropped)
+        fresh += [i for i in guess.fresh if i not in wrong] if wrong else guess.fresh
+        self.guessed = len(g_rows) - len(wrong.intersection(g_rows))
+        made = len([i for i in guess.made if i not in wrong]) if wrong else len(guess.made)
+        return redo, wrong, self.guessed - made
+
+    def _rows_for(
+        self,
+        todo: list[str],
+        inputs: FleetInputs,
+        by_target: Mapping[str, list[Target]],
+        by_current: Mapping[str, list[Sample]],
+        newest_current: Mapping[str, float],
+        by_history: Mapping[str, list[Sample]],
+        was_gone: Mapping[str, list[Sample]],
+        flipped: frozenset[str],
+        statics: dict[str, _Static],
+        rows: dict[str, HostStatus],
+        fresh: list[str],
+        first_by_nodename: dict[str, str],
+        others: list[tuple[str, str]],
+        made: list[str] | None = None,
+    ) -> None:
+        """The rows of the instances in `todo` into `rows` (and their statics into `statics`), the ones made
+        anew listed in `fresh`, each current nodename's first instance in `first_by_nodename` and the others
+        in `others`, and in `made` the instances whose label work was done again (not the previous refresh's)."""
+        policy = self.policy
+        now, macos, pending = inputs.now, inputs.macos, inputs.pending
+        old_statics, old_rows = self._statics, self._rows
         history_after, stale_after = policy.history_after, policy.stale_after
-        # current nodename -> the first instance reporting it, and (nodename, instance) for each other one:
-        # most nodenames belong to one instance, so they cost one setdefault
-        first_by_nodename: dict[str, str] = {}
-        others: list[tuple[str, str]] = []
         target_of, current_of, history_of = by_target.get, by_current.get, by_history.get
         static_of, owner_of, old_of = old_statics.get, first_by_nodename.setdefault, old_rows.get
         for inst in todo:
@@ -306,14 +470,13 @@ class Classifier:
                 if before is not None and before == history and inst not in flipped:  # as above, new lists
                     statics[inst] = old_statics[inst]
                     rows[inst] = old_rows[inst]
-                    reused += 1
                     continue
                 sig = (-1, *[s.labels for s in history])
             st = static_of(inst)
             if st is None or st.sig != sig:
                 st = _static(inst, sig, policy)
-            else:
-                reused += 1
+                if made is not None:
+                    made.append(inst)
             statics[inst] = st
             if current_ts is not None and st.current_nodenames:
                 for n in st.current_nodenames:
@@ -358,17 +521,6 @@ class Classifier:
             else:
                 fresh.append(inst)
             rows[inst] = row
-        self._statics = statics
-        self.reused = reused
-        if others:
-            self._shared_nodenames(others, first_by_nodename, by_target, newest_current, statics, rows, old_rows, macos)
-        self._rows, self._before = rows, old_rows
-        order = self._order
-        if len(order) != len(rows) or rows.keys() != old_rows.keys():
-            # the instances with no row before are among those whose rows were made anew
-            added = [i for i in dict.fromkeys(fresh) if i not in old_rows]
-            order = self._order = _reordered(order, rows, added)
-        return tuple(map(rows.__getitem__, order))
 
     def _shared_nodenames(
         self,

@@ -394,3 +394,96 @@ def test_keys_never_merged_are_dropped_however_often_the_others_were_met() -> No
         rows = c.classify(inputs)
         assert rows == classify(inputs, POLICY)
         assert all(h.labels == {"environment": "prod", "instance": h.instance, "job": "node", **ok} for h in rows)
+
+
+def _as_the_reader_hands_them(inputs: FleetInputs) -> FleetInputs:
+    """The current samples grouped per reply and each instance's newest, as the Prometheus reader hands them
+    over (Classifier.guess works only from those)."""
+    ups = [s for s in inputs.current if s.source == "up"]
+    unames = [s for s in inputs.current if s.source != "up"]
+    by_current = joined(by_instance(ups), by_instance(unames))
+    return replace(inputs, current_by_instance=by_current, current_newest=newest_by_instance(by_current))
+
+
+def test_a_guess_from_the_previous_refresh_changes_no_answer() -> None:
+    """While the targets are on their way, the Prometheus reader has the classifier guess the rows from the
+    presence replies and the previous refresh's targets, history and pending look-ups (Classifier.guess).
+    Over random refreshes, guessed from the previous refresh's inputs, from this one's own, from the previous
+    macOS names or from another fleet altogether, every answer and diff is still classify's; from its own
+    inputs the guess has every live host right."""
+    rng, hosts, counter = _random_fleet(53)
+    stranger_rng, strangers, stranger_counter = _random_fleet(54)
+    c = Classifier(POLICY)
+    before: FleetSnapshot | None = None
+    previous: FleetInputs | None = None
+    guessed = 0
+    for step in range(240):
+        _mutate(rng, hosts, counter)
+        _mutate(stranger_rng, strangers, stranger_counter)
+        inputs = _as_the_reader_hands_them(_fleet_inputs(rng, step, hosts))
+        kind = step % 4
+        if kind == 1 or previous is None:  # this refresh's own inputs
+            base = inputs
+        elif kind == 3:  # another fleet's
+            base = _fleet_inputs(stranger_rng, step, strangers)
+        else:
+            base = previous
+        guess = replace(
+            inputs,
+            targets=base.targets,
+            history=base.history,
+            history_by_instance=base.history_by_instance,
+            pending=base.pending,
+            macos=previous.macos if kind == 2 and previous is not None else inputs.macos,
+        )
+        made = c.guess(guess)
+        assert made == 0 or inputs.history_by_instance is not None or guess.history_by_instance is not None
+        got = c.classify(inputs)
+        assert got == classify(inputs, POLICY), f"refresh {step}"
+        after = FleetSnapshot(got, inputs.now)
+        assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
+        if kind == 1 and inputs.history_by_instance is not None:
+            live = {t.instance for t in inputs.targets} | {s.labels["instance"] for s in inputs.current}
+            assert c.guessed == made == len(live), f"refresh {step}, own inputs"
+        guessed += c.guessed
+        before, previous = after, inputs
+    assert guessed > 1000  # rows were taken from guesses, not only worked out again
+
+
+def test_a_guess_is_taken_only_by_the_refresh_it_was_made_for() -> None:
+    """A guess made for other presence replies, another time, or before a classify that did not take it is
+    never used: the next classify works every row out itself."""
+    ok = {"environment": "prod", "maintainers": "ops"}
+    first = _as_the_reader_hands_them(
+        FleetInputs(NOW, targets=[target("a:9100", **ok)], current=[up("a:9100", NOW, **ok), up("p1", NOW, **ok)])
+    )
+    c = Classifier(POLICY)
+    c.classify(first)
+    again = replace(first, history_by_instance={})
+    assert c.guess(again) == 2
+    c.classify(replace(_as_the_reader_hands_them(first), history_by_instance={}))  # other presence objects
+    assert c.guessed == 0
+    c.guess(again)
+    later = replace(again, now=NOW + 15)
+    c.classify(later)
+    assert c.guessed == 0
+    c.guess(later)
+    c.classify(replace(later, targets=[]))  # a guess taken once; a changed target redone
+    assert c.guessed == 1
+    assert c.classify(replace(later, targets=[])) == classify(replace(later, targets=[]), POLICY)
+    assert c.guessed == 0
+
+
+def test_a_guess_made_before_a_look_up_was_scheduled_shows_it_pending() -> None:
+    """A failing target never seen up has no last-seen time: its row says whether a look-up is pending. A
+    guess made while none was, for a refresh where one is, does not hide it (nor the reverse)."""
+    down = target("b:9100", "down", environment="prod", maintainers="ops")
+    inputs = _as_the_reader_hands_them(FleetInputs(NOW, targets=[down], history_by_instance={}))
+    c = Classifier(POLICY)
+    c.classify(inputs)
+    for guessed_pending, pending in ((frozenset(), frozenset({"b:9100"})), (frozenset({"b:9100"}), frozenset())):
+        c.guess(replace(inputs, pending=guessed_pending))
+        real = replace(inputs, pending=pending)
+        (row,) = c.classify(real)
+        assert row.last_seen_pending is bool(pending)
+        assert (row,) == classify(real, POLICY)
