@@ -818,26 +818,31 @@ class FleetReader:
     async def _guess(self, t: float, presence: asyncio.Future[_Current], reading: asyncio.Future[Any]) -> None:
         """Once both presence replies are in, if the targets are not: the classifier's guess at this refresh's
         rows from them and the previous refresh's targets, history, macOS names and pending look-ups (see
-        Classifier.guess), so the work left after the targets' last byte is the hosts the guess got wrong."""
+        Classifier.guess), so the work left after the targets' last byte is the hosts the guess got wrong or
+        had no time for."""
         await asyncio.wait([presence])
         last = self._last
         if last is None or reading.done() or presence.cancelled() or presence.exception() is not None:
             return
         current, by_current, newest_by = presence.result()
         targets, history, history_by, macos, pending = last
-        self.classifier.guess(
-            FleetInputs(
-                now=t,
-                targets=targets,
-                current=current,
-                current_by_instance=by_current,
-                current_newest=newest_by,
-                history=history,
-                history_by_instance=history_by,
-                macos=macos,
-                pending=pending,
-            )
+        guessed = FleetInputs(
+            now=t,
+            targets=targets,
+            current=current,
+            current_by_instance=by_current,
+            current_newest=newest_by,
+            history=history,
+            history_by_instance=history_by,
+            macos=macos,
+            pending=pending,
         )
+        # a part at a time, reading replies in between: once the targets are in, what is left of the guess
+        # would only delay the refresh's end (the classifier works those hosts out itself)
+        for _ in self.classifier.guessing(guessed):
+            await asyncio.sleep(0)
+            if reading.done():
+                return
 
     async def _macos(self, t: float) -> set[str]:
         """Instances with macOS memory names and no Linux ones: those with the macOS names (few, and the query

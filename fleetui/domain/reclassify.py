@@ -15,7 +15,7 @@ stays the one-shot reference: unit tests check that this gives exactly its answe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -41,6 +41,9 @@ from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem
 # label keys met in a signature that are merged (not never_merged): see _static
 _KEPT_KEYS: set[str] = set()
 _KEPT_KEYS_MAX = 1 << 12
+# hosts per part of a guess (Classifier.guessing): 10-25 ms at a time on a live refresh, so the reader sees the
+# targets reply come in soon after it does
+GUESS_STEP = 4000
 
 
 class _Static(msgspec.Struct, frozen=True, gc=False):
@@ -244,34 +247,40 @@ class Classifier:
         returns how many. Changes no row: `classify` takes from the guess every host whose targets, history
         and pending look-up turn out the same, and works out the others as ever.
 
-        Why: at 50,000 hosts the targets reply is most often the last one in, 50-300 ms after both presence
+        Why: at 50,000 hosts the targets reply is often the last one in, 50-300 ms after both presence
         replies, and all that follows its last byte is on the refresh's clock; the per-host loop was the
-        largest part of it. The Prometheus reader calls this while the targets are on their way, with the
+        largest part of it. The Prometheus reader has this done while the targets are on their way, with the
         presence replies as they are and the previous refresh's targets: between two refreshes closer than
         the scrape interval most targets are the very same objects again (fleetui.adapters.labelsets.ByText),
         so most rows are done when the targets come.
 
         Only for inputs grouped as the Prometheus reader groups them (current, its newest, history)."""
+        return max(self.guessing(inputs), default=0)
+
+    def guessing(self, inputs: FleetInputs, step: int = GUESS_STEP) -> Iterator[int]:
+        """`guess`, `step` hosts at a time: yields how many so far after each part. Whatever parts were done
+        when the next `classify` comes are taken (so the reader stops as soon as the targets are in, and the
+        hosts left are simply worked out by `classify`)."""
         by_current, newest_current = inputs.current_by_instance, inputs.current_newest
         by_history = inputs.history_by_instance
         if by_current is None or newest_current is None or by_history is None:
-            return 0
+            return
         by_target = _by_target(inputs.targets)
         live = dict.fromkeys(by_target)
         live.update(dict.fromkeys(by_current))
-        rows: dict[str, HostStatus] = {}
-        statics: dict[str, _Static] = {}
-        fresh: list[str] = []
-        self._rows_for(list(live), inputs, by_target, by_current, newest_current, by_history, {}, frozenset(),
-                       statics, rows, fresh, {}, [])  # fmt: skip
-        old_statics = self._statics
-        made = {i for i, st in statics.items() if st is not old_statics.get(i)}
-        nodenames = [(n, i) for i, st in statics.items() if i in by_current for n in st.current_nodenames]
-        self._guess = _Guess(
+        g = self._guess = _Guess(
             self._generation, inputs.now, inputs.macos, inputs.pending, by_current, newest_current, by_target,
-            by_history, rows, statics, fresh, made, nodenames,
+            by_history, {}, {}, [], set(), [],
         )  # fmt: skip
-        return len(rows)
+        statics, old_statics = g.statics, self._statics
+        todo = list(live)
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
+            self._rows_for(part, inputs, by_target, by_current, newest_current, by_history, {}, frozenset(), statics,
+                           g.rows, g.fresh, {}, [])  # fmt: skip
+            g.made.update([i for i in part if statics[i] is not old_statics.get(i)])
+            g.nodenames.extend([(n, i) for i in part if i in by_current for n in statics[i].current_nodenames])
+            yield len(g.rows)
 
     def _taken_guess(self, inputs: FleetInputs, by_current: object, newest_current: object) -> _Guess | None:
         """The guess, if it was made for this refresh: since the last classify, with the same presence

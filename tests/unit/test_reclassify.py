@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from itertools import islice
 
 from fleetui.domain.classify import FleetInputs, Policy, Sample, Target, classify
 from fleetui.domain.fleet import FleetSnapshot, HostState, diff_snapshots
@@ -409,8 +410,8 @@ def test_a_guess_from_the_previous_refresh_changes_no_answer() -> None:
     """While the targets are on their way, the Prometheus reader has the classifier guess the rows from the
     presence replies and the previous refresh's targets, history and pending look-ups (Classifier.guess).
     Over random refreshes, guessed from the previous refresh's inputs, from this one's own, from the previous
-    macOS names or from another fleet altogether, every answer and diff is still classify's; from its own
-    inputs the guess has every live host right."""
+    macOS names or from another fleet altogether, in full or only its first parts, every answer and diff is
+    still classify's; from its own inputs the whole guess has every live host right."""
     rng, hosts, counter = _random_fleet(53)
     stranger_rng, strangers, stranger_counter = _random_fleet(54)
     c = Classifier(POLICY)
@@ -436,18 +437,22 @@ def test_a_guess_from_the_previous_refresh_changes_no_answer() -> None:
             pending=base.pending,
             macos=previous.macos if kind == 2 and previous is not None else inputs.macos,
         )
-        made = c.guess(guess)
-        assert made == 0 or inputs.history_by_instance is not None or guess.history_by_instance is not None
+        if step % 5 == 4:  # the targets came in while the guess was under way: only its first parts done
+            parts = rng.randint(0, 3)
+            made = next(islice(c.guessing(guess, step=7), parts - 1, None), 0) if parts else 0
+            assert made <= 7 * parts
+        else:
+            made = c.guess(guess)
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
         after = FleetSnapshot(got, inputs.now)
         assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
-        if kind == 1 and inputs.history_by_instance is not None:
+        if kind == 1 and inputs.history_by_instance is not None and step % 5 != 4:
             live = {t.instance for t in inputs.targets} | {s.labels["instance"] for s in inputs.current}
             assert c.guessed == made == len(live), f"refresh {step}, own inputs"
         guessed += c.guessed
         before, previous = after, inputs
-    assert guessed > 1000  # rows were taken from guesses, not only worked out again
+    assert guessed > 500  # rows were taken from guesses, not only worked out again
 
 
 def test_a_guess_is_taken_only_by_the_refresh_it_was_made_for() -> None:
