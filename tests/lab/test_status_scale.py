@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
+from fleetui.domain.classify import FleetInputs, classify
 from fleetui.domain.fleet import RULES_HINT, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
@@ -105,6 +107,49 @@ async def test_requests_per_refresh_same_at_10_and_10000_hosts(
     assert (n_large, modes_large) == (10_000, {"pull": 5_000, "push": 5_000})
 
     assert small == large == 5
+
+
+class _TargetsLate(httpx.AsyncHTTPTransport):
+    """The real transport, with the targets reply held back until both presence replies are surely in: the
+    order a 50,000-host fleet's replies often come in (its targets reply is the largest), which a test-sized
+    fleet does not produce by itself."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/api/v1/targets"):
+            await asyncio.sleep(0.5)
+        return await super().handle_async_request(request)
+
+
+async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_classification(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """With the targets reply last, the reader has the classifier work out the rows from both presence
+    replies and the previous refresh's targets (Classifier.guess) and takes each one it got right. Pull
+    targets scraped every second (so each refresh's are new) and push hosts that pushed once: refresh after
+    refresh, the rows are what the one-shot `classify` gives for the same replies, and the push hosts' rows
+    came from the guess."""
+    debian_tool("prometheus")
+    prom = PrivatePrometheus(tmp_path_factory.mktemp("guess-prom"), scrape_interval="1s")
+    try:
+        prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
+        prom.wait_targets(5, scraped=True)
+        s = prom.settings(tmp_path)
+        async with PrometheusClient(s, transport=_TargetsLate()) as c:
+            reader = FleetReader(c, s)
+            guessed = 0
+            for n in range(4):
+                snap = await reader.refresh(keep=True)
+                assert reader._inputs is not None
+                t, targets, current, _, _, macos, _ = reader._inputs
+                full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(),
+                                   macos=macos, pending=reader.book.pending())  # fmt: skip
+                assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+                assert len(snap.hosts) == 10
+                guessed += reader.classifier.guessed
+                await asyncio.sleep(1.2)  # the targets scraped again in between
+        assert guessed >= 3 * 5  # the push hosts of every refresh after the first
+    finally:
+        prom.stop()
 
 
 async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
