@@ -700,7 +700,6 @@ def _release(container: list[Any] | dict[Any, Any]) -> None:
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
 # both presence replies: their samples, grouped by instance, and each instance's newest
 _Current = tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]
-_Last = tuple[list[Target], list[Sample], dict[str, list[Sample]] | None, frozenset[str], frozenset[str]]
 
 
 # below this many targets the whole first refresh is in moments after its targets reply, and a first look would
@@ -746,9 +745,9 @@ class FleetReader:
         # the last refresh's parsed replies, until the next refresh frees them (none kept by `keep`)
         self._spent: tuple[list[Sample], dict[str, float], dict[str, float]] | None = None
         self._previous: FleetSnapshot | None = None
-        # the last classification's targets, history (list, grouped), macOS names and pending look-ups: the
-        # next refresh's guess (see _guess)
-        self._last: _Last | None = None
+        # the last classification's inputs: the next refresh's guess takes its targets, history, macOS names
+        # and pending look-ups (see _guess)
+        self._last: FleetInputs | None = None
         self.backend = Backend()
         self.notes: tuple[str, ...] = ()
 
@@ -825,18 +824,7 @@ class FleetReader:
         if last is None or reading.done() or presence.cancelled() or presence.exception() is not None:
             return
         current, by_current, newest_by = presence.result()
-        targets, history, history_by, macos, pending = last
-        guessed = FleetInputs(
-            now=t,
-            targets=targets,
-            current=current,
-            current_by_instance=by_current,
-            current_newest=newest_by,
-            history=history,
-            history_by_instance=history_by,
-            macos=macos,
-            pending=pending,
-        )
+        guessed = replace(last, now=t, current=current, current_by_instance=by_current, current_newest=newest_by)
         # a part at a time, reading replies in between: once the targets are in, what is left of the guess
         # would only delay the refresh's end (the classifier works those hosts out itself)
         for _ in self.classifier.guessing(guessed):
@@ -967,7 +955,7 @@ class FleetReader:
                 pending=self.book.pending(),
             )
             hosts = self.classifier.classify(inputs)
-            self._last = (targets, history, history_by, macos, inputs.pending)
+            self._last = inputs
             # the classifier's diff from its previous rows, which are the previous snapshot's
             snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(
                 self._previous, self.classifier.diff()
