@@ -167,6 +167,13 @@ def _by_target(targets: Sequence[Target]) -> dict[str, list[Target]]:
     return out
 
 
+def _live(by_target: Mapping[str, object], by_current: Mapping[str, object]) -> dict[str, None]:
+    """The live instances (a target or a current sample), in classify's order: those with targets first."""
+    live = dict.fromkeys(by_target)
+    live.update(dict.fromkeys(by_current))
+    return live
+
+
 def newest_by_instance(groups: Mapping[str, list[Sample]]) -> dict[str, float]:
     """Each instance's newest sample value: inline for the many with one sample or two (up and uname), so
     without a call each (this runs over every live host of every refresh)."""
@@ -266,8 +273,7 @@ class Classifier:
         if by_current is None or newest_current is None or by_history is None:
             return
         by_target = _by_target(inputs.targets)
-        live = dict.fromkeys(by_target)
-        live.update(dict.fromkeys(by_current))
+        live = _live(by_target, by_current)
         g = self._guess = _Guess(
             self._generation, inputs.now, inputs.macos, inputs.pending, by_current, newest_current, by_target,
             by_history, {}, {}, [], set(), [],
@@ -335,14 +341,13 @@ class Classifier:
         first_by_nodename: dict[str, str] = {}
         others: list[tuple[str, str]] = []
 
-        live = dict.fromkeys(by_target)
-        live.update(dict.fromkeys(by_current))
+        live = _live(by_target, by_current)
         reused = 0
         if guess is None:
             todo = list(live)
             self.guessed = 0
         else:
-            redo, wrong, reused = self._from_guess(
+            redo, wrong, self.guessed, reused = self._from_guess(
                 guess, live, by_target, by_history, inputs.pending, statics, rows, fresh
             )
             todo = list(redo)
@@ -391,10 +396,11 @@ class Classifier:
         statics: dict[str, _Static],
         rows: dict[str, HostStatus],
         fresh: list[str],
-    ) -> tuple[set[str], set[str], int]:
+    ) -> tuple[set[str], set[str], int, int]:
         """The guess's rows (and statics, and rows made anew) put into `rows` (`statics`, `fresh`) for every
         live host it got right; returns the live instances it did not (to be worked out), those and the ones
-        it saw live that are not, and how many hosts taken from it had their label work reused.
+        it saw live that are not, how many hosts were taken from it, and of those how many had their label
+        work reused.
 
         Got right: a host the guess saw live, with the same targets (compared by identity first: an unchanged
         target is the very object), the same history list (the book keeps it the very object while the entry
@@ -410,7 +416,6 @@ class Classifier:
         if pending != guess.pending:
             redo.update(pending ^ guess.pending)
         dropped = g_rows.keys() - live.keys()  # live in the guess only (their targets are gone)
-        redo.difference_update(dropped)
         redo.intersection_update(live)
         rows.update(g_rows)
         statics.update(guess.statics)
@@ -418,9 +423,9 @@ class Classifier:
             del rows[i], statics[i]
         wrong = redo.union(dropped)
         fresh += [i for i in guess.fresh if i not in wrong] if wrong else guess.fresh
-        self.guessed = len(g_rows) - len(wrong.intersection(g_rows))
+        taken = len(g_rows) - len(wrong.intersection(g_rows))
         made = len([i for i in guess.made if i not in wrong]) if wrong else len(guess.made)
-        return redo, wrong, self.guessed - made
+        return redo, wrong, taken, taken - made
 
     def _rows_for(
         self,
