@@ -211,6 +211,10 @@ _PULL, _PUSH = Mode.PULL, Mode.PUSH
 _UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
 
 
+# a classify's grouped targets, current samples and history, and macOS names
+_Seen = tuple[Mapping[str, list[Target]], Mapping[str, list[Sample]], Mapping[str, list[Sample]], frozenset[str]]
+
+
 class _Guess(NamedTuple):
     """The rows `Classifier.guess` worked out, and what it worked them out from."""
 
@@ -248,6 +252,13 @@ class Classifier:
         self._generation = 0  # classify() calls so far: a guess made before the last one is stale
         self._guess: _Guess | None = None
         self.guessed = 0  # live hosts of the last refresh whose row came from the guess (tests, benchmarks)
+        # the last classify's grouped targets, current samples and history, and macOS names: a host whose inputs
+        # are the same again keeps its row (_rows_for). With the sizes of the two groupings a caller may empty
+        # once done with them (the reader frees them a slice at a time): not as large, they are not used
+        self._seen: _Seen = ({}, {}, {}, frozenset())
+        self._seen_sizes = (0, 0)
+        # the rows the last classify made before amending them for a shared nodename (_shared_nodenames)
+        self._unamended: dict[str, HostStatus] = {}
 
     def guess(self, inputs: FleetInputs) -> int:
         """Work out the live hosts' rows ahead of the next `classify`, from inputs that are partly a guess;
@@ -372,13 +383,18 @@ class Classifier:
             todo += [i for i in gone if i not in rows]
 
         made: list[str] = []
+        unamended: dict[str, HostStatus] = {}
         self._rows_for(todo, inputs, by_target, by_current, newest_current, by_history, was_gone, flipped, statics,
                        rows, fresh, first_by_nodename, others, made)  # fmt: skip
         self._statics = statics
         self.reused = reused + len(kept) + len(todo) - len(made)
         if others:
-            self._shared_nodenames(others, first_by_nodename, by_target, newest_current, statics, rows, old_rows, macos)
-        self._rows, self._before = rows, old_rows
+            self._shared_nodenames(
+                others, first_by_nodename, by_target, newest_current, statics, rows, old_rows, macos, unamended
+            )
+        self._rows, self._before, self._unamended = rows, old_rows, unamended
+        self._seen = (by_target, by_current, by_history, macos)
+        self._seen_sizes = (len(by_current), len(by_history))
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
             # the instances with no row before are among those whose rows were made anew
@@ -453,10 +469,48 @@ class Classifier:
         history_after, stale_after = policy.history_after, policy.stale_after
         target_of, current_of, history_of = by_target.get, by_current.get, by_history.get
         static_of, owner_of, old_of = old_statics.get, first_by_nodename.setdefault, old_rows.get
+        seen_targets, seen_current, seen_history, seen_macos = self._seen
+        if self._seen_sizes != (len(seen_current), len(seen_history)):  # emptied, or being emptied
+            seen_targets, seen_current, seen_history = {}, {}, {}
+        seen_target_of, seen_current_of, seen_history_of = seen_targets.get, seen_current.get, seen_history.get
+        unamended = self._unamended
+        macos_moved = bool(macos or seen_macos)
         for inst in todo:
             targets = target_of(inst)
             current = current_of(inst)
             history = history_of(inst)
+            # a host whose targets, current samples and history are what the last classify had: its row then
+            # is its row now, unless a pending look-up or its macOS flag changed or (a push host) time made it
+            # stale. Checked by identity first (targets and label dicts are the same objects while their text
+            # is, the book's history lists while the entry is), before any label or state work
+            base = old_of(inst)
+            if (
+                base is not None
+                and history is seen_history_of(inst)
+                and targets == seen_target_of(inst)
+                and current == seen_current_of(inst)
+                and (current is not None or targets is not None)
+            ):
+                if unamended:
+                    base = unamended.get(inst, base)
+                if (
+                    (base.last_seen is not None or (inst in pending) is base.last_seen_pending)
+                    and not (macos_moved and (inst in macos) is not (inst in seen_macos))
+                    and (
+                        targets is not None
+                        or base.last_seen is None
+                        or (now - base.last_seen > stale_after) is (base.state is _STALE)
+                    )
+                ):
+                    same = statics[inst] = old_statics[inst]
+                    if current is not None and same.current_nodenames:
+                        for n in same.current_nodenames:
+                            if owner_of(n, inst) != inst:
+                                others.append((n, inst))
+                    if base is not old_rows[inst]:  # its row was amended for a shared nodename: done again
+                        fresh.append(inst)
+                    rows[inst] = base
+                    continue
             history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             current_ts = None if current is None else newest_current[inst]
             # the label sources classify merges: targets, current series (a push series left behind by a
@@ -546,10 +600,12 @@ class Classifier:
         rows: dict[str, HostStatus],
         old_rows: dict[str, HostStatus],
         macos: frozenset[str],
+        unamended: dict[str, HostStatus],
     ) -> None:
         """Fleet-wide, only where a nodename has several instances: a push instance whose every nodename another
         instance reports with samples newer by more than history_after is superseded (renamed: stale), and
-        the others sharing a nodename are duplicates. Their rows are amended in `rows` with that."""
+        the others sharing a nodename are duplicates. Their rows are amended in `rows` with that, and the rows
+        as they were before put in `unamended`."""
         history_after = self.policy.history_after
         shared_by: dict[str, list[str]] = {}  # shared nodename -> its instances (in the order seen)
         for n, inst in others:
@@ -583,6 +639,7 @@ class Classifier:
                 )
             if not dups and inst not in superseded:
                 continue
+            unamended[inst] = rows[inst]
             row = msgspec.structs.replace(
                 rows[inst],
                 state=HostState.STALE if inst in superseded else rows[inst].state,  # renamed: pushes as its new name
