@@ -321,7 +321,9 @@ class Classifier:
         with one target, a push host) are worked out inline rather than through `state_of` and a call per
         row, and hosts gone as they were get their rows back without a look at each: at 50,000 hosts, half
         down or gone, replayed offline (best of six refreshes), 139-149 ms became 119-124 ms. With a guess
-        (see `guess`), only the live hosts it got wrong go through the per-host loop.
+        (see `guess`), only the live hosts it got wrong go through the per-host loop. A live host whose
+        targets, current samples and history are those of the last classify keeps its row (_rows_for): the
+        grouped inputs are kept until the next classify, and may be emptied meanwhile, never changed.
         """
         by_target = _by_target(inputs.targets)
         by_current = inputs.current_by_instance

@@ -229,6 +229,27 @@ def test_hosts_whose_inputs_did_not_change_keep_their_rows_until_age_or_a_shared
     assert c.classify(back) == classify(back, POLICY)
 
 
+def test_inputs_emptied_after_their_refresh_are_not_taken_for_unchanged_ones() -> None:
+    """The Prometheus reader empties a refresh's grouped samples once it is done with them (a slice at a time,
+    see fleetui.adapters.prometheus). A host that then loses its current samples must not look unchanged
+    because the emptied grouping has nothing for it either: its row follows its inputs."""
+    ok = {"environment": "prod", "maintainers": "ops"}
+    pulled = [target("a:9100", **ok)]
+    c = Classifier(POLICY)
+    current = [up("a:9100", NOW, **ok), uname("a:9100", NOW, "a", **ok)]
+    grouped = by_instance(current)
+    first = FleetInputs(NOW, targets=pulled, current=current, current_by_instance=grouped,
+                        current_newest=newest_by_instance(grouped), history_by_instance={})  # fmt: skip
+    assert c.classify(first)[0].nodename == "a"
+    grouped.clear()  # what the reader does once the next refresh no longer needs them
+    empty: dict[str, list[Sample]] = {}
+    lost = FleetInputs(NOW + 15, targets=pulled, current=[], current_by_instance=empty, current_newest={},
+                       history_by_instance={})  # fmt: skip
+    got = c.classify(lost)
+    assert got == classify(lost, POLICY)
+    assert got[0].nodename is None
+
+
 def test_incremental_equals_full_when_most_hosts_keep_their_samples() -> None:
     """As the random test above, but most hosts keep their newest sample from one refresh to the next (pull
     targets scraped less often than the fleet is refreshed, quiet push hosts ageing into stale): the rows
