@@ -244,6 +244,9 @@ class Classifier:
         self._fresh: list[str] = []  # instances whose row the last refresh made anew (a few more than once)
         self._order: list[str] = []  # the instances sorted, while they stay the same
         self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
+        # live hosts of the last refresh that kept their row because their inputs were the same (not counting
+        # those taken from a guess; for tests and benchmarks)
+        self.unchanged = 0
         # the last refresh's history (the very list), grouped, and the instances that were gone in it
         self._history: object = None
         self._by_history: Mapping[str, list[Sample]] = {}
@@ -386,8 +389,8 @@ class Classifier:
 
         made: list[str] = []
         unamended: dict[str, HostStatus] = {}
-        self._rows_for(todo, inputs, by_target, by_current, newest_current, by_history, was_gone, flipped, statics,
-                       rows, fresh, first_by_nodename, others, made)  # fmt: skip
+        self.unchanged = self._rows_for(todo, inputs, by_target, by_current, newest_current, by_history, was_gone,
+                                        flipped, statics, rows, fresh, first_by_nodename, others, made)  # fmt: skip
         self._statics = statics
         self.reused = reused + len(kept) + len(todo) - len(made)
         if others:
@@ -461,10 +464,11 @@ class Classifier:
         first_by_nodename: dict[str, str],
         others: list[tuple[str, str]],
         made: list[str] | None = None,
-    ) -> None:
+    ) -> int:
         """The rows of the instances in `todo` into `rows` (and their statics into `statics`), the ones made
         anew listed in `fresh`, each current nodename's first instance in `first_by_nodename` and the others
-        in `others`, and in `made` the instances whose label work was done again (not the previous refresh's)."""
+        in `others`, and in `made` the instances whose label work was done again (not the previous refresh's).
+        Returns how many live hosts kept their row because their inputs were the same."""
         policy = self.policy
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
         old_statics, old_rows = self._statics, self._rows
@@ -477,6 +481,7 @@ class Classifier:
         seen_target_of, seen_current_of, seen_history_of = seen_targets.get, seen_current.get, seen_history.get
         unamended = self._unamended
         macos_moved = bool(macos or seen_macos)
+        same_inputs = 0
         for inst in todo:
             targets = target_of(inst)
             current = current_of(inst)
@@ -512,6 +517,7 @@ class Classifier:
                     if base is not old_rows[inst]:  # its row was amended for a shared nodename: done again
                         fresh.append(inst)
                     rows[inst] = base
+                    same_inputs += 1
                     continue
             history_ts = None if history is None else history[0].value if len(history) == 1 else newest(history)
             current_ts = None if current is None else newest_current[inst]
@@ -591,6 +597,7 @@ class Classifier:
             else:
                 fresh.append(inst)
             rows[inst] = row
+        return same_inputs
 
     def _shared_nodenames(
         self,

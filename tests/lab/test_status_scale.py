@@ -25,7 +25,7 @@ import pytest
 
 from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
-from fleetui.domain.classify import FleetInputs, classify
+from fleetui.domain.classify import FleetInputs, Sample, Target, classify
 from fleetui.domain.fleet import RULES_HINT, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
@@ -148,6 +148,57 @@ async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_clas
                 guessed += reader.classifier.guessed
                 await asyncio.sleep(1.2)  # the targets scraped again in between
         assert guessed >= 3 * 5  # the push hosts of every refresh after the first
+    finally:
+        prom.stop()
+
+
+class _PresenceLate(httpx.AsyncHTTPTransport):
+    """The real transport, with the two presence queries' replies held back until the targets reply is surely
+    in: then the reader makes no guess (fleetui.domain.reclassify.Classifier.guess), and every row is worked
+    out by the classification itself, whose counts the test reads."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if b"timestamp" in request.content:
+            await asyncio.sleep(0.3)
+        return await super().handle_async_request(request)
+
+
+async def test_hosts_whose_replies_did_not_change_keep_their_rows_refresh_after_refresh(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """Pull targets not scraped yet (scraped hourly) and push hosts that pushed once: from one refresh to the
+    next, a host whose targets and samples are what the refresh before had keeps its row without label or
+    state work, though the reader frees each refresh's replies after it (not what the next classification
+    compares with). Counted against the replies themselves (a target Prometheus happens to scrape meanwhile
+    is one that changed); the rows are still the one-shot classification."""
+    debian_tool("prometheus")
+    prom = PrivatePrometheus(tmp_path_factory.mktemp("same-prom"))
+    try:
+        prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
+        prom.wait_targets(5)
+        s = prom.settings(tmp_path)
+        async with PrometheusClient(s, transport=_PresenceLate()) as c:
+            reader = FleetReader(c, s)
+            before: dict[str, tuple[list[Target], list[Sample]]] = {}
+            kept = 0
+            for n in range(4):
+                snap = await reader.refresh(keep=True)
+                assert reader._inputs is not None
+                t, targets, current, _, _, macos, _ = reader._inputs
+                full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(),
+                                   macos=macos, pending=reader.book.pending())  # fmt: skip
+                assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+                now = {
+                    h.instance: ([tg for tg in targets if tg.instance == h.instance],
+                                 [smp for smp in current if smp.instance == h.instance])
+                    for h in snap.hosts
+                }  # fmt: skip
+                same = sum(1 for inst, got in now.items() if before.get(inst) == got)
+                assert (reader.classifier.unchanged, reader.classifier.guessed) == (same, 0), f"refresh {n}"
+                kept += same
+                before = now
+                await asyncio.sleep(0.2)  # the freeing after this refresh runs meanwhile
+        assert kept >= 3 * 8  # most hosts in each refresh after the first
     finally:
         prom.stop()
 
