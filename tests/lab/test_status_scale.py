@@ -26,7 +26,7 @@ import pytest
 from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
 from fleetui.domain.classify import FleetInputs, Sample, Target, classify
-from fleetui.domain.fleet import RULES_HINT, HostState, Mode
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
 from fleetui.lab.scale import PUSH_INTERVAL, PrivatePrometheus, build
@@ -109,15 +109,43 @@ async def test_requests_per_refresh_same_at_10_and_10000_hosts(
     assert small == large == 5
 
 
-class _TargetsLate(httpx.AsyncHTTPTransport):
-    """The real transport, with the targets reply held back until both presence replies are surely in: the
-    order a 50,000-host fleet's replies often come in (its targets reply is the largest), which a test-sized
-    fleet does not produce by itself."""
+class _HeldBack(httpx.AsyncHTTPTransport):
+    """The real transport, with the replies to the requests `held` picks held back `seconds`: to make the
+    order replies come in that a test-sized fleet does not produce by itself."""
+
+    def __init__(self, held: Callable[[httpx.Request], bool], seconds: float) -> None:
+        super().__init__()
+        self.held, self.seconds = held, seconds
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/api/v1/targets"):
-            await asyncio.sleep(0.5)
+        if self.held(request):
+            await asyncio.sleep(self.seconds)
         return await super().handle_async_request(request)
+
+
+def _targets_late() -> _HeldBack:
+    """The targets reply held back until both presence replies are surely in: the order a 50,000-host
+    fleet's replies often come in (its targets reply is the largest)."""
+    return _HeldBack(lambda r: r.url.path.endswith("/api/v1/targets"), 0.5)
+
+
+def _presence_late() -> _HeldBack:
+    """The two presence queries' replies held back until the targets reply is surely in: then the reader
+    makes no guess (fleetui.domain.reclassify.Classifier.guess), and every row is worked out by the
+    classification itself."""
+    return _HeldBack(lambda r: b"timestamp" in r.content, 0.3)
+
+
+async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, list[Target], list[Sample]]:
+    """One refresh (its replies kept), checked against the one-shot `classify` of the same replies; with
+    its targets and current samples."""
+    snap = await reader.refresh(keep=True)
+    assert reader._inputs is not None
+    t, targets, current, _, _, macos, _ = reader._inputs
+    full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(), macos=macos,
+                       pending=reader.book.pending())  # fmt: skip
+    assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+    return snap, targets, current
 
 
 async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_classification(
@@ -134,33 +162,17 @@ async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_clas
         prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
         prom.wait_targets(5, scraped=True)
         s = prom.settings(tmp_path)
-        async with PrometheusClient(s, transport=_TargetsLate()) as c:
+        async with PrometheusClient(s, transport=_targets_late()) as c:
             reader = FleetReader(c, s)
             guessed = 0
             for n in range(4):
-                snap = await reader.refresh(keep=True)
-                assert reader._inputs is not None
-                t, targets, current, _, _, macos, _ = reader._inputs
-                full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(),
-                                   macos=macos, pending=reader.book.pending())  # fmt: skip
-                assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+                snap, _, _ = await _checked_refresh(reader, n)
                 assert len(snap.hosts) == 10
                 guessed += reader.classifier.guessed
                 await asyncio.sleep(1.2)  # the targets scraped again in between
         assert guessed >= 3 * 5  # the push hosts of every refresh after the first
     finally:
         prom.stop()
-
-
-class _PresenceLate(httpx.AsyncHTTPTransport):
-    """The real transport, with the two presence queries' replies held back until the targets reply is surely
-    in: then the reader makes no guess (fleetui.domain.reclassify.Classifier.guess), and every row is worked
-    out by the classification itself, whose counts the test reads."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if b"timestamp" in request.content:
-            await asyncio.sleep(0.3)
-        return await super().handle_async_request(request)
 
 
 async def test_hosts_whose_replies_did_not_change_keep_their_rows_refresh_after_refresh(
@@ -177,17 +189,12 @@ async def test_hosts_whose_replies_did_not_change_keep_their_rows_refresh_after_
         prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
         prom.wait_targets(5)
         s = prom.settings(tmp_path)
-        async with PrometheusClient(s, transport=_PresenceLate()) as c:
+        async with PrometheusClient(s, transport=_presence_late()) as c:
             reader = FleetReader(c, s)
             before: dict[str, tuple[list[Target], list[Sample]]] = {}
             kept = 0
             for n in range(4):
-                snap = await reader.refresh(keep=True)
-                assert reader._inputs is not None
-                t, targets, current, _, _, macos, _ = reader._inputs
-                full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(),
-                                   macos=macos, pending=reader.book.pending())  # fmt: skip
-                assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+                snap, targets, current = await _checked_refresh(reader, n)
                 now = {
                     h.instance: ([tg for tg in targets if tg.instance == h.instance],
                                  [smp for smp in current if smp.instance == h.instance])
