@@ -80,20 +80,23 @@ def _newest(lab: LabInfo, metric: str, instance: str) -> float | None:
     return float(r[0]["value"][1]) if r else None
 
 
-def _wait_new_row(lab: LabInfo, kh: Path, instance: str, want: set[str], timeout: float = 60) -> None:
+def _wait_new_row(lab: LabInfo, kh: Path, instance: str, want: set[str], since: float, timeout: float = 60) -> None:
     """Like _wait_codes, for a row that appears only once the first sample under its name arrives (read with the
     test's history window: under the default one the old name's fresh series count as a duplicate nodename for
-    30 s)."""
+    30 s). Done when the row has pushed since `since` (an earlier run's row under that name, kept for the
+    look-back, shows the same codes) and cache-01's row is `stale`: the machine's samples under its old name are
+    history, so the fix plans against a fleet with no duplicate nodename (until then both rows claim one)."""
     deadline = time.monotonic() + timeout
-    got: set[str] | None = None
+    got: tuple[set[str], str | None] | None = None
     while time.monotonic() < deadline:
-        doc = _status_h(lab, kh)
-        if any(h["instance"] == instance for h in doc["hosts"]):
-            got = _codes(doc, instance)
-            if got == want:
+        rows = {h["instance"]: h for h in _status_h(lab, kh)["hosts"]}
+        row, old = rows.get(instance), rows.get(HOST)
+        if row is not None and (row["last_seen"] or 0) > since:
+            got = ({p["code"] for p in row["problems"]}, old and old["state"])
+            if got == (want, "stale"):
                 return
         time.sleep(0.5)
-    raise AssertionError(f"{instance}: problems {got}, wanted {want}")
+    raise AssertionError(f"{instance}: (problems, {HOST}'s state) {got}, wanted {(want, 'stale')}")
 
 
 def test_fix_job_instance_and_macos_names_on_a_push_host(lab: LabInfo, cache_kh: Path) -> None:
@@ -114,8 +117,9 @@ def test_fix_job_instance_and_macos_names_on_a_push_host(lab: LabInfo, cache_kh:
     before = _status_h(lab, cache_kh)
     assert _codes(before, HOST) == set()
     try:
+        broke = time.time()
         _put_config(broken, faults=SWITCH)  # macOS names on, and under the broken instance only
-        _wait_new_row(lab, cache_kh, "cache-pi", codes)
+        _wait_new_row(lab, cache_kh, "cache-pi", codes, since=broke)
 
         plan = _cli(lab, cache_kh, *HISTORY, "fix", "cache-pi", "--address", address, "--dry-run")
         assert plan.returncode == 0, plan.stdout + plan.stderr
