@@ -89,10 +89,11 @@ def _wait_new_row(lab: LabInfo, kh: Path, instance: str, want: set[str], since: 
     deadline = time.monotonic() + timeout
     got: tuple[set[str], str | None] | None = None
     while time.monotonic() < deadline:
-        rows = {h["instance"]: h for h in _status_h(lab, kh)["hosts"]}
+        doc = _status_h(lab, kh)
+        rows = {h["instance"]: h for h in doc["hosts"]}
         row, old = rows.get(instance), rows.get(HOST)
         if row is not None and (row["last_seen"] or 0) > since:
-            got = ({p["code"] for p in row["problems"]}, old and old["state"])
+            got = (_codes(doc, instance), old["state"] if old else None)
             if got == (want, "stale"):
                 return
         time.sleep(0.5)
