@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,7 @@ class _Paths:
         self.vm_data = root / "victoria-metrics" / "data"
         self.key = root / "ssh" / "id_ed25519"
         self.known_hosts = root / "ssh" / "known_hosts"
+        self.ssh_config = root / "ssh" / "config"
         self.secrets = root / "secrets"
         self.hosts = root / "hosts"
         self.config = root / "fleetui.yaml"
@@ -602,6 +603,7 @@ def _write_config(p: _Paths) -> None:
             "port": topology.SSH_PORT,
             "identity_file": str(p.key),
             "known_hosts": str(p.known_hosts),
+            "config_file": str(p.ssh_config),
         },
         "alloy": {"apt_repo_url": repo, "apt_key_url": key},
     }
@@ -610,6 +612,17 @@ def _write_config(p: _Paths) -> None:
         "# fleetui configuration for the embedded lab (written by `fleetui lab up`)\n"
         + yaml.safe_dump(cfg, sort_keys=False),
     )
+
+
+def _write_ssh_config(p: _Paths, hosts: Sequence[HostSpec]) -> None:
+    """The lab hosts by name, as an operator's ~/.ssh/config knows a fleet (`Host web-01` / `HostName ...`).
+
+    Why: a push host is known to Prometheus only by its labels, so the console reaches it (doctor, logs) by its
+    `hostname` label or nodename, and a real fleet's names resolve through DNS or the ssh config. The lab's
+    names resolve nowhere, so without this the doctor on a push host of the demo stopped at "Name or service
+    not known". Also usable as it is: `ssh -F <this file> -i <lab key> raspberry-4b`."""
+    blocks = [f"Host {h.name}\n    HostName {h.address}\n    Port {topology.SSH_PORT}\n" for h in hosts]
+    _write(p.ssh_config, "# the lab hosts by name (written by `fleetui lab up`)\n" + "".join(blocks))
 
 
 # --- public operations --------------------------------------------------------------------------------------
@@ -688,6 +701,7 @@ def _up(p: _Paths, backend: str | None = None, extra_hosts: int = 0) -> LabInfo:
         for h, pid in zip(todo, pool.map(lambda h: _start_host(p, h, pubkey), todo), strict=True):
             hosts[h.name] = pid
     _save_state(p, state)
+    _write_ssh_config(p, _hosts(state))
     for h in todo:
         _wait_host(p, hosts[h.name], h)
     _wait_prometheus()

@@ -232,3 +232,8 @@ def test_cli_doctor_all_examines_the_whole_fleet(lab: Any, settings: Settings) -
     listed = [h for names in doc["first_failures"].values() for h in names]
     assert sorted(listed) == sorted(hosts) and sum(doc["tally"].values()) == len(hosts)
     assert "db-01" in doc["first_failures"]["service"]
+    # push hosts are reached by name (their hostname label), which the lab's ssh config resolves as an
+    # operator's does: raspberry-pi gets past SSH to the problem it really has
+    assert "raspberry-pi" in doc["first_failures"]["labels"], doc["first_failures"]
+    (pi,) = [h for h in doc["hosts"] if h["host"] == "raspberry-pi"]
+    assert pi["checks"][0]["status"] == "ok", pi["checks"][0]

@@ -101,6 +101,7 @@ class WizardScreen(Screen[str | None]):
         self.probe: OperationHandle | None = None
         self.plan: OperationHandle | None = None
         self.built: Built | None = None
+        self._shown_errors: dict[str, str] = {}  # the errors beside the fields, by field (see _errors)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◎")
@@ -153,6 +154,8 @@ class WizardScreen(Screen[str | None]):
             self.query_one(ConnectionStep).read()
             if self._connect():
                 self._go(1)
+            else:
+                self._focus_first_error()
         elif self.step == 1:
             connect = self.query_one(ConnectStep)
             if not connect.facts:
@@ -161,6 +164,7 @@ class WizardScreen(Screen[str | None]):
             connect.read()
             if connect.needs_sudo_password and not self.form.sudo_password:
                 self._errors({"sudo": "sudo on this host asks for a password: type it here"}, connect)
+                self._focus_first_error()
                 return
             self.form.nodename = str(connect.facts.get("nodename") or "")
             self.query_one(CollectStep).show_instance()
@@ -169,6 +173,8 @@ class WizardScreen(Screen[str | None]):
         elif self.step == 2:
             if self._plan():
                 self._go(3)
+            else:
+                self._focus_first_error()
         elif self.step == 3:
             if self.plan is None or self.plan.result is None or not self.plan.result.ok:
                 self.notify("No plan to apply: go back and fix the input", severity="warning", timeout=4)
@@ -232,6 +238,7 @@ class WizardScreen(Screen[str | None]):
 
     def _errors(self, errors: Mapping[str, str], within: object = None) -> None:
         """Show each error beside its field (and clear the others of the section shown)."""
+        self._shown_errors = dict(errors)
         body = self.query_one(f"#{STEPS[self.step][0]}")
         for box in body.query(".field-error").results(Static):
             name = (box.id or "").removesuffix("-error")
@@ -245,6 +252,19 @@ class WizardScreen(Screen[str | None]):
             if form_box is not None:
                 form_box.update(safe.text("; ".join(left), limit=safe.NOTIFY_LIMIT))
                 form_box.display = True
+
+    def _focus_first_error(self) -> None:
+        """After Next was refused: the cursor to the first field, top down, whose error is shown.
+
+        Why: the errors are checked as the operator types, but Next with a required label left empty left the
+        cursor where it was (often below the field, off screen in a small terminal), and typing on went into
+        the wrong field."""
+        errors = self._shown_errors
+        for field in self.query_one(f"#{STEPS[self.step][0]}").query(Input):
+            name = (field.id or "").replace("svcp-", "service-", 1)
+            if name in errors and field.display and field.parent is not None and field.parent.display:
+                field.focus()
+                return
 
     def _connect(self) -> bool:
         try:
