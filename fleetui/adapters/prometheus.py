@@ -72,7 +72,7 @@ from fleetui.config import Settings
 from fleetui.domain.classify import UNAME_LABELS, FleetInputs, Policy, Sample, Target
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
-from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by_instance
+from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by_instance, predicted_presence
 from fleetui.domain.rules import LAST_SEEN_METRIC
 from fleetui.gcpause import gc_paused
 
@@ -702,6 +702,8 @@ def _releasing(container: list[Any] | dict[Any, Any]) -> Iterator[None]:
 _Inputs = tuple[float, list[Target], list[Sample], dict[str, list[Sample]], dict[str, float], frozenset[str], str]
 # both presence replies: their samples, grouped by instance, and each instance's newest
 _Current = tuple[list[Sample], dict[str, list[Sample]], dict[str, float]]
+# one presence reply: its samples, and the same grouped by instance
+_Grouped = tuple[list[Sample], dict[str, list[Sample]]]
 
 
 # below this many targets the whole first refresh is in moments after its targets reply, and a first look would
@@ -777,7 +779,9 @@ class FleetReader:
         self.label_sets.rotate()
         self.target_texts.rotate()
         with gc_paused():
-            presence = asyncio.ensure_future(self._current(t))
+            up = asyncio.ensure_future(self._grouped(q["up"], t, "up"))
+            uname = asyncio.ensure_future(self._grouped(q["uname"], t, "uname"))
+            presence = asyncio.ensure_future(self._current(up, uname))
             reading = asyncio.ensure_future(
                 self._targets(notes) if early is None else self._targets_first(notes, t, presence, early)
             )
@@ -788,7 +792,7 @@ class FleetReader:
                     presence,
                     self.client.query(q["rule"], t),
                     self._macos(t),
-                    self._guess(t, presence, reading),
+                    self._guess(t, up, uname, presence, reading),
                 )
             finally:
                 _TALLY.reset(counting)
@@ -829,22 +833,59 @@ class FleetReader:
             for _ in _releasing(container):
                 await asyncio.sleep(0)
 
-    async def _guess(self, t: float, presence: asyncio.Future[_Current], reading: asyncio.Future[Any]) -> None:
-        """Once both presence replies are in, if the targets are not: the classifier's guess at this refresh's
-        rows from them and the previous refresh's targets, history, macOS names and pending look-ups (see
-        Classifier.guess), so the work left after the targets' last byte is the hosts the guess got wrong or
-        had no time for."""
-        await asyncio.wait([presence])
+    async def _guess(
+        self,
+        t: float,
+        up: asyncio.Future[_Grouped],
+        uname: asyncio.Future[_Grouped],
+        presence: asyncio.Future[_Current],
+        reading: asyncio.Future[Any],
+    ) -> None:
+        """Once two of the three large replies (both presence replies, the targets) are in: the classifier's
+        guess at this refresh's rows (see Classifier.guess), so the work left after the last reply's last byte
+        is the hosts the guess got wrong or had no time for.
+
+        With the targets last, the guess takes the previous refresh's targets; with a presence reply last, it
+        takes the targets and a prediction of the missing reply from the other and the previous refresh's
+        (`predicted_presence`). Either way with the previous refresh's history, macOS names and pending
+        look-ups."""
         last = self._last
-        if last is None or reading.done() or presence.cancelled() or presence.exception() is not None:
+        if last is None:
             return
-        current, by_current, newest_by = presence.result()
-        guessed = replace(last, now=t, current=current, current_by_instance=by_current, current_newest=newest_by)
-        # a part at a time, reading replies in between: once the targets are in, what is left of the guess
+        waiting: set[asyncio.Future[Any]] = {up, uname, reading}
+        while len(waiting) > 1:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if any(f.cancelled() or f.exception() is not None for f in done):
+                return
+        if not waiting:  # the last two came in together: nothing left to wait for
+            return
+        (last_one,) = waiting
+        if last_one is reading:
+            await asyncio.wait([presence])
+            if reading.done() or presence.cancelled() or presence.exception() is not None:
+                return
+            current, by_current, newest_by = presence.result()
+            guessed = replace(last, now=t, current=current, current_by_instance=by_current, current_newest=newest_by)
+        else:
+            before = self._grouped_before
+            if before is None or last_one.done():
+                return
+            up_arrived = last_one is uname
+            _, arrived = (up if up_arrived else uname).result()
+            predicted = predicted_presence(arrived, up_arrived, before)
+            guessed = replace(
+                last,
+                now=t,
+                targets=reading.result(),
+                current=(),
+                current_by_instance=predicted,
+                current_newest=newest_by_instance(predicted),
+            )
+        # a part at a time, reading replies in between: once the last reply is in, what is left of the guess
         # would only delay the refresh's end (the classifier works those hosts out itself)
-        for _ in self.classifier.guessing(guessed):
+        for _ in self.classifier.guessing(guessed, predicted=last_one is not reading):
             await asyncio.sleep(0)
-            if reading.done():
+            if last_one.done():
                 return
 
     async def _macos(self, t: float) -> set[str]:
@@ -915,17 +956,16 @@ class FleetReader:
             hosts = Classifier(self.policy).classify(FleetInputs(now=t, targets=targets, history=history, pending=mine))
         return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True)
 
-    async def _current(self, t: float) -> _Current:
+    @staticmethod
+    async def _current(up_reply: asyncio.Future[_Grouped], uname_reply: asyncio.Future[_Grouped]) -> _Current:
         """The current samples of both presence queries (`up` first), grouped by instance, and each instance's
         newest: worked out as soon as both replies are in, while the targets may still be on their way (at
         50,000 hosts theirs is the largest reply), so it is not left for after the last reply."""
-        (up, up_by), (uname, uname_by) = await asyncio.gather(
-            self._grouped(self.queries["up"], t, "up"), self._grouped(self.queries["uname"], t, "uname")
-        )
+        (up, up_by), (uname, uname_by) = await asyncio.gather(up_reply, uname_reply)
         by_current = joined(up_by, uname_by)
         return up + uname, by_current, newest_by_instance(by_current)
 
-    async def _grouped(self, expr: str, t: float, source: str) -> tuple[list[Sample], dict[str, list[Sample]]]:
+    async def _grouped(self, expr: str, t: float, source: str) -> _Grouped:
         """A presence query's samples, and the same grouped by instance as soon as its reply is in.
 
         Sent without waiting for the backend's detection (`form_now`): these two are the largest queries, and

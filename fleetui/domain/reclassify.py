@@ -192,6 +192,50 @@ def newest(samples: list[Sample]) -> float:
     return ts
 
 
+def predicted_presence(
+    arrived: Mapping[str, list[Sample]], up_arrived: bool, before: Mapping[str, list[Sample]]
+) -> dict[str, list[Sample]]:
+    """This refresh's current samples, grouped as `joined` groups them, predicted while one of the two
+    presence replies is still on its way: `arrived` is the other, grouped by instance (`up_arrived`: it is
+    the `up` one), and `before` the previous refresh's samples, grouped the same way.
+
+    A host whose missing series all had the newest time of its series that came, the refresh before (one
+    scrape, or one push, writes them all), is predicted to have them at the newest time of those that came
+    now, with the labels they had; any other keeps the missing series as they were. Why: at 50,000 hosts the
+    last reply is as often a presence reply as the targets, and with the targets in, rows worked out from
+    this prediction are right for nearly every host (checked host by host when classify takes them, see
+    Classifier.guessing)."""
+    out: dict[str, list[Sample]] = {}
+    previous = before.get
+    for inst, got in arrived.items():
+        prev = previous(inst)
+        if prev is None:
+            out[inst] = list(got)
+            continue
+        if len(prev) == 2 and len(got) == 1:  # most hosts: one up and one uname series
+            u, n = prev
+            if u.value == n.value and u.source == "up" and n.source != "up":
+                t = got[0].value
+                out[inst] = (
+                    [got[0], Sample(n.labels, t, n.source)] if up_arrived else [Sample(u.labels, t, u.source), got[0]]
+                )
+                continue
+        mine = [s.value for s in prev if (s.source == "up") is up_arrived]
+        kept = [s for s in prev if (s.source == "up") is not up_arrived]
+        if mine and kept:
+            was = max(mine)
+            if all(s.value == was for s in kept):
+                t = max(s.value for s in got)
+                kept = [Sample(s.labels, t, s.source) for s in kept]
+        out[inst] = [*got, *kept] if up_arrived else [*kept, *got]
+    for inst, prev in before.items():
+        if inst not in out:
+            kept = [s for s in prev if (s.source == "up") is not up_arrived]
+            if kept:
+                out[inst] = kept
+    return out
+
+
 def _reordered(order: list[str], now: Mapping[str, object], added: list[str]) -> list[str]:
     """`sorted(now)`, from `order` (the previous rows' instances, sorted) and the instances `added` since: the
     instances that stayed keep their order, and those that came are merged in.
@@ -231,6 +275,9 @@ class _Guess(NamedTuple):
     fresh: list[str]  # instances whose row is not the previous refresh's
     made: set[str]  # instances whose label work was done again
     nodenames: list[tuple[str, str]]  # (current nodename, instance) of every instance with current samples
+    # the current samples are a prediction (predicted_presence), checked host by host when classify takes it;
+    # else they are the refresh's own (the very objects), and the targets the guess
+    predicted: bool
 
 
 class Classifier:
@@ -273,15 +320,21 @@ class Classifier:
         largest part of it. The Prometheus reader has this done while the targets are on their way, with the
         presence replies as they are and the previous refresh's targets: between two refreshes closer than
         the scrape interval most targets are the very same objects again (fleetui.adapters.labelsets.ByText),
-        so most rows are done when the targets come.
+        so most rows are done when the targets come. When a presence reply is the last one in instead, the
+        reader guesses from the targets, the other presence reply and a prediction of the missing one
+        (`predicted_presence`; `guessing(predicted=True)`).
 
         Only for inputs grouped as the Prometheus reader groups them (current, its newest, history)."""
         return max(self.guessing(inputs), default=0)
 
-    def guessing(self, inputs: FleetInputs, step: int = GUESS_STEP) -> Iterator[int]:
+    def guessing(self, inputs: FleetInputs, step: int = GUESS_STEP, *, predicted: bool = False) -> Iterator[int]:
         """`guess`, `step` hosts at a time: yields how many so far after each part. Whatever parts were done
         when the next `classify` comes are taken (so the reader stops as soon as the targets are in, and the
-        hosts left are simply worked out by `classify`)."""
+        hosts left are simply worked out by `classify`).
+
+        `predicted`: the inputs' targets are the refresh's own and their current samples a prediction
+        (`predicted_presence`, while a presence reply is the one still on its way): `classify` then takes
+        each host whose samples turn out as predicted."""
         by_current, newest_current = inputs.current_by_instance, inputs.current_newest
         by_history = inputs.history_by_instance
         if by_current is None or newest_current is None or by_history is None:
@@ -290,7 +343,7 @@ class Classifier:
         live = _live(by_target, by_current)
         g = self._guess = _Guess(
             self._generation, inputs.now, inputs.macos, inputs.pending, by_current, newest_current, by_target,
-            by_history, {}, {}, [], set(), [],
+            by_history, {}, {}, [], set(), [], predicted,
         )  # fmt: skip
         statics, old_statics = g.statics, self._statics
         todo = list(live)
@@ -303,15 +356,15 @@ class Classifier:
             yield len(g.rows)
 
     def _taken_guess(self, inputs: FleetInputs, by_current: object, newest_current: object) -> _Guess | None:
-        """The guess, if it was made for this refresh: since the last classify, with the same presence
-        replies (the very objects), time and macOS names. Used once."""
+        """The guess, if it was made for this refresh: since the last classify, with the same time, macOS
+        names and presence replies (the very objects; a prediction of them is checked in _from_guess). Used
+        once."""
         g, self._guess = self._guess, None
         if (
             g is None
             or g.generation != self._generation
             or g.now != inputs.now
-            or g.by_current is not by_current
-            or g.newest_current is not newest_current
+            or not (g.predicted or (g.by_current is by_current and g.newest_current is newest_current))
             or g.macos != inputs.macos
         ):
             return None
@@ -364,7 +417,7 @@ class Classifier:
             self.guessed = 0
         else:
             redo, wrong, self.guessed, reused = self._from_guess(
-                guess, live, by_target, by_history, inputs.pending, statics, rows, fresh
+                guess, live, by_target, by_current, by_history, inputs.pending, statics, rows, fresh
             )
             todo = list(redo)
             owner_of = first_by_nodename.setdefault
@@ -412,6 +465,7 @@ class Classifier:
         guess: _Guess,
         live: dict[str, None],
         by_target: Mapping[str, list[Target]],
+        by_current: Mapping[str, list[Sample]],
         by_history: Mapping[str, list[Sample]],
         pending: frozenset[str],
         statics: dict[str, _Static],
@@ -425,9 +479,15 @@ class Classifier:
 
         Got right: a host the guess saw live, with the same targets (compared by identity first: an unchanged
         target is the very object), the same history list (the book keeps it the very object while the entry
-        is unchanged) and the same pending look-up. The other inputs are the guess's own (_taken_guess)."""
+        is unchanged) and the same pending look-up; for a prediction, also the same current samples (compared
+        as values: the labels by identity first, then the times). The other inputs are the guess's own
+        (_taken_guess)."""
         g_rows, g_targets, g_history = guess.rows, guess.by_target, guess.by_history
         redo = set(live.keys() - g_rows.keys())  # live now, not in the guess
+        if guess.by_current is not by_current:
+            g_current = guess.by_current.get
+            redo.update([i for i, got in by_current.items() if g_current(i) != got])
+            redo.update(guess.by_current.keys() - by_current.keys())
         redo.update([i for i, got in by_target.items() if g_targets.get(i) != got])
         if g_targets.keys() != by_target.keys():
             redo.update(g_targets.keys() - by_target.keys())

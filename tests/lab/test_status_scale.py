@@ -129,11 +129,42 @@ def _targets_late() -> _HeldBack:
     return _HeldBack(lambda r: r.url.path.endswith("/api/v1/targets"), 0.5)
 
 
-def _presence_late() -> _HeldBack:
-    """The two presence queries' replies held back until the targets reply is surely in: then the reader
-    makes no guess (fleetui.domain.reclassify.Classifier.guess), and every row is worked out by the
-    classification itself."""
-    return _HeldBack(lambda r: b"timestamp" in r.content, 0.3)
+class _PresenceTogether(httpx.AsyncHTTPTransport):
+    """The real transport, with the two presence queries' replies held back until the targets reply is surely
+    in and then handed over together: with no reply last on its own, the reader makes no guess
+    (fleetui.domain.reclassify.Classifier.guess), and every row is worked out by the classification itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[asyncio.Future[None]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not (b"timestamp%28up%29" in request.content or b"timestamp%28node_uname_info%29" in request.content):
+            return await super().handle_async_request(request)
+        await asyncio.sleep(0.3)
+        resp = await super().handle_async_request(request)
+        body = b"".join([chunk async for chunk in resp.aiter_raw()])  # as sent (gzip): the client decodes it
+        await resp.aclose()
+        mine = asyncio.get_running_loop().create_future()
+        self._held.append(mine)
+        if len(self._held) == 2:
+            for held in self._held:
+                held.set_result(None)
+            self._held = []
+        await mine
+        return httpx.Response(
+            resp.status_code, headers=resp.headers, stream=httpx.ByteStream(body), extensions=resp.extensions
+        )
+
+
+def _presence_late() -> _PresenceTogether:
+    return _PresenceTogether()
+
+
+def _uname_late() -> _HeldBack:
+    """The node_uname_info reply held back until the targets and `up` replies are surely in: the reader then
+    predicts it from the `up` reply and the previous refresh (predicted_presence) and guesses from that."""
+    return _HeldBack(lambda r: b"timestamp%28node_uname_info%29" in r.content, 0.5)
 
 
 async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, list[Target], list[Sample]]:
@@ -171,6 +202,33 @@ async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_clas
                 guessed += reader.classifier.guessed
                 await asyncio.sleep(1.2)  # the targets scraped again in between
         assert guessed >= 3 * 5  # the push hosts of every refresh after the first
+    finally:
+        prom.stop()
+
+
+async def test_rows_guessed_from_a_predicted_presence_reply_are_the_full_classification(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """With the node_uname_info reply last, the reader predicts it from the `up` reply and the previous
+    refresh's (each host's series at the time of its `up` sample), has the classifier work out the rows from
+    that and the targets, and takes each one whose samples came as predicted. Pull targets scraped every
+    second and push hosts that pushed once: refresh after refresh, the rows are the one-shot `classify`'s,
+    and from the second refresh on (the first has no previous samples) every host's came from the guess."""
+    debian_tool("prometheus")
+    prom = PrivatePrometheus(tmp_path_factory.mktemp("predict-prom"), scrape_interval="1s")
+    try:
+        prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
+        prom.wait_targets(5, scraped=True)
+        s = prom.settings(tmp_path)
+        async with PrometheusClient(s, transport=_uname_late()) as c:
+            reader = FleetReader(c, s)
+            guessed = []
+            for n in range(4):
+                snap, _, _ = await _checked_refresh(reader, n)
+                assert len(snap.hosts) == 10
+                guessed.append(reader.classifier.guessed)
+                await asyncio.sleep(1.2)  # the targets scraped again in between
+        assert guessed[0] == 0 and guessed[2:] == [10, 10], guessed
     finally:
         prom.stop()
 
