@@ -179,48 +179,16 @@ async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, 
     return snap, targets, current
 
 
-async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_classification(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
-) -> None:
-    """With the targets reply last, the reader has the classifier work out the rows from both presence
-    replies and the previous refresh's targets (Classifier.guess) and takes each one it got right. Pull
-    targets scraped every second (so each refresh's are new) and push hosts that pushed once: refresh after
-    refresh, the rows are what the one-shot `classify` gives for the same replies, and the push hosts' rows
-    came from the guess."""
-    debian_tool("prometheus")
-    prom = PrivatePrometheus(tmp_path_factory.mktemp("guess-prom"), scrape_interval="1s")
+async def _guessed_per_refresh(prom_dir: Path, tmp_path: Path, transport: httpx.AsyncBaseTransport) -> list[int]:
+    """Four refreshes, each checked against the one-shot `classify` of its replies, of 5 pull targets on closed
+    ports scraped every second (so each refresh's are new) and 5 push hosts that pushed once; the replies
+    come in through `transport`. Returns how many rows each refresh took from the classifier's guess."""
+    prom = PrivatePrometheus(prom_dir, scrape_interval="1s")
     try:
-        prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
+        prom.add_hosts(0, 10)
         prom.wait_targets(5, scraped=True)
         s = prom.settings(tmp_path)
-        async with PrometheusClient(s, transport=_targets_late()) as c:
-            reader = FleetReader(c, s)
-            guessed = 0
-            for n in range(4):
-                snap, _, _ = await _checked_refresh(reader, n)
-                assert len(snap.hosts) == 10
-                guessed += reader.classifier.guessed
-                await asyncio.sleep(1.2)  # the targets scraped again in between
-        assert guessed >= 3 * 5  # the push hosts of every refresh after the first
-    finally:
-        prom.stop()
-
-
-async def test_rows_guessed_from_a_predicted_presence_reply_are_the_full_classification(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
-) -> None:
-    """With the node_uname_info reply last, the reader predicts it from the `up` reply and the previous
-    refresh's (each host's series at the time of its `up` sample), has the classifier work out the rows from
-    that and the targets, and takes each one whose samples came as predicted. Pull targets scraped every
-    second and push hosts that pushed once: refresh after refresh, the rows are the one-shot `classify`'s,
-    and from the second refresh on (the first has no previous samples) every host's came from the guess."""
-    debian_tool("prometheus")
-    prom = PrivatePrometheus(tmp_path_factory.mktemp("predict-prom"), scrape_interval="1s")
-    try:
-        prom.add_hosts(0, 10)  # 5 pull targets on closed ports, 5 push hosts
-        prom.wait_targets(5, scraped=True)
-        s = prom.settings(tmp_path)
-        async with PrometheusClient(s, transport=_uname_late()) as c:
+        async with PrometheusClient(s, transport=transport) as c:
             reader = FleetReader(c, s)
             guessed = []
             for n in range(4):
@@ -228,9 +196,34 @@ async def test_rows_guessed_from_a_predicted_presence_reply_are_the_full_classif
                 assert len(snap.hosts) == 10
                 guessed.append(reader.classifier.guessed)
                 await asyncio.sleep(1.2)  # the targets scraped again in between
-        assert guessed[0] == 0 and guessed[2:] == [10, 10], guessed
+        return guessed
     finally:
         prom.stop()
+
+
+async def test_rows_guessed_while_the_targets_are_on_their_way_are_the_full_classification(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """With the targets reply last, the reader has the classifier work out the rows from both presence
+    replies and the previous refresh's targets (Classifier.guess) and takes each one it got right. Refresh
+    after refresh, the rows are what the one-shot `classify` gives for the same replies, and the push hosts'
+    rows came from the guess."""
+    debian_tool("prometheus")
+    guessed = await _guessed_per_refresh(tmp_path_factory.mktemp("guess-prom"), tmp_path, _targets_late())
+    assert sum(guessed) >= 3 * 5  # the push hosts of every refresh after the first
+
+
+async def test_rows_guessed_from_a_predicted_presence_reply_are_the_full_classification(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, debian_tool: Callable[[str], str]
+) -> None:
+    """With the node_uname_info reply last, the reader predicts it from the `up` reply and the previous
+    refresh's (each host's series at the time of its `up` sample), has the classifier work out the rows from
+    that and the targets, and takes each one whose samples came as predicted. Refresh after refresh, the
+    rows are the one-shot `classify`'s; the first refresh has nothing to guess from, and in the third and
+    fourth every host's row came from the guess."""
+    debian_tool("prometheus")
+    guessed = await _guessed_per_refresh(tmp_path_factory.mktemp("predict-prom"), tmp_path, _uname_late())
+    assert guessed[0] == 0 and guessed[2:] == [10, 10], guessed
 
 
 async def test_hosts_whose_replies_did_not_change_keep_their_rows_refresh_after_refresh(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fleet_fixture import make_app
 from textual.pilot import Pilot
+from wizard_fixture import open_wizard
 
 from fleetui.deploy.events import OperationResult, StepEvent, StepStatus
 from fleetui.tui.screens.wizard import WizardScreen
@@ -63,16 +64,6 @@ def _events() -> list[StepEvent]:
     return [StepEvent(HOST, step, status, msg, el) for step, status, msg, el in STEPS]
 
 
-async def _wizard(pilot: Pilot[Any]) -> WizardScreen:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.press("e")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, WizardScreen)
-    return screen
-
-
 async def _to(pilot: Pilot[Any], wizard: WizardScreen, step: int) -> None:
     """Fill the sections before `step` as a finished run would have, then show `step`."""
     wizard.form.address = HOST
@@ -87,7 +78,7 @@ async def _to(pilot: Pilot[Any], wizard: WizardScreen, step: int) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_wizard_connection(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _wizard(pilot)
+        await open_wizard(pilot)
         await pilot.press(*HOST, "tab", *"x")  # a port that is not a number: its error beside it
         await pilot.press("ctrl+n")
         await pilot.pause()
@@ -98,7 +89,7 @@ def test_wizard_connection(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_wizard_connect(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         await _to(pilot, wizard, 1)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
@@ -107,7 +98,7 @@ def test_wizard_connect(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_wizard_collect_with_a_bad_label(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         await _to(pilot, wizard, 2)
         wizard.query_one(CollectStep).show_instance()
         wizard.query_one("#label-environment").focus()
@@ -121,7 +112,7 @@ def test_wizard_collect_with_a_bad_label(snap_compare: Any, size: tuple[int, int
 @pytest.mark.parametrize("size", SIZES)
 def test_wizard_plan(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         await _to(pilot, wizard, 3)
         events = [StepEvent(HOST, s, StepStatus.DONE, m, el) for s, _, m, el in STEPS[:2]] + [
             StepEvent(HOST, step, StepStatus.PLANNED, f"would {step}", 0.1)
@@ -142,7 +133,7 @@ def test_wizard_plan(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_wizard_apply_running_and_done(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         await _to(pilot, wizard, 4)
         apply = wizard.query_one(ApplyStep)
         apply.start(HOST)

@@ -12,22 +12,12 @@ from typing import Any
 from fleet_fixture import make_app
 from textual.pilot import Pilot
 from textual.widgets import Input
+from wizard_fixture import open_wizard
 
-from fleetui.tui.screens.wizard import WizardScreen
 from fleetui.tui.screens.wizard.collect import CollectStep
 from fleetui.tui.screens.wizard.connect import ConnectStep
 
 FACTS = {"address": "10.0.0.9", "route": "root@10.0.0.9:22", "os": "debian", "version": "12", "nodename": "db-07"}
-
-
-async def _wizard(pilot: Pilot[Any]) -> WizardScreen:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.press("e")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, WizardScreen)
-    return screen
 
 
 def _focused(pilot: Pilot[Any]) -> str | None:
@@ -38,7 +28,7 @@ def _focused(pilot: Pilot[Any]) -> str | None:
 async def test_next_with_empty_required_labels_moves_to_each_in_turn() -> None:
     app = make_app(**{"schema.required_labels": ["environment", "maintainers"]})
     async with app.run_test(size=(100, 30)) as pilot:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         wizard.form.address, wizard.form.nodename = "10.0.0.9", "db-07"
         wizard.query_one(ConnectStep).show_facts(FACTS)
         wizard._go(2)
@@ -59,7 +49,7 @@ async def test_next_with_empty_required_labels_moves_to_each_in_turn() -> None:
 
 async def test_next_with_a_bad_port_moves_to_the_port() -> None:
     async with make_app().run_test(size=(100, 30)) as pilot:
-        wizard = await _wizard(pilot)
+        wizard = await open_wizard(pilot)
         await pilot.press(*"10.0.0.9", "tab", "x", "shift+tab")  # back up to the address, as one does
         assert _focused(pilot) == "address"
         await pilot.press("ctrl+n")

@@ -262,7 +262,7 @@ class WizardScreen(Screen[str | None]):
         errors = self._shown_errors
         for field in self.query_one(f"#{STEPS[self.step][0]}").query(Input):
             name = (field.id or "").replace("svcp-", "service-", 1)
-            if name in errors and field.display and field.parent is not None and field.parent.display:
+            if name in errors and field.display:
                 field.focus()
                 return
 
