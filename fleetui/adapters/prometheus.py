@@ -67,6 +67,7 @@ import msgspec
 
 from fleetui.adapters import backend as _backend
 from fleetui.adapters.backend import Backend
+from fleetui.adapters.jsonstream import ArrayStream
 from fleetui.adapters.labelsets import ByText, LabelSets
 from fleetui.config import Settings
 from fleetui.domain.classify import UNAME_LABELS, FleetInputs, Policy, Sample, Target
@@ -218,9 +219,16 @@ class PrometheusClient:
         params: Mapping[str, str | list[str]] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
     ) -> httpx.Response:
+        with self._failures(path):
+            return await self._client.request(method, path, params=params, data=data)
+        raise AssertionError("unreachable")  # pragma: no cover  # _failures raises or returns above
+
+    @contextlib.contextmanager
+    def _failures(self, path: str) -> Iterator[None]:
+        """httpx's timeouts and transport errors as this module's, naming the URL."""
         url = f"{self.base_url}{path}"
         try:
-            return await self._client.request(method, path, params=params, data=data)
+            yield
         except httpx.TimeoutException:
             raise Timeout(
                 url,
@@ -228,6 +236,33 @@ class PrometheusClient:
             ) from None
         except httpx.TransportError as e:
             raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
+
+    async def _streamed(
+        self,
+        method: str,
+        path: str,
+        stream: ArrayStream,
+        take: Callable[[bytes], object],
+        *,
+        params: Mapping[str, str | list[str]] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
+    ) -> int:
+        """Send; feed a 200 reply's bytes to `stream` as they come, and `take` each run of whole elements it
+        gives (fleetui.adapters.jsonstream). A run `take` cannot decode ends the taking (the caller decodes the
+        whole reply, stream.body(), as any other). Returns the status."""
+        with self._failures(path):
+            async with self._client.stream(method, path, params=params, data=data) as resp:
+                if resp.status_code != 200:
+                    stream.give_up()
+                async for chunk in resp.aiter_bytes():
+                    run = stream.feed(chunk)
+                    if run:
+                        try:
+                            take(run)
+                        except (msgspec.DecodeError, ValueError):
+                            stream.give_up()
+                return resp.status_code
+        raise AssertionError("unreachable")  # pragma: no cover  # _failures raises or returns above
 
     async def _api(
         self,
@@ -241,7 +276,7 @@ class PrometheusClient:
         """Send, check the status and the JSON envelope, return `data` decoded as `shape`."""
         url = f"{self.base_url}{path}"
         resp = await self._send(method, path, params=params, data=data)
-        return _envelope_data(url, resp, shape)
+        return _envelope_data(url, resp.status_code, resp.content, shape)
 
     # --- API ---------------------------------------------------------------------------------------------
 
@@ -288,9 +323,23 @@ class PrometheusClient:
         """Active scrape targets (down ones included); `labels`: their label dicts shared across refreshes;
         `known`: the targets of the previous refresh by their JSON text (an unchanged one is not decoded)."""
         url = f"{self.base_url}/api/v1/targets"
-        resp = await self._send("GET", "/api/v1/targets", params={"state": "active"})
+        labels = labels if labels is not None else LabelSets()
+        known = known if known is not None else ByText()
+        stream = ArrayStream(b'"activeTargets":[', b"discoveredLabels")
+        found: list[Target] = []
+
+        def take(run: bytes) -> None:
+            found.extend(_known_targets(stream.elements(run), labels, known))
+
+        status = await self._streamed("GET", "/api/v1/targets", stream, take, params={"state": "active"})
+        tail = stream.tail()
+        if tail is not None:
+            with contextlib.suppress(msgspec.DecodeError, ValueError):
+                last = _SUCCESS[_TargetsData].decode(tail)
+                if last.status == "success":
+                    return found + _known_targets(list(map(bytes, last.data.active_targets)), labels, known)
         try:
-            data = _envelope_data(url, resp, _TargetsData)
+            data = _envelope_data(url, status, stream.body(), _TargetsData)
         except HTTPStatusError as e:
             if _backend.targets_missing(e.status):
                 raise TargetsUnavailable(url, e.status, e.body) from None
@@ -300,15 +349,31 @@ class PrometheusClient:
                 raise BadJSON(url, f"unexpected targets reply ({e.detail.split('(', 1)[-1]}") from None
             raise
         try:
-            return _known_targets(
-                data.active_targets,
-                labels if labels is not None else LabelSets(),
-                known if known is not None else ByText(),
-            )
+            return _known_targets(list(map(bytes, data.active_targets)), labels, known)
         except msgspec.DecodeError as e:
             raise BadJSON(url, f"unexpected targets reply ({_one_line(str(e), 120)})") from None
         except ValueError as e:
             raise BadJSON(url, f"unexpected targets reply (ValueError: {e})") from None
+
+    async def vector(self, form: Mapping[str, str | list[str]], source: str, labels: LabelSets) -> list[Sample]:
+        """An instant query's samples (`form`: see form_now), decoded while its reply comes in: for the large
+        presence replies of a refresh (fleetui.adapters.jsonstream says why)."""
+        path = "/api/v1/query"
+        url = f"{self.base_url}{path}"
+        found: list[Sample] = []
+
+        def take(run: bytes) -> None:
+            found.extend(_samples(_ELEMENTS.decode(b"[" + run + b"]"), source, labels))
+
+        stream = ArrayStream(b'"result":[', b"metric")
+        status = await self._streamed("POST", path, stream, take, data=form)
+        tail = stream.tail()
+        if tail is not None:
+            with contextlib.suppress(msgspec.DecodeError, ValueError):
+                last = _SUCCESS[_QueryData].decode(tail)
+                if last.status == "success" and last.data.resultType == "vector":
+                    return found + _samples(_ELEMENTS.decode(b"[" + b",".join(last.data.result) + b"]"), source, labels)
+        return _parse_result(url, _envelope_data(url, status, stream.body(), _QueryData), source, labels)
 
     async def ready(self) -> bool:
         """True when /-/ready answers 200; False on 503 (starting up, replaying the WAL)."""
@@ -447,16 +512,15 @@ def _decode_list(parts: list[msgspec.Raw], decoder: msgspec.json.Decoder[list[T]
     return out
 
 
-def _known_targets(parts: list[msgspec.Raw], labels: LabelSets, known: ByText[Target]) -> list[Target]:
-    """The targets of a reply (their texts), taking each one whose JSON text the previous refresh had from
-    `known` and decoding only the others (in batches, as _batches)."""
-    keys = [bytes(p) for p in parts]
-    out: list[Target | None] = [known.get(k) for k in keys]
+def _known_targets(texts: list[bytes], labels: LabelSets, known: ByText[Target]) -> list[Target]:
+    """The targets of these JSON texts, taking each one whose text the previous refresh had from `known` and
+    decoding only the others (in batches, as _batches)."""
+    out: list[Target | None] = [known.get(k) for k in texts]
     missing = [i for i, t in enumerate(out) if t is None]
-    decoded = (t for batch in _batches([keys[i] for i in missing], _TARGETS) for t in batch)
+    decoded = (t for batch in _batches([texts[i] for i in missing], _TARGETS) for t in batch)
     for i, t in zip(missing, decoded, strict=True):
         out[i] = target = _target(t, labels)
-        known.put(keys[i], target)
+        known.put(texts[i], target)
     return out  # type: ignore[return-value]  # every None was filled above
 
 
@@ -467,10 +531,10 @@ def _form(expr: str, time: float | None, extra: Mapping[str, str]) -> dict[str, 
     return form
 
 
-def _envelope_data(url: str, resp: httpx.Response, shape: type[T]) -> T:
-    body = resp.content
+def _envelope_data(url: str, status: int, body: bytes, shape: type[T]) -> T:
+    """A reply's `data` decoded as `shape`, or the PrometheusError that says what is wrong with the reply."""
     success = _SUCCESS.get(shape)
-    if success is not None and resp.status_code == 200:
+    if success is not None and status == 200:
         try:
             found = success.decode(body)
         except msgspec.DecodeError:  # any other reply: the checks below say what is wrong with it
@@ -481,24 +545,28 @@ def _envelope_data(url: str, resp: httpx.Response, shape: type[T]) -> T:
     try:
         env = _ENVELOPE.decode(body)
     except msgspec.ValidationError:
-        if resp.status_code != 200:
-            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
+        if status != 200:
+            raise HTTPStatusError(url, status, _one_line(_text(body))) from None
         raise BadJSON(url, 'reply is JSON but not a Prometheus API envelope (no "status")') from None
     except msgspec.DecodeError:
-        if resp.status_code != 200:
-            raise HTTPStatusError(url, resp.status_code, _one_line(resp.text)) from None
-        raise BadJSON(url, f"reply is not JSON: {_one_line(resp.text, 80)!r}") from None
+        if status != 200:
+            raise HTTPStatusError(url, status, _one_line(_text(body))) from None
+        raise BadJSON(url, f"reply is not JSON: {_one_line(_text(body), 80)!r}") from None
     if env.status != "success":
         if env.errorType is not None or env.error is not None:
             error = _one_line(str(env.error or ""))
-            raise QueryError(url, _backend.error_type(str(env.errorType or "error"), resp.status_code, error), error)
-        raise HTTPStatusError(url, resp.status_code, _one_line(resp.text))
+            raise QueryError(url, _backend.error_type(str(env.errorType or "error"), status, error), error)
+        raise HTTPStatusError(url, status, _one_line(_text(body)))
     if env.data is _NO_DATA or not bytes(env.data):
         raise BadJSON(url, 'reply has status success but no "data"')
     try:
         return msgspec.json.decode(env.data, type=shape)
     except msgspec.DecodeError as e:
         raise BadJSON(url, f"unexpected reply ({_one_line(str(e), 120)})") from None
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
 
 
 def _float(v: str) -> float:
@@ -971,15 +1039,14 @@ class FleetReader:
         Sent without waiting for the backend's detection (`form_now`): these two are the largest queries, and
         the first refresh's last replies. A backend that refuses the parameters sent before it was known gets
         the query again with its own."""
-        path, sent = "/api/v1/query", self.client.form_now(expr, t)
+        sent = self.client.form_now(expr, t)
         try:
-            data = await self.client._api("POST", path, _QueryData, data=sent)
+            samples = await self.client.vector(sent, source, self.label_sets)
         except (HTTPStatusError, QueryError):
             wanted = await self.client.form(expr, t)
             if wanted == sent:
                 raise
-            data = await self.client._api("POST", path, _QueryData, data=wanted)
-        samples = _parse_result(f"{self.client.base_url}/api/v1/query", data, source, self.label_sets)
+            samples = await self.client.vector(wanted, source, self.label_sets)
         return samples, by_instance(samples)
 
     def _classify(self) -> FleetSnapshot:

@@ -21,10 +21,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from fleetui import lab as lab_mod
-from fleetui.adapters.prometheus import FleetReader, PrometheusClient, QueryError
+from fleetui.adapters.jsonstream import ArrayStream
+from fleetui.adapters.labelsets import LabelSets
+from fleetui.adapters.prometheus import FleetReader, PrometheusClient, QueryError, queries
 from fleetui.config import Settings
 from fleetui.domain.classify import PROBLEM_CODES
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, diff_snapshots
@@ -216,6 +219,35 @@ async def test_lab_prometheus_api(lab: Any, lab_settings: Settings) -> None:
         with pytest.raises(QueryError) as ei:
             await c.query("up{")
         assert ei.value.error_type == "bad_data" and "\n" not in str(ei.value)
+
+
+async def test_replies_are_read_as_they_come(fleet: dict[str, Any], lab_settings: Settings) -> None:
+    """The backend's own replies, fed a few bytes at a time, are taken element by element as they come (none is
+    left to the whole reply's decoding) and read that way give what reading them whole gives."""
+    url = lab_settings["prometheus.url"]
+    t = time.time()
+    async with PrometheusClient(lab_settings) as c, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for expr in (queries()["up"], queries()["uname"]):
+            form = await c.form(expr, t)
+            whole = await c.query(expr, t)
+            as_they_come = await c.vector(form, "", LabelSets())
+            assert sorted((sorted(s.labels.items()), s.value) for s in as_they_come) == sorted(
+                (sorted(s.labels.items()), s.value) for s in whole
+            )
+            body = (await http.post("/api/v1/query", data=form)).content
+            assert _taken(body, ArrayStream(b'"result":[', b"metric")) == len(whole) > 3
+        targets = await c.targets()
+        body = (await http.get("/api/v1/targets", params={"state": "active"})).content
+        assert _taken(body, ArrayStream(b'"activeTargets":[', b"discoveredLabels")) == len(targets) > 3
+
+
+def _taken(body: bytes, stream: ArrayStream) -> int:
+    """How many elements `stream` takes from `body` fed 64 bytes at a time, the tail's included."""
+    runs = [stream.feed(body[i : i + 64]) for i in range(0, len(body), 64)]
+    tail = stream.tail()
+    assert not stream.broken and tail is not None, body[:300]
+    last = msgspec.json.decode(tail)["data"]
+    return sum(len(stream.elements(run)) for run in runs if run) + len(last.get("result", last.get("activeTargets")))
 
 
 def _cli(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fleetui.adapters.labelsets import LabelSets
 from fleetui.adapters.prometheus import (
     BadJSON,
     HTTPStatusError,
@@ -29,6 +30,7 @@ from fleetui.adapters.prometheus import (
     Unreachable,
 )
 from fleetui.config import Settings, load
+from tests.hostile import LABEL_VALUES
 
 
 def settings(tmp_path: Path, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -104,7 +106,20 @@ async def test_proxy_html_error_page_is_http_status_with_excerpt(tmp_path: Path)
     assert "HTTP 502" in one_line(ei.value, URL)
 
 
-@pytest.mark.parametrize(
+def chunked(body: str, size: int) -> httpx.MockTransport:
+    """Every reply `body`, `size` bytes at a time (Prometheus sends a large reply over tens of milliseconds)."""
+
+    async def parts() -> AsyncIterator[bytes]:
+        data = body.encode()
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    return httpx.MockTransport(
+        lambda r: httpx.Response(200, content=parts(), headers={"Content-Type": "application/json"})
+    )
+
+
+MALFORMED = pytest.mark.parametrize(
     ("body", "fragment"),
     [
         ('{"status":"success","data":{"resultType":"vec', "not JSON"),  # truncated
@@ -113,14 +128,58 @@ async def test_proxy_html_error_page_is_http_status_with_excerpt(tmp_path: Path)
         ('{"status":"success"}', 'no \\"data\\"'),
         ('{"status":"success","data":{"resultType":"matrix","result":[]}}', "expected an instant vector"),
         ('{"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}}', "unexpected query result"),
+        (
+            '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]},{"metric":{}}]}}',
+            "unexpected query result",
+        ),
+        (
+            '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]},{"metric":{},"value":[1,"1"]}',
+            "not JSON",
+        ),
     ],
 )
+
+
+@MALFORMED
 async def test_malformed_replies_are_bad_json(tmp_path: Path, body: str, fragment: str) -> None:
     """Mocked: malformed 200 replies that a real Prometheus does not produce."""
     async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
         with pytest.raises(BadJSON) as ei:
             await c.query("up")
     assert fragment.replace("\\", "") in one_line(ei.value, URL)
+
+
+@MALFORMED
+@pytest.mark.parametrize("size", [1, 9, 1 << 16])
+async def test_malformed_replies_read_as_they_come_are_bad_json(
+    tmp_path: Path, body: str, fragment: str, size: int
+) -> None:
+    """Mocked, as above, and sent a few bytes at a time: a presence query's reply is decoded while it comes in
+    (fleetui.adapters.jsonstream), and a malformed one ends in the same error as read whole."""
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=chunked(body, size)) as c:
+        with pytest.raises(BadJSON) as ei:
+            await c.vector(c.form_now("up", None), "up", LabelSets())
+    assert fragment.replace("\\", "") in one_line(ei.value, URL)
+
+
+@pytest.mark.parametrize("size", [1, 9, 200, 1 << 16])
+async def test_a_reply_read_as_it_comes_is_the_whole_replys(tmp_path: Path, size: int) -> None:
+    """Mocked: the same reply, whole and a few bytes at a time, gives the same samples, hostile label text and
+    values that are no number (left out) included; the lab's real replies are read both ways in
+    tests/lab/test_status_lab.py."""
+    elements = [
+        {"metric": {"instance": h.text, "job": '},{"metric":{"job":"x"}'}, "value": [1, str(i) if i % 5 else "NaN"]}
+        for i, h in enumerate(LABEL_VALUES)
+    ]
+    body = json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": elements}}, separators=(",", ":")
+    )
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
+        whole = await c.query("up")
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=chunked(body, size)) as c:
+        got = await c.vector(c.form_now("up", None), "up", LabelSets())
+    assert [(s.labels, s.value) for s in got] == [(s.labels, s.value) for s in whole]
+    assert len(got) == len(elements) - len(elements[::5])
 
 
 async def test_samples_that_are_no_number_are_left_out(tmp_path: Path) -> None:
@@ -143,11 +202,20 @@ async def test_samples_that_are_no_number_are_left_out(tmp_path: Path) -> None:
         assert [(s.instance, s.value) for s in await c.query("up")] == [("a", 1.5)]
 
 
-async def test_malformed_targets_reply(tmp_path: Path) -> None:
-    """Mocked: a targets reply without activeTargets (a Prometheus-compatible backend that lacks the API)."""
-    body = json.dumps({"status": "success", "data": {}})
-    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=mock(body=body)) as c:
-        with pytest.raises(BadJSON, match="unexpected targets reply"):
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"status": "success", "data": {}}),
+        '{"status":"success","data":{"activeTargets":[{"discoveredLabels":{},"labels":{}},{"discoveredLabels":{}',
+        '{"status":"success","data":{"activeTargets":[{"discoveredLabels":{},"labels":{}},{"discoveredLabels":{}}]}}',
+    ],
+)
+@pytest.mark.parametrize("size", [5, 1 << 16])
+async def test_malformed_targets_reply(tmp_path: Path, body: str, size: int) -> None:
+    """Mocked: a targets reply without activeTargets (a Prometheus-compatible backend that lacks the API), cut
+    short, or with a target without labels, whole and a few bytes at a time."""
+    async with PrometheusClient(settings(tmp_path, prometheus__url=URL), transport=chunked(body, size)) as c:
+        with pytest.raises(BadJSON, match=r"/api/v1/targets: (unexpected targets reply|reply is not JSON)"):
             await c.targets()
 
 
