@@ -50,6 +50,7 @@ import contextlib
 import contextvars
 import functools
 import importlib
+import ipaddress
 import json
 import math
 import ssl
@@ -651,6 +652,17 @@ def _target(t: _ActiveTarget, label_sets: LabelSets) -> Target:
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 
 
+def same_machine(url: str) -> bool:
+    """Whether `url` names this machine (localhost, a loopback address)."""
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def promql_string(s: str) -> str:
     """A double-quoted PromQL string literal for any text."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -785,7 +797,9 @@ class FleetReader:
 
     `stale_after` and `required_labels` override the settings (the command's flags); the label schema and
     look-back come from the settings. `book` carries remembered last-seen times between runs (see
-    fleetui.adapters.lastseen_file); without one, the reader starts from nothing.
+    fleetui.adapters.lastseen_file); without one, the reader starts from nothing. `guess`: whether the
+    classifier guesses the rows while the last large reply is on its way (by default, unless Prometheus runs
+    on this machine: see `same_machine`).
     """
 
     def __init__(
@@ -796,8 +810,14 @@ class FleetReader:
         stale_after: float | None = None,
         required_labels: Sequence[str] = (),
         book: LastSeenBook | None = None,
+        guess: bool | None = None,
     ) -> None:
         self.client = client
+        # the classifier's guess while the last reply is on its way (see _guess), unless Prometheus runs on
+        # this machine: then the guess's CPU is taken from Prometheus' own answers. At 50,000 hosts, half down
+        # or gone, on a 2-core machine serving both, the replies came 180-260 ms later with it, more than it
+        # saved after them (medians of three runs of 5-8 refreshes each, measured live)
+        self.guess = guess if guess is not None else not same_machine(client.base_url)
         self.lookback: float = settings["lookback"]
         self.policy = Policy(
             stale_after=stale_after if stale_after is not None else settings["stale_after"],
@@ -918,7 +938,7 @@ class FleetReader:
         (`predicted_presence`). Either way with the previous refresh's history, macOS names and pending
         look-ups."""
         last = self._last
-        if last is None:
+        if last is None or not self.guess:
             return
         waiting: set[asyncio.Future[Any]] = {up, uname, reading}
         while len(waiting) > 1:

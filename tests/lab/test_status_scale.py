@@ -189,7 +189,7 @@ async def _guessed_per_refresh(prom_dir: Path, tmp_path: Path, transport: httpx.
         prom.wait_targets(5, scraped=True)
         s = prom.settings(tmp_path)
         async with PrometheusClient(s, transport=transport) as c:
-            reader = FleetReader(c, s)
+            reader = FleetReader(c, s, guess=True)  # a Prometheus on this machine gets no guess by default
             guessed = []
             for n in range(4):
                 snap, _, _ = await _checked_refresh(reader, n)
@@ -241,7 +241,7 @@ async def test_hosts_whose_replies_did_not_change_keep_their_rows_refresh_after_
         prom.wait_targets(5)
         s = prom.settings(tmp_path)
         async with PrometheusClient(s, transport=_presence_late()) as c:
-            reader = FleetReader(c, s)
+            reader = FleetReader(c, s, guess=True)  # no guess even so: no reply comes last on its own
             before: dict[str, tuple[list[Target], list[Sample]]] = {}
             kept = 0
             for n in range(4):

@@ -22,12 +22,14 @@ import pytest
 from fleetui.adapters.labelsets import LabelSets
 from fleetui.adapters.prometheus import (
     BadJSON,
+    FleetReader,
     HTTPStatusError,
     PrometheusClient,
     PrometheusError,
     QueryError,
     Timeout,
     Unreachable,
+    same_machine,
 )
 from fleetui.config import Settings, load
 from tests.hostile import LABEL_VALUES
@@ -326,3 +328,23 @@ def test_status_command_bad_filter_exit_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert p.returncode == 2 and "bad regular expression" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "here"),
+    [
+        ("http://127.0.0.1:9090", True),
+        ("http://127.3.4.5", True),
+        ("http://localhost:9090", True),
+        ("http://[::1]:9090/prometheus", True),
+        ("http://10.0.0.7:9090", False),
+        ("https://prom.example", False),
+        ("http://[2001:db8::1]:9090", False),
+    ],
+)
+async def test_the_guess_is_left_out_for_a_prometheus_on_this_machine(tmp_path: Path, url: str, here: bool) -> None:
+    """Its CPU would be taken from Prometheus' answers (see FleetReader); a setting of the reader's wins."""
+    assert same_machine(url) is here
+    async with PrometheusClient(settings(tmp_path, prometheus__url=url)) as c:
+        assert FleetReader(c, settings(tmp_path)).guess is not here
+        assert FleetReader(c, settings(tmp_path), guess=True).guess
