@@ -4,7 +4,8 @@
 the timeout, and turns every failure into a typed `PrometheusError` whose `str()` is one line naming the
 URL, so commands print it and exit 2 and the console shows it in a notification, never as a traceback.
 Replies are decoded by msgspec straight into the few fields fleetui reads (a 50,000-host fleet is tens of
-megabytes of JSON per refresh; a generic decoder and dict copies cost more than Prometheus' own work).
+megabytes of JSON per refresh; a generic decoder and dict copies cost more than Prometheus' own work), and the
+three large replies of a refresh element by element while they come in (fleetui.adapters.jsonstream).
 
 `FleetReader.refresh()` is one refresh: five requests whatever the fleet size (six when some hosts report macOS
 memory names), sent concurrently, none of which reads history (their cost does not grow with the days of data
