@@ -1,9 +1,10 @@
 """The host-key question: an unknown SSH host key is trusted only after the operator has seen its fingerprint.
 
 The operations service plugs this dialog into the SSH adapter's `on_unknown_key` callback: the connection waits
-while it is open. It shows the address, the key type and the SHA256 fingerprint, and how to check them on the
-host; `t` trusts (fleetui then writes the key to its own known_hosts), `Esc`/`n` refuses (the run fails at
-connect and nothing on the host was touched). Refusing is the default: Enter on the open dialog refuses.
+while it is open. It shows which host asks (the name dialled beside its address; a jump host as the jump host
+of the host asked for), the key type and the SHA256 fingerprint, and how to check them on the host; `t`
+trusts (fleetui then writes the key to its own known_hosts), `Esc`/`n` refuses (the run fails at connect and
+nothing on the host was touched). Refusing is the default: Enter on the open dialog refuses.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class HostKeyDialog(ModalScreen[bool]):
         info = self.info
         text = Text()
         text.append("The host key of ")
-        text.append(safe.text(info.display, limit=safe.LINE_LIMIT, style="bold"))
+        text.append(safe.text(info.describe, limit=safe.LINE_LIMIT, style="bold"))
         text.append(" is not known to fleetui.\n\n")
         text.append("  ")
         text.append(safe.text(info.key_type, limit=40))

@@ -1,0 +1,37 @@
+"""The host-key dialog says which host the key is for in the operator's words: the name dialled through (an ssh
+config alias, the host's name) beside the address, and a jump host as the jump host of the host asked for.
+The lab tests (test_lab_logs, test_operations_lab) answer the dialog on real sshd keys."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.widgets import Static
+
+from fleetui.adapters.ssh import HostKeyInfo
+from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
+
+KEY = ("ssh-ed25519", "SHA256:3nwx5aDw2mRIBvFVc8y7fhmncYAj0wL0KO6gFnVXEpI")
+
+
+async def _shown(info: HostKeyInfo) -> str:
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        app.push_screen(HostKeyDialog(info))
+        await pilot.pause()
+        return str(app.screen.query_one("#hostkey-text", Static).render())
+
+
+async def test_the_dialog_names_the_host_beside_its_address() -> None:
+    shown = await _shown(HostKeyInfo("127.0.0.14", 2222, *KEY, name="raspberry-4b"))
+    assert "The host key of raspberry-4b (127.0.0.14:2222) is not known" in shown
+    assert KEY[1] in shown
+
+
+async def test_a_jump_host_is_named_as_one() -> None:
+    shown = await _shown(HostKeyInfo("10.0.0.1", 22, *KEY, name="bastion", jump_for="db-01"))
+    assert "jump host bastion (10.0.0.1:22) on the way to db-01" in shown
+
+
+async def test_an_address_dialled_as_typed_is_shown_once() -> None:
+    shown = await _shown(HostKeyInfo("192.0.2.7", 22, *KEY, name="192.0.2.7"))
+    assert "The host key of 192.0.2.7:22 is not known" in shown
