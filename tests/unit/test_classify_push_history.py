@@ -84,9 +84,9 @@ def test_instance_rename_within_history_after_is_not_yet_superseded() -> None:
     assert "duplicate_nodename" in codes(r["a"]) and "duplicate_nodename" in codes(r["b"])
 
 
-def test_history_window_is_the_history_after_setting(tmp_path: Path) -> None:
+async def test_history_window_is_the_history_after_setting(tmp_path: Path) -> None:
     """`history_after` from the config file reaches the refresh's and the fix's policy, and moves the line."""
-    from fleetui.adapters.prometheus import FleetReader
+    from fleetui.adapters.prometheus import FleetReader, PrometheusClient
     from fleetui.config import load
     from fleetui.deploy.fix import policy_of
 
@@ -94,7 +94,8 @@ def test_history_window_is_the_history_after_setting(tmp_path: Path) -> None:
     f.write_text("history_after: 10\n")
     settings = load(f, environ={})
     assert settings["history_after"] == 10.0
-    policy = FleetReader(None, settings).policy  # type: ignore[arg-type]
+    async with PrometheusClient(settings) as client:  # never sends: the reader's policy is all this reads
+        policy = FleetReader(client, settings).policy
     assert policy.history_after == 10.0 == policy_of(settings).history_after
     both = (*series("pi", NOW - 20, OLD_JOB, "pi"), *series("pi", NOW - 5, "node_exporter", "pi"))
     shorter = {h.instance: h for h in classify(FleetInputs(NOW, current=both), policy)}
