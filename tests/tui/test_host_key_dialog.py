@@ -24,7 +24,18 @@ async def _shown(info: HostKeyInfo) -> str:
 async def test_the_dialog_names_the_host_beside_its_address() -> None:
     shown = await _shown(HostKeyInfo("127.0.0.14", 2222, *KEY, name="raspberry-4b"))
     assert "The host key of raspberry-4b (127.0.0.14:2222) is not known" in shown
-    assert KEY[1] in shown
+    assert KEY[1] in shown and "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" in shown
+
+
+async def test_the_file_to_compare_with_is_the_keys_own_type() -> None:
+    for key_type, kind in [
+        ("ecdsa-sha2-nistp256", "ecdsa"),
+        ("rsa-sha2-512", "rsa"),
+        ("ssh-rsa", "rsa"),
+        ("x-new", "*"),
+    ]:
+        shown = await _shown(HostKeyInfo("192.0.2.7", 22, key_type, KEY[1]))
+        assert f"ssh-keygen -lf /etc/ssh/ssh_host_{kind}_key.pub" in shown, key_type
 
 
 async def test_a_jump_host_is_named_as_one() -> None:
