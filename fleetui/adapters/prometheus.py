@@ -142,6 +142,28 @@ def load_transport() -> None:
         importlib.import_module("anyio._backends._asyncio")
 
 
+class _Failures:
+    """httpx's timeouts and transport errors as this module's, naming the URL. A class, not a generator-based
+    context manager: its `__exit__` says it never swallows an error, so a `return` inside needs nothing after
+    the block."""
+
+    __slots__ = ("client", "path")
+
+    def __init__(self, client: PrometheusClient, path: str) -> None:
+        self.client, self.path = client, path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        url = f"{self.client.base_url}{self.path}"
+        if isinstance(e, httpx.TimeoutException):
+            timeout = self.client._client.timeout
+            raise Timeout(url, f"no answer within {timeout.read or timeout.connect}s (prometheus.timeout)") from None
+        if isinstance(e, httpx.TransportError):
+            raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
+
+
 class PrometheusClient:
     """Async context manager over one httpx.AsyncClient for the configured Prometheus.
 
@@ -221,23 +243,8 @@ class PrometheusClient:
         params: Mapping[str, str | list[str]] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
     ) -> httpx.Response:
-        with self._failures(path):
+        with _Failures(self, path):
             return await self._client.request(method, path, params=params, data=data)
-        raise AssertionError("unreachable")  # pragma: no cover  # _failures raises or returns above
-
-    @contextlib.contextmanager
-    def _failures(self, path: str) -> Iterator[None]:
-        """httpx's timeouts and transport errors as this module's, naming the URL."""
-        url = f"{self.base_url}{path}"
-        try:
-            yield
-        except httpx.TimeoutException:
-            raise Timeout(
-                url,
-                f"no answer within {self._client.timeout.read or self._client.timeout.connect}s (prometheus.timeout)",
-            ) from None
-        except httpx.TransportError as e:
-            raise Unreachable(url, f"cannot connect: {_one_line(str(e)) or type(e).__name__}") from None
 
     async def _streamed(
         self,
@@ -252,7 +259,7 @@ class PrometheusClient:
         """Send; feed a 200 reply's bytes to `stream` as they come, and `take` each run of whole elements it
         gives (fleetui.adapters.jsonstream). A run `take` cannot decode ends the taking (the caller decodes the
         whole reply, stream.body(), as any other). Returns the status."""
-        with self._failures(path):
+        with _Failures(self, path):
             async with self._client.stream(method, path, params=params, data=data) as resp:
                 if resp.status_code != 200:
                     stream.give_up()
@@ -264,7 +271,6 @@ class PrometheusClient:
                         except (msgspec.DecodeError, ValueError):
                             stream.give_up()
                 return resp.status_code
-        raise AssertionError("unreachable")  # pragma: no cover  # _failures raises or returns above
 
     async def _api(
         self,
