@@ -170,6 +170,16 @@ class SshAuth:
     use_agent: bool = True
 
 
+# the public key file sshd keeps for each key type (OpenSSH's default names)
+_KEY_FILES = {
+    "ssh-ed25519": "ed25519",
+    "ssh-rsa": "rsa",
+    "rsa-sha2-256": "rsa",
+    "rsa-sha2-512": "rsa",
+    "ssh-dss": "dsa",
+}
+
+
 @dataclass(frozen=True)
 class HostKeyInfo:
     """A key a server presented. `host`/`port` are the address dialled (what known_hosts records); `name` is
@@ -191,6 +201,13 @@ class HostKeyInfo:
         """For messages and prompts: which host this is, in words."""
         text = self.display if not self.name or self.name == self.host else f"{self.name} ({self.display})"
         return f"jump host {text} on the way to {self.jump_for}" if self.jump_for else text
+
+    @property
+    def key_file(self) -> str:
+        """Where sshd keeps the public key of this type: the file whose fingerprint the operator compares on the
+        host (`ssh-keygen -lf` it). A type OpenSSH has no default file for gives a glob of them all."""
+        kind = "ecdsa" if self.key_type.startswith("ecdsa-sha2-") else _KEY_FILES.get(self.key_type, "*")
+        return f"/etc/ssh/ssh_host_{kind}_key.pub"
 
 
 @dataclass(frozen=True)

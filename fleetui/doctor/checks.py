@@ -32,12 +32,17 @@ from fleetui.domain.logline import LogLine
 # --- judgments, in checklist order -------------------------------------------------------------------------
 
 
-def judge_ssh(kind: str | None, message: str, who: str, nodename: str | None) -> CheckResult:
-    """`kind` None: connected. Else unknown_key | changed_key | auth | connect | sudo."""
+def judge_ssh(
+    kind: str | None, message: str, who: str, nodename: str | None, key_file: str | None = None
+) -> CheckResult:
+    """`kind` None: connected. Else unknown_key | changed_key | auth | connect | sudo. `key_file`: the host's
+    public key file of the type it presented, whose fingerprint the operator compares (unknown_key; without it,
+    a glob of sshd's key files)."""
     if kind is None:
         return ok("ssh", f"connected to {who}", f"uname -n: {nodename or '?'}")
+    key_file = key_file or "/etc/ssh/ssh_host_*_key.pub"
     hints = {
-        "unknown_key": "check the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
+        "unknown_key": f"check the fingerprint on the host (ssh-keygen -lf {key_file}), "
         "then trust it: fleetui doctor HOST --trust-host-key SHA256:…",
         "changed_key": "if the host was reinstalled, remove its old line from fleetui's known_hosts (shown above); "
         "otherwise do not connect: someone may be in the middle",

@@ -216,7 +216,8 @@ async def doctor_host(
             await _host_checks(run, session, facts, settings, prom)
     except (HostKeyUnknown, HostKeyChanged, AuthFailed, ConnectFailed, SudoPasswordRequired) as e:
         if "ssh" not in run.results:
-            run.record(c.judge_ssh(_ssh_kind(e), str(e), who, None))
+            key_file = e.info.key_file if isinstance(e, HostKeyUnknown) else None
+            run.record(c.judge_ssh(_ssh_kind(e), str(e), who, None, key_file))
         elif run.lost is None:
             run.lost = "the SSH connection was lost"
     if facts.target is None and facts.target_error is None:

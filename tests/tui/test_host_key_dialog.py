@@ -7,7 +7,9 @@ from __future__ import annotations
 from textual.app import App
 from textual.widgets import Static
 
+from fleetui.adapters.keyscan import ScannedKey
 from fleetui.adapters.ssh import HostKeyInfo
+from fleetui.tui.widgets.batch_table import KeyReviewDialog
 from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
 
 KEY = ("ssh-ed25519", "SHA256:3nwx5aDw2mRIBvFVc8y7fhmncYAj0wL0KO6gFnVXEpI")
@@ -46,3 +48,25 @@ async def test_a_jump_host_is_named_as_one() -> None:
 async def test_an_address_dialled_as_typed_is_shown_once() -> None:
     shown = await _shown(HostKeyInfo("192.0.2.7", 22, *KEY, name="192.0.2.7"))
     assert "The host key of 192.0.2.7:22 is not known" in shown
+
+
+async def test_the_batch_review_names_the_key_files_of_the_types_listed() -> None:
+    """One type among the keys: its file; several: each type's file, so an ECDSA host is not compared with an
+    ed25519 key file."""
+
+    async def head(*types: str) -> str:
+        unknown = [
+            ScannedKey(f"h{i}", "unknown", HostKeyInfo(f"192.0.2.{i}", 22, t, KEY[1])) for i, t in enumerate(types)
+        ]
+        app: App[None] = App()
+        async with app.run_test() as pilot:
+            app.push_screen(KeyReviewDialog(unknown, []))
+            await pilot.pause()
+            return str(app.screen.query_one("#keyreview-head", Static).render())
+
+    assert "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)" in await head("ssh-ed25519", "ssh-ed25519")
+    mixed = await head("ssh-ed25519", "ecdsa-sha2-nistp384")
+    assert (
+        "ssh-keygen -lf the file of its key type: /etc/ssh/ssh_host_ecdsa_key.pub, /etc/ssh/ssh_host_ed25519_key.pub"
+        in mixed
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fleetui.adapters.ssh import HostKeyInfo
 from fleetui.deploy.render import RenderInput, render_host
 from fleetui.doctor import checks as c
 from fleetui.doctor import evidence as ev
@@ -247,3 +248,13 @@ def test_tally_lists_the_hosts_and_a_stopped_host_is_never_healthy() -> None:
     assert tally_hosts(reports) == {"ssh": ["d"], "service": ["a", "c"], "stopped": ["e"], "healthy": ["b"]}
     assert list(tally_hosts(reports)) == ["ssh", "service", "stopped", "healthy"]  # checklist order
     assert tally(reports) == {"ssh": 1, "service": 2, "stopped": 1, "healthy": 1}
+
+
+def test_an_unknown_key_is_checked_against_the_file_of_its_own_type() -> None:
+    """The probe hands the judgment the key file of the type the host presented (HostKeyInfo.key_file); an
+    ECDSA host is not sent to compare against its ed25519 key."""
+    info = HostKeyInfo("192.0.2.7", 22, "ecdsa-sha2-nistp256", "SHA256:abc")
+    got = c.judge_ssh("unknown_key", "not known", "192.0.2.7:22", None, info.key_file)
+    assert got.status is Status.FAIL and "ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub" in got.hint
+    unnamed = c.judge_ssh("unknown_key", "not known", "192.0.2.7:22", None)
+    assert "ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub" in unnamed.hint

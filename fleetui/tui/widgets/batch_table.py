@@ -93,7 +93,9 @@ class KeyReviewDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         head = Text()
         head.append(f"{len(self.unknown)} host key(s) are not in fleetui's known_hosts. ", style="bold")
-        head.append("Compare each with the key on its host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).")
+        files = sorted({k.info.key_file for k in self.unknown if k.info})
+        where = files[0] if len(files) == 1 else "the file of its key type: " + ", ".join(files)
+        head.append(f"Compare each with the key on its host (ssh-keygen -lf {where}).")
         listing = Text()
         every = [*self.unknown, *self.changed]
         width = max((safe.text(k.info.describe, limit=40).cell_len for k in every if k.info), default=0)
@@ -120,7 +122,7 @@ class KeyReviewDialog(ModalScreen[bool]):
             listing.append(")\n")
         with Vertical(id="keyreview-box") as box:
             box.border_title = "Host keys of this batch"
-            yield Static(head)
+            yield Static(head, id="keyreview-head")
             with VerticalScroll(id="keyreview-list"):
                 yield Static(listing, id="keyreview-text")
             yield Static("Trust all: written to fleetui's known_hosts as each host connects. Refuse: those hosts fail.")

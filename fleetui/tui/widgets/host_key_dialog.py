@@ -22,21 +22,6 @@ from textual.widgets import Button, Static
 from fleetui.adapters.ssh import HostKeyInfo
 from fleetui.tui import safe
 
-# the public key file sshd keeps for each key type (OpenSSH's default names)
-_KEY_FILES = {
-    "ssh-ed25519": "ed25519",
-    "ssh-rsa": "rsa",
-    "rsa-sha2-256": "rsa",
-    "rsa-sha2-512": "rsa",
-    "ssh-dss": "dsa",
-}
-
-
-def host_key_file(key_type: str) -> str:
-    """Where sshd keeps the public key of this type: the file whose fingerprint the operator compares."""
-    kind = "ecdsa" if key_type.startswith("ecdsa-sha2-") else _KEY_FILES.get(key_type, "*")
-    return f"/etc/ssh/ssh_host_{kind}_key.pub"
-
 
 class HostKeyDialog(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -60,7 +45,7 @@ class HostKeyDialog(ModalScreen[bool]):
         text.append("  ")
         text.append(safe.text(info.fingerprint, limit=safe.LINE_LIMIT, style="bold"))
         text.append("\n\nCompare it with the key on the host, from a console you trust:\n")
-        text.append(f"  ssh-keygen -lf {host_key_file(info.key_type)}\n\n")
+        text.append(f"  ssh-keygen -lf {info.key_file}\n\n")
         text.append("Trusting writes it to fleetui's known_hosts; a later change of this key is refused.")
         with Vertical(id="hostkey-box") as box:
             box.border_title = "Unknown host key"
