@@ -272,6 +272,34 @@ class PrometheusClient:
                             stream.give_up()
                 return resp.status_code
 
+    async def _as_they_come(
+        self,
+        method: str,
+        path: str,
+        stream: ArrayStream,
+        decoded: Callable[[bytes], list[T]],
+        rest: Callable[[bytes], list[T] | None],
+        *,
+        params: Mapping[str, str | list[str]] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
+    ) -> tuple[list[T] | None, int]:
+        """A reply's elements decoded while it comes in (see _streamed): `decoded(run)` gives the elements of a
+        run of whole ones, `rest(text)` those left once the reply's head and tail are put together (decoded as
+        the whole reply would be; None when it is not a success of the expected shape). Returns all of them
+        and the status; None instead of them when the whole reply must be decoded as any other
+        (stream.body()): any other layout, a run or tail that does not decode, a failure status."""
+        found: list[T] = []
+        status = await self._streamed(
+            method, path, stream, lambda run: found.extend(decoded(run)), params=params, data=data
+        )
+        text = stream.tail()
+        if text is not None:
+            with contextlib.suppress(msgspec.DecodeError, ValueError):
+                last = rest(text)
+                if last is not None:
+                    return found + last, status
+        return None, status
+
     async def _api(
         self,
         method: str,
@@ -334,18 +362,20 @@ class PrometheusClient:
         labels = labels if labels is not None else LabelSets()
         known = known if known is not None else ByText()
         stream = ArrayStream(b'"activeTargets":[', b"discoveredLabels")
-        found: list[Target] = []
 
-        def take(run: bytes) -> None:
-            found.extend(_known_targets(stream.elements(run), labels, known))
+        def rest(text: bytes) -> list[Target] | None:
+            last = _SUCCESS[_TargetsData].decode(text)
+            ok = last.status == "success"
+            return _known_targets(list(map(bytes, last.data.active_targets)), labels, known) if ok else None
 
-        status = await self._streamed("GET", "/api/v1/targets", stream, take, params={"state": "active"})
-        tail = stream.tail()
-        if tail is not None:
-            with contextlib.suppress(msgspec.DecodeError, ValueError):
-                last = _SUCCESS[_TargetsData].decode(tail)
-                if last.status == "success":
-                    return found + _known_targets(list(map(bytes, last.data.active_targets)), labels, known)
+        def decoded(run: bytes) -> list[Target]:
+            return _known_targets(stream.elements(run), labels, known)
+
+        found, status = await self._as_they_come(
+            "GET", "/api/v1/targets", stream, decoded, rest, params={"state": "active"}
+        )
+        if found is not None:
+            return found
         try:
             data = _envelope_data(url, status, stream.body(), _TargetsData)
         except HTTPStatusError as e:
@@ -368,19 +398,19 @@ class PrometheusClient:
         presence replies of a refresh (fleetui.adapters.jsonstream says why)."""
         path = "/api/v1/query"
         url = f"{self.base_url}{path}"
-        found: list[Sample] = []
 
-        def take(run: bytes) -> None:
-            found.extend(_samples(_ELEMENTS.decode(b"[" + run + b"]"), source, labels))
+        def decoded(texts: list[bytes]) -> list[Sample]:
+            return _samples(_ELEMENTS.decode(b"[" + b",".join(texts) + b"]"), source, labels)
+
+        def rest(text: bytes) -> list[Sample] | None:
+            last = _SUCCESS[_QueryData].decode(text)
+            ok = last.status == "success" and last.data.resultType == "vector"
+            return decoded(last.data.result) if ok else None
 
         stream = ArrayStream(b'"result":[', b"metric")
-        status = await self._streamed("POST", path, stream, take, data=form)
-        tail = stream.tail()
-        if tail is not None:
-            with contextlib.suppress(msgspec.DecodeError, ValueError):
-                last = _SUCCESS[_QueryData].decode(tail)
-                if last.status == "success" and last.data.resultType == "vector":
-                    return found + _samples(_ELEMENTS.decode(b"[" + b",".join(last.data.result) + b"]"), source, labels)
+        found, status = await self._as_they_come("POST", path, stream, lambda run: decoded([run]), rest, data=form)
+        if found is not None:
+            return found
         return _parse_result(url, _envelope_data(url, status, stream.body(), _QueryData), source, labels)
 
     async def ready(self) -> bool:
