@@ -117,6 +117,9 @@ class SshTarget:
     host: str
     port: int | None = None
     user: str | None = None
+    # the operator's name for the host when `host` is only the way to it (a fleet row's instance, dialled at
+    # the address Prometheus scrapes): a question about its key names it so, not by the address alone
+    known_as: str | None = None
 
     @property
     def display(self) -> str:
@@ -133,6 +136,7 @@ class Hop:
     port: int = 22
     user: str | None = None  # None: asyncssh's default, the local user name
     identity_files: tuple[Path, ...] = ()  # () : the agent and ~/.ssh's default keys
+    known_as: str | None = None  # see SshTarget.known_as (the target hop only)
 
     @property
     def address(self) -> str:
@@ -142,6 +146,12 @@ class Hop:
     def display(self) -> str:
         where = f"{self.user + '@' if self.user else ''}{self.address}"
         return where if self.name == self.host else f"{self.name} ({where})"
+
+    @property
+    def known_name(self) -> str | None:
+        """How the operator knows this hop when that is not its address: the alias asked for, else the fleet's
+        name for it (known_as); None when it was asked for by its address alone."""
+        return self.name if self.name != self.host else self.known_as
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ class Route:
     def direct(cls, target: SshTarget, identity_file: Path | None = None) -> Route:
         """No ssh config: the name is the address, port 22 unless given."""
         ident = (identity_file,) if identity_file is not None else ()
-        return cls(Hop(target.host, target.host, target.port or 22, target.user, ident))
+        return cls(Hop(target.host, target.host, target.port or 22, target.user, ident, target.known_as))
 
     @property
     def display(self) -> str:
@@ -328,14 +338,13 @@ class _Client(asyncssh.SSHClient):
 
 
 def _key_info(hop: Hop, key: asyncssh.SSHKey, jump_of: Route | None = None) -> HostKeyInfo:
-    name = hop.name if hop.name != hop.host else None
     return HostKeyInfo(
         hop.host,
         hop.port,
         key.get_algorithm(),
         key.get_fingerprint("sha256"),
-        name,
-        jump_of.target.name if jump_of else None,
+        hop.known_name,
+        (jump_of.target.known_name or jump_of.target.name) if jump_of else None,
     )
 
 
@@ -366,7 +375,7 @@ class HostSession:
         self.resolved_port = route.target.port
         self.resolved_user: str = conn.get_extra_info("username") or route.target.user or ""
         # `target.host` is used in every error message below: the operator's name
-        self.target = SshTarget(route.target.name, route.target.port, route.target.user)
+        self.target = SshTarget(route.target.name, route.target.port, route.target.user, route.target.known_as)
         self._auth = auth
         self.timeouts = timeouts
         self._sudo_prefix: tuple[str, ...] | None = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import getpass
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,7 +92,8 @@ def resolve_route(
     """
     paths = _config_files(config_file)
     hops = _resolve(target.host, target.port, target.user, identity_file, paths, defaults, depth=0)
-    return Route(hops[-1], tuple(hops[:-1]))
+    target_hop = replace(hops[-1], known_as=target.known_as) if target.known_as else hops[-1]
+    return Route(target_hop, tuple(hops[:-1]))
 
 
 def _config_files(config_file: Path | None) -> list[Path]:

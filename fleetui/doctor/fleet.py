@@ -151,8 +151,8 @@ def fleet_targets(
     hosts: Sequence[HostStatus], settings: Settings, *, user: str | None = None, port: int | None = None
 ) -> list[DoctorTarget]:
     """Doctor targets for fleet hosts: reached where `ssh_host_for` says, as `user` (default `ssh.user`) on
-    `port` (default `ssh.port`)."""
+    `port` (default `ssh.port`), and named by their instance in a question about their host key."""
     from fleetui.domain.hostarg import ssh_host_for
 
     port, user = port or int(settings["ssh.port"]), user or str(settings["ssh.user"])
-    return [DoctorTarget(h.instance, SshTarget(ssh_host_for(h), port, user)) for h in hosts]
+    return [DoctorTarget(h.instance, SshTarget(ssh_host_for(h), port, user, known_as=h.instance)) for h in hosts]

@@ -11,9 +11,10 @@ import argparse
 import re
 from pathlib import Path
 
+import asyncssh
 import pytest
 
-from fleetui.adapters.ssh import Hop, HostKeyInfo, SshConfigError, SshTarget, trust_exactly
+from fleetui.adapters.ssh import Hop, HostKeyInfo, SshConfigError, SshTarget, _key_info, trust_exactly
 from fleetui.adapters.ssh_config import DEFAULT_CONFIG_FILE, Defaults, parse_jump, resolve_route, route_for
 from fleetui.commands import enroll
 from fleetui.config import load
@@ -235,3 +236,18 @@ async def test_host_key_messages_say_which_hop() -> None:
     one = trust_exactly(target.fingerprint)
     assert not await one(jump) and await one(target)
     assert not await trust_exactly(None)(target)
+
+
+def test_a_fleet_host_dialled_at_its_address_is_named_by_the_fleet_in_key_questions(tmp_path: Path) -> None:
+    """The doctor and the log pane reach a pull host at the address Prometheus scrapes; the question about its
+    key (and its jump host's) names the row the operator chose, and an ssh-config alias asked for still wins."""
+    key = asyncssh.generate_private_key("ssh-ed25519").convert_to_public()
+    direct = resolve_route(SshTarget("127.0.0.13", 2222, known_as="db-01"), config_file=None)
+    assert _key_info(direct.target, key).describe == "db-01 (127.0.0.13:2222)"
+    plain = resolve_route(SshTarget("127.0.0.13", 2222), config_file=None)
+    assert _key_info(plain.target, key).describe == "127.0.0.13:2222"
+    cfg = write(tmp_path, "Host 127.0.0.13\n  ProxyJump labjump\nHost labjump\n  HostName 127.0.0.16\n  Port 2222\n")
+    jumped = resolve_route(SshTarget("127.0.0.13", 2222, known_as="db-01"), config_file=cfg)
+    assert _key_info(jumped.jumps[0], key, jumped).describe == "jump host labjump (127.0.0.16:2222) on the way to db-01"
+    alias = resolve_route(SshTarget("labjump", known_as="db-01"), config_file=cfg)
+    assert _key_info(alias.target, key).describe == "labjump (127.0.0.16:2222)"

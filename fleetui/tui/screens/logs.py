@@ -379,7 +379,7 @@ def open_logs(
         HostLogStream.over_ssh(
             settings,
             h.instance,
-            SshTarget(ssh_host_for(h), int(settings["ssh.port"]), str(settings["ssh.user"])),
+            SshTarget(ssh_host_for(h), int(settings["ssh.port"]), str(settings["ssh.user"]), known_as=h.instance),
             follow=True,
             lines=500,
             on_unknown_key=on_unknown_key,
