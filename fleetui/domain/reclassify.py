@@ -550,16 +550,15 @@ class Classifier:
             # is its row now, unless a pending look-up or its macOS flag changed or (a push host) time made it
             # stale. Checked by identity first (targets and label dicts are the same objects while their text
             # is, the book's history lists while the entry is), before any label or state work
-            base = old_of(inst)
+            old = old_of(inst)
             if (
-                base is not None
+                old is not None
                 and history is seen_history_of(inst)
                 and targets == seen_target_of(inst)
                 and current == seen_current_of(inst)
                 and (current is not None or targets is not None)
             ):
-                if unamended:
-                    base = unamended.get(inst, base)
+                base = unamended.get(inst, old) if unamended else old
                 if (
                     (base.last_seen is not None or (inst in pending) is base.last_seen_pending)
                     and not (macos_moved and (inst in macos) is not (inst in seen_macos))
@@ -574,7 +573,7 @@ class Classifier:
                         for n in same.current_nodenames:
                             if owner_of(n, inst) != inst:
                                 others.append((n, inst))
-                    if base is not old_rows[inst]:  # its row was amended for a shared nodename: done again
+                    if base is not old:  # its row was amended for a shared nodename: done again
                         fresh.append(inst)
                     rows[inst] = base
                     same_inputs += 1
@@ -650,8 +649,7 @@ class Classifier:
                 last is None and inst in pending,
             )  # fmt: skip
             # built and then compared (in C, field by field, identity first), because that costs less than
-            # comparing the fields one by one here; an equal row is the old object itself
-            old = old_of(inst)
+            # comparing the fields one by one here; an equal row is the old object itself (`old`, from above)
             if old == row:
                 row = old
             else:
