@@ -246,32 +246,6 @@ class PrometheusClient:
         with _Failures(self, path):
             return await self._client.request(method, path, params=params, data=data)
 
-    async def _streamed(
-        self,
-        method: str,
-        path: str,
-        stream: ArrayStream,
-        take: Callable[[bytes], object],
-        *,
-        params: Mapping[str, str | list[str]] | None = None,
-        data: Mapping[str, str | list[str]] | None = None,
-    ) -> int:
-        """Send; feed a 200 reply's bytes to `stream` as they come, and `take` each run of whole elements it
-        gives (fleetui.adapters.jsonstream). A run `take` cannot decode ends the taking (the caller decodes the
-        whole reply, stream.body(), as any other). Returns the status."""
-        with _Failures(self, path):
-            async with self._client.stream(method, path, params=params, data=data) as resp:
-                if resp.status_code != 200:
-                    stream.give_up()
-                async for chunk in resp.aiter_bytes():
-                    run = stream.feed(chunk)
-                    if run:
-                        try:
-                            take(run)
-                        except (msgspec.DecodeError, ValueError):
-                            stream.give_up()
-                return resp.status_code
-
     async def _as_they_come(
         self,
         method: str,
@@ -283,15 +257,25 @@ class PrometheusClient:
         params: Mapping[str, str | list[str]] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
     ) -> tuple[list[T] | None, int]:
-        """A reply's elements decoded while it comes in (see _streamed): `decoded(run)` gives the elements of a
-        run of whole ones, `rest(text)` those left once the reply's head and tail are put together (decoded as
-        the whole reply would be; None when it is not a success of the expected shape). Returns all of them
-        and the status; None instead of them when the whole reply must be decoded as any other
-        (stream.body()): any other layout, a run or tail that does not decode, a failure status."""
+        """Send; a 200 reply's elements decoded while it comes in (fleetui.adapters.jsonstream): its bytes fed
+        to `stream`, `decoded(run)` giving the elements of each run of whole ones, and `rest(text)` those left
+        once the reply's head and tail are put together (decoded as the whole reply would be; None when it is
+        not a success of the expected shape). Returns all of them and the status; None instead of them when
+        the whole reply must be decoded as any other (stream.body()): any other layout, a run or tail that
+        does not decode (the taking ends there), a failure status."""
         found: list[T] = []
-        status = await self._streamed(
-            method, path, stream, lambda run: found.extend(decoded(run)), params=params, data=data
-        )
+        with _Failures(self, path):
+            async with self._client.stream(method, path, params=params, data=data) as resp:
+                status = resp.status_code
+                if status != 200:
+                    stream.give_up()
+                async for chunk in resp.aiter_bytes():
+                    run = stream.feed(chunk)
+                    if run:
+                        try:
+                            found += decoded(run)
+                        except (msgspec.DecodeError, ValueError):
+                            stream.give_up()
         text = stream.tail()
         if text is not None:
             with contextlib.suppress(msgspec.DecodeError, ValueError):
