@@ -64,6 +64,11 @@ _MEASURE_GAP = 0.01
 _INSTANCE = attrgetter("instance")
 
 
+def _span(layout: list[tuple[Column, int]]) -> int:
+    """Cells taken by the columns of `layout` and the one-cell gaps between them."""
+    return sum(w for _, w in layout) + len(layout) - 1 if layout else 0
+
+
 class _Desc:
     """A sort key compared the other way round (descending column, ties still by instance ascending)."""
 
@@ -455,58 +460,79 @@ class FleetTable(ScrollView, can_focus=True):
         self._styles.clear()
         super().notify_style_update()
 
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
+    def _style(self, name: str, cursor: bool = False) -> Style:
+        """The widget's own style, then the cursor's (on the cursor row), then component class `name` ("" for
+        none). Kept until the styles change (notify_style_update), as Textual keeps the component styles:
+        composed again for every cell of every painted line, they were a fifth of a frame's cost."""
+        key = f"{'>' if cursor else ''}{name}"
+        style = self._styles.get(key)
         if style is None:
-            style = self._styles[name] = self.get_component_rich_style(name)
+            if name:
+                style = self._style("", cursor) + self.get_component_rich_style(name)
+            elif cursor:
+                style = self.rich_style + self.get_component_rich_style("fleet-table--cursor")
+            else:
+                style = self.rich_style
+            self._styles[key] = style
         return style
 
     @staticmethod
     def _cell(text: str, width: int, right: bool) -> str:
-        if cell_len(text) > width:
+        n = len(text) if text.isascii() and text.isprintable() else cell_len(text)
+        if n > width:
             return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
-        pad = " " * (width - cell_len(text))
+        pad = " " * (width - n)
         return pad + text if right else text + pad
+
+    @staticmethod
+    def _strip(segments: list[Segment], used: int, width: int, style: Style) -> Strip:
+        """`segments`, `used` cells wide, as a line of exactly `width` cells. A full page of new rows paints about
+        fifty lines: measuring each line again, and a second Strip to pad it, was needless work there."""
+        if used < width:
+            segments.append(Segment(" " * (width - used), style))
+            return Strip(segments, width)
+        if used == width:
+            return Strip(segments, width)
+        return Strip(segments).adjust_cell_length(width, style)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
         gutter = len(self.MARK) if self.marked else 0
         layout = self._fit(width - gutter)
         if y == 0:
             return self._header(layout, width, gutter)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._view):
-            return Strip.blank(width, base)
+            return Strip.blank(width, self._style(""))
         host = self._hosts[self._view[index]]
         now = self._clock()
-        row_style = base
-        if index == self.cursor:
-            row_style = base + self._style("fleet-table--cursor")
+        cursor = index == self.cursor
+        style = self._style
+        row_style = style("", cursor)
         dim = host.state is HostState.GONE
         segments: list[Segment] = []
         if gutter:
             marked = host.instance in self.marked
-            mark_style = row_style + self._style("fleet-table--mark")
-            segments.append(Segment(self.MARK if marked else " " * gutter, mark_style))
+            segments.append(Segment(self.MARK if marked else " " * gutter, style("fleet-table--mark", cursor)))
         for i, (col, w) in enumerate(layout):
             if i:
                 segments.append(Segment(" ", row_style))
             pending = col.key in self.not_yet
             text = self._cell(NOT_YET if pending else col.cell(host, now), w, col.right)
-            style = row_style
             if col.key == "state":
-                style = row_style + self._style(_STATE_CLASS[host.state])
+                cell_style = style(_STATE_CLASS[host.state], cursor)
             elif col.key == "problems" and host.problems:
-                style = row_style + self._style("fleet-table--problem")
+                cell_style = style("fleet-table--problem", cursor)
             elif dim or pending:
-                style = row_style + self._style("fleet-table--dim")
-            segments.append(Segment(text, style))
-        return Strip(segments).adjust_cell_length(width, row_style)
+                cell_style = style("fleet-table--dim", cursor)
+            else:
+                cell_style = row_style
+            segments.append(Segment(text, cell_style))
+        return self._strip(segments, gutter + _span(layout), width, row_style)
 
     def _header(self, layout: list[tuple[Column, int]], width: int, gutter: int = 0) -> Strip:
-        style = self.rich_style + self._style("fleet-table--header")
-        sorted_style = style + self._style("fleet-table--header-sorted")
+        style = self._style("fleet-table--header")
+        sorted_style = style + self.get_component_rich_style("fleet-table--header-sorted")
         segments: list[Segment] = [Segment(" " * gutter, style)] if gutter else []
         for i, (col, w) in enumerate(layout):
             if i:
@@ -516,7 +542,7 @@ class FleetTable(ScrollView, can_focus=True):
             if is_sorted:
                 title = f"{title}{'▼' if self.sort_reverse else '▲'}"
             segments.append(Segment(self._cell(title, w, col.right), sorted_style if is_sorted else style))
-        return Strip(segments).adjust_cell_length(width, style)
+        return self._strip(segments, gutter + _span(layout), width, style)
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout_width = -1
