@@ -77,6 +77,7 @@ from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostStatus
 from fleetui.domain.lastseen import WINDOW, LastSeenBook, Step
 from fleetui.domain.reclassify import Classifier, by_instance, joined, newest_by_instance, predicted_presence
 from fleetui.domain.rules import LAST_SEEN_METRIC
+from fleetui.gate import step_aside
 from fleetui.gcpause import gc_paused
 
 _BODY_EXCERPT = 200
@@ -270,6 +271,7 @@ class PrometheusClient:
                 if status != 200:
                     stream.give_up()
                 async for chunk in resp.aiter_bytes():
+                    step_aside()
                     run = stream.feed(chunk)
                     if run:
                         try:
@@ -523,6 +525,7 @@ def _batches(
 ) -> Iterator[list[T]]:
     """The elements of a JSON array (their texts) decoded by `decoder`, `batch` elements per call."""
     for i in range(0, len(parts), batch):
+        step_aside()
         yield decoder.decode(b"[" + b",".join(parts[i : i + batch]) + b"]")
 
 
@@ -940,6 +943,7 @@ class FleetReader:
         refresh (50,000 hosts, measured)."""
         for container in spent:
             for _ in _releasing(container):
+                step_aside()
                 await asyncio.sleep(0)
 
     async def _guess(

@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.theme import Theme
 
+from fleetui import gate
 from fleetui.config import ConfigError, Settings, save_value
 from fleetui.domain.fleet import HostStatus
 from fleetui.gcpause import FullPasses, full_pass
@@ -125,6 +126,9 @@ class FleetApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.heap.input(time.monotonic())
+            # the refresh's thread steps aside until the frame answering this input is out (fleetui.gate)
+            gate.input_arrived()
+            self.call_after_refresh(gate.answered)
         await super().on_event(event)
 
     def _full_pass(self) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetui.config import Settings
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots, enriched_diff
+from fleetui.gate import step_aside
 from fleetui.gcpause import gc_paused, settle
 
 if TYPE_CHECKING:
@@ -252,11 +253,16 @@ class PrometheusSource:
             # time is the reader's, with the rows enrichment touched compared again (or, when the reader's is
             # not from the last one enriched, taken whole), still off the UI's thread
             before, plain_before, plain = self._last, self._last_plain, snap
+            step_aside()
             snap = with_extras(plain, extras)
+            step_aside()
             snap = snap.with_diff(before, enriched_diff(plain_before, plain, before, snap))
+            step_aside()
             self._last = snap.counted()  # counts and rows by instance made here, not on the UI's thread
             self._last_plain = plain
+            step_aside()
             _warm_sort_keys(snap, before)
+            step_aside()
             # before the collector is on again: switched on with the whole refresh's objects still young, its
             # first automatic pass walked them all (16-35 ms at 50,000 hosts, half down) and settling's
             # walked them again, each with the interpreter lock held while the UI's thread waited for it
