@@ -58,9 +58,12 @@ def _next(rng: random.Random, hosts: list[HostStatus], content: int, gone: int, 
 @pytest.mark.parametrize(("content", "gone", "new"), [(0, 0, 0), (5, 2, 3), (400, 50, 20), (560, 20, 40)])
 @pytest.mark.parametrize(("sort", "reverse"), [("state", False), ("instance", True), ("last_seen", False)])
 @pytest.mark.parametrize("only_prod", [False, True])
+@pytest.mark.parametrize("given", [False, True], ids=["own-dict", "snapshot-dict"])
 async def test_applied_diff_equals_a_fresh_load(
-    content: int, gone: int, new: int, sort: str, reverse: bool, only_prod: bool
+    content: int, gone: int, new: int, sort: str, reverse: bool, only_prod: bool, given: bool
 ) -> None:
+    """`given`: the rows after the diff handed in by instance (the snapshot's, as the fleet screen does), or
+    the diff written into the table's own dict."""
     rng = random.Random(f"{content}{sort}{reverse}{only_prod}")
     first = _fleet(rng, 600)
     second = _next(rng, first, content, gone, new)
@@ -79,14 +82,14 @@ async def test_applied_diff_equals_a_fresh_load(
         keep = next((h for h in reversed(a.view) if h.instance in {x.instance for x in second}), None)
         if keep is not None:
             a.move_cursor_to(keep.instance)
-        a.apply((*diff.added, *diff.altered), diff.removed, diff.retimed)
+        a.apply((*diff.added, *diff.altered), diff.removed, diff.retimed, new_snap.by_instance() if given else None)
         b.load(second)
         assert [h.instance for h in a.view] == [h.instance for h in b.view]
         assert all(x is y or x == y for x, y in zip(a.view, b.view, strict=True))  # the new rows, not the old
         assert a.hosts == b.hosts
         third = FleetSnapshot(tuple(_next(rng, second, content, gone, new)), NOW + 30).with_diff(new_snap)
         again = diff_snapshots(new_snap, third)
-        a.apply((*again.added, *again.altered), again.removed, again.retimed)
+        a.apply((*again.added, *again.altered), again.removed, again.retimed, third.by_instance() if given else None)
         b.load(third.hosts)
         assert [h.instance for h in a.view] == [h.instance for h in b.view]
         if keep is not None and a.cursor_host is not None and keep.instance in {h.instance for h in a.view}:

@@ -231,7 +231,7 @@ class FleetScreen(Screen[None]):
                 if diff.empty:
                     table.refresh()  # nothing changed but the ages moved on
                 else:
-                    table.apply((*diff.added, *diff.altered), diff.removed, diff.retimed)
+                    table.apply((*diff.added, *diff.altered), diff.removed, diff.retimed, snapshot.by_instance())
             self.snapshot = snapshot
             self._label_names = None
             # the backend's name in the title (not for "unknown"); what it cannot show is said once
