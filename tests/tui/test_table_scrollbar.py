@@ -3,7 +3,11 @@ mouse wheel still scrolling. The rows are domain values generated here (no Prome
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from fleetui.domain.fleet import HostState, HostStatus, Mode
 from fleetui.tui.columns import fleet_columns
@@ -22,6 +26,17 @@ def _hosts(n: int) -> list[HostStatus]:
     return [HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, NOW, {"job": "node"}) for i in range(n)]
 
 
+@asynccontextmanager
+async def _table_of(n: int) -> AsyncIterator[tuple[Pilot[None], FleetTable]]:
+    """A table of `n` hosts on screen, painted."""
+    app = _TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(FleetTable)
+        table.load(_hosts(n))
+        await pilot.pause()
+        yield pilot, table
+
+
 def _bar_column(table: FleetTable) -> list[str]:
     """Each data line's last cell: 'T' thumb, 't' track, '-' anything else."""
     thumb, track = table._styles.get("bar-thumb"), table._styles.get("bar-track")
@@ -33,11 +48,7 @@ def _bar_column(table: FleetTable) -> list[str]:
 
 
 async def test_the_bar_shows_where_the_page_is() -> None:
-    app = _TableApp()
-    async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(FleetTable)
-        table.load(_hosts(110))  # ten pages: a thumb of one line
-        await pilot.pause()
+    async with _table_of(110) as (pilot, table):  # ten pages: a thumb of one line
         assert all(line.cell_length == table.size.width for line in map(table.render_line, range(12)))
         assert _bar_column(table) == ["T"] + ["t"] * 10
         table.action_last()
@@ -47,21 +58,13 @@ async def test_the_bar_shows_where_the_page_is() -> None:
 
 
 async def test_no_bar_when_every_row_fits() -> None:
-    app = _TableApp()
-    async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(FleetTable)
-        table.load(_hosts(5))
-        await pilot.pause()
+    async with _table_of(5) as (_, table):
         assert table._thumb() is None and "T" not in _bar_column(table)
         assert all(line.cell_length == table.size.width for line in map(table.render_line, range(12)))
 
 
 async def test_a_click_on_the_bar_moves_the_cursor_there() -> None:
-    app = _TableApp()
-    async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(FleetTable)
-        table.load(_hosts(110))
-        await pilot.pause()
+    async with _table_of(110) as (pilot, table):
         await pilot.click(FleetTable, offset=(SIZE[0] - 1, 11))  # the bar's bottom: the last host
         assert table.cursor_host is not None and table.cursor_host.instance == "h-0109"
         assert _bar_column(table)[-1] == "T"
