@@ -19,6 +19,7 @@ the metrics backend) runs once, on the default backend, to keep the suite short.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,6 +89,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
+# The tests that need no lab run at a lower CPU priority than the lab's. On 2 cores the lab's worker, with the
+# Prometheus, sshd and hosts it starts, is the suite's longest path (the other worker is done in about a third
+# of its time), and CPU-bound Textual tests on the other worker took cores from it while both ran. A worker
+# lowers its own priority before its first test that needs no lab; the lab fixture puts it back before it
+# starts anything, so what the lab starts runs at the usual priority.
+_OTHERS_NICE = 10
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _SESSION.get("niced") or _SESSION.get("lab_started") or dict(item.user_properties).get(LAB_BACKED):
+        return
+    with contextlib.suppress(OSError):
+        os.nice(_OTHERS_NICE)
+    _SESSION["niced"] = True
+
+
+def _usual_priority() -> None:
+    """The lab's worker at the usual priority again (root may raise it back; see _OTHERS_NICE)."""
+    _SESSION["lab_started"] = True
+    if _SESSION.pop("niced", False):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not dict(report.user_properties).get(LAB_BACKED):
         return
@@ -144,6 +169,7 @@ def lab(lab_backend: str) -> Iterator[object]:
     fails the tests that need it, unless the developer opted out (see the module docstring)."""
     if os.geteuid() != 0:
         _lab_unavailable("lab tests need root (namespaces, overlay mounts): run pytest as root on Debian")
+    _usual_priority()
     from fleetui import lab as lab_mod
     from fleetui.lab.manager import LabError
     from fleetui.lab.topology import LAB_DIR_ENV, lab_dir
