@@ -48,10 +48,29 @@ def test_input_holds_the_worker_until_the_answer_is_out(monkeypatch: pytest.Monk
 def test_an_answer_that_never_comes_holds_the_worker_for_max_wait_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gate, "MAX_WAIT", 0.2)
     gate.input_arrived()
+    waits: list[float] = []
+
+    def work() -> None:
+        for _ in range(2):  # the second: the same input, its wait spent
+            start = time.monotonic()
+            gate.step_aside()
+            waits.append(time.monotonic() - start)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert len(waits) == 2 and 0.15 <= waits[0] < 5 and waits[1] < 0.15
+
+
+def test_the_thread_that_has_the_input_never_waits_for_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI's thread runs the same adapters (an operation's checks against Prometheus): no wait there."""
+    monkeypatch.setattr(gate, "MAX_WAIT", 30.0)
+    gate.input_arrived()
     start = time.monotonic()
     gate.step_aside()
-    waited = time.monotonic() - start
-    assert 0.15 <= waited < 5
-    start = time.monotonic()
-    gate.step_aside()  # the same input: its wait is spent
-    assert time.monotonic() - start < 0.15
+    assert time.monotonic() - start < 5
+    thread, passed = _stepping()  # another thread still steps aside
+    assert not passed.wait(0.3)
+    gate.answered()
+    assert passed.wait(5)
+    thread.join(5)
