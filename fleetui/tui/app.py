@@ -94,6 +94,10 @@ class FleetApp(App[None]):
             self.fleet_themes.append(theme.name)
         self._theme_failures = loaded.failures
         self._remembered_theme = str(settings["theme"])
+        # the theme set before the stylesheet is first parsed: set once mounted, it made Textual parse every
+        # style sheet again and restyle the whole app before the first frame
+        if self._remembered_theme in self.available_themes:
+            self.theme = self._remembered_theme
         self.heap = FullPasses()  # when the collector's full pass runs (see _full_pass)
 
     @property
@@ -105,9 +109,7 @@ class FleetApp(App[None]):
 
     def on_mount(self) -> None:
         wanted = str(self.settings["theme"])
-        if wanted in self.available_themes:
-            self.theme = wanted
-        else:
+        if wanted not in self.available_themes:  # (a known one was set as the app was made)
             self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
             self.notify(
                 f"Theme {wanted!r} not found; using {self.theme}. Known: {', '.join(self.fleet_themes)}",
