@@ -102,6 +102,13 @@ def flush() -> None:
     manager.flush()
 
 
+def forget_series(match: str) -> None:
+    """Delete the series `match` selects from the lab's metrics backend (tests tidying up what they pushed)."""
+    from fleetui.lab import manager
+
+    manager.forget_series(match)
+
+
 def stop_prometheus() -> None:
     """Stop only Prometheus (for tests of an unreachable Prometheus); its data dir is kept."""
     from fleetui.lab import manager

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -306,6 +307,7 @@ def _prometheus_argv(p: _Paths) -> list[str]:
         f"--storage.tsdb.path={p.prom_data}",
         f"--web.listen-address={topology.PROMETHEUS_ADDR}",
         "--web.enable-lifecycle",
+        "--web.enable-admin-api",  # forget_series: tests remove the series they made up (fleetui never calls it)
         "--web.enable-remote-write-receiver",
         "--storage.tsdb.retention.time=15d",
         "--log.level=warn",
@@ -324,6 +326,21 @@ def flush() -> None:
         from fleetui.lab import victoria
 
         victoria.flush(topology.PROMETHEUS_ADDR)
+
+
+def forget_series(match: str) -> None:
+    """Delete every series `match` selects from the backend (its admin API; both backends have the same one).
+
+    For tests that push samples under a made-up instance: Prometheus keeps remote-written series for its
+    5-minute look-back, and until they are older than the history window (30 s by default) the fleet counts them
+    as a second machine with the same node name. Forgetting them leaves the lab as the test found it at once."""
+    query = urllib.parse.urlencode({"match[]": match})
+    url = f"http://{topology.PROMETHEUS_ADDR}/api/v1/admin/tsdb/delete_series?{query}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as r:
+            r.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise LabError(f"could not delete the series {match} from the metrics backend: {e}") from e
 
 
 def _wait_first_scrapes(timeout: float = 20.0) -> None:
