@@ -3,7 +3,7 @@
 For the scale tests and benchmarks only (root on Debian, like the rest of the lab). Nothing here is a fake:
 the Prometheus is Debian's binary, its pull targets are really scraped and its push hosts really
 remote-written. Why a private Prometheus and not the lab's: thousands of hosts would show up as `gone` in
-every other test and in the demo for the whole look-back, and the lab's has no admin API to delete them.
+every other test and in the demo for the whole look-back, and a day of their history would be in the lab's.
 
 A day of history. Prometheus' head takes in-order samples no older than an hour before its newest one, so a
 day written *in time order* — every series' first quarter hour, then the next, up to now — is accepted as it
