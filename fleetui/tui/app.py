@@ -94,8 +94,8 @@ class FleetApp(App[None]):
             self.fleet_themes.append(theme.name)
         self._theme_failures = loaded.failures
         self._remembered_theme = str(settings["theme"])
-        # the theme set before the stylesheet is first parsed: set once mounted, it made Textual parse every
-        # style sheet again and restyle the whole app before the first frame
+        # the theme set before the app's first styling: set once mounted, Textual styled the whole app a second
+        # time before the first frame (2 stylesheet updates at start, 1 now: counted)
         if self._remembered_theme in self.available_themes:
             self.theme = self._remembered_theme
         self.heap = FullPasses()  # when the collector's full pass runs (see _full_pass)
