@@ -52,6 +52,14 @@ async def _until(check: Callable[[], bool], limit: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+def _hold_session(name: str) -> str:
+    """Stop the sshd process of the newest root SSH session on the host (it holds that session's commands where
+    they are until `kill -CONT`); its pid."""
+    pid = lab_mod.host_exec(name, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
+    assert pid and lab_mod.host_exec(name, ["kill", "-STOP", pid]).returncode == 0, pid
+    return pid
+
+
 def _fingerprint(name: str) -> str:
     return lab_mod.host_exec(name, ["ssh-keygen", "-lf", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout.split()[1]
 
@@ -224,7 +232,9 @@ async def test_enroll_a_fresh_debian_host_with_the_wizard(
         assert replan.ok
         assert "Unchanged: the host is already enrolled exactly like this" in _text(again.query_one("#plan-status"))
 
-        # a changed config, cancelled during the apply: the old config stays (read on the host)
+        # a changed config, cancelled during the apply: the old config stays (read on the host). The apply's SSH
+        # session is held (its sshd stopped) once the upload starts, until the cancel is asked for: unheld, this
+        # apply was over in 0.94 s once, before the cancel came
         before = _config_sha("new-01")
         await pilot.press("ctrl+b")
         again.query_one("#svc-self").value = True
@@ -236,11 +246,15 @@ async def test_enroll_a_fresh_debian_host_with_the_wizard(
         handle = again.handle
         assert handle is not None
         await _until(
-            lambda: any(e.step == "validate" and e.status is StepStatus.STARTED for e in handle.events), 60, "validate"
+            lambda: any(e.step == "upload" and e.status is StepStatus.STARTED for e in handle.events), 60, "upload"
         )
-        await pilot.press("escape")
-        await _until(lambda: isinstance(app.screen, CancelApplyDialog), 10, "the cancel question")
-        await pilot.press("y")
+        held = await asyncio.to_thread(_hold_session, "new-01")
+        try:
+            await pilot.press("escape")
+            await _until(lambda: isinstance(app.screen, CancelApplyDialog), 10, "the cancel question")
+            await pilot.press("y")
+        finally:
+            await asyncio.to_thread(lab_mod.host_exec, "new-01", ["kill", "-CONT", held])
         cancelled = await _wait_result(again, "handle", 120)
         await pilot.pause()
         assert not cancelled.ok and cancelled.error_kind is not None and cancelled.error_kind.value == "cancelled"
