@@ -61,3 +61,14 @@ async def palette_prompts(app: Any, pilot: Pilot[Any], query: str = "") -> list[
     await pilot.pause(0.05)  # the palette shows gathered hits on a short timer
     commands = app.screen.query_one(CommandList)
     return [commands.get_option_at_index(i).prompt.plain for i in range(commands.option_count)]
+
+
+def hold_ssh_session(name: str) -> str:
+    """Stop the sshd process of the newest root SSH session on lab host `name`: that session's commands wait
+    where they are until `kill -CONT` (its pid, returned). For a test that must stop or cancel an operation while
+    it runs: unheld, a short operation on an idle host can end before the stop comes."""
+    from fleetui import lab as lab_mod
+
+    pid = lab_mod.host_exec(name, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
+    assert pid and lab_mod.host_exec(name, ["kill", "-STOP", pid]).returncode == 0, pid
+    return pid

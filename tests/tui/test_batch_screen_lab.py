@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console import assert_nothing_raw, palette_prompts, screen_lines
+from console import assert_nothing_raw, hold_ssh_session, palette_prompts, screen_lines
 
 from fleetui import lab as lab_mod
 from fleetui.adapters.oplog import OpLog
@@ -212,11 +212,17 @@ async def test_batch_screen_failure_retry_and_stop(
         except AssertionError as e:  # say where it is instead (once seen on a pristine Debian, not reproduced)
             h = screen.hosts[first]
             raise AssertionError(f"{e}; it is at step {h.step!r}, state {h.state!r}, failure {h.failure!r}") from None
-        await pilot.press("escape")
-        await _until(lambda: isinstance(app.screen, StopBatchDialog), 10, "the stop question")
-        asked = app.screen
-        assert isinstance(asked, StopBatchDialog) and (asked.running, asked.waiting) == (1, N - 1)
-        await pilot.press("y")
+        # held there (its SSH session's sshd stopped) until the stop is asked for: unheld, the host was once done
+        # before the stop came (fresh Debian)
+        held = await asyncio.to_thread(hold_ssh_session, first)
+        try:
+            await pilot.press("escape")
+            await _until(lambda: isinstance(app.screen, StopBatchDialog), 10, "the stop question")
+            asked = app.screen
+            assert isinstance(asked, StopBatchDialog) and (asked.running, asked.waiting) == (1, N - 1)
+            await pilot.press("y")
+        finally:
+            await asyncio.to_thread(lab_mod.host_exec, first, ["kill", "-CONT", held])
         await _until(lambda: not third.running, 120, "the stopped batch")
         await pilot.pause()
         assert app.screen is screen  # stopping leaves the operator on the screen that says what each host is

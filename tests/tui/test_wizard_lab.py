@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from console import assert_nothing_raw
+from console import assert_nothing_raw, hold_ssh_session
 
 from fleetui import lab as lab_mod
 from fleetui.config import Settings
@@ -50,14 +50,6 @@ async def _until(check: Callable[[], bool], limit: float, what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out after {limit:g}s waiting for {what}"
         await asyncio.sleep(0.05)
-
-
-def _hold_session(name: str) -> str:
-    """Stop the sshd process of the newest root SSH session on the host (it holds that session's commands where
-    they are until `kill -CONT`); its pid."""
-    pid = lab_mod.host_exec(name, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
-    assert pid and lab_mod.host_exec(name, ["kill", "-STOP", pid]).returncode == 0, pid
-    return pid
 
 
 def _fingerprint(name: str) -> str:
@@ -248,7 +240,7 @@ async def test_enroll_a_fresh_debian_host_with_the_wizard(
         await _until(
             lambda: any(e.step == "upload" and e.status is StepStatus.STARTED for e in handle.events), 60, "upload"
         )
-        held = await asyncio.to_thread(_hold_session, "new-01")
+        held = await asyncio.to_thread(hold_ssh_session, "new-01")
         try:
             await pilot.press("escape")
             await _until(lambda: isinstance(app.screen, CancelApplyDialog), 10, "the cancel question")
