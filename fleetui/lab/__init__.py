@@ -133,3 +133,22 @@ def host_exec(
     from fleetui.lab import manager
 
     return manager.host_exec(host if isinstance(host, str) else host.name, argv, input=input, timeout=timeout)
+
+
+def stall_ssh_session(host: LabHost | str) -> int:
+    """SIGSTOP the sshd process of the newest root SSH session on a lab host: that session's commands wait where
+    they are until `resume_ssh_session`. For tests that must stop, cancel or cut an operation while it runs (a
+    short operation on an idle host can otherwise end first). `pgrep` runs in the host's own PID namespace and
+    /proc, so only that host's sessions are candidates; one operation per host at a time makes "newest" the one
+    the test means."""
+    found = host_exec(host, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
+    if not found.isdigit() or host_exec(host, ["kill", "-STOP", found]).returncode != 0:
+        name = host if isinstance(host, str) else host.name
+        raise RuntimeError(f"no root SSH session to stall on {name}: pgrep said {found!r}")
+    return int(found)
+
+
+def resume_ssh_session(host: LabHost | str, pid: int, *, kill: bool = False) -> None:
+    """Let a session `stall_ssh_session` stopped go on, or with `kill` end it (SIGCONT first, so the kill is
+    delivered now rather than when something else wakes it)."""
+    host_exec(host, ["sh", "-c", f"kill -CONT {pid}" + (f"; kill -KILL {pid}" if kill else "")])

@@ -133,7 +133,7 @@ async def baseline(h: Any, settings: Settings) -> None:
 
 async def run_with_cut(run: Run, step: str, how: str) -> OperationResult:
     fired = False
-    stopped: str | None = None
+    stopped: int | None = None
     try:
         async for ev in run.events():
             if fired or ev.step != step:
@@ -144,15 +144,14 @@ async def run_with_cut(run: Run, step: str, how: str) -> OperationResult:
                 run.session.abort()
                 fired = True
             elif how == "stall" and at_start:
-                stopped = lab_mod.host_exec(HOST, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
-                assert stopped and lab_mod.host_exec(HOST, ["kill", "-STOP", stopped]).returncode == 0
+                stopped = lab_mod.stall_ssh_session(HOST)
                 fired = True
             elif how == "cancel" and at_start:
                 run.cancel()
                 fired = True
     finally:
-        if stopped:
-            lab_mod.host_exec(HOST, ["sh", "-c", f"kill -CONT {stopped}; kill -KILL {stopped}"])
+        if stopped is not None:
+            lab_mod.resume_ssh_session(HOST, stopped, kill=True)
     assert fired, f"the run never reached {step} ({how})"
     assert run.result is not None
     return run.result

@@ -6,8 +6,10 @@ also draws the screens below a modal one), so an assertion on it is an assertion
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from textual import events
@@ -63,12 +65,15 @@ async def palette_prompts(app: Any, pilot: Pilot[Any], query: str = "") -> list[
     return [commands.get_option_at_index(i).prompt.plain for i in range(commands.option_count)]
 
 
-def hold_ssh_session(name: str) -> str:
-    """Stop the sshd process of the newest root SSH session on lab host `name`: that session's commands wait
-    where they are until `kill -CONT` (its pid, returned). For a test that must stop or cancel an operation while
-    it runs: unheld, a short operation on an idle host can end before the stop comes."""
+@contextlib.asynccontextmanager
+async def ssh_session_held(name: str) -> AsyncIterator[None]:
+    """Lab host `name`'s running root SSH session stalled (its sshd stopped) for the block, then let go on. For a
+    test that must stop or cancel an operation while it runs: unheld, a short operation on an idle host can end
+    before the stop comes."""
     from fleetui import lab as lab_mod
 
-    pid = lab_mod.host_exec(name, ["pgrep", "-n", "-f", "sshd: root@notty"]).stdout.strip()
-    assert pid and lab_mod.host_exec(name, ["kill", "-STOP", pid]).returncode == 0, pid
-    return pid
+    pid = await asyncio.to_thread(lab_mod.stall_ssh_session, name)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(lab_mod.resume_ssh_session, name, pid)

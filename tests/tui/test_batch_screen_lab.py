@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console import assert_nothing_raw, hold_ssh_session, palette_prompts, screen_lines
+from console import assert_nothing_raw, palette_prompts, screen_lines, ssh_session_held
 
 from fleetui import lab as lab_mod
 from fleetui.adapters.oplog import OpLog
@@ -214,15 +214,12 @@ async def test_batch_screen_failure_retry_and_stop(
             raise AssertionError(f"{e}; it is at step {h.step!r}, state {h.state!r}, failure {h.failure!r}") from None
         # held there (its SSH session's sshd stopped) until the stop is asked for: unheld, the host was once done
         # before the stop came (fresh Debian)
-        held = await asyncio.to_thread(hold_ssh_session, first)
-        try:
+        async with ssh_session_held(first):
             await pilot.press("escape")
             await _until(lambda: isinstance(app.screen, StopBatchDialog), 10, "the stop question")
             asked = app.screen
             assert isinstance(asked, StopBatchDialog) and (asked.running, asked.waiting) == (1, N - 1)
             await pilot.press("y")
-        finally:
-            await asyncio.to_thread(lab_mod.host_exec, first, ["kill", "-CONT", held])
         await _until(lambda: not third.running, 120, "the stopped batch")
         await pilot.pause()
         assert app.screen is screen  # stopping leaves the operator on the screen that says what each host is

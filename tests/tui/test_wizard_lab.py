@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from console import assert_nothing_raw, hold_ssh_session
+from console import assert_nothing_raw, ssh_session_held
 
 from fleetui import lab as lab_mod
 from fleetui.config import Settings
@@ -240,13 +240,10 @@ async def test_enroll_a_fresh_debian_host_with_the_wizard(
         await _until(
             lambda: any(e.step == "upload" and e.status is StepStatus.STARTED for e in handle.events), 60, "upload"
         )
-        held = await asyncio.to_thread(hold_ssh_session, "new-01")
-        try:
+        async with ssh_session_held("new-01"):
             await pilot.press("escape")
             await _until(lambda: isinstance(app.screen, CancelApplyDialog), 10, "the cancel question")
             await pilot.press("y")
-        finally:
-            await asyncio.to_thread(lab_mod.host_exec, "new-01", ["kill", "-CONT", held])
         cancelled = await _wait_result(again, "handle", 120)
         await pilot.pause()
         assert not cancelled.ok and cancelled.error_kind is not None and cancelled.error_kind.value == "cancelled"
