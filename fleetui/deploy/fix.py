@@ -128,7 +128,9 @@ class FixOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_with_settings(self.settings, SshTarget(self.t.address), on_unknown_key=self._on_unknown_key)
+        # dialled at the target's address, named as the fleet row it fixes (a question about its key says which)
+        target = SshTarget(self.t.address, known_as=self.t.host.instance)
+        return connect_with_settings(self.settings, target, on_unknown_key=self._on_unknown_key)
 
     def summary(self, *, dry_run: bool) -> dict[str, Any]:
         name = f"{self.settings['targets.dir']}/{self.t.file}{SUFFIX}"

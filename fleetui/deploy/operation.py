@@ -157,13 +157,19 @@ class StepContext:
 
 
 def connect_request(
-    settings: Settings, req: EnrollRequest, password: str | None, on_unknown_key: OnUnknownKey | None
+    settings: Settings,
+    req: EnrollRequest,
+    password: str | None,
+    on_unknown_key: OnUnknownKey | None,
+    *,
+    known_as: str | None = None,
 ) -> AbstractAsyncContextManager[HostSession]:
     """The session an operation on `req`'s host opens: enroll, retire and the wizard's look at a host reach it
-    the same way (explicit port/user/key, then the ssh config, then fleetui's settings)."""
+    the same way (explicit port/user/key, then the ssh config, then fleetui's settings). `known_as`: the fleet
+    row the operation is for, when `req.address` is only the way to it (SshTarget.known_as)."""
     return connect_with_settings(
         settings,
-        SshTarget(req.address, req.port, req.user),
+        SshTarget(req.address, req.port, req.user, known_as),
         identity_file=req.identity_file,
         password=password,
         on_unknown_key=on_unknown_key,

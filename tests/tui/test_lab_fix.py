@@ -1,7 +1,7 @@
 """`f` from the host detail against the lab: web-02 carries the `maintainer` drift. The operator opens the fix,
-sees the plan (the target file diff), applies it; the runner rewrites the file, reloads Prometheus and waits
-until Prometheus no longer reports the problem; the dialog shows the result. Only that line of the file
-changes, and the file is put back afterwards.
+sees the plan (the target file diff), applies it and trusts web-02's host key when asked (the question names
+the row); the runner rewrites the file, reloads Prometheus and waits until Prometheus no longer reports the
+problem; the dialog shows the result. Only that line of the file changes, and the file is put back afterwards.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import httpx
 import pytest
 from console import screen_lines
 
-from fleetui import lab as lab_mod
 from fleetui.config import Settings
 from fleetui.tui.app import FleetApp
 from fleetui.tui.screens.fix import FixDialog
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.screens.host import HostScreen
 from fleetui.tui.source import PrometheusSource
+from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
 from fleetui.tui.widgets.operation_view import OperationView
 
 pytestmark = pytest.mark.lab
@@ -44,9 +44,7 @@ def _codes(app: FleetApp, instance: str) -> set[str]:
 
 async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_settings: Settings, tmp_path: Path) -> None:
     h = lab.host("web-02")
-    key = lab_mod.host_exec("web-02", ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout.split()[:2]
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[{h.address}]:{h.ssh_port} {' '.join(key)}\n")
+    known = tmp_path / "known_hosts"  # empty: the fix asks for web-02's key, as it does on a first run
     path = Path(lab.targets_dir) / "web-02.json"
     original = path.read_text()
     settings = lab_settings.with_overrides({"refresh_interval": 2, "ssh.known_hosts": str(known)})
@@ -76,6 +74,11 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
             assert f"connect to {h.address} over SSH to confirm the host, rewrite the target file" in plan, plan
 
             await pilot.press("a")  # Apply, from the keyboard
+            await _until(lambda: isinstance(app.screen, HostKeyDialog), 30, "web-02's host-key question")
+            # named as the fleet row, beside the address fleetui dials (the one Prometheus scrapes)
+            asked = str(app.screen.query_one("#hostkey-text").render())
+            assert f"The host key of web-02 ({h.address}:{h.ssh_port})" in asked, asked
+            await pilot.press("t")
             await _until(lambda: dialog.handle is not None and not dialog.handle.running, 90, "the fix to finish")
             await pilot.pause()
             result = dialog.handle.result if dialog.handle else None
@@ -84,8 +87,7 @@ async def test_f_on_the_host_detail_plans_confirms_and_fixes(lab: Any, lab_setti
             assert any(line.startswith("ok   verify") for line in view.lines), view.lines
             await pilot.pause(0.1)
             verdict = next((ln for ln in screen_lines(app) if "Fix of " in ln), "")
-            assert "web-02" in verdict or "127.0.0." in verdict, screen_lines(app)
-            assert " succeeded — the host is changed" in verdict, verdict
+            assert f"Fix of web-02 ({h.address}) succeeded — the host is changed" in verdict, screen_lines(app)
 
             changed = [
                 ln

@@ -115,7 +115,9 @@ async def test_f_on_a_push_host_asks_the_address_plans_and_fixes(
             dialog.address.value = ""
             await pilot.press(*h.address, "enter")  # plan: connects, so the host key is asked for first
             await _until(lambda: isinstance(app.screen, HostKeyDialog), 30, "the host-key dialog")
-            assert h.address in str(app.screen.query_one("#hostkey-text").render())
+            # named as the row being fixed, beside the address typed for it
+            asked = str(app.screen.query_one("#hostkey-text").render())
+            assert f"The host key of {BROKEN} ({h.address}:" in asked, asked
             await pilot.press("t")
             await _until(lambda: dialog.planned, 60, "the plan")
             await pilot.pause()

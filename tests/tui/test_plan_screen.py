@@ -82,3 +82,49 @@ def test_operation_lines_show_what_a_host_sent_as_typed() -> None:
     text = result_text(result).plain
     assert "echo [b]" in text and "+   prometheus.x" in text and "+[/red]\\x07" in text
     assert "Plan for 10.0.0.9 ready: nothing was changed" in text
+
+
+def test_a_fix_verdict_names_the_row_beside_the_address() -> None:
+    """A fix is for a fleet row, dialled at an address: the verdict names both (a pull fix's summary carries the
+    row's instance, a push fix's plan does), and quotes the row's name as plain text."""
+    pull = OperationResult(
+        "127.0.0.12", "fix", True, True, 1.0, (), summary={"instance": "web-02"}, host_state="changed"
+    )
+    assert result_text(pull).plain.startswith("Fix of web-02 (127.0.0.12) succeeded — the host is changed")
+    push = OperationResult("10.0.0.9", "fix", False, False, 1.0, (), failed_step="verify", error="timed out",
+                           summary={"plan": {"instance": "pi[/b]\x1b"}})  # fmt: skip
+    assert result_text(push).plain.startswith("Fix of pi[/b]\\x1b (10.0.0.9) failed at verify: timed out")
+    same = OperationResult("cache-01", "fix", True, False, 1.0, (), summary={"instance": "cache-01"})
+    assert result_text(same).plain.startswith("Fix of cache-01 succeeded")
+
+
+async def test_a_wait_that_says_the_same_at_every_poll_is_shown_once() -> None:
+    """The verify step of a fix polls Prometheus and says so each time: the log shows the sentence once, a new
+    sentence as it comes, and the step's end."""
+    from textual.app import App, ComposeResult
+
+    from fleetui.tui.widgets.operation_view import OperationView
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OperationView()
+
+    waiting = "waiting for Prometheus to see the new labels"
+    events = [StepEvent("h", "verify", StepStatus.PROGRESS, waiting, 0.0) for _ in range(3)]
+    events += [
+        StepEvent("h", "verify", StepStatus.PROGRESS, "seen; waiting for the old series to go", 0.0),
+        StepEvent("h", "verify", StepStatus.PROGRESS, waiting, 0.0),
+        StepEvent("h", "verify", StepStatus.DONE, "no longer reported", 11.3),
+    ]
+    app = One()
+    async with app.run_test() as pilot:
+        view = app.query_one(OperationView)
+        for ev in events:
+            view.show_event(ev)
+        await pilot.pause()
+        assert view.lines == [
+            f"  .. verify    {waiting}",
+            "  .. verify    seen; waiting for the old series to go",
+            f"  .. verify    {waiting}",
+            "ok   verify    no longer reported (11.30s)",
+        ]

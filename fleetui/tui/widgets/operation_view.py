@@ -37,10 +37,21 @@ def event_line(event: StepEvent) -> str | None:
     return line
 
 
+def _named(result: OperationResult) -> str:
+    """The host as the operator knows it: a fix is for a fleet row, dialled at an address (or one typed for a
+    push host), so its verdict names the row beside the address."""
+    host = result.host
+    if result.operation != "fix":
+        return host
+    plan = result.summary.get("plan")
+    row = result.summary.get("instance") or (plan.get("instance") if isinstance(plan, dict) else None)
+    return f"{row} ({host})" if isinstance(row, str) and row and row != host else host
+
+
 def result_text(result: OperationResult) -> Text:
     """The closing lines: verdict, the host's state as read back, and a plan's changes."""
     text = Text()
-    host = safe.text(result.host, limit=safe.LINE_LIMIT, style="bold")
+    host = safe.text(_named(result), limit=safe.LINE_LIMIT, style="bold")
     if result.ok and result.operation == "plan":
         text.append("Plan for ")
         text.append(host)
@@ -102,8 +113,14 @@ class OperationView(Vertical):
 
     def show_event(self, event: StepEvent) -> None:
         line = event_line(event)
-        if line is not None:
-            self.query_one(Log).write_line(line)
+        if line is None:
+            return
+        log = self.query_one(Log)
+        # a wait says the same thing at every poll ("waiting for Prometheus to see the new labels"): once is
+        # enough, and the step's closing line gives how long it took
+        if event.status is StepStatus.PROGRESS and log.lines and log.lines[-1] == line:
+            return
+        log.write_line(line)
 
     def show_result(self, result: OperationResult) -> None:
         out = self.query_one("#operation-result", Static)
