@@ -85,8 +85,8 @@ def test_operation_lines_show_what_a_host_sent_as_typed() -> None:
 
 
 def test_a_fix_verdict_names_the_row_beside_the_address() -> None:
-    """A fix is for a fleet row, dialled at an address: the verdict names both (a pull fix's summary carries the
-    row's instance, a push fix's plan does), and quotes the row's name as plain text."""
+    """A fix is for a fleet row, dialled at an address: its verdict and its plan's name both (a pull fix's
+    summary carries the row's instance, a push fix's plan does), and quote the row's name as plain text."""
     pull = OperationResult(
         "127.0.0.12", "fix", True, True, 1.0, (), summary={"instance": "web-02"}, host_state="changed"
     )
@@ -94,6 +94,8 @@ def test_a_fix_verdict_names_the_row_beside_the_address() -> None:
     push = OperationResult("10.0.0.9", "fix", False, False, 1.0, (), failed_step="verify", error="timed out",
                            summary={"plan": {"instance": "pi[/b]\x1b"}})  # fmt: skip
     assert result_text(push).plain.startswith("Fix of pi[/b]\\x1b (10.0.0.9) failed at verify: timed out")
+    planned = OperationResult("127.0.0.12", "plan", True, False, 1.0, (), summary={"instance": "web-02"})
+    assert result_text(planned).plain.startswith("Plan for web-02 (127.0.0.12) ready: nothing was changed")
     same = OperationResult("cache-01", "fix", True, False, 1.0, (), summary={"instance": "cache-01"})
     assert result_text(same).plain.startswith("Fix of cache-01 succeeded")
 

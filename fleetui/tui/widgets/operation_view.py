@@ -38,10 +38,11 @@ def event_line(event: StepEvent) -> str | None:
 
 
 def _named(result: OperationResult) -> str:
-    """The host as the operator knows it: a fix is for a fleet row, dialled at an address (or one typed for a
-    push host), so its verdict names the row beside the address."""
+    """The host as the operator knows it: a fix (or its plan) is for a fleet row, dialled at an address (or one
+    typed for a push host), so its verdict names the row beside the address. Only fixes name a row in their
+    summary (`instance`, or the push fix's plan's)."""
     host = result.host
-    if result.operation != "fix":
+    if result.operation not in ("fix", "plan"):
         return host
     plan = result.summary.get("plan")
     row = result.summary.get("instance") or (plan.get("instance") if isinstance(plan, dict) else None)
