@@ -137,6 +137,9 @@ class EnrollOperation:
         self._password = password
         self._secrets = dict(secrets or {})
         self._on_unknown_key = on_unknown_key
+        # the fleet row the run is for, when `request.address` is only the way to it (a push fix: an address
+        # typed for a row): a question about the host's key names it (SshTarget.known_as)
+        self.known_as: str | None = None
         # what the steps find and decide
         self.facts: HostFacts | None = None
         self.platform: Platform | None = None
@@ -178,7 +181,7 @@ class EnrollOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_request(self.settings, self.req, self._password, self._on_unknown_key)
+        return connect_request(self.settings, self.req, self._password, self._on_unknown_key, known_as=self.known_as)
 
     def summary(self, *, dry_run: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"address": self.req.address, "mode": self.req.mode.value}

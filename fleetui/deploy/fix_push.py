@@ -16,25 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from fleetui.adapters.ssh import HostSession, OnUnknownKey
+from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import Settings
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.enroll import EnrollOperation
 from fleetui.deploy.fix_wait import VERIFY_TIMEOUT_S, wait_until_fixed
-from fleetui.deploy.operation import (
-    Observation,
-    Outcome,
-    Step,
-    StepContext,
-    StepFailed,
-    connect_request,
-    done,
-    planned,
-)
+from fleetui.deploy.operation import Observation, Outcome, Step, StepContext, StepFailed, done, planned
 from fleetui.deploy.render import Rendered
 from fleetui.domain.alloy_fix import PUSH_FIXABLE, fix_alloy_config
 from fleetui.domain.classify import is_component_path
@@ -102,6 +92,7 @@ class PushFixOperation(EnrollOperation):
     ) -> None:
         super().__init__(EnrollRequest(target.address, mode=Mode.PUSH), settings, on_unknown_key=on_unknown_key)
         self.t = target
+        self.known_as = target.host.instance  # the address typed is the way to this row
         self.had = {p.code for p in target.host.problems}
         self.verify_timeout = VERIFY_TIMEOUT_S
         self.config_diff = ""
@@ -120,12 +111,6 @@ class PushFixOperation(EnrollOperation):
     @property
     def steps(self) -> Sequence[Step]:
         return self._push_steps
-
-    def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        # the address the operator typed, named as the fleet row it fixes (a question about its key says which)
-        return connect_request(
-            self.settings, self.req, self._password, self._on_unknown_key, known_as=self.t.host.instance
-        )
 
     @property
     def new_instance(self) -> str:
