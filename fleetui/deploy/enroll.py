@@ -422,6 +422,11 @@ class EnrollOperation:
     async def _plan_validate(self, ctx: StepContext) -> Outcome:
         if not self.config_changed:
             return skipped("config unchanged")
+        assert self.facts is not None
+        if not self.facts.alloy_version:  # installed by this run: its version decides the check
+            return planned(
+                "would run `alloy validate` on the new config (`alloy fmt` if the Alloy installed predates v1.9)"
+            )
         return planned(f"would run `alloy {self._validator()}` on the new config")
 
     async def _validate(self, ctx: StepContext) -> Outcome:

@@ -34,10 +34,18 @@ def changed_key_help(known_hosts: str) -> Text:
     return text
 
 
+def host_line(address: str, route: str) -> str:
+    """The host as asked for and how it is reached. An ssh-config alias's route already begins with the alias
+    ("web-01 (root@10.0.0.5:22)"): then the route alone, not the alias twice."""
+    if not route:
+        return f"{address}  (direct)"
+    return route if route.startswith(f"{address} (") else f"{address}  ({route})"
+
+
 def facts_text(summary: Mapping[str, Any]) -> Text:
     text = Text()
     rows = [
-        ("Host", f"{summary.get('address')}  ({summary.get('route') or 'direct'})"),
+        ("Host", host_line(str(summary.get("address")), str(summary.get("route") or ""))),
         ("OS", f"{summary.get('os')} {summary.get('version')} ({summary.get('family')})"),
         ("Architecture", str(summary.get("arch"))),
         ("Nodename", str(summary.get("nodename"))),
