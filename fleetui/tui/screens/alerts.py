@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from fleetui.tui import safe
 from fleetui.tui.alerts_fmt import alert_lines
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed
+from fleetui.tui.widgets.key_footer import KeyFooter
 
 
 class UnattributedAlertsScreen(Screen[None]):
@@ -40,7 +41,7 @@ class UnattributedAlertsScreen(Screen[None]):
         with VerticalScroll(id="unattributed-body"):
             yield Static(id="unattributed-intro")
             yield Static(id="unattributed-list")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "firing alerts no host matches"

@@ -28,7 +28,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, Static
+from textual.widgets import Header, Input, Log, Static
 
 from fleetui.adapters.keyscan import ScannedKey, scan
 from fleetui.adapters.ssh import HostKeyInfo, SshTarget
@@ -41,6 +41,7 @@ from fleetui.tui.batch_messages import BatchDone, BatchProgress
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.operations import BatchHandle, Operations
 from fleetui.tui.widgets.batch_table import BatchTable, KeyReviewDialog, StopBatchDialog, outcome
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.plain_input import PlainInput
 
 SHOWN = {"done": "ok  ", "skipped": "skip", "failed": "FAIL", "progress": "  .."}
@@ -150,7 +151,7 @@ class BatchScreen(Screen[None]):
         yield Static(id="batch-summary")
         yield BatchTable(now=self.now, id="batch-table")
         yield Log(id="batch-log", max_lines=MAX_LOG_LINES)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "batch enrollment"

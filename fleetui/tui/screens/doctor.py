@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -27,6 +27,7 @@ from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.messages import OpenLogs
 from fleetui.tui.safe import visible
+from fleetui.tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from fleetui.adapters.ssh import OnUnknownKey
@@ -142,7 +143,7 @@ class DoctorScreen(Screen[None]):
         yield OptionList(id="doctor-list")
         with VerticalScroll(id="doctor-detail-box"):
             yield Static(id="doctor-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "Doctor"

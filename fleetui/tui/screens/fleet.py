@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from fleetui.domain.filter import FilterError, HostFilter, label_names, parse_filter, unknown_labels_note
 from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, diff_snapshots
@@ -27,6 +27,7 @@ from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed, OpenDoctor, OpenHost, OpenLogs
 from fleetui.tui.source import enriched, rules_hint
 from fleetui.tui.widgets.fleet_table import FleetTable, HostPredicate
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.plain_input import FilterBox
 from fleetui.tui.widgets.stale_banner import StaleBanner
 from fleetui.tui.widgets.summary import SummaryBar, SummaryNote
@@ -165,7 +166,7 @@ class FleetScreen(Screen[None]):
             placeholder="filter: text  label=value  label!=value  label=~regex   (Enter: keep, Esc: clear)", id="filter"
         )
         yield FleetTable(self._columns, self.clock, id="table")
-        yield Footer()
+        yield KeyFooter()
 
     def palette_commands(self) -> Iterator[PaletteCommand]:
         """This screen's palette entries (the app adds help and themes)."""

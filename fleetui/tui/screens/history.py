@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from fleetui.adapters.oplog import OpLog, OpRecord
 from fleetui.adapters.ssh import SshError
@@ -24,6 +24,7 @@ from fleetui.adapters.targets import HistoryEntry, TargetStoreError, iso_utc, op
 from fleetui.config import Settings
 from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.plain_input import PlainInput
 
 
@@ -76,7 +77,7 @@ class HistoryScreen(Screen[None]):
             yield DataTable(id="history-trail", cursor_type="row", zebra_stripes=True)
             yield Static("Operations run from this machine (newest first)", classes="section-title", id="log-title")
             yield DataTable(id="history-log", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "history"

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fleetui.domain.fleet import HostStatus
@@ -29,6 +29,7 @@ from fleetui.tui.feed import FleetFeed
 from fleetui.tui.fmt import format_age, host_job, host_name
 from fleetui.tui.messages import FleetRefreshed
 from fleetui.tui.widgets.enriched import show_alerts
+from fleetui.tui.widgets.key_footer import KeyFooter
 
 
 class HostScreen(Screen[None]):
@@ -60,7 +61,7 @@ class HostScreen(Screen[None]):
             yield Static(id="host-problems")
             yield Static("Actions", classes="section-title")
             yield OptionList(id="host-actions")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.host.instance

@@ -27,7 +27,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 from textual.worker import Worker, WorkerState
 
 from fleetui.adapters.alloy_logs import LinesEvent, StatusEvent, StreamState
@@ -39,6 +39,7 @@ from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.log_source import LogFeed, SshLogFeed
 from fleetui.tui.safe import visible
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.log_view import LogView
 
 LEVELS: tuple[Level | None, ...] = (None, Level.INFO, Level.WARN, Level.ERROR)
@@ -162,7 +163,7 @@ class LogScreen(Screen[None]):
         yield LogView(self.buffer_lines, show_host=self._show_host, id="log")
         yield Input(placeholder="filter: a regular expression (Enter: keep, Esc: clear)", id="log-filter")
         yield StatusLine(id="log-status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:

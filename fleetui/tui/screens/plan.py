@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Header, Input, Label, RadioButton, RadioSet, Static
 
 from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import ConfigError, Settings
@@ -31,6 +31,7 @@ from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.messages import OperationDone, OperationProgress
 from fleetui.tui.operations import MakeOperation, OperationHandle, Operations
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.operation_view import OperationView
 from fleetui.tui.widgets.plain_input import PlainInput
 
@@ -79,7 +80,7 @@ class PlanScreen(Screen[None]):
                 yield Button("Plan (changes nothing)", id="plan-run", variant="primary")
             yield Static(classes="field-error", id="form-error")
             yield OperationView(id="plan-operation")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "plan an enrollment"

@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from fleetui.domain.drift import short, versions_in_use
 from fleetui.tui import safe
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed
+from fleetui.tui.widgets.key_footer import KeyFooter
 
 
 class VersionsScreen(Screen[None]):
@@ -42,7 +43,7 @@ class VersionsScreen(Screen[None]):
             yield Static(id="versions-counts")
             yield Static("Drift", classes="section-title")
             yield Static(id="versions-drift")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Alloy versions in use"

@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.feed import FleetFeed
+from fleetui.tui.widgets.key_footer import KeyFooter
 
 
 class WelcomeScreen(Screen[None]):
@@ -38,7 +39,7 @@ class WelcomeScreen(Screen[None]):
         yield Header(icon="◎")
         with VerticalScroll(id="welcome-body"):
             yield Static(self._text(), id="welcome-text")
-        yield Footer()
+        yield KeyFooter()
 
     def _text(self) -> Text:
         t = Text()

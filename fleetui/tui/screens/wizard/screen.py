@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Checkbox, ContentSwitcher, Footer, Header, Input, RadioSet, Static
+from textual.widgets import Checkbox, ContentSwitcher, Header, Input, RadioSet, Static
 
 from fleetui.adapters.ssh import OnUnknownKey
 from fleetui.config import ConfigError, Settings
@@ -35,6 +35,7 @@ from fleetui.tui.screens.wizard.connect import ConnectStep
 from fleetui.tui.screens.wizard.connection import ConnectionStep
 from fleetui.tui.screens.wizard.form import Built, WizardForm, build, cli_argv
 from fleetui.tui.screens.wizard.plan_step import PlanStep
+from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.operation_view import OperationView, StepList
 
 STEPS = (
@@ -112,7 +113,7 @@ class WizardScreen(Screen[str | None]):
             yield CollectStep(self.form, self.required, self.suggestions)
             yield PlanStep()
             yield ApplyStep()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "re-enroll a host" if self.reenroll else "enroll a host"

@@ -1,0 +1,56 @@
+"""The footer of every screen: Textual's Footer, rebuilt only when the keys it shows change.
+
+Why: Textual's Footer rebuilds itself (a recompose: every key a widget of its own, styled and mounted) on every
+bindings signal of its screen, and a screen sends several in a row while it starts (each focus change, each
+`refresh_bindings`), most of them naming the same keys. The fleet screen's footer was rebuilt five times
+before the console's first frame with rows, each time with the same keys, on the UI's thread while the first
+refresh's replies were being read: about a third of that thread's work before the first paint (10,000 hosts,
+measured with a profile of the UI's thread). Here the signals that arrive before the footer is rebuilt ask for
+one rebuild, and a rebuild whose keys are the ones on screen is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+
+class KeyFooter(Footer):
+    """A Footer that recomposes once per burst of bindings signals, and only when what it would show differs."""
+
+    def __init__(self, *, compact: bool = False, show_command_palette: bool = True) -> None:
+        super().__init__(compact=compact, show_command_palette=show_command_palette)
+        self._shown: Hashable | None = None  # the keys of the last compose (None: none composed with keys yet)
+        self._asked = False  # a rebuild is scheduled and has not run yet
+
+    def shown_keys(self) -> Hashable:
+        """What the footer shows, as a value: every shown binding with whether it is enabled and its tooltip,
+        in the screen's order, and whether the command palette's key is shown."""
+        keys = tuple(
+            (b.key, b.action, b.description, b.key_display, b.group, enabled, tooltip)
+            for (_, b, enabled, tooltip) in self.screen.active_bindings.values()
+            if b.show
+        )
+        return keys, self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
+
+    def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._shown = self.shown_keys()
+        yield from super().compose()
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        # Footer.bindings_changed's conditions, with one rebuild asked for however many signals come first
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen or self._asked:
+            return
+        self._asked = True
+        self.call_after_refresh(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        self._asked = False
+        if not self.is_attached or self.shown_keys() == self._shown:
+            return
+        await self.recompose()
