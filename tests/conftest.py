@@ -2,7 +2,10 @@
 
 The lab is started once per session when it is not already running, and torn down at the end of that session
 even when tests fail; a lab found running (another helper's, or `fleetui lab up` by hand) is left up.
-The lab dir is the default state dir unless `FLEETUI_LAB_DIR` is set.
+The lab dir is the default state dir unless `FLEETUI_LAB_DIR` is set; it is pinned when the session starts.
+Everything else fleetui keeps in its state dir (the operation log, last-seen books, batch results) goes to each
+test's own temp dir: a test run must not write into the state dir of the machine it runs on, where the
+operation log is the operator's audit trail of what was run from there.
 
 A lab that cannot start is a test *error* with its reason on one line, never a silent skip: a green run must
 mean the real Prometheus, sshd and node_exporter were exercised. Only a developer who opts out explicitly with
@@ -33,6 +36,14 @@ BACKENDS = ("prometheus", "victoriametrics")
 _SESSION: dict[str, bool] = {}
 _LAB_OUTCOMES: dict[str, str] = {}  # nodeid -> passed / failed / error / skipped, for lab-backed tests only
 _LAB_SKIP_REASONS: dict[str, int] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the lab dir before any test moves fleetui's state dir (see _isolated_state): the lab a developer
+    started by hand (`fleetui lab up`) is found where it is, and workers inherit the pin."""
+    from fleetui.lab.topology import LAB_DIR_ENV, lab_dir
+
+    os.environ.setdefault(LAB_DIR_ENV, str(lab_dir()))
 
 
 def lab_opted_out() -> bool:
@@ -163,6 +174,16 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     return cfg
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """fleetui's state dir (XDG_STATE_HOME) in a temp dir of the test's own: the operations a test runs on the
+    lab are not logged in the machine's real operation log, and no book or results file of an earlier test or
+    run is read. Commands the test starts inherit it. The lab stays where pytest_configure pinned it."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 @pytest.fixture(scope="session")
 def lab(lab_backend: str) -> Iterator[object]:
     """The running lab as `fleetui.lab.LabInfo` (started if needed) on `lab_backend`. A lab that cannot start
@@ -172,11 +193,7 @@ def lab(lab_backend: str) -> Iterator[object]:
     _usual_priority()
     from fleetui import lab as lab_mod
     from fleetui.lab.manager import LabError
-    from fleetui.lab.topology import LAB_DIR_ENV, lab_dir
 
-    # the lab dir is pinned for the session: without FLEETUI_LAB_DIR it follows XDG_STATE_HOME, which a test may
-    # point at its tmp_path for fleetui's own state (results files, operation log); the lab must not move with it
-    os.environ[LAB_DIR_ENV] = str(lab_dir())
     found_running = lab_mod.status() is not None
     _SESSION["owned"] = not found_running
     try:

@@ -79,6 +79,31 @@ class ScriptStatus:
         return tuple(ln for ln in self.lines if ln.startswith("step "))
 
 
+# what the on-host apply script's progress lines (remote_scripts.APPLY, "step STEP done [ACTION]") say, in words
+_APPLY_DONE = {
+    "swap": "the new files are in place",
+    "restart restart": "Alloy restarted",
+    "restart reload": "Alloy reloaded its config",
+    "restart none": "no restart needed",
+    "ready": "Alloy is ready",
+    "restore": "the previous files are back",
+}
+
+
+def apply_news(line: str) -> str:
+    """An apply or rollback script's progress line (ScriptStatus.news) as a person reads it, said to come from
+    the host: the step's own result follows it, so the raw "step restart done restart" read as a stutter."""
+    step, done, rest = line.removeprefix("step ").partition(" done")
+    if done:
+        rest = rest.strip()
+        words = _APPLY_DONE.get(f"{step} {rest}".strip())
+        return f"on the host: {words or step + ' done' + (f' ({rest})' if rest else '')}"
+    step, failed, why = line.removeprefix("step ").partition(" failed ")
+    if failed:
+        return f"on the host: {step} failed: {why}"
+    return f"on the host: {line}"
+
+
 def read_status(text: str) -> ScriptStatus:
     """Parse the output of remote_scripts.READ_STATUS."""
     lines = [ln.rstrip("\r") for ln in text.splitlines() if ln.strip()]

@@ -37,6 +37,7 @@ from fleetui.deploy.decisions import (
     ScriptStatus,
     StepVerdict,
     Version,
+    apply_news,
     apply_verdict,
     choose_action,
     first_line,
@@ -506,7 +507,7 @@ class EnrollOperation:
             self.apply_status,
             lambda st: apply_verdict(st, step) is not StepVerdict.WAITING,
             timeout_s=APPLY_TIMEOUT_S,
-            news=ctx.progress,
+            news=lambda line: ctx.progress(apply_news(line)),
             seen=self._seen.setdefault(self.apply_status, set()),
         )
         if status.done("swap"):

@@ -278,7 +278,7 @@ class FleetApp(App[None]):
             self.action_plan_enrollment,
         )
         yield PaletteCommand(
-            "Enroll from a file…",
+            "Enroll from a file (batch)…",
             "Many hosts at once from a host list or an Ansible inventory: live status per host, retry the failed",
             lambda: self.post_message(OpenBatch()),
         )

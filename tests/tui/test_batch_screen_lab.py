@@ -1,5 +1,5 @@
-"""The batch screen against the lab, as an operator drives it: palette "Enroll from a file…", a wrong path (said,
-nothing starts), the host list of 4 fresh lab hosts, one of which logs in as `ops` whose sudo gets a wrong
+"""The batch screen against the lab, as an operator drives it: palette "Enroll from a file (batch)…", a wrong
+path (said, nothing starts), the host list of 4 fresh lab hosts, one of which logs in as `ops` whose sudo gets a wrong
 password; one review of the 4 unknown host keys (trust all); the failure is shown in the table with its reason and
 in the merged log prefixed by its host; leaving while it runs asks first ("keep running" changes nothing); after
 fixing the password `R` retries that host only. Then a second list (the same hosts with one more service, one host
@@ -118,7 +118,7 @@ async def test_batch_screen_failure_retry_and_stop(
     app = FleetApp(settings, PrometheusSource(settings), config_file=None, operations=Operations(settings, oplog=oplog))
     async with app.run_test(size=(160, 48)) as pilot:
         prompts = await palette_prompts(app, pilot, "enroll from a file")
-        assert prompts[0].startswith("Enroll from a file…")
+        assert prompts[0].startswith("Enroll from a file (batch)…")
         await pilot.press("enter")
         await _until(lambda: isinstance(app.screen, BatchScreen), 10, "the batch screen")
         screen = app.screen

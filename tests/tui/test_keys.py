@@ -266,6 +266,11 @@ async def test_palette_offers_every_screen_action() -> None:
             "Quit",
         ):
             assert title in titles, title
+        # batch enrollment is found by the word the README uses for it (it searched empty before)
+        batch = await palette_prompts(app, pilot, "batch")
+        assert batch and batch[0].startswith("Enroll from a file (batch)…")
+        for _ in "batch":
+            await pilot.press("backspace")
         prompts = await palette_prompts(app, pilot, "reverse")
         assert prompts[0].startswith("Reverse sort order")
         await pilot.press("enter")

@@ -24,6 +24,7 @@ from fleetui.deploy.decisions import (
     Phase,
     StepVerdict,
     Version,
+    apply_news,
     apply_verdict,
     choose_action,
     classify_error,
@@ -194,3 +195,20 @@ def test_reconnect_backoff_is_bounded() -> None:
     for budget in (1, 7.5, 30, 120):
         delays = reconnect_delays(budget)
         assert sum(delays) <= budget and delays[0] == 0.0 and max(delays) <= 8.0
+
+
+def test_apply_news_says_in_words_what_the_host_did() -> None:
+    """The apply script's progress lines reach the operator (batch log, wizard, CLI) as words from the host,
+    not as its bookkeeping: a batch log read "step restart done restart" before "restarted Alloy"."""
+    words = [apply_news(ln) for ln in read_status(APPLIED).news]
+    assert words == [
+        "on the host: the new files are in place",
+        "on the host: Alloy restarted",
+        "on the host: Alloy is ready",
+    ]
+    assert apply_news("step restart done reload") == "on the host: Alloy reloaded its config"
+    assert apply_news("step restore done") == "on the host: the previous files are back"
+    assert apply_news("step ready failed Alloy was not ready within 30s") == (
+        "on the host: ready failed: Alloy was not ready within 30s"
+    )
+    assert apply_news("step verify done later") == "on the host: verify done (later)"  # a line it does not know

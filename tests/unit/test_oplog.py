@@ -86,3 +86,17 @@ def test_history_cli_shows_the_trail_and_the_log(
     trail, ops = capsys.readouterr().out.split("Operations run from this machine")
     assert "10.0.0.5" in trail and "retired" in trail and "10.0.0.6" not in trail
     assert "enroll" in ops and "10.0.0.5" in ops and "changed" in ops
+
+
+def test_a_test_logs_nowhere_near_the_machines_own_operation_log(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's operations on the lab (enroll, retire, fix) are not the operator's: the log each test
+    writes is in a temp dir of its own (tests/conftest.py), never in the state dir of the machine the suite
+    runs on, whose log is its audit trail (found when a newcomer's console history listed 270 operations the
+    suite had run)."""
+    from fleetui.config import default_state_dir
+    from fleetui.lab.topology import lab_dir
+
+    temp_root = tmp_path_factory.getbasetemp().resolve()
+    assert temp_root in oplog_mod.default_path().resolve().parents
+    assert temp_root in default_state_dir().resolve().parents
+    assert temp_root not in lab_dir().resolve().parents  # the lab stays where the session found it

@@ -1,6 +1,6 @@
 """The batch screen: enroll the hosts of a file at once, watch each host, retry the failed ones only.
 
-Opened from the palette ("Enroll from a file…": a path input) or from history for a previous batch (its results
+Opened from the palette ("Enroll from a file (batch)…": a path input) or from history for a previous batch (its results
 file: each host's outcome, `R` retries those that did not come up). What it does, in order:
 
 1. reads the file (a fleetui YAML/CSV host list, an Ansible inventory, or a results file) and checks every row as
