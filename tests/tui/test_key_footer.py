@@ -115,3 +115,22 @@ async def test_moving_focus_shows_the_focused_widgets_keys() -> None:
         app.screen.query_one(Pane).focus()
         await _settle(pilot)
         assert "Pane key" in _shown(app)
+
+
+async def test_a_key_enabled_while_another_screen_is_on_top_is_shown_when_it_closes() -> None:
+    """The fleet screen's keys change under the wizard or a dialog (a refresh lands): its footer asks for its
+    rebuild while another screen is current, and shows the change once that screen closes."""
+    app = KeysApp(KeyFooter)
+    async with app.run_test(size=(100, 10)) as pilot:
+        await _settle(pilot)
+        keys = app.screen
+        assert isinstance(keys, Keys)
+        await app.push_screen(Screen())
+        await _settle(pilot)
+        keys.armed = True
+        keys.refresh_bindings()
+        await _settle(pilot)
+        app.pop_screen()
+        await _settle(pilot)
+        assert app.screen is keys
+        assert _shown(app)["Fire"] is True
