@@ -73,8 +73,7 @@ def test_retire_dialog(snap_compare: Any, size: tuple[int, int], targets: Path) 
         await pilot.pause()
         await pilot.press("R")
         await _loaded(pilot)
-        await pilot.click("#retire-confirm")
-        await pilot.press(*"10.0.0.3")  # the typed confirmation, not complete yet
+        await pilot.press(*"10.0.0.3")  # the typed confirmation (the box has focus), not complete yet
         await pilot.pause()
 
     app = make_app(FixedSource(_production_fleet()), **{"targets.dir": str(targets)})

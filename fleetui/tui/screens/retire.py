@@ -105,7 +105,8 @@ class RetireDialog(ModalScreen[None]):
                         ),
                         id="retire-confirm-label",
                     )
-                    yield PlainInput(placeholder=self.host.instance, id="retire-confirm")
+                    # not the name alone: shown dim in the empty box, it read as already typed
+                    yield PlainInput(placeholder=f"type {self.host.instance} here", id="retire-confirm")
                 yield Static(id="retire-error", classes="field-error")
                 yield OperationView(id="retire-operation")
             with Horizontal(id="retire-buttons"):
@@ -116,7 +117,13 @@ class RetireDialog(ModalScreen[None]):
         self.operations.subscribe(self)
         self.query_one(OperationView).display = False
         self.query_one("#retire-error", Static).display = False
-        self.query_one("#retire-cancel", Button).focus()
+        # a host whose name must be typed: the box has the keys from the start (the dialog says to type it, and
+        # Enter does nothing until the whole name is there); with Cancel focused, the name went nowhere and the
+        # Enter after it cancelled. Any other host: Cancel, so a stray Enter retires nothing
+        if self.confirm:
+            self.query_one("#retire-confirm", Input).focus()
+        else:
+            self.query_one("#retire-cancel", Button).focus()
         self._look_up()
 
     # --- what will happen -------------------------------------------------------------------------------
