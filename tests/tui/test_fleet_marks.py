@@ -44,6 +44,7 @@ async def test_space_marks_and_unmarks_and_l_d_act_on_the_marks() -> None:
         assert not table.render_line(1).text.startswith("  ")  # no gutter without marks
         keys = dict(key_rows(fleet))
         assert "space" in keys and "marked" in keys["space"] and "marked" in keys["D"]
+        assert "go to the next" in keys["space"]  # it moves the cursor: a newcomer marking row by row was surprised
 
 
 async def test_logs_and_doctor_screens_have_help_and_palette_entries() -> None:

@@ -103,7 +103,7 @@ class FleetScreen(Screen[None]):
             "Mark",
             id="fleet.mark",
             show=False,
-            tooltip="Mark or unmark the host (l and D act on the marked hosts)",
+            tooltip="Mark or unmark the host, then go to the next (l and D act on the marked hosts)",
         ),
         Binding(
             "l",
@@ -387,7 +387,9 @@ class FleetScreen(Screen[None]):
         """Palette entries for marks, logs and the doctor (what they act on is said in their help)."""
         marked = len(self.table.marked_hosts)
         what = f"the {marked} marked hosts" if marked else "the host under the cursor"
-        yield PaletteCommand("Mark or unmark host", "Mark the host under the cursor (space)", self.action_toggle_mark)
+        yield PaletteCommand(
+            "Mark or unmark host", "Mark the host under the cursor and go to the next (space)", self.action_toggle_mark
+        )
         if marked:
             yield PaletteCommand("Unmark every host", f"Drop the marks of {marked} hosts", self.action_clear_marks)
         yield PaletteCommand("Alloy logs", f"Stream Alloy's logs of {what}, merged (l)", self.action_logs)
