@@ -67,11 +67,7 @@ class ScriptStatus:
     @property
     def failure(self) -> tuple[str, str] | None:
         """(step, message) of the first failed step, if any."""
-        for ln in self.lines:
-            if ln.startswith("step ") and " failed " in ln:
-                step, _, msg = ln[5:].partition(" failed ")
-                return step, msg
-        return None
+        return next(filter(None, map(failed_step, self.lines)), None)
 
     @property
     def news(self) -> tuple[str, ...]:
@@ -90,17 +86,26 @@ _APPLY_DONE = {
 }
 
 
+def failed_step(line: str) -> tuple[str, str] | None:
+    """(step, message) of an on-host script's "step STEP failed MESSAGE" line, else None."""
+    if not line.startswith("step ") or " failed " not in line:
+        return None
+    step, _, message = line[5:].partition(" failed ")
+    return step, message
+
+
 def apply_news(line: str) -> str:
     """An apply or rollback script's progress line (ScriptStatus.news) as a person reads it, said to come from
-    the host: the step's own result follows it, so the raw "step restart done restart" read as a stutter."""
+    the host: the step's own result follows it, so the raw "step restart done restart" read as a stutter.
+    A failure is read first: its message is free text, and may itself hold " done"."""
+    failed = failed_step(line)
+    if failed:
+        return f"on the host: {failed[0]} failed: {failed[1]}"
     step, done, rest = line.removeprefix("step ").partition(" done")
     if done:
         rest = rest.strip()
         words = _APPLY_DONE.get(f"{step} {rest}".strip())
         return f"on the host: {words or step + ' done' + (f' ({rest})' if rest else '')}"
-    step, failed, why = line.removeprefix("step ").partition(" failed ")
-    if failed:
-        return f"on the host: {step} failed: {why}"
     return f"on the host: {line}"
 
 

@@ -212,3 +212,7 @@ def test_apply_news_says_in_words_what_the_host_did() -> None:
         "on the host: ready failed: Alloy was not ready within 30s"
     )
     assert apply_news("step verify done later") == "on the host: verify done (later)"  # a line it does not know
+    # a failure's message is free text: " done" in it does not make the line a step done
+    assert apply_news("step restart failed the service was not done starting") == (
+        "on the host: restart failed: the service was not done starting"
+    )
