@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
-import os
 import subprocess
 import sys
 import threading
@@ -61,8 +60,8 @@ async def test_console_and_doctor_suggest_the_recording_rule_once_when_it_is_abs
         assert await recording_rule_hint(c) == RULES_HINT
     argv = [sys.executable, "-m", "fleetui", "--config", str(tmp_path / "config.yaml")]
     argv += ["--set", f"prometheus.url={private_prometheus.url}", "doctor", "127.0.0.1:1"]
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # its operation log stays in the test's dir
-    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=60, check=False, env=env)
+    # its operation log goes to the test's own state dir, which the command inherits (tests/conftest.py)
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=60, check=False)
     doctor = await asyncio.to_thread(run, argv)
     assert "FAIL" in doctor.stdout  # nothing listens there: the checklist stops at ssh
     assert doctor.stderr.splitlines().count(f"fleetui: hint: {RULES_HINT}") == 1, doctor.stderr

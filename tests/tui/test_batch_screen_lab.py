@@ -93,10 +93,13 @@ def _host_list(path: Path, hosts: list[Any], **extra: Any) -> Path:
 
 
 async def test_batch_screen_failure_retry_and_stop(
-    lab: Any, lab_settings: Settings, tmp_path: Path, fresh_hosts: list[Any], monkeypatch: pytest.MonkeyPatch
+    lab: Any,
+    lab_settings: Settings,
+    tmp_path: Path,
+    fresh_hosts: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    _isolated_state: Path,  # this test's own state dir (tests/conftest.py): its results files go there
 ) -> None:
-    # the results files of this test only (the session pinned the lab dir, so the lab does not move with it)
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv(PW_ENV, "wrong-password")
     monkeypatch.chdir(tmp_path)
     pubkey = Path(lab.identity_file).with_suffix(".pub").read_text()
@@ -171,7 +174,7 @@ async def test_batch_screen_failure_retry_and_stop(
         assert "wrong-password" not in log_text
         assert "R retries the failed hosts only" in screen.message
         results = handle.results_path
-        assert results.is_relative_to(tmp_path / "xdg")
+        assert results.is_relative_to(_isolated_state)
         assert json.loads(results.read_text())["counts"] == {"ok": N - 1, "failed": 1, "not started": 0}
         assert_nothing_raw(app)
 
