@@ -4,7 +4,9 @@ It owns what must be shared across screens: one deploy Runner with one set of pe
 never run two operations on one host at once), the workers the runs iterate in (named, `exit_on_error=False`:
 the runner ends every run with a result, even after a bug), the progress messages (OperationProgress per
 event, OperationDone with the result) sent to the screens that subscribed, and the host-key question: the
-SSH adapter's `on_unknown_key` callback opens HostKeyDialog and the connection waits for the answer.
+SSH adapter's `on_unknown_key` callback opens HostKeyDialog and the connection waits for the answer. Questions
+are asked one at a time: a merged log or a doctor over several hosts meets several unknown keys at once, and
+two dialogs on the screen stack at once broke every reader after the first.
 
 Screens hand over a factory that builds the operation with that callback (`make(on_unknown_key)`), so the
 operation's own input checks run at `start`, before any connection, and raise InputError to the screen.
@@ -96,6 +98,10 @@ class Operations:
         self.batches: dict[int, BatchHandle] = {}
         self._ids = itertools.count(1)
         self._app: App[Any] | None = None
+        self._asking = asyncio.Lock()  # one host-key question on screen at a time (see ask_host_key)
+        # (address, port, fingerprint) the operator trusted in this console: a question queued behind the one
+        # that trusted the same key is answered by it, not asked twice
+        self._trusted: set[tuple[str, int, str]] = set()
 
     def attach(self, app: App[Any]) -> None:
         self._app = app
@@ -184,10 +190,24 @@ class Operations:
                 self._app.notify(f"Could not write the operation log {self.oplog.path}: {e}", severity="warning")
 
     async def ask_host_key(self, info: HostKeyInfo) -> bool:
-        """The `on_unknown_key` callback: show the fingerprint, wait for trust (True) or refuse (False)."""
+        """The `on_unknown_key` callback: show the fingerprint, wait for trust (True) or refuse (False).
+
+        One question at a time: the others wait their turn (a cancelled run leaves the queue). A key the
+        operator trusted for the same address while this one waited is trusted without asking again."""
         app = self._app
         if app is None:
             return False
+        key = (info.host, info.port, info.fingerprint)
+        async with self._asking:
+            if key in self._trusted:
+                return True
+            trust = await self._ask(app, info)
+            if trust:
+                self._trusted.add(key)
+            return trust
+
+    @staticmethod
+    async def _ask(app: App[Any], info: HostKeyInfo) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
         def answered(trust: bool | None) -> None:

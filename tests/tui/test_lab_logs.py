@@ -176,3 +176,40 @@ async def test_an_unknown_host_key_opens_the_host_key_dialog(
         await pilot.press("t")
         await _until(lambda: bool(doctor.reports), 60, "the doctor's report")
         assert doctor.reports[0].check("ssh").status is Status.OK
+
+
+async def test_several_unknown_host_keys_are_asked_one_at_a_time(
+    lab: Any, lab_settings: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """A merged log of two hosts whose keys fleetui does not know: one host-key dialog at a time, the second
+    once the first is answered, each with its own host's fingerprint; trusted, both hosts stream. (Both
+    questions come within moments of each other: two dialogs at once made every reader after the first fail.)"""
+    from lab_trust import fingerprint
+
+    from fleetui.adapters.alloy_logs import StreamState
+    from fleetui.tui.widgets.host_key_dialog import HostKeyDialog
+
+    untrusted = lab_settings.with_overrides({"ssh.known_hosts": str(tmp_path / "known_hosts")})
+    app = FleetApp(untrusted, PrometheusSource(untrusted), config_file=None)
+    async with app.run_test(size=(140, 40)) as pilot:
+        fleet = await _fleet(app)
+        for name in ("web-01", "web-02"):
+            assert fleet.table.move_cursor_to(name)
+            await pilot.press("space")
+        await pilot.press("l")
+        asked: list[HostKeyDialog] = []
+        for _ in range(2):
+            await _until(lambda: isinstance(app.screen, HostKeyDialog) and app.screen not in asked, 20, "a question")
+            dialogs = [s for s in app.screen_stack if isinstance(s, HostKeyDialog)]
+            assert len(dialogs) == 1  # the other question waits its turn
+            dialog = app.screen
+            assert isinstance(dialog, HostKeyDialog)
+            asked.append(dialog)
+            await pilot.press("t")
+        prints = [d.info.fingerprint for d in asked]
+        assert sorted(prints) == sorted([fingerprint("web-01"), fingerprint("web-02")])
+        merged = app.screen
+        assert isinstance(merged, LogScreen)
+        await _until(lambda: {ln.host for ln in merged.view.buffer.lines()} == {"web-01", "web-02"}, 20, "both hosts")
+        assert not any(isinstance(s, HostKeyDialog) for s in app.screen_stack)
+        assert not any(e.state is StreamState.FAILED for e in merged.hosts.values())

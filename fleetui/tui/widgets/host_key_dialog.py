@@ -31,7 +31,7 @@ class HostKeyDialog(ModalScreen[bool]):
     HELP_TITLE = "unknown host key"
 
     def __init__(self, info: HostKeyInfo) -> None:
-        super().__init__(id="hostkey")
+        super().__init__()
         self.info = info
 
     def compose(self) -> ComposeResult:
