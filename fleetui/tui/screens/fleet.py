@@ -41,6 +41,15 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
     "silent": ("only silent", lambda h: h.state is HostState.SILENT),
     "alerting": ("only with firing alerts", lambda h: any(a.state.value == "firing" for a in h.alerts)),
 }
+
+
+def _scope_title(label: str) -> str:
+    """A scope's palette entry in words: 'Show only down hosts', 'Show only hosts with problems' (the
+    summary's short label, 'only with problems', read as a palette entry 'Show only with problems hosts')."""
+    rest = label.removeprefix("only ")
+    return f"Show only hosts {rest}" if rest.startswith("with ") else f"Show only {rest} hosts"
+
+
 # under the counts while the table shows a first look at a large fleet (FleetSnapshot.targets_only)
 FIRST_LOOK_NOTE = "First look from the scrape targets: push hosts, node names and alerts follow"
 # ... and its columns whose values are still being read: their cells say so ("…"), not "none" ("·")
@@ -176,9 +185,8 @@ class FleetScreen(Screen[None]):
         )
         yield PaletteCommand("Clear filter", "Show every host again (Esc)", self.action_clear_filter)
         for scope, (label, _) in SCOPES.items():
-            yield PaletteCommand(
-                f"Show {label}", f"Show {label} hosts (press again for all)", partial(self.action_scope, scope)
-            )
+            title = _scope_title(label)
+            yield PaletteCommand(title, f"{title} (again: all)", partial(self.action_scope, scope))
         yield PaletteCommand("Show all hosts", "Drop the show-only scope (a)", partial(self.action_scope, ""))
         for col in self.table.columns:
             yield PaletteCommand(
