@@ -112,11 +112,14 @@ def enroll_operation(
     password: str | None = None,
     secrets: Mapping[str, str] | None = None,
     on_unknown_key: OnUnknownKey | None = None,
+    known_as: str | None = None,
 ) -> EnrollOperation:
     """An enrollment of `request`'s host for a `Runner` (a plan with `dry_run=True`). Raises InputError /
-    ConfigError when the input cannot work, before anything connects."""
+    ConfigError when the input cannot work, before anything connects. `known_as`: see EnrollOperation."""
     check_enroll(request, settings, secrets or {}, password)
-    return EnrollOperation(request, settings, password=password, secrets=secrets, on_unknown_key=on_unknown_key)
+    op = EnrollOperation(request, settings, password=password, secrets=secrets, on_unknown_key=on_unknown_key)
+    op.known_as = known_as
+    return op
 
 
 class EnrollOperation:
@@ -139,7 +142,7 @@ class EnrollOperation:
         self._secrets = dict(secrets or {})
         self._on_unknown_key = on_unknown_key
         # the fleet row the run is for, when `request.address` is only the way to it (a push fix: an address
-        # typed for a row): a question about the host's key names it (SshTarget.known_as)
+        # typed for a row, a re-enroll of a row): a question about the host's key names it (SshTarget.known_as)
         self.known_as: str | None = None
         # what the steps find and decide
         self.facts: HostFacts | None = None

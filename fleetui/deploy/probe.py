@@ -34,13 +34,17 @@ class ProbeOperation:
         *,
         password: str | None = None,
         on_unknown_key: OnUnknownKey | None = None,
+        known_as: str | None = None,
     ) -> None:
+        """`known_as`: the fleet row this look is for, when `request.address` is only the way to it (the
+        wizard's re-enroll of a row): a question about the host's key names it (SshTarget.known_as)."""
         self.req = request
         self.settings = settings
         self.host = request.address
         self.lock_key = (request.address, request.port)
         self._password = password
         self._on_unknown_key = on_unknown_key
+        self.known_as = known_as
         self.facts: HostFacts | None = None
         self.sudo = ""
         self.route = ""
@@ -51,7 +55,7 @@ class ProbeOperation:
         return self._steps
 
     def connect(self) -> AbstractAsyncContextManager[HostSession]:
-        return connect_request(self.settings, self.req, self._password, self._on_unknown_key)
+        return connect_request(self.settings, self.req, self._password, self._on_unknown_key, known_as=self.known_as)
 
     async def _connect(self, ctx: StepContext) -> Outcome:
         s = await ctx.session()

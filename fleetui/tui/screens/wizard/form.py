@@ -42,6 +42,18 @@ class WizardForm:
     extra_labels: str = ""  # more labels: "KEY=VALUE KEY=VALUE"
     hostname: str = ""  # the hostname label; the detected nodename unless changed
     nodename: str = ""  # detected on Connect
+    # re-enroll: the fleet row the wizard was opened from, and the address prefilled for it. While the address
+    # is that one, the runs name the row in a host-key question ("db-01 (127.0.0.13:2222)"); another address
+    # typed is another host
+    row: str = ""
+    row_address: str = ""
+
+    @property
+    def known_as(self) -> str | None:
+        """The fleet row the runs are for, when the address typed is the way to it (see `row`)."""
+        if self.row and self.address.strip() == self.row_address and self.row != self.row_address:
+            return self.row
+        return None
 
     @property
     def secret(self) -> str | None:

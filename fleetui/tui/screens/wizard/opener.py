@@ -29,4 +29,6 @@ def reenroll_form(host: HostStatus, required: Iterable[str]) -> WizardForm:
         extra_labels=extra,
         hostname=hostname,
         nodename=host.nodename or "",
+        row=host.instance,
+        row_address=address,
     )

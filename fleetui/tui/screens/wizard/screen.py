@@ -277,7 +277,9 @@ class WizardScreen(Screen[str | None]):
         settings, form = self.settings, self.form
 
         def make(on_unknown_key: OnUnknownKey) -> Operation:
-            return ProbeOperation(built.request, settings, password=form.secret, on_unknown_key=on_unknown_key)
+            return ProbeOperation(
+                built.request, settings, password=form.secret, on_unknown_key=on_unknown_key, known_as=form.known_as
+            )
 
         self.query_one(ConnectStep).reset()
         self.probe = self.operations.start(make, title=f"connect {built.request.address}")
@@ -321,11 +323,16 @@ class WizardScreen(Screen[str | None]):
         except (InputError, ConfigError) as e:
             self._errors({"form": str(e)})
             return False
-        settings = self.settings
+        settings, known_as = self.settings, self.form.known_as
 
         def make(on_unknown_key: OnUnknownKey) -> Operation:
             return enroll_operation(
-                built.request, settings, password=built.password, secrets=built.secrets, on_unknown_key=on_unknown_key
+                built.request,
+                settings,
+                password=built.password,
+                secrets=built.secrets,
+                on_unknown_key=on_unknown_key,
+                known_as=known_as,
             )
 
         try:
@@ -338,12 +345,17 @@ class WizardScreen(Screen[str | None]):
         return True
 
     def _apply(self) -> None:
-        built, settings = self.built, self.settings
+        built, settings, known_as = self.built, self.settings, self.form.known_as
         assert built is not None
 
         def make(on_unknown_key: OnUnknownKey) -> Operation:
             return enroll_operation(
-                built.request, settings, password=built.password, secrets=built.secrets, on_unknown_key=on_unknown_key
+                built.request,
+                settings,
+                password=built.password,
+                secrets=built.secrets,
+                on_unknown_key=on_unknown_key,
+                known_as=known_as,
             )
 
         self.handle = self.operations.start(make, title=f"enroll {built.request.address}")
