@@ -27,7 +27,7 @@ from fleetui.domain.host import InputError, InputErrors
 from fleetui.tui import safe
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.messages import OperationDone, OperationProgress
-from fleetui.tui.operations import OperationHandle, Operations
+from fleetui.tui.operations import MakeOperation, OperationHandle, Operations
 from fleetui.tui.screens.wizard.apply import ApplyStep
 from fleetui.tui.screens.wizard.collect import CollectStep
 from fleetui.tui.screens.wizard.confirm import CancelApplyDialog
@@ -323,6 +323,19 @@ class WizardScreen(Screen[str | None]):
         except (InputError, ConfigError) as e:
             self._errors({"form": str(e)})
             return False
+        try:
+            self.plan = self.operations.start(
+                self._enrollment(built), dry_run=True, title=f"plan {built.request.address}"
+            )
+        except (InputError, ConfigError) as e:
+            self._errors({"form": str(e)})
+            return False
+        self.built = built
+        self.query_one(PlanStep).start(cli_argv(self.form))
+        return True
+
+    def _enrollment(self, built: Built) -> MakeOperation:
+        """How the operations service builds the plan's and the apply's enrollment of the form as built."""
         settings, known_as = self.settings, self.form.known_as
 
         def make(on_unknown_key: OnUnknownKey) -> Operation:
@@ -335,30 +348,12 @@ class WizardScreen(Screen[str | None]):
                 known_as=known_as,
             )
 
-        try:
-            self.plan = self.operations.start(make, dry_run=True, title=f"plan {built.request.address}")
-        except (InputError, ConfigError) as e:
-            self._errors({"form": str(e)})
-            return False
-        self.built = built
-        self.query_one(PlanStep).start(cli_argv(self.form))
-        return True
+        return make
 
     def _apply(self) -> None:
-        built, settings, known_as = self.built, self.settings, self.form.known_as
+        built = self.built
         assert built is not None
-
-        def make(on_unknown_key: OnUnknownKey) -> Operation:
-            return enroll_operation(
-                built.request,
-                settings,
-                password=built.password,
-                secrets=built.secrets,
-                on_unknown_key=on_unknown_key,
-                known_as=known_as,
-            )
-
-        self.handle = self.operations.start(make, title=f"enroll {built.request.address}")
+        self.handle = self.operations.start(self._enrollment(built), title=f"enroll {built.request.address}")
         self.query_one(ApplyStep).start(built.request.address)
         self.refresh_bindings()
 
