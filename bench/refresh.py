@@ -3,6 +3,7 @@
     .venv/bin/python bench/refresh.py [--hosts 10000 50000] [--scenario healthy half-down] [--runs 7] [--interval S]
                                       [--history 86400] [--pull-interval 60]
     .venv/bin/python bench/refresh.py --backend both|prometheus|victoriametrics [--hosts N] [--runs N]
+    .venv/bin/python bench/refresh.py --server SERVER.json [--runs N] [--own-cores]
 
 For each fleet size and scenario it starts a private, real Prometheus (fleetui.lab.scale; root on Debian,
 like the lab: run it through `/work/iso NAME` or any private network namespace) and writes a day of history
@@ -30,6 +31,12 @@ pair after pair. Measured at 50,000 healthy hosts without settling (10 pairs): a
 fleetui's refresh in 9 pairs and after the replay in 1, fleetui's side took 1.1-2.3 s in 9 pairs and the
 replay 0.7-1.1 s in 7; so the ratio measured which side the server's collector had fallen on.
 
+`--own-cores` is a diagnosis, not the benchmark: Prometheus' process on CPU 0, this process (fleetui and the raw
+replay) on CPU 1, as when the server has cores of its own. On the 2-core machine the benchmark runs on,
+Prometheus uses both cores while it answers, so by default every millisecond of fleetui's own work (decoding,
+classifying) is one Prometheus does not get, and the ratio is roughly 1 + fleetui's CPU / the raw time; pinned,
+what is left over the raw time is fleetui's work that did not overlap the replies.
+
 It prints both, their ratio per run (median and spread), the ratio of their medians with a bootstrap
 interval (Prometheus' own time for the same requests varies by a factor of three within minutes), how many
 requests and timeouts at the default prometheus.timeout, and the background history work a first start
@@ -41,14 +48,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -250,6 +260,26 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         print(f"  {await heap.report()}")
 
 
+def own_cores(pid: int) -> Callable[[], None]:
+    """Pin every thread of the server's process to CPU 0 and this process to CPU 1 (see the module docstring);
+    returns how to undo it. A thread the server starts later inherits its parent thread's CPU."""
+    everything = os.sched_getaffinity(0)
+
+    def place(cpus: set[int]) -> None:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(task.name), cpus)
+
+    place({0})
+    os.sched_setaffinity(0, {1})
+
+    def undo() -> None:
+        place(everything)
+        os.sched_setaffinity(0, everything)
+
+    return undo
+
+
 def backend_option(argv: list[str]) -> int | None:
     """`--backend prometheus|victoriametrics|both`: the 10,000-host refresh on either backend or both side by
     side, by bench/refresh_backends.py (which takes --hosts, --history-minutes, --runs); None without it."""
@@ -279,6 +309,11 @@ def main() -> int:
     ap.add_argument("--history", type=float, default=DAY, help="seconds of history written")
     ap.add_argument("--pull-interval", type=float, default=60.0)
     ap.add_argument("--server", help="a JSON line from `python -m fleetui.lab.scale serve`: measure that fleet")
+    ap.add_argument(
+        "--own-cores",
+        action="store_true",
+        help="a diagnosis: the server on CPU 0, fleetui and the raw replay on CPU 1 (see above)",
+    )
     args = ap.parse_args()
     if shutil.which("prometheus") is None:
         print("skipped: no prometheus binary (./setup.sh installs it)")
@@ -287,10 +322,18 @@ def main() -> int:
         info = json.loads(Path(args.server).read_text())
         fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
         print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
-        with tempfile.TemporaryDirectory() as scratch:
-            s = settings_for(info["url"], Path(scratch))
-            interval = s["refresh_interval"] if args.interval is None else args.interval
-            asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
+        undo = None
+        if args.own_cores:
+            undo = own_cores(int(info["pid"]))
+            print("  own cores (a diagnosis): Prometheus on CPU 0, fleetui and the raw replay on CPU 1")
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                s = settings_for(info["url"], Path(scratch))
+                interval = s["refresh_interval"] if args.interval is None else args.interval
+                asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
+        finally:
+            if undo is not None:
+                undo()
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
@@ -300,11 +343,14 @@ def main() -> int:
                 t0 = time.perf_counter()
                 server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
                 print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
+                undo = own_cores(int(server.info["pid"])) if args.own_cores else None
                 try:
                     s = settings_for(server.url, tmp)
                     interval = s["refresh_interval"] if args.interval is None else args.interval
                     asyncio.run(measure(server.url, s, server.fleet, args.runs, interval))
                 finally:
+                    if undo is not None:
+                        undo()
                     server.stop()
     return 0
 

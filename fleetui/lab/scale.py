@@ -618,7 +618,7 @@ def build(
 
 
 def serve_main(argv: Sequence[str] | None = None) -> None:
-    """Build a fleet, print one JSON line (url, hosts, scenario, end, counts), serve until stdin closes."""
+    """Build a fleet, print one JSON line (url, hosts, scenario, end, counts, pid), serve until stdin closes."""
     ap = argparse.ArgumentParser(prog="python -m fleetui.lab.scale serve")
     ap.add_argument("--root", type=Path, required=True)
     ap.add_argument("--hosts", type=int, required=True)
@@ -635,7 +635,14 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
         log=lambda m: print(m, file=sys.stderr),
     )
     try:
-        info = {"url": prom.url, "hosts": a.hosts, "scenario": a.scenario, "end": fleet.end, "counts": fleet.count()}
+        info = {
+            "url": prom.url,
+            "hosts": a.hosts,
+            "scenario": a.scenario,
+            "end": fleet.end,
+            "counts": fleet.count(),
+            "pid": prom.proc.pid,  # Prometheus' own: bench/refresh.py --own-cores pins it
+        }
         print(json.dumps(info), flush=True)
         sys.stdin.read()
     finally:
