@@ -212,11 +212,19 @@ def _with_host_drift(h: HostStatus, drift: Drift | None) -> HostStatus:
     return h if h.drift == drift else msgspec.structs.replace(h, drift=drift)
 
 
+# what versions_in_use counts the hosts whose version is not known as, and why a host has none
+UNKNOWN = "unknown"
+UNKNOWN_WHY = (
+    "Prometheus has no Alloy metrics of these hosts (enroll with --service self) and fleetui has not enrolled "
+    "them from here"
+)
+
+
 def versions_in_use(hosts: Sequence[HostStatus]) -> list[tuple[str, int]]:
-    """(version, hosts) pairs, newest version first; hosts whose version is not known count as "unknown"."""
-    counts = Counter((h.drift.version if h.drift and h.drift.version else "unknown") for h in hosts)
-    known = sorted((v for v in counts if v != "unknown"), key=version_key, reverse=True)
-    return [(v, counts[v]) for v in known] + ([("unknown", counts["unknown"])] if "unknown" in counts else [])
+    """(version, hosts) pairs, newest version first; hosts whose version is not known count as UNKNOWN."""
+    counts = Counter((h.drift.version if h.drift and h.drift.version else UNKNOWN) for h in hosts)
+    known = sorted((v for v in counts if v != UNKNOWN), key=version_key, reverse=True)
+    return [(v, counts[v]) for v in known] + ([(UNKNOWN, counts[UNKNOWN])] if UNKNOWN in counts else [])
 
 
 def recorded_from_log(records: Iterable[Any]) -> dict[str, Recorded]:
