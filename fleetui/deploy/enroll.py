@@ -117,9 +117,9 @@ def enroll_operation(
     """An enrollment of `request`'s host for a `Runner` (a plan with `dry_run=True`). Raises InputError /
     ConfigError when the input cannot work, before anything connects. `known_as`: see EnrollOperation."""
     check_enroll(request, settings, secrets or {}, password)
-    op = EnrollOperation(request, settings, password=password, secrets=secrets, on_unknown_key=on_unknown_key)
-    op.known_as = known_as
-    return op
+    return EnrollOperation(
+        request, settings, password=password, secrets=secrets, on_unknown_key=on_unknown_key, known_as=known_as
+    )
 
 
 class EnrollOperation:
@@ -133,6 +133,7 @@ class EnrollOperation:
         password: str | None = None,
         secrets: Mapping[str, str] | None = None,
         on_unknown_key: OnUnknownKey | None = None,
+        known_as: str | None = None,
     ) -> None:
         self.req = request
         self.settings = settings
@@ -143,7 +144,7 @@ class EnrollOperation:
         self._on_unknown_key = on_unknown_key
         # the fleet row the run is for, when `request.address` is only the way to it (a push fix: an address
         # typed for a row, a re-enroll of a row): a question about the host's key names it (SshTarget.known_as)
-        self.known_as: str | None = None
+        self.known_as = known_as
         # what the steps find and decide
         self.facts: HostFacts | None = None
         self.platform: Platform | None = None

@@ -90,9 +90,13 @@ class PushFixOperation(EnrollOperation):
     def __init__(
         self, target: PushFixTarget, settings: Settings, *, on_unknown_key: OnUnknownKey | None = None
     ) -> None:
-        super().__init__(EnrollRequest(target.address, mode=Mode.PUSH), settings, on_unknown_key=on_unknown_key)
+        super().__init__(
+            EnrollRequest(target.address, mode=Mode.PUSH),
+            settings,
+            on_unknown_key=on_unknown_key,
+            known_as=target.host.instance,  # the address typed is the way to this row
+        )
         self.t = target
-        self.known_as = target.host.instance  # the address typed is the way to this row
         self.had = {p.code for p in target.host.problems}
         self.verify_timeout = VERIFY_TIMEOUT_S
         self.config_diff = ""
