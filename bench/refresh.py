@@ -58,7 +58,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -260,9 +260,14 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         print(f"  {await heap.report()}")
 
 
-def own_cores(pid: int) -> Callable[[], None]:
-    """Pin every thread of the server's process to CPU 0 and this process to CPU 1 (see the module docstring);
-    returns how to undo it. A thread the server starts later inherits its parent thread's CPU."""
+@contextlib.contextmanager
+def own_cores(pid: int | None) -> Iterator[None]:
+    """With a pid: every thread of the server's process on CPU 0 and this process on CPU 1 (see the module
+    docstring), each back on every CPU afterwards; without one, nothing. A thread the server starts later
+    inherits its parent thread's CPU."""
+    if pid is None:
+        yield
+        return
     everything = os.sched_getaffinity(0)
 
     def place(cpus: set[int]) -> None:
@@ -272,12 +277,12 @@ def own_cores(pid: int) -> Callable[[], None]:
 
     place({0})
     os.sched_setaffinity(0, {1})
-
-    def undo() -> None:
+    print("  own cores (a diagnosis): Prometheus on CPU 0, fleetui and the raw replay on CPU 1")
+    try:
+        yield
+    finally:
         place(everything)
         os.sched_setaffinity(0, everything)
-
-    return undo
 
 
 def backend_option(argv: list[str]) -> int | None:
@@ -322,18 +327,10 @@ def main() -> int:
         info = json.loads(Path(args.server).read_text())
         fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
         print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
-        undo = None
-        if args.own_cores:
-            undo = own_cores(int(info["pid"]))
-            print("  own cores (a diagnosis): Prometheus on CPU 0, fleetui and the raw replay on CPU 1")
-        try:
-            with tempfile.TemporaryDirectory() as scratch:
-                s = settings_for(info["url"], Path(scratch))
-                interval = s["refresh_interval"] if args.interval is None else args.interval
-                asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
-        finally:
-            if undo is not None:
-                undo()
+        with own_cores(int(info["pid"]) if args.own_cores else None), tempfile.TemporaryDirectory() as scratch:
+            s = settings_for(info["url"], Path(scratch))
+            interval = s["refresh_interval"] if args.interval is None else args.interval
+            asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
@@ -343,14 +340,12 @@ def main() -> int:
                 t0 = time.perf_counter()
                 server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
                 print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
-                undo = own_cores(int(server.info["pid"])) if args.own_cores else None
                 try:
-                    s = settings_for(server.url, tmp)
-                    interval = s["refresh_interval"] if args.interval is None else args.interval
-                    asyncio.run(measure(server.url, s, server.fleet, args.runs, interval))
+                    with own_cores(int(server.info["pid"]) if args.own_cores else None):
+                        s = settings_for(server.url, tmp)
+                        interval = s["refresh_interval"] if args.interval is None else args.interval
+                        asyncio.run(measure(server.url, s, server.fleet, args.runs, interval))
                 finally:
-                    if undo is not None:
-                        undo()
                     server.stop()
     return 0
 
