@@ -4,6 +4,8 @@ The lab tests (test_lab_logs, test_operations_lab) answer the dialog on real ssh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App
 from textual.widgets import Static
 
@@ -70,3 +72,31 @@ async def test_the_batch_review_names_the_key_files_of_the_types_listed() -> Non
         "ssh-keygen -lf the file of its key type: /etc/ssh/ssh_host_ecdsa_key.pub, /etc/ssh/ssh_host_ed25519_key.pub"
         in mixed
     )
+
+
+async def test_questions_queued_for_one_key_are_answered_by_the_first(tmp_path: Path) -> None:
+    """Two runs meet the same unknown key at once (the doctor and the log pane on one host): one dialog, and the
+    trust given there answers both. A third question, about another key, gets a dialog of its own after it.
+    (The lab test of two hosts' keys asked in turn is in test_lab_logs.)"""
+    import asyncio
+
+    from fleetui.config import load
+    from fleetui.tui.operations import Operations
+
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        (tmp_path / "config.yaml").write_text("")
+        ops = Operations(load(tmp_path / "config.yaml", environ={}))
+        ops.attach(app)
+        same = HostKeyInfo("127.0.0.12", 2222, *KEY, name="web-02")
+        other = HostKeyInfo("127.0.0.11", 2222, KEY[0], "SHA256:" + "A" * 43, name="web-01")
+        asked = [asyncio.ensure_future(ops.ask_host_key(i)) for i in (same, same, other)]
+        await pilot.pause()
+        assert [s.info for s in app.screen_stack if isinstance(s, HostKeyDialog)] == [same]
+        await pilot.press("t")
+        await pilot.pause()
+        assert asked[0].done() and asked[1].done() and asked[0].result() and asked[1].result()
+        assert [s.info for s in app.screen_stack if isinstance(s, HostKeyDialog)] == [other]
+        await pilot.press("n")
+        await pilot.pause()
+        assert asked[2].done() and asked[2].result() is False
