@@ -149,9 +149,13 @@ class Hop:
 
     @property
     def known_name(self) -> str | None:
-        """How the operator knows this hop when that is not its address: the alias asked for, else the fleet's
-        name for it (known_as); None when it was asked for by its address alone."""
-        return self.name if self.name != self.host else self.known_as
+        """How the operator knows this hop when that is not its address: the fleet's name for it (known_as) and
+        the alias asked for, both when they differ ("raspberry-pi, ssh alias raspberry-4b": the row the operator
+        chose, and the ssh-config entry that reaches it); None when it was asked for by its address alone."""
+        alias = self.name if self.name != self.host else None
+        if alias and self.known_as and self.known_as != alias:
+            return f"{self.known_as}, ssh alias {alias}"
+        return alias or self.known_as
 
 
 @dataclass(frozen=True)

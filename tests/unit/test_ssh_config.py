@@ -240,7 +240,8 @@ async def test_host_key_messages_say_which_hop() -> None:
 
 def test_a_fleet_host_dialled_at_its_address_is_named_by_the_fleet_in_key_questions(tmp_path: Path) -> None:
     """The doctor and the log pane reach a pull host at the address Prometheus scrapes; the question about its
-    key (and its jump host's) names the row the operator chose, and an ssh-config alias asked for still wins."""
+    key (and its jump host's) names the row the operator chose, and an ssh-config alias asked for is named
+    with it: the row says which host, the alias which ssh-config entry reached it."""
     key = asyncssh.generate_private_key("ssh-ed25519").convert_to_public()
     direct = resolve_route(SshTarget("127.0.0.13", 2222, known_as="db-01"), config_file=None)
     assert _key_info(direct.target, key).describe == "db-01 (127.0.0.13:2222)"
@@ -250,4 +251,8 @@ def test_a_fleet_host_dialled_at_its_address_is_named_by_the_fleet_in_key_questi
     jumped = resolve_route(SshTarget("127.0.0.13", 2222, known_as="db-01"), config_file=cfg)
     assert _key_info(jumped.jumps[0], key, jumped).describe == "jump host labjump (127.0.0.16:2222) on the way to db-01"
     alias = resolve_route(SshTarget("labjump", known_as="db-01"), config_file=cfg)
-    assert _key_info(alias.target, key).describe == "labjump (127.0.0.16:2222)"
+    assert _key_info(alias.target, key).describe == "db-01, ssh alias labjump (127.0.0.16:2222)"
+    same = resolve_route(SshTarget("labjump", known_as="labjump"), config_file=cfg)
+    assert _key_info(same.target, key).describe == "labjump (127.0.0.16:2222)"
+    unnamed = resolve_route(SshTarget("labjump"), config_file=cfg)
+    assert _key_info(unnamed.target, key).describe == "labjump (127.0.0.16:2222)"
