@@ -39,7 +39,8 @@ what is left over the raw time is fleetui's work that did not overlap the replie
 
 It prints both, their ratio per run (median and spread), the ratio of their medians with a bootstrap
 interval (Prometheus' own time for the same requests varies by a factor of three within minutes), how many
-requests and timeouts at the default prometheus.timeout, and the background history work a first start
+requests and timeouts at the default prometheus.timeout, the CPU time of each side (this process's, and the
+server's when it runs on this machine), and the background history work a first start
 needs (bounded steps: count, slowest, total) with a check of the last-seen times it found against the fleet
 as written.
 """
@@ -179,7 +180,9 @@ def check_last_seen(fleet: ScaleFleet, snap_hosts: dict[str, float | None], now:
     return f"{checked} down/gone hosts checked: {wrong} wrong, {missing} missing"
 
 
-async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval: float) -> None:
+async def measure(
+    url: str, s: Settings, fleet: ScaleFleet, runs: int, interval: float, server_pid: int | None = None
+) -> None:
     async with PrometheusClient(s) as client, httpx.AsyncClient(timeout=s["prometheus.timeout"]) as raw:
         recorded: list[httpx.Request] = []
 
@@ -219,6 +222,7 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
         heap = ServerHeap(raw, url)
+        cpu = CpuClock(server_pid)
         jitter = random.Random(runs)
         for run in range(runs):
             if run:  # as the console does: one refresh every refresh_interval (0: back to back), give or take
@@ -227,6 +231,7 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
                 await asyncio.sleep(max(0.0, wait - SETTLE_PAUSE - (time.perf_counter() - t0)))
             await heap.settle("fleetui")
             recorded.clear()
+            cpu.start("fleetui")
             t0 = time.perf_counter()
             try:
                 snap = await reader.refresh()
@@ -234,6 +239,7 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
                 timeouts += 1
                 continue
             mine.append(time.perf_counter() - t0)
+            cpu.stop()
             requests = list(recorded)
             # the raw replay half an interval later, so it meets Prometheus after as long a pause as the
             # refresh did: the first requests after a pause cost Prometheus up to twice the CPU of the same
@@ -241,7 +247,9 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
             # just warmed up
             await asyncio.sleep(max(0.0, interval / 2 - SETTLE_PAUSE - (time.perf_counter() - t0)))
             await heap.settle("raw")
+            cpu.start("raw")
             theirs.append(await replay(raw, requests))
+            cpu.stop()
         if not mine:
             print(f"  refresh, fleetui: all {runs} timed out at the default {s['prometheus.timeout']:g} s")
             return
@@ -256,8 +264,54 @@ async def measure(url: str, s: Settings, fleet: ScaleFleet, runs: int, interval:
             f"{low:.2f}-{high:.2f}); timeouts at the default "
             f"{s['prometheus.timeout']:g} s: {timeouts}"
         )
+        print(f"  {cpu.report()}")
         await asyncio.sleep(SETTLE_PAUSE)  # a collection the last replay started
         print(f"  {await heap.report()}")
+
+
+class CpuClock:
+    """CPU time spent by this process and by the server's (from /proc, in clock ticks: 10 ms steps) over one
+    side, so the bench shows where the cores went: on a machine where both share the same cores, the ratio is
+    roughly 1 + fleetui's CPU / the raw time, and that is read here, not assumed. Without the server's pid (or
+    when it is not on this machine), only this process's."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.spent: dict[str, list[tuple[float, float | None]]] = {}  # side -> (this process, server) seconds
+        self._side: str | None = None
+        self._start: tuple[float, float | None] = (0.0, None)
+
+    def _server(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime (every thread, live or ended)
+
+    def start(self, side: str) -> None:
+        self._side, self._start = side, (time.process_time(), self._server())
+
+    def stop(self) -> None:
+        assert self._side is not None
+        mine, server = time.process_time(), self._server()
+        theirs = None if server is None or self._start[1] is None else server - self._start[1]
+        self.spent.setdefault(self._side, []).append((mine - self._start[0], theirs))
+        self._side = None
+
+    def report(self) -> str:
+        parts = []
+        for side in ("fleetui", "raw"):
+            got = self.spent.get(side, [])
+            if not got:
+                continue
+            mine = statistics.median(m for m, _ in got)
+            server = [t for _, t in got if t is not None]
+            theirs = f", the server {ms(statistics.median(server))}" if server else ""
+            parts.append(f"{side}: this process {ms(mine)}{theirs}")
+        return "CPU per side, medians (clock ticks of 10 ms for the server): " + "; ".join(parts)
 
 
 @contextlib.contextmanager
@@ -330,7 +384,7 @@ def main() -> int:
         with own_cores(int(info["pid"]) if args.own_cores else None), tempfile.TemporaryDirectory() as scratch:
             s = settings_for(info["url"], Path(scratch))
             interval = s["refresh_interval"] if args.interval is None else args.interval
-            asyncio.run(measure(info["url"], s, fleet, args.runs, interval))
+            asyncio.run(measure(info["url"], s, fleet, args.runs, interval, info.get("pid")))
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
@@ -344,7 +398,7 @@ def main() -> int:
                     with own_cores(int(server.info["pid"]) if args.own_cores else None):
                         s = settings_for(server.url, tmp)
                         interval = s["refresh_interval"] if args.interval is None else args.interval
-                        asyncio.run(measure(server.url, s, server.fleet, args.runs, interval))
+                        asyncio.run(measure(server.url, s, server.fleet, args.runs, interval, server.info["pid"]))
                 finally:
                     server.stop()
     return 0
