@@ -17,11 +17,12 @@ from textual.widgets import Input
 from textual.worker import WorkerFailed
 
 from fleetui.domain.fleet import FleetSnapshot, HostState
-from fleetui.tui.screens.fleet import FleetScreen
+from fleetui.tui.screens.fleet import NOTHING_SHOWN_NOTE, FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.host import HostScreen
 from fleetui.tui.screens.welcome import WelcomeScreen
 from fleetui.tui.source import FixedSource, PrometheusSource
+from fleetui.tui.widgets.summary import SummaryNote
 
 
 async def _fleet_screen(app) -> FleetScreen:  # type: ignore[no-untyped-def]
@@ -56,6 +57,30 @@ async def test_filter_by_label_and_clear() -> None:
         await pilot.press("escape")
         assert len(screen.table.view) == total
         assert not screen.query_one("#filter").display
+
+
+async def test_an_empty_table_under_a_filter_or_scope_says_how_to_get_the_hosts_back() -> None:
+    """A filter or a show-only scope that leaves no host on screen says so under the counts, and how to get every
+    host back; the line goes once a host is shown again."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        note = screen.query_one(SummaryNote)
+        assert not note.display
+        await pilot.press("slash", *"[bold]nothing", "enter")
+        assert not screen.table.view
+        assert note.display and str(note.render()) == NOTHING_SHOWN_NOTE
+        await pilot.press("escape")
+        assert screen.table.view and not note.display
+        await pilot.press("slash", *"web", "enter")
+        assert screen.table.view and not note.display  # hosts shown: nothing to say
+        await pilot.press("escape")
+        assert not any(h.alerts for h in fleet().hosts), "the fixture changed: pick another scope"
+        screen.action_scope("alerting")  # the palette's "Show only hosts with firing alerts": the fixture has none
+        await pilot.pause()
+        assert not screen.table.view and note.display
+        await pilot.press("escape")
+        assert len(screen.table.view) == len(fleet().hosts) and not note.display
 
 
 async def test_filter_negation_regex_and_free_text() -> None:

@@ -43,6 +43,11 @@ SCOPES: dict[str, tuple[str, HostPredicate]] = {
 }
 
 
+# under the counts when the filter or a show-only scope leaves an empty table although the fleet has hosts: an
+# empty table says nothing of how to get them back
+NOTHING_SHOWN_NOTE = "No host matches · Esc shows every host again"
+
+
 def _scope_title(label: str) -> str:
     """A scope's palette entry in words: 'Show only down hosts', 'Show only hosts with problems' (the
     summary's short label, 'only with problems', read as a palette entry 'Show only with problems hosts')."""
@@ -359,7 +364,12 @@ class FleetScreen(Screen[None]):
         counts, problems, total = self._counts
         self.query_one(SummaryBar).show(counts, problems, total, len(self.table.view), " · ".join(parts))
         first_look = FIRST_LOOK_NOTE if self.snapshot is not None and self.snapshot.targets_only else ""
-        self.query_one(SummaryNote).say(" · ".join(filter(None, (first_look, self._filter_note()))))
+        # a label no host has is the more useful thing to say of an empty table (and the line is one at 80 columns)
+        why = self._filter_note()
+        empty = total and not self.table.view and (self.scope or self.filter_text) and not why
+        self.query_one(SummaryNote).say(
+            " · ".join(filter(None, (first_look, why, NOTHING_SHOWN_NOTE if empty else "")))
+        )
 
     def _filter_note(self) -> str:
         """Why the filter may show nothing: label names it asks about that no host of the fleet has (a
