@@ -212,12 +212,18 @@ def _with_host_drift(h: HostStatus, drift: Drift | None) -> HostStatus:
     return h if h.drift == drift else msgspec.structs.replace(h, drift=drift)
 
 
-# what versions_in_use counts the hosts whose version is not known as, and why a host has none
+# what versions_in_use counts the hosts whose version is not known as
 UNKNOWN = "unknown"
-UNKNOWN_WHY = (
-    "Prometheus has no Alloy metrics of these hosts (enroll with --service self) and fleetui has not enrolled "
-    "them from here"
-)
+
+
+def unknown_why(one: bool) -> str:
+    """Why a host's Alloy version is not known (of one host, or of several): the host detail and the versions
+    view say it in the same words."""
+    these, them = ("this host", "it") if one else ("these hosts", "them")
+    return (
+        f"Prometheus has no Alloy metrics of {these} (enroll with --service self) and fleetui has not enrolled "
+        f"{them} from here"
+    )
 
 
 def versions_in_use(hosts: Sequence[HostStatus]) -> list[tuple[str, int]]:

@@ -132,10 +132,7 @@ def drift_text(h: HostStatus) -> Text:
     one fleetui applied."""
     d = h.drift
     if d is None:
-        return Text(
-            "not known: Prometheus has no Alloy metrics of this host (enroll with --service self) and "
-            "fleetui has not enrolled it from here"
-        )
+        return Text(f"not known: {drift.unknown_why(one=True)}")
     source = {"prometheus": "alloy_build_info in Prometheus", "enrollment": "read at fleetui's last enrollment"}
     text = Text()
     text.append("version  ", "bold")

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from fleetui.domain.drift import UNKNOWN, UNKNOWN_WHY, short, versions_in_use
+from fleetui.domain.drift import UNKNOWN, short, unknown_why, versions_in_use
 from fleetui.tui import safe
 from fleetui.tui.feed import FleetFeed
 from fleetui.tui.messages import FleetRefreshed
@@ -71,7 +71,7 @@ class VersionsScreen(Screen[None]):
         if not rows:
             counts.append("no hosts")
         if any(version == UNKNOWN for version, _ in rows):  # why, as the host detail says it (a whole lab reads so)
-            counts.append(f"\n\n{UNKNOWN}: {UNKNOWN_WHY}", style="dim")
+            counts.append(f"\n\n{UNKNOWN}: {unknown_why(one=False)}", style="dim")
         drifted = [h for h in hosts if h.drift is not None and (h.drift.version_drift or h.drift.config == "changed")]
         lines = Text()
         if not drifted:
