@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from console import screen_lines
+from fleet_fixture import make_app
 from textual.app import App
 from textual.widgets import Static
 
@@ -23,6 +25,29 @@ async def _shown(info: HostKeyInfo) -> str:
         app.push_screen(HostKeyDialog(info))
         await pilot.pause()
         return str(app.screen.query_one("#hostkey-text", Static).render())
+
+
+async def test_every_word_of_the_question_is_on_screen_at_80_columns() -> None:
+    """At 80×24 the dialog's text wraps inside its box: the last sentence (a changed key is refused later)
+    was cut at the box's edge, so the operator read "a later change of thi" and never the consequence."""
+    info = HostKeyInfo("127.0.0.11", 2222, *KEY, name="web-01")
+    app = make_app()  # the console's own stylesheet lays the dialog out
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(HostKeyDialog(info))
+        await pilot.pause()
+        box = app.screen.query_one("#hostkey-box").region
+        inside = [line[box.x + 1 : box.right - 1] for line in screen_lines(app)[box.y + 1 : box.bottom - 1]]
+        shown = " ".join(" ".join(line.split()) for line in inside)
+    for words in (
+        "The host key of web-01 (127.0.0.11:2222) is not known to fleetui.",
+        KEY[1],
+        "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
+        "Trusting writes it to fleetui's known_hosts; a later change of this key is refused.",
+        "Refuse (n)",
+        "Trust (t)",
+    ):
+        assert words in shown, words
 
 
 async def test_the_dialog_names_the_host_beside_its_address() -> None:

@@ -259,6 +259,36 @@ async def test_help_lists_every_key_of_the_screen() -> None:
         assert any("Read the fleet" in what for _, what in app.screen.rows)  # type: ignore[attr-defined]
 
 
+async def test_help_at_80_columns_shows_every_description_whole() -> None:
+    """At 80×24 a long description wraps under itself inside the box: four of them were cut at its edge ("go
+    to the next (l an"). Read from the screen, scrolled from top to bottom."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fleet_screen(app)
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        box = help_screen.query_one("#help-box")
+        seen: list[str] = []
+        for _ in range(10):  # a page at a time, until the bottom
+            region = box.region
+            for line in screen_lines(app)[region.y + 1 : region.bottom - 1]:
+                inside = line[region.x + 1 : region.right - 1].rstrip(" ▁▃▇█")  # the scrollbar aside
+                if inside not in seen[-20:]:
+                    seen.append(inside)
+            if box.scroll_y >= box.max_scroll_y:
+                break
+            box.scroll_page_down(animate=False)
+            await pilot.pause()
+        shown = " ".join(" ".join(line.split()) for line in seen)
+        for keys, what in help_screen.rows:
+            assert f"{keys.split()[-1]} {what}" in shown or what in shown, (keys, what)
+        space = next(line for line in seen if "Mark or unmark" in line)
+        hang = space.index("Mark")
+        after = seen[seen.index(space) + 1]
+        assert after[:hang].strip() == "" and after[hang:].startswith("and D act"), after  # under itself
+
+
 async def test_footer_at_80_columns_offers_enroll_and_cuts_no_key() -> None:
     """A newcomer's first screen: the footer names `e` Enroll, the console's main action, and every key it
     shows at 80 columns is whole (those that do not fit are in help and the palette, not cut mid-word)."""

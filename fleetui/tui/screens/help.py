@@ -6,6 +6,7 @@ itself: `HELP_TITLE`, and `HELP_ROWS` for keys its widgets handle without a scre
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
 from rich.text import Text
@@ -62,14 +63,30 @@ class HelpScreen(ModalScreen[None]):
         self.rows = key_rows(screen)
 
     def compose(self) -> ComposeResult:
-        width = max((len(k) for k, _ in self.rows), default=0)
-        text = Text()
-        for i, (keys, what) in enumerate(self.rows):
-            if i:
-                text.append("\n")
-            text.append(keys.rjust(width), "bold")
-            text.append(f"  {what}")
         with VerticalScroll(id="help-box") as box:
             box.border_title = safe.content(f"Keys — {self.title_text}")
             box.border_subtitle = "Esc closes · Ctrl+P: every action"
-            yield Static(text, id="help-keys")
+            yield Static(key_text(self.rows, self._room()), id="help-keys")
+
+    def on_resize(self) -> None:
+        self.query_one("#help-keys", Static).update(key_text(self.rows, self._room()))
+
+    def _room(self) -> int:
+        """Columns inside the box at most: 90% of the terminal, less its border, padding and scrollbar (#help-box
+        in app.tcss). Were it more, the text would still wrap (#help-keys' max-width), only not under itself."""
+        return int(self.app.size.width * 0.9) - 8
+
+
+def key_text(rows: list[tuple[str, str]], room: int) -> Text:
+    """The keys right-aligned in a column, each followed by what it does; a description too long for the `room`
+    beside the keys wraps under itself, not under the keys (an 80-column terminal cut them off before)."""
+    width = max((len(k) for k, _ in rows), default=0)
+    wraps = max(room - width - 2, 20)
+    text = Text()
+    for i, (keys, what) in enumerate(rows):
+        for j, part in enumerate(textwrap.wrap(what, wraps) or [""]):
+            if i or j:
+                text.append("\n")
+            text.append((keys if j == 0 else "").rjust(width), "bold")
+            text.append(f"  {part}")
+    return text
