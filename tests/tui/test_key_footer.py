@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from console import screen_lines
+from fleet_fixture import make_app
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -134,3 +136,36 @@ async def test_a_key_enabled_while_another_screen_is_on_top_is_shown_when_it_clo
         await _settle(pilot)
         assert app.screen is keys
         assert _shown(app)["Fire"] is True
+
+
+def _visible(app: App[None]) -> str:
+    """The footer line as the terminal shows it."""
+    return screen_lines(app)[-1]
+
+
+async def test_a_key_that_does_not_fit_whole_is_not_shown_cut() -> None:
+    """At 30 columns the three keys and the palette's do not all fit: the footer ends on a whole key (Textual's
+    Footer, run the same way, cuts one mid-word); wider again, every key is back."""
+    for footer in (KeyFooter, Footer):
+        app = KeysApp(footer)
+        async with app.run_test(size=(30, 10)) as pilot:
+            await _settle(pilot)
+            keys, _, palette = _visible(app).partition("▏")
+            assert palette.strip() == "^p palette"
+            whole = keys.rstrip().endswith(("Pane key", "Fire", "Go"))
+            assert whole is (footer is KeyFooter), (footer.__name__, keys)
+            if footer is KeyFooter:
+                await pilot.resize_terminal(100, 10)
+                await _settle(pilot)
+                assert all(word in _visible(app) for word in ("Pane key", "Fire", "Go"))
+
+
+async def test_the_host_detail_footer_at_80_columns_ends_on_a_whole_key() -> None:
+    """The host detail's footer ran out at "q Qui" at 80 columns."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("enter")
+        await _settle(pilot)
+        keys, _, _ = _visible(app).partition("▏")
+        assert keys.split()[-2:] == ["E", "Re-enroll"], keys

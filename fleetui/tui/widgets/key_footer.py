@@ -1,4 +1,4 @@
-"""The footer of every screen: Textual's Footer, rebuilt only when the keys it shows change.
+"""The footer of every screen: Textual's Footer, rebuilt only when the keys it shows change, and showing whole keys.
 
 Why: Textual's Footer rebuilds itself (a recompose: every key a widget of its own, styled and mounted) on every
 bindings signal of its screen, and a screen sends several in a row while it starts (each focus change, each
@@ -11,6 +11,8 @@ Here a rebuild whose keys are the ones on screen is skipped: each signal still a
 does), and the first that runs brings the footer up to date, so the others find nothing to do. Not one flag
 for a pending rebuild: Textual runs it after the *current* screen's next refresh, and a screen closed before
 that could drop it, which would leave such a flag set for good.
+
+Also: the keys that do not fit whole are hidden (`_fit`), where Textual's Footer cuts the last one shown.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from textual.widgets import Footer
 
 
 class KeyFooter(Footer):
-    """A Footer that recomposes only when what it would show differs from what it shows."""
+    """A Footer that recomposes only when what it would show differs from what it shows, and shows no key cut."""
 
     def __init__(self, *, compact: bool = False, show_command_palette: bool = True) -> None:
         super().__init__(compact=compact, show_command_palette=show_command_palette)
@@ -54,3 +56,23 @@ class KeyFooter(Footer):
         if not self.is_attached or self.shown_keys() == self._shown:
             return
         await self.recompose()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        for key in self.children:
+            key.display = True
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Hide the keys from the first one that does not fit whole onwards: Textual's Footer cuts the last one
+        it shows at the edge ("q Qui", "s Save  es" at 80 columns), a key a newcomer cannot read. The hidden
+        ones are in help (?) and the palette."""
+        palette = [k for k in self.children if k.has_class("-command-palette")]
+        room = self.size.width - sum(k.outer_size.width for k in palette)
+        cut = False
+        for key in self.children:
+            if key in palette:
+                continue
+            # a key's last column is blank (its description's padding): that one may be cut
+            cut = cut or key.virtual_region.right - 1 > room
+            key.display = not cut
