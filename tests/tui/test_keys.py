@@ -7,6 +7,7 @@ stopped and restarted Prometheus is in test_lab_refresh.py.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -16,7 +17,7 @@ from fleet_fixture import NOW, UNREACHABLE, FixedThenPrometheus, fleet, make_app
 from textual.widgets import Input
 from textual.worker import WorkerFailed
 
-from fleetui.domain.fleet import FleetSnapshot, HostState
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode
 from fleetui.tui.screens.fleet import NOTHING_SHOWN_NOTE, FleetScreen
 from fleetui.tui.screens.help import HelpScreen
 from fleetui.tui.screens.host import HostScreen
@@ -257,6 +258,27 @@ async def test_help_lists_every_key_of_the_screen() -> None:
         await pilot.pause()
         await pilot.press("question_mark")
         assert any("Read the fleet" in what for _, what in app.screen.rows)  # type: ignore[attr-defined]
+
+
+async def test_the_summary_at_80_columns_keeps_what_the_table_shows() -> None:
+    """With a silent host the counts alone filled 80 columns, and what the table shows ("25/39 shown ·
+    filtered") fell off the end: an operator could not tell the table was filtered. The counts then drop their
+    words (the glyphs stay, as in the state column), and the rest of the line is whole."""
+    base = fleet()
+    silent = HostStatus("edge-07", HostState.SILENT, Mode.PUSH, None, {"instance": "edge-07"}, ())
+    snap = replace(base, hosts=tuple(sorted((*base.hosts, silent), key=lambda h: h.instance)))
+    app = make_app(FixedSource(snap))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fleet_screen(app)
+        await pilot.press("slash", *"environment=~prod|dev", "enter")
+        await pilot.pause()
+        line = screen_lines(app)[1]
+        assert line.rstrip().endswith("shown · filtered"), line
+        assert "● 33  ✖ 3  ◐ 1  ○ 1  ◌ 1  ⚠ 1  │" in line, line
+        await pilot.resize_terminal(120, 24)
+        await pilot.pause()
+        line = screen_lines(app)[1]
+        assert "● up 33  ✖ down 3  ◐ stale 1  ○ gone 1  ◌ silent 1  ⚠ problems 1  │" in line, line
 
 
 async def test_help_at_80_columns_shows_every_description_whole() -> None:

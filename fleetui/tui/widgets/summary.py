@@ -1,4 +1,5 @@
-"""The one-line fleet summary: a count per state (0 shown as 0), hosts with problems, what is shown."""
+"""The one-line fleet summary: a count per state (0 shown as 0), hosts with problems, what is shown; the counts
+by their glyphs alone when their words would push what is shown off a narrow terminal."""
 
 from __future__ import annotations
 
@@ -22,22 +23,44 @@ class SummaryBar(Static):
         "summary--dim",
     }
 
+    _last: tuple[dict[str, int], int, int, int, str] | None = None
+
     def show(self, counts: dict[str, int], problems: int, total: int, shown: int, scope: str) -> None:
         """`counts` (per state) and `problems` are over the whole fleet; `shown`/`scope` describe the table."""
+        self._last = (counts, problems, total, shown, scope)
+        self.update(self._line())
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.update(self._line())
+
+    def _line(self) -> Text:
+        """The summary in words, or, when that does not fit, the counts by their glyphs alone: what the table
+        shows ("25/39 shown · filtered") comes last, and at 80 columns with silent hosts it fell off the end."""
+        assert self._last is not None
+        text = self._text(*self._last, words=True)
+        width = self.size.width
+        if width and text.cell_len > width:
+            text = self._text(*self._last, words=False)
+        return text
+
+    def _text(self, counts: dict[str, int], problems: int, total: int, shown: int, scope: str, *, words: bool) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         for state in HostState:
             if state is HostState.SILENT and not counts.get(state.value):
                 continue  # enrolled hosts without any series: only worth a place when there are some
             look = "gone" if state is HostState.SILENT else state.value
             style = self.get_component_rich_style(f"summary--{look}")
-            text.append(f"{STATE_GLYPH[state]} {state.value} {counts.get(state.value, 0)}", style)
+            name = f" {state.value}" if words else ""
+            text.append(f"{STATE_GLYPH[state]}{name} {counts.get(state.value, 0)}", style)
             text.append("  ")
-        text.append(f"⚠ problems {problems}", self.get_component_rich_style("summary--problem"))
+        name = " problems" if words else ""
+        text.append(f"⚠{name} {problems}", self.get_component_rich_style("summary--problem"))
         dim = self.get_component_rich_style("summary--dim")
         text.append(f"  │ {shown}/{total} shown", dim)
         if scope:
             text.append(f" · {scope}", dim)
-        self.update(text)
+        return text
 
 
 class SummaryNote(Static):
