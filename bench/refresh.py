@@ -339,6 +339,17 @@ def own_cores(pid: int | None) -> Iterator[None]:
         os.sched_setaffinity(0, everything)
 
 
+def measure_server(url: str, scratch: Path, fleet: ScaleFleet, pid: int | None, args: argparse.Namespace) -> None:
+    """`measure` one server (its Prometheus' `pid`, None when not known) with the command line's runs and
+    interval, fleetui's state in `scratch`, on cores of their own when --own-cores asks for it."""
+    if args.own_cores and pid is None:
+        raise SystemExit("--own-cores needs the server's pid (its JSON line has none)")
+    with own_cores(pid if args.own_cores else None):
+        s = settings_for(url, scratch)
+        interval = s["refresh_interval"] if args.interval is None else args.interval
+        asyncio.run(measure(url, s, fleet, args.runs, interval, pid))
+
+
 def backend_option(argv: list[str]) -> int | None:
     """`--backend prometheus|victoriametrics|both`: the 10,000-host refresh on either backend or both side by
     side, by bench/refresh_backends.py (which takes --hosts, --history-minutes, --runs); None without it."""
@@ -381,10 +392,8 @@ def main() -> int:
         info = json.loads(Path(args.server).read_text())
         fleet = ScaleFleet(info["hosts"], info["scenario"], info["end"], 0, args.pull_interval, min(args.history, DAY))
         print(f"{info['hosts']} hosts, {info['scenario']}, {args.history / 3600:g} h of history ({info['url']}):")
-        with own_cores(int(info["pid"]) if args.own_cores else None), tempfile.TemporaryDirectory() as scratch:
-            s = settings_for(info["url"], Path(scratch))
-            interval = s["refresh_interval"] if args.interval is None else args.interval
-            asyncio.run(measure(info["url"], s, fleet, args.runs, interval, info.get("pid")))
+        with tempfile.TemporaryDirectory() as scratch:
+            measure_server(info["url"], Path(scratch), fleet, info.get("pid"), args)
         return 0
     for n in args.hosts:
         for scenario in args.scenario:
@@ -395,10 +404,7 @@ def main() -> int:
                 server = ScaleServer(tmp / "prom", n, scenario, history=args.history, pull_interval=args.pull_interval)
                 print(f"  built in {time.perf_counter() - t0:.0f} s (written in time order, compacted)", flush=True)
                 try:
-                    with own_cores(int(server.info["pid"]) if args.own_cores else None):
-                        s = settings_for(server.url, tmp)
-                        interval = s["refresh_interval"] if args.interval is None else args.interval
-                        asyncio.run(measure(server.url, s, server.fleet, args.runs, interval, server.info["pid"]))
+                    measure_server(server.url, tmp, server.fleet, int(server.info["pid"]), args)
                 finally:
                     server.stop()
     return 0
