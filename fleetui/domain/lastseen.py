@@ -99,6 +99,12 @@ class LastSeenBook:
     _made: dict[str, _Made] = field(default_factory=dict, repr=False, compare=False)
     # the same per instance, as the classifier groups it (None: some sample names another instance)
     _grouped: dict[str, list[Sample]] | None = field(default=None, repr=False, compare=False)
+    # the last observed refresh's live instances and their newest sample times (None: none observed yet). A
+    # live entry's `last` is brought up to date from it only when the instance stops being live (or is
+    # saved): see observe
+    _live: dict[str, float] | None = field(default=None, repr=False, compare=False)
+    # the entries that are not live, by instance (what history() and _forget walk)
+    _away: dict[str, Remembered] = field(default_factory=dict, repr=False, compare=False)
 
     # --- observing a refresh ------------------------------------------------------------------------------
 
@@ -113,9 +119,13 @@ class LastSeenBook:
         instances of failing targets. What newly stopped being live keeps `last_rows(instance)` (its series
         as the previous refresh showed them) and gets a look-up scheduled. Live instances keep only their
         time: their labels are in every refresh anyway (and 50,000 copies of them cost 100 MiB)."""
-        entries = self.entries
+        entries, away, before = self.entries, self._away, self._live
         down = set(down)
-        for inst, newest in current.items():
+        # only the instances that were not live at the last observation need a look: a live one's time is
+        # kept in `_live` until it stops being live (at 10,000 hosts a look at each was a millisecond and a
+        # half of every refresh, for a time nothing reads while the host is live)
+        for inst in current if before is None else sorted(current.keys() - before.keys()):
+            newest = current[inst]
             e = entries.get(inst)
             if e is None:
                 entries[inst] = Remembered(newest, True)
@@ -125,21 +135,32 @@ class LastSeenBook:
                 self.changed = True
                 e.live = True
                 e.samples = ()
+                away.pop(inst, None)
                 self.lookups.pop(inst, None)
             if e.last is None or newest > e.last:
                 e.last = newest
         for inst in down:
             if inst not in entries:
                 # a failing target the book never saw up: where was it last seen? (unknown until looked up)
-                entries[inst] = Remembered(None, False)
+                entries[inst] = away[inst] = Remembered(None, False)
                 self._schedule(inst, now, None)
                 self.changed = True
-        for inst, e in entries.items():
-            if e.live and inst not in current:
-                e.live = False
-                e.samples = last_rows(inst)
-                self.changed = True
-                self._schedule(inst, now, e.last)
+        # live at the last observation and not now (at the first: every live entry, some may come from the
+        # state file)
+        if before is None:
+            departed = [i for i, e in entries.items() if e.live and i not in current]
+        else:
+            departed = sorted(before.keys() - current.keys())
+        for inst in departed:
+            e = entries[inst]
+            if before is not None and (e.last is None or before[inst] > e.last):
+                e.last = before[inst]
+            e.live = False
+            e.samples = last_rows(inst)
+            away[inst] = e
+            self.changed = True
+            self._schedule(inst, now, e.last)
+        self._live = dict(current)
         if not self._started:
             # discovery for this run: the gap since the book's last observation, then what is older than
             # the part a previous run already covered (everything, when nothing is remembered)
@@ -173,15 +194,15 @@ class LastSeenBook:
         (a failing target stays: forgetting it would look it up again on every refresh)."""
         horizon = now - self.lookback
         lookups = self.lookups
-        # this walks every entry on every refresh: the cheap tests first (most entries are live, or inside
-        # the window), the set look-ups only for what is left
+        # this walks every entry that is not live on every refresh: the cheap tests first (most are inside the
+        # window), the set look-ups only for what is left
         stale = [
             i
-            for i, e in self.entries.items()
-            if not e.live and (e.last is None or e.last < horizon) and i not in lookups and i not in down
+            for i, e in self._away.items()
+            if (e.last is None or e.last < horizon) and i not in lookups and i not in down
         ]
         for i in stale:
-            del self.entries[i]
+            del self.entries[i], self._away[i]
         if stale:
             self.changed = True
 
@@ -198,8 +219,8 @@ class LastSeenBook:
         made = self._made
         now_made: dict[str, _Made] = {}
         rebuilt = False
-        for inst, e in self.entries.items():
-            if e.live or e.last is None:
+        for inst, e in self._away.items():
+            if e.last is None:
                 continue
             got = made.get(inst)
             if got is None or got[0] != e.last or got[1] is not e.samples:
@@ -342,7 +363,7 @@ class LastSeenBook:
             self.lookups.pop(inst, None)
             e = self.entries.get(inst)
             if e is None:
-                e = self.entries[inst] = Remembered(None, False)
+                e = self.entries[inst] = self._away[inst] = Remembered(None, False)
             if e.live:
                 continue  # came back meanwhile: the refresh knows better
             if got:
@@ -368,12 +389,13 @@ class LastSeenBook:
     def to_json(self) -> dict[str, Any]:
         """What the state file keeps: live instances by name, the others with their series and times."""
         live = sorted(i for i, e in self.entries.items() if e.live)
+        now_live = self._live or {}
         gone = {
             i: {"last": e.last, "series": [[s.branch, dict(s.labels), s.value] for s in e.samples]}
             for i, e in sorted(self.entries.items())
             if not e.live and e.last is not None
         }
-        last_live = {i: self.entries[i].last for i in live}
+        last_live = {i: _latest(self.entries[i].last, now_live.get(i)) for i in live}
         return {
             "observed_at": self.observed_at,
             "frontier": self.frontier if not self._discover else None,
@@ -393,7 +415,7 @@ class LastSeenBook:
                 Sample({str(k): str(v) for k, v in dict(labels).items()}, float(value), str(branch))
                 for branch, labels, value in item["series"]
             )
-            book.entries[str(inst)] = Remembered(_num(item["last"]), False, samples)
+            book.entries[str(inst)] = book._away[str(inst)] = Remembered(_num(item["last"]), False, samples)
         book.observed_at = _num(doc.get("observed_at"))
         book.frontier = _num(doc.get("frontier"))
         if book.observed_at is not None and book.frontier is not None and book.frontier > book.observed_at:
@@ -408,6 +430,10 @@ def _num(v: Any) -> float | None:
     if not math.isfinite(f):
         raise ValueError("not a finite number")
     return f
+
+
+def _latest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None or a >= b else b
 
 
 def _grid_up(t: float) -> float:

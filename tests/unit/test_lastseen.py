@@ -181,6 +181,30 @@ def test_clean_url() -> None:
     assert clean_url("http://[::1]:9090") == "http://[::1]:9090"
 
 
+def test_a_live_host_departs_with_the_newest_time_any_refresh_saw_and_is_saved_with_it(tmp_path: Path) -> None:
+    """A live host's time is kept with the refresh that saw it, not copied into its entry every refresh: so
+    what it leaves with, and what the state file says of it while live, must still be the newest time."""
+    book = LastSeenBook(DAY)
+    book.observe(NOW, live(("a", NOW - 5), ("b", NOW - 3)), down=())
+    book.observe(NOW + 15, live(("a", NOW + 10), ("b", NOW + 12)), down=())
+    book.observe(NOW + 30, live(("a", NOW + 25), ("b", NOW + 27)), down=())
+    assert book.to_json()["live"] == {"a": NOW + 25, "b": NOW + 27}
+    book.observe(NOW + 45, live(("b", NOW + 42)), down=("a",), last_rows=lambda i: (up(i, NOW + 25),))
+    assert book.entries["a"].last == NOW + 25 and not book.entries["a"].live
+    assert [(s.instance, s.value) for s in book.history()] == [("a", NOW + 25)]
+    step = book.next_step()
+    assert step is not None and step.kind == "exact" and step.instances == ("a",) and step.start <= NOW + 25
+    book.observe(NOW + 60, live(("a", NOW + 58), ("b", NOW + 57)), down=())  # a is back
+    assert book.history() == [] and book.entries["a"].live and book.to_json()["live"]["a"] == NOW + 58
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("")
+    s = load(cfg, environ={}, overrides={"prometheus.url": "http://prom:9090"})
+    save_book(book_path(s, tmp_path), s["prometheus.url"], book)
+    again = load_book(book_path(s, tmp_path), s["prometheus.url"], DAY)
+    again.observe(NOW + 75, live(("b", NOW + 72)), down=())  # a went away while no console ran
+    assert again.entries["a"].last == NOW + 58 and not again.entries["a"].live
+
+
 def test_history_is_the_same_list_while_nothing_in_it_changes() -> None:
     """The classifier keeps gone hosts' rows while the book hands over the very same history list: so the
     list must be a new one as soon as anything it is built from changes, and the same one otherwise."""
