@@ -44,9 +44,11 @@ _GRID = 600.0  # look-up windows end on multiples of this, so hosts found missin
 class Remembered(msgspec.Struct, gc=False):
     """What the book knows of one instance.
 
-    `last`: newest successful sample time known (None: not known yet). `live`: the host was live (in an
-    instant query and not a failing target) when last observed. `samples`: its series with their labels and
-    last-seen values, as last observed (what classify gets as history once the host is no longer live).
+    `last`: newest successful sample time known (None: not known yet); while the host is live, as of when it
+    became live (the book's last observation holds its newest, copied here when it stops being live). `live`:
+    the host was live (in an instant query and not a failing target) when last observed. `samples`: its
+    series with their labels and last-seen values, as last observed (what classify gets as history once the
+    host is no longer live).
     Not tracked by the cyclic garbage collector (it holds no cycle): one per host, as for reclassify's _Static.
     """
 
