@@ -32,7 +32,7 @@ from typing import Any
 
 import msgspec
 
-from fleetui.domain.classify import Sample
+from fleetui.domain.classify import Sample, _latest
 
 WINDOW = 7200.0  # seconds of history one request reads, at most
 BATCH = 1000  # instances per request, at most
@@ -155,8 +155,8 @@ class LastSeenBook:
             departed = sorted(before.keys() - current.keys())
         for inst in departed:
             e = entries[inst]
-            if before is not None and (e.last is None or before[inst] > e.last):
-                e.last = before[inst]
+            if before is not None:
+                e.last = _latest(e.last, before[inst])
             e.live = False
             e.samples = last_rows(inst)
             away[inst] = e
@@ -432,10 +432,6 @@ def _num(v: Any) -> float | None:
     if not math.isfinite(f):
         raise ValueError("not a finite number")
     return f
-
-
-def _latest(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None or a >= b else b
 
 
 def _grid_up(t: float) -> float:
