@@ -146,6 +146,26 @@ async def test_sort_keys_and_header_click() -> None:
         assert seen == sorted(seen, reverse=True)
 
 
+async def test_every_sorted_column_shows_its_whole_title_and_arrow() -> None:
+    """`o` through every column, `O` on each: the sorted column's header reads its title and arrow whole,
+    both ways (the five-cell "probs" once read "prob…", with no sign of what the table was sorted by)."""
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await _fleet_screen(app)
+        table = screen.table
+        titles = {c.key: c.title for c, _ in table._fit(table.size.width)}
+        assert {"state", "mode", "problems"} <= titles.keys()  # the narrow ones are on screen
+        seen = set()
+        for _ in titles:
+            if table.sort_key in titles:
+                seen.add(table.sort_key)
+                assert f"{titles[table.sort_key]}▲" in _line_text(screen, 0), table.sort_key
+                await pilot.press("O")
+                assert f"{titles[table.sort_key]}▼" in _line_text(screen, 0), table.sort_key
+            await pilot.press("o")
+        assert seen == titles.keys()
+
+
 async def test_enter_opens_detail_and_escape_returns_with_cursor_kept() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

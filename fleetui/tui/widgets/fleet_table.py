@@ -69,6 +69,12 @@ def _span(layout: list[tuple[Column, int]]) -> int:
     return sum(w for _, w in layout) + len(layout) - 1 if layout else 0
 
 
+def _header_width(c: Column) -> int:
+    """The narrowest a column is: its title and one cell for the sort arrow, so the sorted column's header
+    reads "probs▲" and not "prob…" (a cut arrow left no sign of what the table is sorted by)."""
+    return max(c.min_width, cell_len(c.title) + 1)
+
+
 class _Desc:
     """A sort key compared the other way round (descending column, ties still by instance ascending)."""
 
@@ -163,7 +169,7 @@ class FleetTable(ScrollView, can_focus=True):
         self.sort_key: str = self.columns[0].key
         self.sort_reverse = False
         self.cursor = 0
-        self._natural: dict[str, int] = {c.key: max(c.min_width, cell_len(c.title)) for c in self.columns}
+        self._natural: dict[str, int] = {c.key: _header_width(c) for c in self.columns}
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._styles: dict[str, Style] = {}
@@ -414,7 +420,7 @@ class FleetTable(ScrollView, can_focus=True):
         """Natural column widths from content (capped), so narrow data leaves room for more columns."""
         static = self._measured_columns()
         if reset:
-            self._natural = {c.key: max(c.min_width, cell_len(c.title)) for c in self.columns}
+            self._natural = {c.key: _header_width(c) for c in self.columns}
             self._unmeasured = []
         rows = hosts if isinstance(hosts, list | tuple) else list(hosts)
         if len(rows) > _MEASURE_STEP:
