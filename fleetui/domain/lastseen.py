@@ -394,8 +394,8 @@ class LastSeenBook:
         now_live = self._live or {}
         gone = {
             i: {"last": e.last, "series": [[s.branch, dict(s.labels), s.value] for s in e.samples]}
-            for i, e in sorted(self.entries.items())
-            if not e.live and e.last is not None
+            for i, e in sorted(self._away.items())
+            if e.last is not None
         }
         last_live = {i: _latest(self.entries[i].last, now_live.get(i)) for i in live}
         return {
