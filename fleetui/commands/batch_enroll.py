@@ -246,10 +246,8 @@ class PlainOutput:
             print(f"{ev.host:<{self.width}}  {SHOWN[s.status.value]} {s.step:<9} {s.message}", flush=True)
         elif ev.kind == "host":
             h = next(x for x in batch.hosts if x.name == ev.host)
-            if h.state == "ok":
-                print(f"{h.name:<{self.width}}  ENROLLED in {h.elapsed_s:.1f}s", flush=True)
-            elif h.state == "failed":
-                print(f"{h.name:<{self.width}}  FAILED: {h.failure}", flush=True)
+            if h.state in ("ok", "failed"):
+                print(f"{h.name:<{self.width}}  {_plain(h.ending)}", flush=True)
 
     def close(self, batch: Batch) -> None:
         pass

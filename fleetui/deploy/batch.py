@@ -60,6 +60,16 @@ class BatchHost:
             return ""
         return f"{r.failed_step} failed: {r.error}"
 
+    @property
+    def ending(self) -> str:
+        """The log line of a host that ended: "ENROLLED in 42.3s", or for a failure what the host is now before
+        why it failed ("FAILED, host unchanged — detect failed: …"). Why that order: the failure message can be
+        long, and a line cut at the edge of an 80-column terminal must still say what the host is."""
+        if self.state == "ok":
+            return f"ENROLLED in {self.elapsed_s:.1f}s"
+        state = f", host {self.result.host_state}" if self.result is not None else ""
+        return f"FAILED{state} — {self.failure}"
+
     def to_json(self) -> dict[str, Any]:
         r = self.result
         return {

@@ -170,7 +170,7 @@ async def test_batch_screen_failure_retry_and_stop(
         row = [str(c) for c in table.get_row(SUDO_HOST)]
         assert row[0] == SUDO_HOST and row[3] == "failed; host unchanged" and "sudo rejected the password" in row[4]
         log_text = "\n".join(screen.query_one("#batch-log").lines)
-        assert f"{SUDO_HOST}  FAILED: " in log_text and "ENROLLED in" in log_text
+        assert f"{SUDO_HOST}  FAILED, host unchanged — detect failed: " in log_text and "ENROLLED in" in log_text
         assert "wrong-password" not in log_text
         assert "R retries the failed hosts only" in screen.message
         results = handle.results_path

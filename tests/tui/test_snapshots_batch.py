@@ -80,7 +80,7 @@ async def _four_states(pilot: Pilot[Any], hostlist: Path) -> BatchScreen:
     screen._log_line("", "batch: 4 hosts, 2 at a time")
     screen._log_line("web-01", "ok   connect   connected to root@10.0.0.11:22")
     screen._log_line("web-02", "FAIL detect    sudo rejected the password of ops")
-    screen._log_line("web-02", "FAILED: detect failed: sudo rejected the password of ops; failed; host unchanged")
+    screen._log_line("web-02", "FAILED, host unchanged — detect failed: sudo rejected the password of ops")
     screen._log_line("db-01", "  .. install   apt-get: Unpacking alloy \x1b[31m(1.5.0)")
     screen._log_line("web-01", "ENROLLED in 42.3s")
     screen.query_one("#batch-table", BatchTable).show(list(h.values()))

@@ -160,3 +160,18 @@ def test_cancel_stops_running_hosts_and_records_the_rest() -> None:
         assert batch.hosts[3].failure == "not started: the batch was cancelled"
 
     asyncio.run(go())
+
+
+def test_a_failed_hosts_line_says_what_the_host_is_before_why_it_failed() -> None:
+    """The line a log or a pipe gets when a host ends: a failure's message can be long, so what the host is now
+    comes first, where a line cut at the edge of an 80-column terminal still shows it."""
+
+    async def go() -> None:
+        batch, gate, _ = make(2, {1}, concurrency=2)
+        await drain(batch, gate)
+        ok, failed = batch.hosts
+        assert ok.ending.startswith("ENROLLED in ") and ok.ending.endswith("s")
+        assert failed.result is not None and failed.result.host_state == "unchanged"
+        assert failed.ending == "FAILED, host unchanged — work failed: h1 broke"
+
+    asyncio.run(go())

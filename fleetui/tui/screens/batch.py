@@ -40,7 +40,7 @@ from fleetui.tui import safe
 from fleetui.tui.batch_messages import BatchDone, BatchProgress
 from fleetui.tui.commands import PaletteCommand
 from fleetui.tui.operations import BatchHandle, Operations
-from fleetui.tui.widgets.batch_table import BatchTable, KeyReviewDialog, StopBatchDialog, outcome
+from fleetui.tui.widgets.batch_table import BatchTable, KeyReviewDialog, StopBatchDialog
 from fleetui.tui.widgets.key_footer import KeyFooter
 from fleetui.tui.widgets.plain_input import PlainInput
 
@@ -341,11 +341,8 @@ class BatchScreen(Screen[None]):
         elif ev.kind == "step" and ev.step is not None and ev.step.status.value in SHOWN:
             s = ev.step
             self._log_line(ev.host, f"{SHOWN[s.status.value]} {s.step:<9} {s.message}")
-        elif ev.kind == "host" and host is not None:
-            if host.state == "ok":
-                self._log_line(host.name, f"ENROLLED in {host.elapsed_s:.1f}s")
-            elif host.state == "failed":
-                self._log_line(host.name, f"FAILED: {host.failure}; {outcome(host)}")
+        elif ev.kind == "host" and host is not None and host.state in ("ok", "failed"):
+            self._log_line(host.name, host.ending)
 
     def _log_line(self, host: str, text: str) -> None:
         """One merged-log line, prefixed by its host; all of it plain text (made visible, never markup)."""
