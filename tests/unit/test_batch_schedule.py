@@ -175,3 +175,20 @@ def test_a_failed_hosts_line_says_what_the_host_is_before_why_it_failed() -> Non
         assert failed.ending == "FAILED, host unchanged — work failed: h1 broke"
 
     asyncio.run(go())
+
+
+def test_the_piped_line_of_a_failed_host_shows_control_characters_as_text(capsys: Any) -> None:
+    """`enroll --from` piped: the failure comes from the host (an error it printed), so an escape sequence in it
+    reaches stdout as visible text, never as a terminal command."""
+    from fleetui.commands.batch_enroll import PlainOutput
+
+    async def go() -> Batch:
+        batch, gate, _ = make(1, {0}, concurrency=1)
+        await drain(batch, gate)
+        return batch
+
+    batch = asyncio.run(go())
+    batch.hosts[0].error = "connect failed: \x1b[31mred\x1b[0m"
+    PlainOutput(4).event(batch, BatchEvent("host", "h0"))
+    out = capsys.readouterr().out
+    assert out == "h0    FAILED, host unchanged — connect failed: ?[31mred?[0m\n"
