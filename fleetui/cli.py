@@ -140,9 +140,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "tui"
+    module = _module(command)
     try:
-        settings = settings_from_args(args)
-        code: int = _module(command).run(args, settings)
+        # a command that reads no configuration (READS_SETTINGS = False) gets the defaults, not the files
+        settings = settings_from_args(args) if getattr(module, "READS_SETTINGS", True) else load(None, environ={})
+        code: int = module.run(args, settings)
         return code
     except ConfigError as e:
         print(f"fleetui: config error: {e}", file=sys.stderr)

@@ -14,6 +14,9 @@ from typing import Any
 from fleetui.config import Settings
 
 STDIN_NAME = "<stdin>"  # what `alloy fmt` calls standard input in its messages
+# offline: no configuration is read (neither one's own nor a running lab's), so a broken or absent one never
+# stops a syntax check, and nothing on stderr suggests the check reads Prometheus (see fleetui.cli)
+READS_SETTINGS = False
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -83,3 +83,19 @@ def test_real_process_reads_stdin() -> None:
         check=False,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"<stdin>: ok\n", b"")
+
+
+def test_reads_no_configuration(
+    files: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An offline syntax check: a configuration file that does not load (here: not YAML) neither stops it nor
+    says anything on stderr; the same file stops a command that reads Prometheus."""
+    broken = tmp_path / "config.yaml"
+    broken.write_text("prometheus: [unclosed\n")
+    monkeypatch.setenv("FLEETUI_CONFIG", str(broken))
+    assert main(["check", files[0]]) == 0
+    assert main(["check", files[1]]) == 1
+    out, err = capsys.readouterr()
+    assert "config" not in err and out.startswith(files[1])
+    assert main(["status", "--json"]) == 2
+    assert "config error" in capsys.readouterr().err
