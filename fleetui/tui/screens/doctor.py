@@ -104,7 +104,7 @@ class DoctorScreen(Screen[None]):
     HELP_TITLE = "doctor"
     HELP_ROWS: ClassVar[list[tuple[str, str]]] = [
         ("↑ ↓", "A check (its evidence and fix below); several hosts: a host"),
-        ("Enter", "Several hosts: that host's checklist"),
+        ("⏎", "Several hosts: that host's checklist"),
     ]
 
     def palette_commands(self) -> Iterator[PaletteCommand]:

@@ -144,12 +144,8 @@ class FleetScreen(Screen[None]):
     ]
 
     HELP_TITLE = "fleet"
-    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [  # keys handled inside the table (no screen binding)
-        ("↑ ↓ / j k", "Move the cursor"),
-        ("PgUp PgDn", "Page up / down"),
-        ("Home End", "First / last host"),
-        ("click header", "Sort by that column"),
-    ]
+    # what the table does without a binding (its keys are bindings of its own, listed with the screen's)
+    HELP_ROWS: ClassVar[list[tuple[str, str]]] = [("click header", "Sort by that column")]
 
     def __init__(self, feed: FleetFeed, *, key_labels: tuple[str, ...]) -> None:
         super().__init__(id="fleet")

@@ -1,7 +1,8 @@
 """`?`: every key of the screen it was opened from, with what it does.
 
 Read from the screen's live bindings (so a registered host action shows up), plus what the screen declares
-itself: `HELP_TITLE`, and `HELP_ROWS` for keys its widgets handle without a screen binding.
+itself: `HELP_TITLE`, and `HELP_ROWS` for keys its widgets handle, in its own words (a widget's binding for a key
+a row names is then not listed as well).
 """
 
 from __future__ import annotations
@@ -45,10 +46,24 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         display = screen.app.get_key_display(b)
         if display not in keys.setdefault(action, []):
             keys[action].append(display)
+    own: list[tuple[str, str]] = list(getattr(screen, "HELP_ROWS", ()))
+    # a widget's own keys (a list's, a scrolling pane's) that the screen describes itself are listed once, in
+    # the screen's words: its cursor keys were listed twice, "↑ Up" and again "↑ ↓ A check (…)"
+    described = {_token(k) for keys_, _ in own for k in keys_.split() if k != "/"}
     rows = [(" ".join(keys[a]), labels[a]) for a in keys]
-    rows += list(getattr(screen, "HELP_ROWS", ()))
+    rows = [row for row in rows if not all(_token(k) in described for k in row[0].split())]
+    rows += own
     rows.append(("^p", "Command palette: every action, searchable"))
     return rows
+
+
+def _token(key: str) -> str:
+    """A key as the help names it, the same however it is written ("PgUp", "pgup"; "Enter", "⏎"); a letter's
+    case is kept (g and G are two keys)."""
+    if len(key) == 1:
+        return key
+    key = key.lower()
+    return "⏎" if key == "enter" else key
 
 
 class HelpScreen(ModalScreen[None]):

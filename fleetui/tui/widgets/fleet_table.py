@@ -120,12 +120,12 @@ class FleetTable(ScrollView, can_focus=True):
     """Hosts as rows, `columns` as columns; sortable, filterable, with a row cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip="Move the cursor up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, tooltip="Move the cursor down"),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
+        Binding("home,g", "first", "First", show=False, tooltip="First host"),
+        Binding("end,G", "last", "Last", show=False, tooltip="Last host"),
         Binding("enter", "select", "Details", tooltip="Open the host under the cursor"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
