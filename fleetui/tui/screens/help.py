@@ -49,7 +49,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
     own: list[tuple[str, str]] = list(getattr(screen, "HELP_ROWS", ()))
     # a widget's own keys (a list's, a scrolling pane's) that the screen describes itself are listed once, in
     # the screen's words: its cursor keys were listed twice, "↑ Up" and again "↑ ↓ A check (…)"
-    described = {_token(k) for keys_, _ in own for k in keys_.split() if k != "/"}
+    described = {_token(k) for keys_, _ in own for k in keys_.split() if k != "/"}  # "a / b": a separator
     rows = [(" ".join(keys[a]), labels[a]) for a in keys]
     rows = [row for row in rows if not all(_token(k) in described for k in row[0].split())]
     rows += own
