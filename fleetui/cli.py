@@ -82,7 +82,12 @@ def _module(name: str) -> Any:
     return importlib.import_module(f"fleetui.commands.{name.replace('-', '_')}")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, module: Any) -> Settings:
+    """The settings `module`'s command runs with. Each command module may say what it reads: READS_SETTINGS =
+    False, none (the defaults: an offline command); TAKES_LAB_CONFIG = False, never the running lab's file in
+    place of a missing one of your own (the lab's own commands)."""
+    if not getattr(module, "READS_SETTINGS", True):
+        return load(None, environ={})
     overrides: dict[str, Any] = _override_pairs(args.set)
     for flag, key in (("prometheus", "prometheus.url"), ("targets_dir", "targets.dir"), ("theme", "theme")):
         value = getattr(args, flag, None)
@@ -91,10 +96,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     unknown = [k for k in overrides if k not in KEYS_BY_PATH]
     if unknown:
         raise UsageError(f"--set {unknown[0]}: unknown key (see `fleetui --help` and the README's reference)")
-    return load(_config_file(args), overrides=overrides)
+    return load(_config_file(args, lab_config=getattr(module, "TAKES_LAB_CONFIG", True)), overrides=overrides)
 
 
-def _config_file(args: argparse.Namespace) -> Path | None:
+def _config_file(args: argparse.Namespace, *, lab_config: bool) -> Path | None:
     """--config; else, for someone who has no configuration yet but has the embedded lab up, the lab's file.
 
     So `fleetui lab up && fleetui status` shows the lab's fleet instead of failing on the default
@@ -102,7 +107,7 @@ def _config_file(args: argparse.Namespace) -> Path | None:
     of one's own, $FLEETUI_CONFIG or --config always win.
     """
     given: Path | None = args.config
-    if given is not None or os.environ.get(CONFIG_ENV) or args.command in ("lab", "demo"):
+    if given is not None or os.environ.get(CONFIG_ENV) or not lab_config:
         return given
     if default_config_path().exists():
         return None
@@ -142,8 +147,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "tui"
     module = _module(command)
     try:
-        # a command that reads no configuration (READS_SETTINGS = False) gets the defaults, not the files
-        settings = settings_from_args(args) if getattr(module, "READS_SETTINGS", True) else load(None, environ={})
+        settings = settings_from_args(args, module)
         code: int = module.run(args, settings)
         return code
     except ConfigError as e:

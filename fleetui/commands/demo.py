@@ -19,6 +19,10 @@ from typing import Any
 
 from fleetui.config import Settings, load
 
+# it loads the lab's file itself once the lab is up: the CLI's stand-in for a missing file of your own would
+# look the lab up, and say so on stderr, beforehand (fleetui.cli)
+TAKES_LAB_CONFIG = False
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", action="store_true", help="leave the lab running after the console closes")

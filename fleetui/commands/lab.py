@@ -16,6 +16,9 @@ from typing import Any
 
 from fleetui.config import Settings
 
+# the lab's own command: the running lab's file never stands in for a missing one of your own here (fleetui.cli)
+TAKES_LAB_CONFIG = False
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("up", "down", "status"), help="start, stop or describe the lab")
