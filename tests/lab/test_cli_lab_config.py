@@ -34,3 +34,12 @@ def test_a_config_of_ones_own_wins_over_the_lab(lab: LabInfo, tmp_path: Path) ->
     r = _fleetui(tmp_path, "config", "--json", config_env=str(own))
     assert "running lab" not in r.stderr
     assert json.loads(r.stdout)["file"] == str(own)
+
+
+def test_the_lab_command_never_takes_the_labs_file_for_yours(lab: LabInfo, tmp_path: Path) -> None:
+    """`lab` manages the lab: with it running and no file of your own, it says nothing about using the lab's file
+    (each command module says so itself, fleetui.cli.settings_from_args)."""
+    r = _fleetui(tmp_path, "lab", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "running lab" not in r.stderr
+    assert json.loads(r.stdout)["prometheus"] == lab.prometheus
