@@ -46,7 +46,7 @@ import msgspec
 from textual import events
 
 from fleetui.config import Settings, load
-from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, HostTimes, Mode, Problem
 from fleetui.tui.app import FleetApp
 from fleetui.tui.screens.fleet import FleetScreen
 from fleetui.tui.source import FixedSource, FleetSource, PrometheusSource, enriched, first_look, prefetch
@@ -57,14 +57,16 @@ STATES = [HostState.UP] * 7 + [HostState.DOWN, HostState.STALE, HostState.GONE]
 
 def fleet(n: int, now: float) -> FleetSnapshot:
     hosts = []
+    seen: dict[str, float | None] = {}
     for i in range(n):
         problems = (Problem("missing_label", "no environment label", "add environment=…"),) if i % 13 == 0 else ()
+        instance = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}:9100"
+        seen[instance] = now - (i % 3600)
         hosts.append(
             HostStatus(
-                instance=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}:9100",
+                instance=instance,
                 state=STATES[i % len(STATES)],
                 mode=Mode.PUSH if i % 5 == 0 else Mode.PULL,
-                last_seen=now - (i % 3600),
                 labels={
                     "job": "node",
                     "hostname": f"host-{i:05d}",
@@ -74,7 +76,7 @@ def fleet(n: int, now: float) -> FleetSnapshot:
                 problems=problems,
             )
         )
-    return FleetSnapshot(tuple(hosts), now)
+    return FleetSnapshot(tuple(hosts), now, times=HostTimes(seen))
 
 
 class ChangingSource(FixedSource):
@@ -87,13 +89,16 @@ class ChangingSource(FixedSource):
     async def snapshot(self) -> FleetSnapshot:
         snap = await super().snapshot()
         hosts = list(snap.hosts)
+        seen = dict(snap.times.last_seen)
         step = max(1, len(hosts) // self.count)
         for k in range(self.count):
             i = (k * step + self.calls) % len(hosts)
             h = hosts[i]
             state = STATES[(STATES.index(h.state) + 3) % len(STATES)]
-            hosts[i] = msgspec.structs.replace(h, state=state, last_seen=(h.last_seen or NOW) + 15)
-        self.current = FleetSnapshot(tuple(hosts), snap.taken_at + 15).with_diff(snap)
+            hosts[i] = msgspec.structs.replace(h, state=state)
+            seen[h.instance] = (seen.get(h.instance) or NOW) + 15
+        times = HostTimes(seen, snap.times.scrape_duration)
+        self.current = FleetSnapshot(tuple(hosts), snap.taken_at + 15, times=times).with_diff(snap)
         return snap
 
 

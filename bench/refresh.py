@@ -218,7 +218,8 @@ async def measure(
                 f"  history steps after it: {len(steps)} requests in {total:.1f} s, slowest {ms(max(steps))}, "
                 f"median {ms(statistics.median(steps))}"
             )
-        seen = {h.instance: h.last_seen for h in snap.hosts}
+        times = snap.times.last_seen
+        seen = {h.instance: times.get(h.instance) for h in snap.hosts}
         print(f"  last seen: {check_last_seen(fleet, seen, snap.taken_at, reader.lookback)}")
         mine, theirs = [], []
         heap = ServerHeap(raw, url)

@@ -1025,15 +1025,18 @@ class FleetReader:
             nonlocal rows
             if previous is None:
                 return ()
+            seen = previous.times.last_seen.get(inst)
+            if seen is None:
+                return ()
             if rows is None:
                 rows = previous.by_instance()
             h = rows.get(inst)
-            if h is None or h.last_seen is None:
+            if h is None:
                 return ()
             labels = dict(h.labels)
-            found = [Sample(labels, h.last_seen, "up")]
+            found = [Sample(labels, seen, "up")]
             if h.nodename:
-                found.append(Sample({**labels, "nodename": h.nodename}, h.last_seen, "uname"))
+                found.append(Sample({**labels, "nodename": h.nodename}, seen, "uname"))
             return tuple(found)
 
         return last_rows
@@ -1069,8 +1072,10 @@ class FleetReader:
         mine = frozenset(tg.instance for tg in targets)
         history = [smp for smp in self.book.history() if smp.labels.get("instance") in mine]
         with gc_paused():
-            hosts = Classifier(self.policy).classify(FleetInputs(now=t, targets=targets, history=history, pending=mine))
-        return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True)
+            hosts, times = Classifier(self.policy).classify(
+                FleetInputs(now=t, targets=targets, history=history, pending=mine)
+            )
+        return FleetSnapshot(hosts, t, backend=self.backend.name, targets_only=True, times=times)
 
     @staticmethod
     async def _current(up_reply: asyncio.Future[_Grouped], uname_reply: asyncio.Future[_Grouped]) -> _Current:
@@ -1114,10 +1119,10 @@ class FleetReader:
                 macos=macos,
                 pending=self.book.pending(),
             )
-            hosts = self.classifier.classify(inputs)
+            hosts, times = self.classifier.classify(inputs)
             self._last = inputs
             # the classifier's diff from its previous rows, which are the previous snapshot's
-            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes).with_diff(
+            snap = FleetSnapshot(hosts, t, source, self.backend.name, self.notes, times=times).with_diff(
                 self._previous, self.classifier.diff()
             )
         self._previous = snap

@@ -121,7 +121,7 @@ def render_table(snap: FleetSnapshot) -> str:
             h.instance,
             h.state.value,
             h.mode.value,
-            h.age(now),
+            snap.times.age(h, now),
             h.job or "-",
             short(h.alerts) or "-",
             drift.short(h.drift).replace("·", "-"),

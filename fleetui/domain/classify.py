@@ -36,11 +36,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from fleetui.domain.fleet import HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import HostState, HostStatus, HostTimes, Mode, Problem
 
 # labels node_uname_info adds on its own; they describe the machine, not the host's identity in the fleet
 UNAME_LABELS = frozenset({"nodename", "sysname", "release", "version", "machine", "domainname"})
@@ -468,8 +468,15 @@ def _gather(inputs: FleetInputs, policy: Policy) -> dict[str, _Acc]:
     return accs
 
 
-def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
-    """The fleet's rows, sorted by instance."""
+class Classified(NamedTuple):
+    """The fleet's rows, sorted by instance, and their times."""
+
+    hosts: tuple[HostStatus, ...]
+    times: HostTimes
+
+
+def classify(inputs: FleetInputs, policy: Policy) -> Classified:
+    """The fleet's rows, sorted by instance, and their times."""
     accs = _gather(inputs, policy)
     superseded = _superseded(accs, policy)
     # duplicate nodenames among live instances (those in an instant query right now)
@@ -484,9 +491,13 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
     now, macos, pending = inputs.now, inputs.macos, inputs.pending
     hosts: list[HostStatus] = []
     append = hosts.append
+    # every host's times, None where not known (as the incremental classifier has them)
+    last_seen: dict[str, float | None] = {}
+    durations: dict[str, float | None] = {}
     for inst in sorted(accs):
         acc = accs[inst]
-        state, mode, last_seen = _state(inst, acc, now, policy)
+        state, mode, seen = _state(inst, acc, now, policy)
+        last_seen[inst] = seen
         if inst in superseded:
             state = HostState.STALE  # renamed: the machine pushes under its new name now
         labels = _shared(acc.labels)
@@ -513,12 +524,12 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
             shown = targets[0]
             if shown.health == "up" and len(targets) > 1:
                 shown = next((t for t in targets if t.health != "up"), shown)
+        durations[inst] = shown.scrape_duration if shown else None
         append(
             HostStatus(
                 instance=inst,
                 state=state,
                 mode=mode,
-                last_seen=last_seen,
                 labels=labels,
                 problems=tuple(problems),
                 nodename=min(names) if names else None,
@@ -526,11 +537,10 @@ def classify(inputs: FleetInputs, policy: Policy) -> tuple[HostStatus, ...]:
                 last_error=(shown.last_error or (NOT_SCRAPED if shown.health == "unknown" else None))
                 if shown
                 else None,
-                scrape_duration=shown.scrape_duration if shown else None,
-                last_seen_pending=last_seen is None and inst in pending,
+                last_seen_pending=seen is None and inst in pending,
             )
         )
-    return tuple(hosts)
+    return Classified(tuple(hosts), HostTimes(last_seen, durations))
 
 
 def _superseded(accs: Mapping[str, _Acc], policy: Policy) -> set[str]:

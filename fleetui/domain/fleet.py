@@ -64,28 +64,30 @@ class Problem:
 class HostStatus(msgspec.Struct, frozen=True, gc=False):
     """One row of the fleet: everything the console shows about one `instance` label value.
 
-    A msgspec Struct and not a dataclass because a refresh builds one for every host whose row changed (on a
-    50,000-host fleet that is most of them, every refresh): 0.09 µs each against 1.55 µs for a frozen
-    dataclass (timeit). Copy one with `msgspec.structs.replace`. Not tracked by the cyclic collector: nothing
-    it holds refers back to it.
+    A msgspec Struct and not a dataclass because a refresh builds one for every host it works out again (tens
+    of thousands at 50,000 hosts, most of them then equal to the row before, which is kept): 0.09 µs each
+    against 1.55 µs for a frozen dataclass (timeit). Copy one with `msgspec.structs.replace`. Not tracked by the
+    cyclic collector: nothing it holds refers back to it.
 
     `labels` are the host's identifying labels (target labels for pull hosts, series labels for push hosts),
     without `__name__` and without node_uname_info's own labels; `nodename` comes from node_uname_info.
-    `scrape_url`, `last_error` and `scrape_duration` are only known for pull hosts (from /api/v1/targets).
-    `last_seen_pending`: last_seen is None because it is still being looked up, not because the host was never
-    seen.
+    `scrape_url` and `last_error` are only known for pull hosts (from /api/v1/targets). `last_seen_pending`:
+    the host has no last-seen time because it is still being looked up, not because it was never seen.
+
+    No times: when the host was last seen and how long its last scrape took are the snapshot's (HostTimes),
+    not the row's. Every scrape and every push moves them, so in a row they made a new row for most hosts of
+    every refresh (17,500 of 31,250 live hosts per refresh at 50,000 hosts, half down), each then compared
+    again by the diff and written into the table; apart, a host keeps its row until something else changes.
     """
 
     instance: str
     state: HostState
     mode: Mode
-    last_seen: float | None  # unix seconds of the newest sample, None if never seen
     labels: Mapping[str, str] = msgspec.field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
     nodename: str | None = None
     scrape_url: str | None = None
     last_error: str | None = None
-    scrape_duration: float | None = None
     last_seen_pending: bool = False
     alerts: tuple[Alert, ...] = ()  # filled by fleetui.domain.alerts.with_alerts
     drift: Drift | None = None  # Alloy version and config drift, filled by fleetui.domain.drift.with_drift
@@ -104,34 +106,46 @@ class HostStatus(msgspec.Struct, frozen=True, gc=False):
         """Up with no label problem: what `fleetui status` exits 0 for."""
         return self.state is HostState.UP and not self.problems
 
-    def age(self, now: float) -> str:
-        """Last seen as people read it: "3h 22m ago" (or "never", or "looking up…" while it is)."""
-        if self.last_seen is None and self.last_seen_pending:
-            return LOOKING_UP
-        return format_age(self.last_seen, now)
-
-    def same_but_timing(self, other: HostStatus) -> bool:
-        """Equal in everything the table shows and filters on, `last_seen` and `scrape_duration` aside."""
-        # every other field compared in C (a refresh asks this of most of a healthy fleet's rows): a copy of
-        # `other` with this row's timing, then the Struct's own equality
-        return msgspec.structs.replace(other, last_seen=self.last_seen, scrape_duration=self.scrape_duration) == self
-
-    def to_json(self) -> dict[str, Any]:
-        """The shape of one entry of `fleetui status --json` "hosts"."""
+    def to_json(self, times: HostTimes) -> dict[str, Any]:
+        """The shape of one entry of `fleetui status --json` "hosts", with its times from `times`."""
         return {
             "instance": self.instance,
             "state": self.state.value,
             "mode": self.mode.value,
-            "last_seen": self.last_seen,
+            "last_seen": times.last_seen.get(self.instance),
             "labels": dict(sorted(self.labels.items())),
             "problems": [p.to_json() for p in self.problems],
             "nodename": self.nodename,
             "scrape_url": self.scrape_url,
             "last_error": self.last_error,
-            "scrape_duration": self.scrape_duration,
+            "scrape_duration": times.scrape_duration.get(self.instance),
             "alerts": [a.to_json() for a in self.alerts],
             "drift": None if self.drift is None else self.drift.to_json(),
         }
+
+
+@dataclass(frozen=True)
+class HostTimes:
+    """When each host was last seen and how long its last scrape took, as of one refresh (see HostStatus for
+    why apart from the rows). Read only.
+
+    `last_seen`: instance -> unix seconds of its newest sample (None or absent: never seen, or still being
+    looked up). `scrape_duration`: instance -> seconds its last scrape took (None or absent: not a pull host,
+    or never scraped).
+    """
+
+    last_seen: Mapping[str, float | None] = field(default_factory=dict)
+    scrape_duration: Mapping[str, float | None] = field(default_factory=dict)
+
+    def age(self, h: HostStatus, now: float) -> str:
+        """`h`'s last seen as people read it: "3h 22m ago" (or "never", or "looking up…" while it is)."""
+        seen = self.last_seen.get(h.instance)
+        if seen is None and h.last_seen_pending:
+            return LOOKING_UP
+        return format_age(seen, now)
+
+
+NO_TIMES = HostTimes()
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,7 @@ class FleetSnapshot:
     unattributed_alerts: tuple[Alert, ...] = ()  # firing alerts no host matches (fleetui.domain.alerts)
     alerts_view: AlertsView | None = None  # None: alerts were not read
     targets_only: bool = False
+    times: HostTimes = NO_TIMES  # the hosts' last-seen times and scrape durations
     # the diff from the snapshot this one was built after (see with_diff); not part of the value, and not an
     # __init__ argument, so `dataclasses.replace(snap, hosts=...)` (filters, enrichment) never carries a diff
     # computed for other rows
@@ -219,7 +234,7 @@ class FleetSnapshot:
     def to_json(self) -> dict[str, Any]:
         """The single object `fleetui status --json` prints."""
         return {
-            "hosts": [h.to_json() for h in self.hosts],
+            "hosts": [h.to_json(self.times) for h in self.hosts],
             "summary": self.summary(),
             "taken_at": self.taken_at,
             "last_seen_source": self.last_seen_source,
@@ -240,30 +255,30 @@ class FleetSnapshot:
 class FleetDiff:
     """What changed between two refreshes, each part sorted by instance.
 
-    Rows whose content differs in any field (last_seen included, so the age cell of a push host is refreshed
-    too) are in two parts. `retimed`: rows whose only difference is `last_seen` or `scrape_duration`, nothing
-    the table measures, filters or (unless it sorts by last seen) orders on, so it swaps them in place in one
-    dict update (on a healthy fleet that is nearly every row of every refresh; testing each row on the UI's
-    thread cost 28 ms per refresh at 50,000 healthy hosts). `altered`: the others. `changed` is both, in
-    instance order, and `timing` names the retimed rows.
+    `added` and `altered` are rows (new, or differing in any field from the row before); `removed` and
+    `retimed` are instances. `retimed`: hosts whose row is the same but whose last-seen time moved (the
+    snapshots' HostTimes): nothing the table measures or filters on changed, only their age cell and, when
+    the table sorts by last seen, their place. On most refreshes that is most live hosts (every scrape, every
+    push), so it is names only: no row is made or compared for it.
     """
 
     added: tuple[HostStatus, ...] = ()
     removed: tuple[str, ...] = ()
-    retimed: tuple[HostStatus, ...] = ()
+    retimed: tuple[str, ...] = ()
     altered: tuple[HostStatus, ...] = ()
-
-    @property
-    def changed(self) -> tuple[HostStatus, ...]:
-        return tuple(sorted((*self.retimed, *self.altered), key=_instance))
-
-    @property
-    def timing(self) -> frozenset[str]:
-        return frozenset(map(_instance, self.retimed))
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.retimed or self.altered)
+
+
+def times_moved(old: HostTimes, new: HostTimes) -> list[str]:
+    """The instances whose last-seen time is not the same in `new` as in `old` (come, gone or moved)."""
+    before, after = old.last_seen, new.last_seen
+    moved = [i for i, t in after.items() if before.get(i) != t]
+    if len(before) + len(moved) != len(after):  # some lost their time
+        moved += [i for i in before if i not in after]
+    return moved
 
 
 def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
@@ -275,20 +290,22 @@ def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
     if old is None:
         return FleetDiff(added=tuple(sorted(new.hosts, key=_instance)))
     new_by = new.by_instance()
-    return rows_diff(old.by_instance(), new_by, new_by)
+    return rows_diff(old.by_instance(), new_by, new_by, times_moved(old.times, new.times))
 
 
-def rows_diff(old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touched: Iterable[str]) -> FleetDiff:
+def rows_diff(
+    old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touched: Iterable[str], retimed: Iterable[str] = ()
+) -> FleetDiff:
     """`diff_snapshots` of two snapshots given as their rows by instance, looking only at the instances in
-    `touched`: every other instance of `new` has the very same row object in `old`.
+    `touched`: every other instance of `new` has the very same row object in `old`. `retimed`: the instances
+    whose last-seen time moved (those among them whose row was added, altered or removed are left out).
 
-    The incremental classifier knows which rows it made anew (at 50,000 hosts a third of them, on a fleet
-    where half are down or gone), so the Prometheus reader's diff costs no pass over the whole fleet.
+    The incremental classifier knows which rows it made anew and whose times moved, so the Prometheus
+    reader's diff costs no pass over the whole fleet.
     """
     added: list[HostStatus] = []
-    retimed: list[HostStatus] = []
     altered: list[HostStatus] = []
-    _compare(old, new, touched, added, [], retimed, altered)
+    _compare(old, new, touched, added, [], altered)
     removed: list[str] = []
     if len(old) != len(new) or old.keys() != new.keys():
         removed = [k for k in old if k not in new]
@@ -301,7 +318,6 @@ def _compare(
     touched: Iterable[str],
     added: list[HostStatus],
     removed: list[str],
-    retimed: list[HostStatus],
     altered: list[HostStatus],
 ) -> None:
     """Each instance of `touched` put in the part of a diff it belongs to, if any (appended to those lists)."""
@@ -313,18 +329,23 @@ def _compare(
         elif o is None:
             added.append(h)
         elif o is not h and o != h:
-            (retimed if o.same_but_timing(h) else altered).append(h)
+            altered.append(h)
 
 
 def _sorted_diff(
-    added: list[HostStatus], removed: list[str], retimed: list[HostStatus], altered: list[HostStatus]
+    added: list[HostStatus], removed: list[str], retimed: Iterable[str], altered: list[HostStatus]
 ) -> FleetDiff:
-    """The parts, each sorted by instance. They are mostly in that order already (classify's rows are, and
-    enriched_diff's are the reader's with a few appended): then sorting is one linear pass or a merge."""
+    """The parts, each sorted by instance, `retimed` without the instances of the other parts. They are mostly
+    in that order already (classify's rows are, and enriched_diff's are the reader's with a few appended): then
+    sorting is one linear pass or a merge."""
+    moved = list(retimed)
+    if moved and (added or removed or altered):
+        other = {*map(_instance, added), *removed, *map(_instance, altered)}
+        moved = [i for i in moved if i not in other]
     return FleetDiff(
         tuple(sorted(added, key=_instance)),
         tuple(sorted(removed)),
-        tuple(sorted(retimed, key=_instance)),
+        tuple(sorted(moved)),
         tuple(sorted(altered, key=_instance)),
     )
 
@@ -343,16 +364,19 @@ def enriched_rows(plain: FleetSnapshot, enriched: FleetSnapshot) -> set[str]:
 def enriched_diff(
     plain_before: FleetSnapshot | None, plain: FleetSnapshot, before: FleetSnapshot | None, after: FleetSnapshot
 ) -> FleetDiff | None:
-    """`diff_snapshots(before, after)`, where `before` and `after` are `plain_before` and `plain` enriched, from
-    the diff `plain` carries (its rows' diff from `plain_before`): only the instances the enrichment touched in
-    either are compared again. None when `plain` carries no diff from `plain_before` (then take it whole).
+    """`diff_snapshots(before, after)`, where `before` and `after` are `plain_before` and `plain` enriched (with
+    their times), from the diff `plain` carries (its rows' diff from `plain_before`): only the instances the
+    enrichment touched in either are compared again. None when `plain` carries no diff from `plain_before`
+    (then take it whole).
 
     Why: enrichment builds a new snapshot, so its diff was taken again over every host (at 50,000 hosts a pass
-    over all of them and a same-but-timing test of every changed row, on every refresh), although only the few
-    rows with alerts, drift or no series of their own differ from the rows the reader had already diffed."""
+    over all of them, on every refresh), although only the few rows with alerts, drift or no series of their
+    own differ from the rows the reader had already diffed."""
     if before is None or plain_before is None or plain._diff is None or plain._base is None:
         return None
     if plain._base() is not plain_before:
+        return None
+    if before.times is not plain_before.times or after.times is not plain.times:
         return None
     base = plain._diff
     touched = enriched_rows(plain_before, before) | enriched_rows(plain, after)
@@ -360,10 +384,9 @@ def enriched_diff(
         return base
     added = [h for h in base.added if h.instance not in touched]
     removed = [i for i in base.removed if i not in touched]
-    retimed = [h for h in base.retimed if h.instance not in touched]
     altered = [h for h in base.altered if h.instance not in touched]
-    _compare(before.by_instance(), after.by_instance(), touched, added, removed, retimed, altered)
-    return _sorted_diff(added, removed, retimed, altered)
+    _compare(before.by_instance(), after.by_instance(), touched, added, removed, altered)
+    return _sorted_diff(added, removed, base.retimed, altered)
 
 
 _STATE = attrgetter("state")

@@ -5,8 +5,10 @@ much as Prometheus took to answer. Yet between two refreshes almost no host chan
 nodename: what moves is time (each host's newest sample, a target's scrape duration). So `Classifier` keeps,
 per instance, the series and target labels the previous refresh had (its *signature*) and what they gave
 (merged labels, label problems, nodenames). A host whose signature is unchanged reuses them and only has its
-state and last-seen worked out again; a host whose state, times and problems are all unchanged gets the
-previous refresh's HostStatus object itself back (so the snapshot diff skips it at once).
+state and last-seen worked out again; a host whose row is unchanged gets the previous refresh's HostStatus
+object itself back (so the snapshot diff skips it at once). Times are not in the rows (see HostTimes): a host
+whose only change is its last-seen time or scrape duration keeps its row, and is named in the diff's
+`retimed` (its age cell moves on).
 
 The rules are `fleetui.domain.classify`'s own (its helpers do the work); the fleet-wide ones (superseded
 instances, duplicate nodenames, macOS names, pending look-ups) are applied on every refresh. `classify()`
@@ -23,6 +25,7 @@ import msgspec
 from fleetui.domain.classify import (
     MACOS_PROBLEM,
     NOT_SCRAPED,
+    Classified,
     FleetInputs,
     Policy,
     Sample,
@@ -36,7 +39,7 @@ from fleetui.domain.classify import (
     nodename_problem,
     state_of,
 )
-from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, Mode, Problem, rows_diff
+from fleetui.domain.fleet import FleetDiff, HostState, HostStatus, HostTimes, Mode, Problem, rows_diff
 from fleetui.gate import step_aside
 
 # label keys met in a signature that are merged (not never_merged): see _static
@@ -260,6 +263,15 @@ def _reordered(order: list[str], now: Mapping[str, object], added: list[str]) ->
     return sorted([*kept, *sorted(added)]) if added else kept
 
 
+class _Times(NamedTuple):
+    """A classification's times as it works them out: last seen and scrape duration by instance (None: not
+    known), and the instances whose last seen is not what it was in the classification before."""
+
+    last_seen: dict[str, float | None]
+    durations: dict[str, float | None]
+    moved: list[str]
+
+
 _PULL, _PUSH = Mode.PULL, Mode.PUSH
 _UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
 
@@ -282,6 +294,7 @@ class _Guess(NamedTuple):
     rows: dict[str, HostStatus]  # of the live instances
     statics: dict[str, _Static]
     fresh: list[str]  # instances whose row is not the previous refresh's
+    times: _Times  # of the hosts whose rows it worked out (not those that kept theirs)
     made: set[str]  # instances whose label work was done again
     nodenames: list[tuple[str, str]]  # (current nodename, instance) of every instance with current samples
     # the current samples are a prediction (predicted_presence), checked host by host when classify takes it;
@@ -298,6 +311,11 @@ class Classifier:
         self._rows: dict[str, HostStatus] = {}
         self._before: dict[str, HostStatus] = {}  # the rows of the refresh before the last
         self._fresh: list[str] = []  # instances whose row the last refresh made anew (a few more than once)
+        # the last refresh's times (each instance with a row: None when not known), and the instances whose last
+        # seen moved in it (a few more than once)
+        self._last_seen: dict[str, float | None] = {}
+        self._durations: dict[str, float | None] = {}
+        self._moved: list[str] = []
         self._order: list[str] = []  # the instances sorted, while they stay the same
         self.reused = 0  # hosts of the last refresh whose label work was skipped (for tests and benchmarks)
         # live hosts of the last refresh that kept their row because their inputs were the same (not counting
@@ -352,14 +370,14 @@ class Classifier:
         live = _live(by_target, by_current)
         g = self._guess = _Guess(
             self._generation, inputs.now, inputs.macos, inputs.pending, by_current, newest_current, by_target,
-            by_history, {}, {}, [], set(), [], predicted,
+            by_history, {}, {}, [], _Times({}, {}, []), set(), [], predicted,
         )  # fmt: skip
         statics, old_statics = g.statics, self._statics
         todo = list(live)
         for start in range(0, len(todo), step):
             part = todo[start : start + step]
             self._rows_for(part, inputs, by_target, by_current, newest_current, by_history, {}, frozenset(), statics,
-                           g.rows, g.fresh, {}, [])  # fmt: skip
+                           g.rows, g.fresh, g.times, {}, [])  # fmt: skip
             g.made.update([i for i in part if statics[i] is not old_statics.get(i)])
             g.nodenames.extend([(n, i) for i in part if i in by_current for n in statics[i].current_nodenames])
             yield len(g.rows)
@@ -379,8 +397,8 @@ class Classifier:
             return None
         return g
 
-    def classify(self, inputs: FleetInputs) -> tuple[HostStatus, ...]:
-        """The fleet's rows, sorted by instance: equal to `classify(inputs, policy)`.
+    def classify(self, inputs: FleetInputs) -> Classified:
+        """The fleet's rows, sorted by instance, and their times: equal to `classify(inputs, policy)`.
 
         Written for the many: this runs over every host of every refresh, so the common rows (a pull host
         with one target, a push host) are worked out inline rather than through `state_of` and a call per
@@ -414,6 +432,8 @@ class Classifier:
         rows: dict[str, HostStatus] = {}
         fresh: list[str] = []
         self._fresh = fresh
+        # every host's times as they were (the rows kept keep theirs), those worked out again written over them
+        times = _Times(dict(self._last_seen), dict(self._durations), [])
         # current nodename -> the first instance reporting it, and (nodename, instance) for each other one:
         # most nodenames belong to one instance, so they cost one setdefault
         first_by_nodename: dict[str, str] = {}
@@ -426,7 +446,7 @@ class Classifier:
             self.guessed = 0
         else:
             redo, wrong, self.guessed, reused = self._from_guess(
-                guess, live, by_target, by_current, by_history, inputs.pending, statics, rows, fresh
+                guess, live, by_target, by_current, by_history, inputs.pending, statics, rows, fresh, times
             )
             todo = list(redo)
             owner_of = first_by_nodename.setdefault
@@ -452,7 +472,8 @@ class Classifier:
         made: list[str] = []
         unamended: dict[str, HostStatus] = {}
         self.unchanged = self._rows_for(todo, inputs, by_target, by_current, newest_current, by_history, was_gone,
-                                        flipped, statics, rows, fresh, first_by_nodename, others, made)  # fmt: skip
+                                        flipped, statics, rows, fresh, times, first_by_nodename, others,
+                                        made)  # fmt: skip
         self._statics = statics
         self.reused = reused + len(kept) + len(todo) - len(made)
         if others:
@@ -462,12 +483,18 @@ class Classifier:
         self._rows, self._before, self._unamended = rows, old_rows, unamended
         self._seen = (by_target, by_current, by_history, macos)
         self._seen_sizes = (len(by_current), len(by_history))
+        last_seen, durations, self._moved = times
         order = self._order
         if len(order) != len(rows) or rows.keys() != old_rows.keys():
             # the instances with no row before are among those whose rows were made anew
             added = [i for i in dict.fromkeys(fresh) if i not in old_rows]
             order = self._order = _reordered(order, rows, added)
-        return tuple(map(rows.__getitem__, order))
+        if len(last_seen) != len(rows):  # hosts that left (every host with a row has its times): theirs go too
+            for inst in last_seen.keys() - rows.keys():
+                del last_seen[inst]
+                durations.pop(inst, None)
+        self._last_seen, self._durations = last_seen, durations
+        return Classified(tuple(map(rows.__getitem__, order)), HostTimes(last_seen, durations))
 
     def _from_guess(
         self,
@@ -480,9 +507,10 @@ class Classifier:
         statics: dict[str, _Static],
         rows: dict[str, HostStatus],
         fresh: list[str],
+        times: _Times,
     ) -> tuple[set[str], set[str], int, int]:
-        """The guess's rows (and statics, and rows made anew) put into `rows` (`statics`, `fresh`) for every
-        live host it got right; returns the live instances it did not (to be worked out), those and the ones
+        """The guess's rows (and statics, rows made anew and times) put into `rows` (`statics`, `fresh`, `times`)
+        for every live host it got right; returns the live instances it did not (to be worked out), those and the ones
         it saw live that are not, how many hosts were taken from it, and of those how many had their label
         work reused.
 
@@ -513,6 +541,21 @@ class Classifier:
             del rows[i], statics[i]
         wrong = redo.union(dropped)
         fresh += [i for i in guess.fresh if i not in wrong] if wrong else guess.fresh
+        # the times of those it got right; the others' as they were (a host worked out again whose inputs turn
+        # out to be the last refresh's keeps them)
+        g_times = guess.times
+        last_seen, durations, moved = times
+        last_seen.update(g_times.last_seen)
+        durations.update(g_times.durations)
+        if wrong:
+            was_seen, was_took = self._last_seen, self._durations
+            for i in wrong:
+                if i in was_seen:
+                    last_seen[i], durations[i] = was_seen[i], was_took[i]
+                else:
+                    last_seen.pop(i, None)
+                    durations.pop(i, None)
+        moved += [i for i in g_times.moved if i not in wrong] if wrong else g_times.moved
         taken = len(g_rows) - len(wrong.intersection(g_rows))
         made = len([i for i in guess.made if i not in wrong]) if wrong else len(guess.made)
         return redo, wrong, taken, taken - made
@@ -530,13 +573,15 @@ class Classifier:
         statics: dict[str, _Static],
         rows: dict[str, HostStatus],
         fresh: list[str],
+        times: _Times,
         first_by_nodename: dict[str, str],
         others: list[tuple[str, str]],
         made: list[str] | None = None,
     ) -> int:
         """The rows of the instances in `todo` into `rows` (and their statics into `statics`), the ones made
-        anew listed in `fresh`, each current nodename's first instance in `first_by_nodename` and the others
-        in `others`, and in `made` the instances whose label work was done again (not the previous refresh's).
+        anew listed in `fresh`, the times of those worked out again into `times` (a row kept keeps its times:
+        the same inputs), each current nodename's first instance in `first_by_nodename` and the others in
+        `others`, and in `made` the instances whose label work was done again (not the previous refresh's).
         Returns how many live hosts kept their row because their inputs were the same."""
         policy = self.policy
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
@@ -550,6 +595,8 @@ class Classifier:
         seen_target_of, seen_current_of, seen_history_of = seen_targets.get, seen_current.get, seen_history.get
         unamended = self._unamended
         macos_moved = bool(macos or seen_macos)
+        seen_before = self._last_seen.get  # each host's last seen in the last classify
+        last_seen, durations, moved = times
         same_inputs = 0
         for inst in _paced(todo):
             targets = target_of(inst)
@@ -568,14 +615,11 @@ class Classifier:
                 and (current is not None or targets is not None)
             ):
                 base = unamended.get(inst, old) if unamended else old
+                was = seen_before(inst)
                 if (
-                    (base.last_seen is not None or (inst in pending) is base.last_seen_pending)
+                    (was is not None or (inst in pending) is base.last_seen_pending)
                     and not (macos_moved and (inst in macos) is not (inst in seen_macos))
-                    and (
-                        targets is not None
-                        or base.last_seen is None
-                        or (now - base.last_seen > stale_after) is (base.state is _STALE)
-                    )
+                    and (targets is not None or was is None or (now - was > stale_after) is (base.state is _STALE))
                 ):
                     same = statics[inst] = old_statics[inst]
                     if current is not None and same.current_nodenames:
@@ -613,7 +657,7 @@ class Classifier:
                 before = was_gone.get(inst)
                 if before is not None and before == history and inst not in flipped:  # as above, new lists
                     statics[inst] = old_statics[inst]
-                    rows[inst] = old_rows[inst]
+                    rows[inst] = old_rows[inst]  # and its times as they were
                     continue
                 sig = (-1, *[s.labels for s in history])
             st = static_of(inst)
@@ -654,16 +698,21 @@ class Classifier:
             if macos and inst in macos:
                 problems += (MACOS_PROBLEM,)
             row = HostStatus(
-                inst, state, mode, last, st.labels, problems, st.nodename, scrape_url, last_error, scrape_duration,
+                inst, state, mode, st.labels, problems, st.nodename, scrape_url, last_error,
                 last is None and inst in pending,
             )  # fmt: skip
             # built and then compared (in C, field by field, identity first), because that costs less than
-            # comparing the fields one by one here; an equal row is the old object itself (`old`, from above)
+            # comparing the fields one by one here; an equal row is the old object itself (`old`, from above):
+            # a host whose only change is time (most of them, each refresh) keeps its row
             if old == row:
                 row = old
             else:
                 fresh.append(inst)
             rows[inst] = row
+            if last != seen_before(inst):
+                moved.append(inst)
+            last_seen[inst] = last
+            durations[inst] = scrape_duration
         return same_inputs
 
     def _shared_nodenames(
@@ -731,4 +780,4 @@ class Classifier:
     def diff(self) -> FleetDiff:
         """The last refresh's rows against the ones before, as diff_snapshots would give it for their two
         snapshots, from the rows it made anew only (fleetui.domain.fleet.rows_diff)."""
-        return rows_diff(self._before, self._rows, dict.fromkeys(self._fresh))
+        return rows_diff(self._before, self._rows, dict.fromkeys(self._fresh), dict.fromkeys(self._moved))

@@ -51,7 +51,6 @@ def silent_hosts(snap: FleetSnapshot, enrolled: Sequence[Enrolled]) -> tuple[Hos
             instance=inst,
             state=HostState.SILENT,
             mode=Mode.PULL if e.targets else Mode.PUSH,
-            last_seen=None,
             labels={k: v for k, v in sorted(e.labels.items()) if not k.startswith("__")},
             last_error=f"never seen: enrolled ({e.name}.json) but Prometheus has no series of it",
         )

@@ -9,10 +9,10 @@ the terminal. Sorting uses the raw values.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from fleetui.domain.fleet import HostState, HostStatus
+from fleetui.domain.fleet import NO_TIMES, HostState, HostStatus, HostTimes
 from fleetui.tui.fmt import host_job, host_name
 from fleetui.tui.fmt import natural_key as natural_key  # re-exported: the table sorts by it too
 from fleetui.tui.safe import visible
@@ -43,6 +43,9 @@ def state_text(state: HostState) -> str:
 class Column:
     """One table column. `cell(host, now)` gives its text; `sort_key(host)` orders it.
 
+    A column of the snapshot's times (last seen) has `timed`: given the times, the cell and sort key to use
+    (`with_times`); the table binds its columns to each snapshot's times (a host's row has none of its own).
+
     `priority` decides what survives a narrow terminal: columns are kept in priority order (lowest first)
     while they fit. `grow` columns take spare width, up to `max_width`.
     """
@@ -56,10 +59,30 @@ class Column:
     priority: int
     right: bool = False
     dynamic: bool = False  # depends on `now`: not measured from content (fixed width)
+    timed: Callable[[HostTimes], tuple[Callable[[HostStatus, float], str], Callable[[HostStatus], Any]]] | None = None
+
+    def with_times(self, times: HostTimes) -> Column:
+        """This column for rows of a snapshot with these times: itself unless it shows them."""
+        if self.timed is None:
+            return self
+        cell, sort_key = self.timed(times)
+        return replace(self, cell=cell, sort_key=sort_key)
 
 
-def _last_seen_key(h: HostStatus) -> float:
-    return -(h.last_seen or 0.0)  # newest first
+def _last_seen(times: HostTimes) -> tuple[Callable[[HostStatus, float], str], Callable[[HostStatus], Any]]:
+    """The last-seen cell ("looking up…" while the history is being read) and sort key (newest first)."""
+    seen = times.last_seen.get
+
+    def cell(h: HostStatus, now: float) -> str:
+        return times.age(h, now)
+
+    def key(h: HostStatus) -> float:
+        return -(seen(h.instance) or 0.0)
+
+    return cell, key
+
+
+_NO_TIMES_CELL, _NO_TIMES_KEY = _last_seen(NO_TIMES)
 
 
 def _text_key(fn: Callable[[HostStatus], str]) -> Callable[[HostStatus], Any]:
@@ -85,13 +108,14 @@ def fleet_columns(key_labels: Sequence[str], *, enriched: bool = False) -> list[
         Column(
             "last_seen",
             "last seen",
-            lambda h, now: h.age(now),  # "looking up…" while the history is being read
-            _last_seen_key,
+            _NO_TIMES_CELL,
+            _NO_TIMES_KEY,
             13,
             13,
             2,
             right=True,
             dynamic=True,
+            timed=_last_seen,
         ),
         Column(
             "problems",

@@ -16,7 +16,7 @@ from textual.message_pump import MessagePump
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from fleetui.domain.fleet import FleetSnapshot, HostStatus
+from fleetui.domain.fleet import NO_TIMES, FleetSnapshot, HostStatus, HostTimes
 from fleetui.tui.messages import FleetRefreshed, Subscribers
 from fleetui.tui.source import FleetSource, first_look, prefetch
 
@@ -58,6 +58,10 @@ class FleetFeed:
     def host(self, instance: str) -> HostStatus | None:
         """The newest data about one host (None: not in the last snapshot)."""
         return self._hosts.get(instance)
+
+    def times(self) -> HostTimes:
+        """The last snapshot's last-seen times and scrape durations (none before the first)."""
+        return self.snapshot.times if self.snapshot is not None else NO_TIMES
 
     def mark_retired(self, instance: str, retired_as: str) -> None:
         """The console just retired this host. Prometheus keeps its recent samples (and may report it `up`)

@@ -25,7 +25,7 @@ import pytest
 from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
 from fleetui.domain.classify import FleetInputs, Sample, Target, classify
-from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostState, Mode
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostState, HostTimes, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
 from fleetui.lab.scale import PUSH_INTERVAL, PrivatePrometheus, build
@@ -166,15 +166,26 @@ def _uname_late() -> _HeldBack:
     return _HeldBack(lambda r: b"timestamp%28node_uname_info%29" in r.content, 0.5)
 
 
+def _known(times: HostTimes) -> tuple[dict[str, float], dict[str, float]]:
+    """`times` as what they know: the last-seen times and scrape durations that are not None (absent or None
+    both mean not known)."""
+    return (
+        {i: t for i, t in times.last_seen.items() if t is not None},
+        {i: d for i, d in times.scrape_duration.items() if d is not None},
+    )
+
+
 async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, list[Target], list[Sample]]:
-    """One refresh (its replies kept), checked against the one-shot `classify` of the same replies; with
-    its targets and current samples."""
+    """One refresh (its replies kept), checked against the one-shot `classify` of the same replies, rows and
+    times; with its targets and current samples."""
     snap = await reader.refresh(keep=True)
     assert reader._inputs is not None
     t, targets, current, _, _, macos, _ = reader._inputs
     full = FleetInputs(now=t, targets=targets, current=current, history=reader.book.history(), macos=macos,
                        pending=reader.book.pending())  # fmt: skip
-    assert snap.hosts == classify(full, reader.policy), f"refresh {n}"
+    hosts, times = classify(full, reader.policy)
+    assert snap.hosts == hosts, f"refresh {n}"
+    assert _known(snap.times) == _known(times), f"refresh {n}"
     return snap, targets, current
 
 
@@ -290,7 +301,8 @@ async def test_reader_uses_the_recording_rule_fleetui_rules_prints(
         assert snap.last_seen_source == "recording_rule" and snap.recording_rule
         assert rules_hint(PrometheusSource(s), snap) is None  # nor does the console
         (host,) = snap.hosts
-        assert (host.instance, host.state, host.last_seen) == ("t-rule-push", HostState.UP, (now - 1000) / 1000)
+        seen = snap.times.last_seen.get(host.instance)
+        assert (host.instance, host.state, seen) == ("t-rule-push", HostState.UP, (now - 1000) / 1000)
     finally:
         prom.stop()
 
@@ -335,33 +347,41 @@ async def test_last_seen_of_a_host_that_went_down_survives_a_console_restart_wit
 
         first = PrometheusSource(s, state_dir=state)
         try:
-            (up,) = (await first.snapshot()).hosts
-            assert (up.state, up.problems) == (HostState.UP, ())
+            snap = await first.snapshot()
+            (up,) = snap.hosts
+            up_seen = snap.times.last_seen.get(up.instance)
+            assert (up.state, up.problems) == (HostState.UP, ()) and up_seen is not None
             server.shutdown()  # the host goes down: connection refused from the next scrape on
             server.server_close()
             await _until(lambda: health().get("t-restart") == "down", 30, "the target to be down")
-            (down,) = (await first.snapshot()).hosts
-            assert down.state is HostState.DOWN and down.last_seen is not None and down.last_seen >= up.last_seen
+            snap = await first.snapshot()
+            (down,) = snap.hosts
+            down_seen = snap.times.last_seen.get(down.instance)
+            assert down.state is HostState.DOWN and down_seen is not None and down_seen >= up_seen
             await first.catch_up()  # its exact last success, from the raw samples since the refresh saw it up
-            (down,) = (await first.snapshot()).hosts
+            snap = await first.snapshot()
+            (down,) = snap.hosts
+            down_seen = snap.times.last_seen.get(down.instance)
         finally:
             first.close()
         async with PrometheusClient(s) as c:
             (raw,) = await c.query_range_vector('up{instance="t-restart"}[5m]', time.time())
-        assert down.last_seen == max(t for t, v in raw[1] if v == "1")  # Prometheus' own record of it
+        assert down_seen == max(t for t, v in raw[1] if v == "1")  # Prometheus' own record of it
 
         again = PrometheusSource(s, state_dir=state)
         try:
-            (after,) = (await again.snapshot()).hosts
+            snap = await again.snapshot()
+            (after,) = snap.hosts
             reader = again.reader
             assert reader is not None
-            assert (after.state, after.last_seen, after.last_seen_pending) == (HostState.DOWN, down.last_seen, False)
+            after_seen = snap.times.last_seen.get(after.instance)
+            assert (after.state, after_seen, after.last_seen_pending) == (HostState.DOWN, down_seen, False)
             assert reader.refresh_requests == 5
             assert "t-restart" not in reader.book.lookups  # nothing will be looked up for it
             await again.catch_up()
             # what ran in the background: only the index of which instances had data while no console ran
             assert set(reader.history_kinds) <= {"discover"}, reader.history_kinds
-            assert reader.book.entries["t-restart"].last == down.last_seen
+            assert reader.book.entries["t-restart"].last == down_seen
         finally:
             again.close()
         # the first look a large fleet gets at a start, from the targets alone (FleetReader.first_look): the
@@ -371,7 +391,8 @@ async def test_last_seen_of_a_host_that_went_down_survives_a_console_restart_wit
             look = FleetReader(c, s, book=book).first_look(time.time(), await c.targets())
         (looked,) = look.hosts
         assert look.targets_only and (looked.state, looked.mode) == (HostState.DOWN, Mode.PULL)
-        assert (looked.last_seen, looked.last_seen_pending, looked.nodename) == (down.last_seen, False, None)
+        looked_seen = look.times.last_seen.get(looked.instance)
+        assert (looked_seen, looked.last_seen_pending, looked.nodename) == (down_seen, False, None)
     finally:
         server.server_close()
         prom.stop()
@@ -413,7 +434,8 @@ async def test_hours_of_history_found_exactly_in_bounded_steps(
             interval = fleet.pull_interval if h.kind == "pull" else PUSH_INTERVAL
             got = hosts[h.instance]
             assert got.state.value == h.state, h
-            assert got.last_seen == pytest.approx((-(-h.event_at // interval) - 1) * interval, abs=0.001), h
+            seen = snap.times.last_seen.get(h.instance)
+            assert seen == pytest.approx((-(-h.event_at // interval) - 1) * interval, abs=0.001), h
             checked += 1
         assert checked > 150
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from fleetui.config import KEYS, Settings
-from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, HostTimes, Mode, Problem
 from fleetui.tui.app import FleetApp
 from fleetui.tui.source import FixedSource, FleetSource
 
@@ -29,6 +29,11 @@ _ALIAS = Problem(
     "label 'maintainer' looks like a misspelling of 'maintainers'",
     "rename maintainer to maintainers in the host's labels",
 )
+
+
+# each fixture host's last-seen time and scrape duration (the snapshot's, not the row's)
+_SEEN: dict[str, float] = {}
+_TOOK: dict[str, float | None] = {}
 
 
 def _host(
@@ -48,17 +53,17 @@ def _host(
     if "maintainer" in base:
         problems.append(_ALIAS)
     instance = instance or f"10.0.0.{i}:{9100 if mode is Mode.PULL else 12345}"
+    _SEEN[instance] = NOW - age
+    _TOOK[instance] = 0.0123 if mode is Mode.PULL else None
     return HostStatus(
         instance=instance,
         state=state,
         mode=mode,
-        last_seen=NOW - age,
         labels=base,
         problems=tuple(problems),
         nodename=f"web-{i:02d}.lab",
         scrape_url=f"http://{instance}/metrics" if mode is Mode.PULL else None,
         last_error=f'Get "http://{instance}/metrics": connection refused' if state is HostState.DOWN else None,
-        scrape_duration=0.0123 if mode is Mode.PULL else None,
     )
 
 
@@ -83,7 +88,9 @@ def fleet() -> FleetSnapshot:
         ),
     ]
     hosts += [_host(i, HostState.UP, age=10 + i, environment=("prod", "staging", "dev")[i % 3]) for i in range(10, 40)]
-    return FleetSnapshot(tuple(hosts), NOW - 95)
+    mine = [h.instance for h in hosts]
+    times = HostTimes({i: _SEEN[i] for i in mine}, {i: _TOOK[i] for i in mine})
+    return FleetSnapshot(tuple(hosts), NOW - 95, times=times)
 
 
 def settings(**overrides: Any) -> Settings:
@@ -135,7 +142,10 @@ class FirstLookThenFleet:
         self.whole = fleet()
         pulled = [h for h in self.whole.hosts if h.mode is Mode.PULL and h.state is not HostState.GONE]
         looked = tuple(msgspec.structs.replace(h, nodename=None) for h in pulled)
-        self.look = FleetSnapshot(looked, self.whole.taken_at, targets_only=True)
+        mine = [h.instance for h in looked]
+        whole = self.whole.times  # as the reader's first look: its hosts' times with their rows
+        times = HostTimes({i: whole.last_seen[i] for i in mine}, {i: whole.scrape_duration[i] for i in mine})
+        self.look = FleetSnapshot(looked, self.whole.taken_at, targets_only=True, times=times)
 
     async def first_look(self) -> FleetSnapshot:
         return self.look

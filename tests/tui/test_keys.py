@@ -142,8 +142,9 @@ async def test_sort_keys_and_header_click() -> None:
         x = _line_text(screen, 0).index("last seen")
         await pilot.click(table, offset=(x, 0))
         assert table.sort_key == "last_seen"
-        seen = [h.last_seen or 0 for h in table.view]
-        assert seen == sorted(seen, reverse=True)
+        last_seen = fleet().times.last_seen  # the snapshot's times: the rows have none
+        seen = [last_seen.get(h.instance) or 0 for h in table.view]
+        assert len(set(seen)) > 1 and seen == sorted(seen, reverse=True)
 
 
 async def test_every_sorted_column_shows_its_whole_title_and_arrow() -> None:
@@ -223,7 +224,7 @@ async def test_refresh_applies_the_diff_keeping_cursor_and_scroll() -> None:
         hosts = list(source.current.hosts)
         hosts[0] = msgspec.structs.replace(hosts[0], state=HostState.UP, problems=())  # 10.0.0.2 recovers
         hosts.pop()  # one host vanishes
-        source.current = FleetSnapshot(tuple(hosts), NOW)
+        source.current = FleetSnapshot(tuple(hosts), NOW, times=source.current.times)
         await pilot.press("r")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -285,7 +286,7 @@ async def test_the_summary_at_80_columns_keeps_what_the_table_shows() -> None:
     filtered") fell off the end: an operator could not tell the table was filtered. The counts then drop their
     words (the glyphs stay, as in the state column), and the rest of the line is whole."""
     base = fleet()
-    silent = HostStatus("edge-07", HostState.SILENT, Mode.PUSH, None, {"instance": "edge-07"}, ())
+    silent = HostStatus("edge-07", HostState.SILENT, Mode.PUSH, {"instance": "edge-07"}, ())
     snap = replace(base, hosts=tuple(sorted((*base.hosts, silent), key=lambda h: h.instance)))
     app = make_app(FixedSource(snap))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -79,8 +79,9 @@ async def test_console_shows_alerts_inhibition_and_silent_push_host(
             await _until(lambda: screen.host(SILENT) is not None, 20, "the silent host in the table")
             await pilot.pause()
 
-            silent = screen.host(SILENT)
-            assert silent is not None and silent.state is HostState.SILENT and silent.last_seen is None
+            silent, shown = screen.host(SILENT), screen.snapshot
+            assert silent is not None and silent.state is HostState.SILENT
+            assert shown is not None and shown.times.last_seen.get(SILENT) is None
             row = await _row(app, pilot, " db-01 ")
             assert "1 crit +1 inh" in row, row
             silent_row = await _row(app, pilot, SILENT)

@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 
 from fleetui.domain.alerts import Alert, AlertState, AlertsView, with_alerts
 from fleetui.domain.drift import Recorded, Running, with_drift
-from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, HostTimes, Mode, Problem
 from fleetui.tui.messages import OpenHost
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -48,7 +48,6 @@ def alert_fleet() -> FleetSnapshot:
         instance="edge-07",
         state=HostState.SILENT,
         mode=Mode.PUSH,
-        last_seen=None,
         labels={"instance": "edge-07", "environment": "prod", "maintainers": "ops-team"},
         last_error="never seen: enrolled (edge-07.json) but Prometheus has no series of it",
     )
@@ -125,14 +124,14 @@ def fix_fleet() -> FleetSnapshot:
         FIX_HOST,
         HostState.UP,
         Mode.PULL,
-        NOW - 5,
         labels={"instance": FIX_HOST, "job": "node", "maintainer": "web-team"},
         problems=problems,
         nodename="web-41",
         scrape_url=f"http://{FIX_HOST}/metrics",
     )
     base = alert_fleet()
-    return replace(base, hosts=tuple(sorted((*base.hosts, host), key=lambda h: h.instance)))
+    times = HostTimes({**base.times.last_seen, FIX_HOST: NOW - 5}, base.times.scrape_duration)
+    return replace(base, hosts=tuple(sorted((*base.hosts, host), key=lambda h: h.instance)), times=times)
 
 
 @pytest.mark.parametrize("size", SIZES)

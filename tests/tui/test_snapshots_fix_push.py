@@ -25,7 +25,7 @@ from textual.pilot import Pilot
 from fleetui.deploy.diffs import unified
 from fleetui.deploy.events import OperationResult, StepEvent, StepStatus
 from fleetui.domain.alloy_fix import fix_alloy_config
-from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, Mode, Problem
+from fleetui.domain.fleet import FleetSnapshot, HostState, HostStatus, HostTimes, Mode, Problem
 from fleetui.tui.messages import OpenHost
 from fleetui.tui.screens.fix_push import PushFixDialog
 
@@ -57,7 +57,6 @@ def push_fleet() -> FleetSnapshot:
         INSTANCE,
         HostState.UP,
         Mode.PUSH,
-        NOW - 8,
         labels={"instance": INSTANCE, "job": "node_exporter", "environment": "home", "maintainers": "ops"},
         problems=(
             Problem("instance_nodename_mismatch", "instance 'mac-pi' is not the nodename 'mac-studio'", "set it"),
@@ -66,7 +65,8 @@ def push_fleet() -> FleetSnapshot:
         nodename="mac-studio",
     )
     base = fleet()
-    return replace(base, hosts=tuple(sorted((*base.hosts, host), key=lambda h: h.instance)))
+    times = HostTimes({**base.times.last_seen, INSTANCE: NOW - 8}, base.times.scrape_duration)
+    return replace(base, hosts=tuple(sorted((*base.hosts, host), key=lambda h: h.instance)), times=times)
 
 
 def plan_result() -> OperationResult:

@@ -43,7 +43,7 @@ def _small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _host(i: int, hostname: str = "") -> HostStatus:
     labels = {"job": "node", "environment": "prod", **({"hostname": hostname} if hostname else {})}
-    return HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, NOW, labels)
+    return HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, labels)
 
 
 async def test_many_new_rows_are_measured_over_several_turns(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from fleetui.domain.fleet import HostState, HostStatus, Mode
+from fleetui.domain.fleet import HostState, HostStatus, HostTimes, Mode
 from fleetui.tui.columns import fleet_columns
 from fleetui.tui.widgets.fleet_table import FleetTable
 
@@ -23,7 +23,7 @@ class _TableApp(App[None]):
 
 
 def _hosts(n: int) -> list[HostStatus]:
-    return [HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, NOW, {"job": "node"}) for i in range(n)]
+    return [HostStatus(f"h-{i:04d}", HostState.UP, Mode.PULL, {"job": "node"}) for i in range(n)]
 
 
 @asynccontextmanager
@@ -32,7 +32,8 @@ async def _table_of(n: int) -> AsyncIterator[tuple[Pilot[None], FleetTable]]:
     app = _TableApp()
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one(FleetTable)
-        table.load(_hosts(n))
+        hosts = _hosts(n)
+        table.load(hosts, HostTimes({h.instance: NOW for h in hosts}))
         await pilot.pause()
         yield pilot, table
 

@@ -11,7 +11,7 @@ from fleetui.tui.screens.wizard.opener import reenroll_form
 
 def _host(instance: str, scrape_url: str | None) -> HostStatus:
     return HostStatus(
-        instance, HostState.DOWN, Mode.PULL, None, labels={"instance": instance, "job": "alloy"}, scrape_url=scrape_url
+        instance, HostState.DOWN, Mode.PULL, labels={"instance": instance, "job": "alloy"}, scrape_url=scrape_url
     )
 
 

@@ -17,8 +17,8 @@ from fleetui.domain.silent import Enrolled, with_silent
 def _snap() -> FleetSnapshot:
     return FleetSnapshot(
         (
-            HostStatus("10.0.0.5:12345", HostState.UP, Mode.PULL, 1.0, {"hostname": "web-01"}, nodename="web-01"),
-            HostStatus("cache-01", HostState.UP, Mode.PUSH, 1.0),
+            HostStatus("10.0.0.5:12345", HostState.UP, Mode.PULL, {"hostname": "web-01"}, nodename="web-01"),
+            HostStatus("cache-01", HostState.UP, Mode.PUSH),
         ),
         taken_at=2.0,
     )
@@ -101,10 +101,10 @@ def test_an_instance_match_wins_over_a_hostname_label_and_the_first_hostname_ove
     hosts are handed back as they were."""
     snap = FleetSnapshot(
         (
-            HostStatus("10.0.0.5:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-01"}),
-            HostStatus("10.0.0.6:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-01"}),
-            HostStatus("10.0.0.7:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "web-01"}),
-            HostStatus("web-01", HostState.UP, Mode.PUSH, 1.0),
+            HostStatus("10.0.0.5:9100", HostState.UP, Mode.PULL, {"hostname": "db-01"}),
+            HostStatus("10.0.0.6:9100", HostState.UP, Mode.PULL, {"hostname": "db-01"}),
+            HostStatus("10.0.0.7:9100", HostState.UP, Mode.PULL, {"hostname": "web-01"}),
+            HostStatus("web-01", HostState.UP, Mode.PUSH),
         ),
         taken_at=2.0,
     )

@@ -6,6 +6,7 @@ import pytest
 
 from fleetui.domain.classify import (
     SOURCE_LABEL,
+    Classified,
     FleetInputs,
     Policy,
     Sample,
@@ -58,9 +59,19 @@ def target(instance: str, health: str = "up", error: str | None = None, **labels
 
 
 def one(inputs: FleetInputs, policy: Policy = POLICY) -> HostStatus:
-    hosts = classify(inputs, policy)
-    assert len(hosts) == 1, hosts
-    return hosts[0]
+    return one_seen(inputs, policy)[0]
+
+
+def one_seen(inputs: FleetInputs, policy: Policy = POLICY) -> tuple[HostStatus, float | None]:
+    """The only row, and when it was last seen (its times are the result's, not the row's)."""
+    result = classify(inputs, policy)
+    assert len(result.hosts) == 1, result
+    h = result.hosts[0]
+    return h, seen(result, h.instance)
+
+
+def seen(result: Classified, instance: str) -> float | None:
+    return result.times.last_seen.get(instance)
 
 
 def codes(h: HostStatus) -> list[str]:
@@ -71,17 +82,17 @@ def codes(h: HostStatus) -> list[str]:
 
 
 def test_pull_up_with_everything_right_has_no_problem() -> None:
-    h = one(
+    h, last_seen = one_seen(
         FleetInputs(
             NOW, (target("web-01", **OK),), (up("web-01", NOW - 3, **OK), uname("web-01", NOW - 3, "web-01", **OK))
         )
     )
-    assert (h.state, h.mode, h.last_seen, h.problems, h.nodename) == (HostState.UP, Mode.PULL, NOW - 3, (), "web-01")
+    assert (h.state, h.mode, last_seen, h.problems, h.nodename) == (HostState.UP, Mode.PULL, NOW - 3, (), "web-01")
     assert h.healthy
 
 
 def test_pull_down_last_seen_is_last_success_not_last_failed_scrape() -> None:
-    h = one(
+    h, last_seen = one_seen(
         FleetInputs(
             NOW,
             (target("db-01", "down", "connection refused", **OK),),
@@ -89,12 +100,12 @@ def test_pull_down_last_seen_is_last_success_not_last_failed_scrape() -> None:
             (up("db-01", NOW - 600, **OK),),
         )
     )
-    assert (h.state, h.mode, h.last_seen, h.last_error) == (HostState.DOWN, Mode.PULL, NOW - 600, "connection refused")
+    assert (h.state, h.mode, last_seen, h.last_error) == (HostState.DOWN, Mode.PULL, NOW - 600, "connection refused")
 
 
 def test_pull_never_scraped_is_down_with_reason() -> None:
-    h = one(FleetInputs(NOW, (target("new-01", "unknown", **OK),)))
-    assert (h.state, h.last_seen, h.last_error) == (HostState.DOWN, None, "not scraped yet")
+    h, last_seen = one_seen(FleetInputs(NOW, (target("new-01", "unknown", **OK),)))
+    assert (h.state, last_seen, h.last_error) == (HostState.DOWN, None, "not scraped yet")
 
 
 def test_pull_target_down_in_one_pool_makes_the_host_down() -> None:
@@ -104,8 +115,8 @@ def test_pull_target_down_in_one_pool_makes_the_host_down() -> None:
 
 def test_pushed_up_without_target_is_push_not_pull() -> None:
     """A pushing Alloy's own scrape writes `up` too: without a target it is push (ALLOY-FACTS §7)."""
-    h = one(FleetInputs(NOW, (), (up("pi", NOW - 10, **OK),)))
-    assert (h.state, h.mode, h.last_seen) == (HostState.UP, Mode.PUSH, NOW - 10)
+    h, last_seen = one_seen(FleetInputs(NOW, (), (up("pi", NOW - 10, **OK),)))
+    assert (h.state, h.mode, last_seen) == (HostState.UP, Mode.PUSH, NOW - 10)
 
 
 @pytest.mark.parametrize(
@@ -121,10 +132,10 @@ def test_stale_threshold_follows_policy() -> None:
 
 
 def test_gone_when_only_history_and_mode_guessed_from_address() -> None:
-    hosts = classify(
+    result = classify(
         FleetInputs(NOW, (), (), (up("old-01", NOW - 3600, **OK), up("10.0.0.9:9100", NOW - 7200, **OK))), POLICY
     )
-    got = {h.instance: (h.state, h.mode, h.last_seen) for h in hosts}
+    got = {h.instance: (h.state, h.mode, seen(result, h.instance)) for h in result.hosts}
     assert got == {
         "old-01": (HostState.GONE, Mode.PUSH, NOW - 3600),
         "10.0.0.9:9100": (HostState.GONE, Mode.PULL, NOW - 7200),
@@ -133,12 +144,15 @@ def test_gone_when_only_history_and_mode_guessed_from_address() -> None:
 
 def test_seed_style_rule_zero_values_are_ignored() -> None:
     """Seed 004's `time() * up` records 0 while down: 0 is not a time the host was seen."""
-    h = one(FleetInputs(NOW, (target("db-01", "down", **OK),), (), (Sample({"instance": "db-01"}, 0.0),)))
-    assert h.last_seen is None
+    _, last_seen = one_seen(
+        FleetInputs(NOW, (target("db-01", "down", **OK),), (), (Sample({"instance": "db-01"}, 0.0),))
+    )
+    assert last_seen is None
 
 
 def test_series_without_instance_are_ignored() -> None:
-    assert classify(FleetInputs(NOW, (), (Sample({"job": "x"}, NOW),)), POLICY) == ()
+    result = classify(FleetInputs(NOW, (), (Sample({"job": "x"}, NOW),)), POLICY)
+    assert result.hosts == () and not result.times.last_seen
 
 
 # --- problems -----------------------------------------------------------------------------------------------
@@ -257,7 +271,7 @@ def test_duplicate_nodename_only_among_live_instances() -> None:
         ),
         (uname("clone-old", NOW - 4000, "golden", **OK),),
     )
-    hosts = {h.instance: h for h in classify(inputs, POLICY)}
+    hosts = {h.instance: h for h in classify(inputs, POLICY).hosts}
     assert "duplicate_nodename" in codes(hosts["clone-a"]) and "duplicate_nodename" in codes(hosts["clone-b"])
     assert "'clone-b'" in next(p.message for p in hosts["clone-a"].problems if p.code == "duplicate_nodename")
     assert "duplicate_nodename" not in codes(hosts["clone-old"])  # gone: not live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -12,6 +13,7 @@ from fleetui.domain.fleet import (
     FleetSnapshot,
     HostState,
     HostStatus,
+    HostTimes,
     Mode,
     Problem,
     diff_snapshots,
@@ -24,11 +26,28 @@ def host(
     instance: str,
     state: HostState = HostState.UP,
     mode: Mode = Mode.PULL,
-    last_seen: float | None = NOW,
     problems: tuple[Problem, ...] = (),
     **labels: str,
 ) -> HostStatus:
-    return HostStatus(instance, state, mode, last_seen, {"instance": instance, **labels}, problems)
+    return HostStatus(instance, state, mode, {"instance": instance, **labels}, problems)
+
+
+def snap(taken_at: float, *hosts: HostStatus, seen: Mapping[str, float | None] | None = None) -> FleetSnapshot:
+    """A snapshot of `hosts`, each last seen at NOW unless `seen` gives its time (None: never seen)."""
+    last_seen: dict[str, float | None] = {h.instance: NOW for h in hosts}
+    last_seen.update(seen or {})
+    return FleetSnapshot(hosts, taken_at, times=HostTimes(last_seen))
+
+
+def changed(old: FleetSnapshot, new: FleetSnapshot) -> list[str]:
+    """The instances in both whose row or last-seen time differs: what a diff's `retimed` and `altered` split."""
+    before = old.by_instance()
+    return [
+        h.instance
+        for h in new.hosts
+        if h.instance in before
+        and (before[h.instance] != h or old.times.last_seen.get(h.instance) != new.times.last_seen.get(h.instance))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -52,49 +71,61 @@ def test_format_age_never() -> None:
 
 
 def test_diff_from_nothing_adds_everything_sorted() -> None:
-    new = FleetSnapshot((host("b"), host("a")), NOW)
+    new = snap(NOW, host("b"), host("a"))
     d = diff_snapshots(None, new)
     assert [h.instance for h in d.added] == ["a", "b"]
-    assert d.removed == () and d.changed == ()
+    assert d.removed == () and d.retimed == () and d.altered == ()
 
 
 def test_diff_added_removed_changed() -> None:
-    old = FleetSnapshot((host("a"), host("b"), host("c")), NOW)
-    new = FleetSnapshot((host("a"), host("b", HostState.DOWN), host("d")), NOW + 15)
+    old = snap(NOW, host("a"), host("b"), host("c"))
+    new = snap(NOW + 15, host("a"), host("b", HostState.DOWN), host("d"))
     d = diff_snapshots(old, new)
     assert [h.instance for h in d.added] == ["d"]
     assert d.removed == ("c",)
-    assert [(h.instance, h.state) for h in d.changed] == [("b", HostState.DOWN)]
+    assert [(h.instance, h.state) for h in d.altered] == [("b", HostState.DOWN)] and d.retimed == ()
     assert not d.empty
 
 
 def test_diff_same_content_is_empty_and_last_seen_counts_as_change() -> None:
-    old = FleetSnapshot((host("a"),), NOW)
-    assert diff_snapshots(old, FleetSnapshot((host("a"),), NOW + 15)).empty
-    moved = diff_snapshots(old, FleetSnapshot((host("a", last_seen=NOW + 15),), NOW + 15))
-    assert [h.last_seen for h in moved.changed] == [NOW + 15]
+    old = snap(NOW, host("a"))
+    assert diff_snapshots(old, snap(NOW + 15, host("a"))).empty
+    new = snap(NOW + 15, host("a"), seen={"a": NOW + 15})
+    moved = diff_snapshots(old, new)
+    assert (moved.retimed, moved.altered) == (("a",), ()) and new.times.last_seen.get("a") == NOW + 15
+    lost = diff_snapshots(old, snap(NOW + 15, host("a"), seen={"a": None}))  # a time that goes is a move too
+    assert (lost.retimed, lost.altered) == (("a",), ())
 
 
 def test_diff_splits_changed_rows_into_retimed_and_altered() -> None:
     """The table swaps `retimed` rows in place and moves `altered` ones: the two split `changed` exactly."""
-    old = FleetSnapshot((host("a"), host("b"), host("c"), host("d")), NOW)
-    new = FleetSnapshot(
-        (host("a", last_seen=NOW + 15), host("b", HostState.DOWN), host("c"), host("d", last_seen=NOW + 9)), NOW + 15
-    )
+    old = snap(NOW, host("a"), host("b"), host("c"), host("d"))
+    new = snap(NOW + 15, host("a"), host("b", HostState.DOWN), host("c"), host("d"), seen={"a": NOW + 15, "d": NOW + 9})
     d = diff_snapshots(old, new)
-    assert [h.instance for h in d.retimed] == ["a", "d"] and d.timing == {"a", "d"}
+    assert d.retimed == ("a", "d")
     assert [(h.instance, h.state) for h in d.altered] == [("b", HostState.DOWN)]
-    assert sorted((*d.retimed, *d.altered), key=lambda h: h.instance) == list(d.changed)
+    assert sorted((*d.retimed, *(h.instance for h in d.altered))) == changed(old, new)
+
+
+def test_diff_row_that_changed_and_moved_is_altered_only() -> None:
+    """A row that differs is written whole, its age cell with it: it is not also retimed."""
+    old = snap(NOW, host("a"), host("b"))
+    new = snap(NOW + 15, host("a"), host("b", HostState.DOWN), seen={"a": NOW + 15, "b": NOW + 15})
+    d = diff_snapshots(old, new)
+    assert d.retimed == ("a",)
+    assert [(h.instance, h.state) for h in d.altered] == [("b", HostState.DOWN)]
+    assert sorted((*d.retimed, *(h.instance for h in d.altered))) == changed(old, new)
 
 
 def test_json_shape_has_every_state_in_summary() -> None:
     p = Problem("label_key_drift", "label maintainer looks like maintainers", "rename it")
-    snap = FleetSnapshot((host("a", problems=(p,), job="node"), host("b", HostState.GONE, Mode.PUSH, None)), NOW)
-    doc = json.loads(json.dumps(snap.to_json()))
+    s = snap(NOW, host("a", problems=(p,), job="node"), host("b", HostState.GONE, Mode.PUSH), seen={"b": None})
+    doc = json.loads(json.dumps(s.to_json()))
     assert doc["summary"] == {"up": 1, "down": 0, "stale": 0, "gone": 1, "silent": 0}
     a = doc["hosts"][0]
     assert {"instance", "state", "mode", "last_seen", "labels", "problems"} <= a.keys()
     assert a["problems"] == [{"code": "label_key_drift", "message": p.message, "hint": p.hint}]
+    assert a["last_seen"] == NOW  # from the snapshot's times
     assert doc["hosts"][1]["last_seen"] is None and doc["hosts"][1]["mode"] == "push"
 
 

@@ -27,7 +27,7 @@ def series(instance: str, ts: float, job: str, nodename: str, **labels: str) -> 
 
 
 def rows(*samples: Sample, targets: tuple[Target, ...] = ()) -> dict[str, HostStatus]:
-    hosts = classify(FleetInputs(NOW, targets=targets, current=samples), POLICY)
+    hosts = classify(FleetInputs(NOW, targets=targets, current=samples), POLICY).hosts
     return {h.instance: h for h in hosts}
 
 
@@ -98,7 +98,7 @@ async def test_history_window_is_the_history_after_setting(tmp_path: Path) -> No
         policy = FleetReader(client, settings).policy
     assert policy.history_after == 10.0 == policy_of(settings).history_after
     both = (*series("pi", NOW - 20, OLD_JOB, "pi"), *series("pi", NOW - 5, "node_exporter", "pi"))
-    shorter = {h.instance: h for h in classify(FleetInputs(NOW, current=both), policy)}
+    shorter = {h.instance: h for h in classify(FleetInputs(NOW, current=both), policy).hosts}
     assert codes(shorter["pi"]) == set()  # 15 s older than the freshest: history with a 10 s window
     assert codes(rows(*both)["pi"]) == {"job_component_path"}  # not yet with the default 30 s
     assert load(None, environ={"FLEETUI_HISTORY_AFTER": "45"})["history_after"] == 45.0

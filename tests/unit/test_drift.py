@@ -22,7 +22,7 @@ A, B = "a" * 64, "b" * 64
 
 
 def _host(instance: str, **kw: str) -> HostStatus:
-    return HostStatus(instance, HostState.UP, Mode.PULL, 1.0, labels=kw)
+    return HostStatus(instance, HostState.UP, Mode.PULL, labels=kw)
 
 
 def test_running_from_one_query_result() -> None:
@@ -96,7 +96,7 @@ def test_a_host_is_found_by_its_scrape_urls_host_whatever_the_url_looks_like() -
         ("app-01", "http://proxy.internal:8080/app-01/metrics", "proxy.internal"),
     ]
     for instance, url, key in cases:
-        h = HostStatus(instance, HostState.UP, Mode.PULL, 1.0, scrape_url=url)
+        h = HostStatus(instance, HostState.UP, Mode.PULL, scrape_url=url)
         (found,) = with_drift(FleetSnapshot((h,), 0.0), {key: Running("1.10.2", A)}, {}).hosts
         assert found.drift is not None and found.drift.version == "1.10.2", (instance, url)
         (other,) = with_drift(FleetSnapshot((h,), 0.0), {"elsewhere": Running("1.10.2", A)}, {}).hosts
@@ -108,10 +108,10 @@ def test_a_host_is_found_by_each_of_its_names_and_only_by_them() -> None:
     URL's host) finds its drift, in either table; a name it does not go by finds nothing. The quick test that
     passes over hosts nothing is known about must agree with the full look-up for every one of them."""
     h = HostStatus(
-        "10.0.0.7:9100", HostState.UP, Mode.PULL, 1.0, {"hostname": "db-7"}, nodename="db7.lan",
+        "10.0.0.7:9100", HostState.UP, Mode.PULL, {"hostname": "db-7"}, nodename="db7.lan",
         scrape_url="http://db7-scrape.lan:9100/metrics",
     )  # fmt: skip
-    bare = HostStatus("10.0.0.8:9100", HostState.UP, Mode.PUSH, 1.0)
+    bare = HostStatus("10.0.0.8:9100", HostState.UP, Mode.PUSH)
     for name in ("10.0.0.7:9100", "10.0.0.7", "db-7", "db7.lan", "db7-scrape.lan"):
         (by_running, other) = with_drift(FleetSnapshot((h, bare), 0.0), {name: Running("1.10.2", A)}, {}).hosts
         assert by_running.drift is not None and by_running.drift.version == "1.10.2", name

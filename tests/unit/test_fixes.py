@@ -17,7 +17,7 @@ def _p(code: str) -> Problem:
 
 
 def _host(labels: dict[str, str], *codes: str, mode: Mode = Mode.PULL, inst: str = "web-02") -> HostStatus:
-    return HostStatus(inst, HostState.UP, mode, 1.0, {"instance": inst, **labels}, tuple(_p(c) for c in codes))
+    return HostStatus(inst, HostState.UP, mode, {"instance": inst, **labels}, tuple(_p(c) for c in codes))
 
 
 def test_drift_renames_and_covers_the_missing_label() -> None:

@@ -79,7 +79,7 @@ def test_host_arguments() -> None:
 
 
 def _status(**kw: object) -> HostStatus:
-    base: dict[str, object] = {"instance": "web-01", "state": HostState.UP, "mode": Mode.PULL, "last_seen": 1.0}
+    base: dict[str, object] = {"instance": "web-01", "state": HostState.UP, "mode": Mode.PULL}
     base.update(kw)
     return HostStatus(**base)  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@ from fleetui.adapters.targets import HistoryEntry
 from fleetui.deploy.push_address import address_from
 from fleetui.domain.fleet import HostState, HostStatus, Mode
 
-HOST = HostStatus("mac-pi", HostState.UP, Mode.PUSH, 1.0, labels={"instance": "mac-pi"}, nodename="mac-studio")
+HOST = HostStatus("mac-pi", HostState.UP, Mode.PUSH, labels={"instance": "mac-pi"}, nodename="mac-studio")
 
 
 def _entry(name: str, instance: str, state: str = "active") -> HistoryEntry:

@@ -107,8 +107,9 @@ async def test_a_first_look_from_the_targets_comes_while_the_presence_replies_ar
     down = [h for h in look.hosts if h.state is HostState.DOWN]
     assert len(down) == n // 10 and all(h.last_error == "connection refused" for h in down)
     # a down host's last-seen time is not known yet (nothing remembered): pending, never "never seen"
-    assert all(h.last_seen is None and h.last_seen_pending for h in down)
-    assert all(h.state is HostState.UP and h.last_seen is not None for h in look.hosts if h not in down)
+    seen = look.times.last_seen
+    assert all(seen.get(h.instance) is None and h.last_seen_pending for h in down)
+    assert all(h.state is HostState.UP and seen.get(h.instance) is not None for h in look.hosts if h not in down)
     # the refresh's own rows are the whole fleet, as without a first look
     assert [h.instance for h in whole.hosts] == sorted([*(h.instance for h in look.hosts), "push-01"])
     assert whole.by_instance()["node-00001:9100"].nodename == "node-00001"

@@ -58,7 +58,10 @@ def test_unchanged_hosts_reuse_their_rows_and_changed_ones_follow_their_inputs()
     rows = c.classify(first)
     assert rows == classify(first, POLICY)
     again = c.classify(FleetInputs(NOW, targets=[tg], current=[up("a:9100", NOW, **ok), up("p1", NOW, **ok)]))
-    assert [a is b for a, b in zip(rows, again, strict=True)] == [True, True]  # nothing changed: same objects
+    assert [a is b for a, b in zip(rows.hosts, again.hosts, strict=True)] == [
+        True,
+        True,
+    ]  # nothing changed: same objects
     assert c.reused == 2
     # a label renamed to a near miss, a target going down, a push host going quiet, a new host
     later = FleetInputs(
@@ -73,8 +76,8 @@ def test_unchanged_hosts_reuse_their_rows_and_changed_ones_follow_their_inputs()
     )
     rows = c.classify(later)
     assert rows == classify(later, POLICY)
-    by = {h.instance: h for h in rows}
-    assert by["a:9100"].state is HostState.DOWN and by["a:9100"].last_seen == NOW + 240
+    by = {h.instance: h for h in rows.hosts}
+    assert by["a:9100"].state is HostState.DOWN and rows.times.last_seen["a:9100"] == NOW + 240
     assert by["p1"].state is HostState.STALE
     assert {p.code for p in by["p1"].problems} == {"label_key_drift", "missing_required_label"}
     assert set(by) == {"a:9100", "p1", "p2"}
@@ -85,7 +88,7 @@ def test_unchanged_hosts_reuse_their_rows_and_changed_ones_follow_their_inputs()
     )  # fmt: skip
     rows = c.classify(gone)
     assert rows == classify(gone, POLICY)
-    assert [(h.instance, h.state) for h in rows] == [("a:9100", HostState.UP), ("p1", HostState.GONE)]
+    assert [(h.instance, h.state) for h in rows.hosts] == [("a:9100", HostState.UP), ("p1", HostState.GONE)]
 
 
 def _fleet_inputs(rng: random.Random, step: int, hosts: dict[str, dict[str, object]]) -> FleetInputs:
@@ -194,7 +197,7 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
         # the classifier's own diff (from the rows it made anew) is the full comparison's
-        after = FleetSnapshot(got, inputs.now)
+        after = FleetSnapshot(got.hosts, inputs.now, times=got.times)
         assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
         before = after
         ups = [s for s in inputs.current if s.source == "up"]
@@ -204,7 +207,7 @@ def test_incremental_equals_full_over_random_refreshes() -> None:
         by_reply = replace(inputs, current_by_instance=by_current, current_newest=newest_by)
         assert grouped.classify(by_reply) == got, f"refresh {step}, grouped per reply"
         reused += c.reused
-        seen_states.update(h.state for h in got)
+        seen_states.update(h.state for h in got.hosts)
     assert reused > 2000  # the incremental path was taken, not only the full one
     assert seen_states >= {HostState.UP, HostState.DOWN, HostState.STALE, HostState.GONE}
 
@@ -219,17 +222,17 @@ def test_hosts_whose_inputs_did_not_change_keep_their_rows_until_age_or_a_shared
     twins = [uname("p2", NOW, "n1", **ok), uname("p3", NOW, "n1", **ok)]
     c = Classifier(POLICY)
     first = FleetInputs(NOW, targets=pulled, current=[*samples, *twins])
-    rows = {h.instance: h for h in c.classify(first)}
+    rows = {h.instance: h for h in c.classify(first).hosts}
     assert "duplicate_nodename" in {p.code for p in rows["p2"].problems}  # p2 and p3 report the same nodename
     for now in (NOW + 60, NOW + 119):
         again = FleetInputs(now, targets=pulled, current=[*samples, *twins])
         got = c.classify(again)
         assert got == classify(again, POLICY)
-        assert all(h is rows[h.instance] for h in got if h.instance in ("a:9100", "p1"))
+        assert all(h is rows[h.instance] for h in got.hosts if h.instance in ("a:9100", "p1"))
     aged = FleetInputs(NOW + 121, targets=pulled, current=[*samples, twins[0]])  # p3 gone from the fleet
     got = c.classify(aged)
     assert got == classify(aged, POLICY)
-    by = {h.instance: h for h in got}
+    by = {h.instance: h for h in got.hosts}
     assert by["a:9100"] is rows["a:9100"]
     assert by["p1"].state is HostState.STALE and by["p2"].state is HostState.STALE
     assert "duplicate_nodename" not in {p.code for p in by["p2"].problems}
@@ -248,14 +251,14 @@ def test_inputs_emptied_after_their_refresh_are_not_taken_for_unchanged_ones() -
     grouped = by_instance(current)
     first = FleetInputs(NOW, targets=pulled, current=current, current_by_instance=grouped,
                         current_newest=newest_by_instance(grouped), history_by_instance={})  # fmt: skip
-    assert c.classify(first)[0].nodename == "a"
+    assert c.classify(first).hosts[0].nodename == "a"
     grouped.clear()  # what the reader does once the next refresh no longer needs them
     empty: dict[str, list[Sample]] = {}
     lost = FleetInputs(NOW + 15, targets=pulled, current=[], current_by_instance=empty, current_newest={},
                        history_by_instance={})  # fmt: skip
     got = c.classify(lost)
     assert got == classify(lost, POLICY)
-    assert got[0].nodename is None
+    assert got.hosts[0].nodename is None
 
 
 def test_incremental_equals_full_when_most_hosts_keep_their_samples() -> None:
@@ -275,10 +278,10 @@ def test_incremental_equals_full_when_most_hosts_keep_their_samples() -> None:
         rows_before = dict(c._rows)
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
-        after = FleetSnapshot(got, inputs.now)
+        after = FleetSnapshot(got.hosts, inputs.now, times=got.times)
         assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
         before = after
-        kept += sum(1 for h in got if h.state is not HostState.GONE and rows_before.get(h.instance) is h)
+        kept += sum(1 for h in got.hosts if h.state is not HostState.GONE and rows_before.get(h.instance) is h)
     assert kept > 1000  # rows kept for unchanged inputs, not only for gone hosts
 
 
@@ -315,7 +318,7 @@ def test_the_same_history_list_again_keeps_gone_rows_and_still_equals_full() -> 
         before = {h.instance: h for h in c._rows.values()}
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
-        reused_gone += sum(1 for h in got if h.state is HostState.GONE and before.get(h.instance) is h)
+        reused_gone += sum(1 for h in got.hosts if h.state is HostState.GONE and before.get(h.instance) is h)
     assert reused_gone > 500  # the fast path was taken
 
 
@@ -373,9 +376,10 @@ def test_rows_worked_out_inline_follow_classify_at_the_edges() -> None:
             pending=frozenset({"never:9100", "fresh:9100"} if step % 2 else set()),
         )
         assert c.classify(inputs) == classify(inputs, POLICY), f"refresh {step}"
-    by = {h.instance: h for h in c.classify(inputs)}
+    result = c.classify(inputs)
+    by = {h.instance: h for h in result.hosts}
     assert by["p-edge"].state is HostState.STALE  # NOW + 121: older than stale_after
-    assert by["older:9100"].last_seen == NOW - 10
+    assert result.times.last_seen["older:9100"] == NOW - 10
     assert by["twice:9100"].state is HostState.DOWN and by["twice:9100"].last_error == "timeout"
     assert by["fresh:9100"].last_error == "not scraped yet"
 
@@ -423,7 +427,7 @@ def test_keys_never_merged_are_dropped_however_often_the_others_were_met() -> No
         )
         rows = c.classify(inputs)
         assert rows == classify(inputs, POLICY)
-        assert all(h.labels == {"environment": "prod", "instance": h.instance, "job": "node", **ok} for h in rows)
+        assert all(h.labels == {"environment": "prod", "instance": h.instance, "job": "node", **ok} for h in rows.hosts)
 
 
 def _as_the_reader_hands_them(inputs: FleetInputs) -> FleetInputs:
@@ -474,7 +478,7 @@ def test_a_guess_from_the_previous_refresh_changes_no_answer() -> None:
             made = c.guess(guess)
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
-        after = FleetSnapshot(got, inputs.now)
+        after = FleetSnapshot(got.hosts, inputs.now, times=got.times)
         assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
         if kind == 1 and inputs.history_by_instance is not None and step % 5 != 4:
             live = {t.instance for t in inputs.targets} | {s.labels["instance"] for s in inputs.current}
@@ -521,7 +525,7 @@ def test_a_guess_from_a_predicted_presence_reply_changes_no_answer() -> None:
                     pass
         got = c.classify(inputs)
         assert got == classify(inputs, POLICY), f"refresh {step}"
-        after = FleetSnapshot(got, inputs.now)
+        after = FleetSnapshot(got.hosts, inputs.now, times=got.times)
         assert c.diff() == diff_snapshots(before, after), f"refresh {step}, diff"
         guessed += c.guessed
         if own_history:
@@ -594,6 +598,7 @@ def test_a_guess_made_before_a_look_up_was_scheduled_shows_it_pending() -> None:
     for guessed_pending, pending in ((frozenset(), frozenset({"b:9100"})), (frozenset({"b:9100"}), frozenset())):
         c.guess(replace(inputs, pending=guessed_pending))
         real = replace(inputs, pending=pending)
-        (row,) = c.classify(real)
+        result = c.classify(real)
+        (row,) = result.hosts
         assert row.last_seen_pending is bool(pending)
-        assert (row,) == classify(real, POLICY)
+        assert result == classify(real, POLICY)

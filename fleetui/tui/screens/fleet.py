@@ -235,13 +235,15 @@ class FleetScreen(Screen[None]):
         with self.app.batch_update(), gc_paused():
             table.not_yet = FIRST_LOOK_NOT_YET if snapshot.targets_only else frozenset()
             if self.snapshot is None or self.snapshot.targets_only:  # a first look is replaced whole
-                table.load(snapshot.by_instance())
+                table.load(snapshot.by_instance(), snapshot.times)
             else:
                 diff = diff_snapshots(self.snapshot, snapshot)
                 if diff.empty:
-                    table.refresh()  # nothing changed but the ages moved on
+                    table.set_times(snapshot.times)  # nothing changed, no last seen either: the ages moved on
                 else:
-                    table.apply((*diff.added, *diff.altered), diff.removed, diff.retimed, snapshot.by_instance())
+                    table.apply(
+                        (*diff.added, *diff.altered), diff.removed, diff.retimed, snapshot.by_instance(), snapshot.times
+                    )
             self.snapshot = snapshot
             self._label_names = None
             # the backend's name in the title (not for "unknown"); what it cannot show is said once

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from fleetui.domain.fleet import HostStatus
+from fleetui.domain.fleet import HostStatus, HostTimes
 from fleetui.tui import safe
 from fleetui.tui.actions import HostAction, HostActions
 from fleetui.tui.columns import state_text
@@ -42,6 +42,7 @@ class HostScreen(Screen[None]):
         self.feed = feed
         self.actions = actions
         self.host = host
+        self.times: HostTimes = feed.times()  # the host's times, as of the snapshot its row is from
         self.clock = feed.clock
         self.gone_from_fleet = False
 
@@ -85,9 +86,10 @@ class HostScreen(Screen[None]):
         self.query_one("#host-title", Static).set_classes(f"state-{h.state.value}")
 
         seen = "never"
-        if h.last_seen is not None:
-            stamp = dt.datetime.fromtimestamp(h.last_seen, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            seen = f"{format_age(h.last_seen, now)} ({stamp})"
+        last_seen, took = self.times.last_seen.get(h.instance), self.times.scrape_duration.get(h.instance)
+        if last_seen is not None:
+            stamp = dt.datetime.fromtimestamp(last_seen, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            seen = f"{format_age(last_seen, now)} ({stamp})"
         rows = [
             ("instance", h.instance),
             ("hostname", host_name(h)),
@@ -95,7 +97,7 @@ class HostScreen(Screen[None]):
             ("mode", f"{h.mode.value} ({'Prometheus scrapes it' if h.mode.value == 'pull' else 'remote_write'})"),
             ("last seen", seen),
             ("scrape URL", h.scrape_url or "—"),
-            ("scrape took", f"{h.scrape_duration:.3f} s" if h.scrape_duration is not None else "—"),
+            ("scrape took", f"{took:.3f} s" if took is not None else "—"),
             ("last error", h.last_error or "none"),
         ]
         self.query_one("#host-overview", Static).update(_pairs(rows))
@@ -129,7 +131,7 @@ class HostScreen(Screen[None]):
         host = self.feed.host(self.host.instance)
         self.gone_from_fleet = event.snapshot is not None and host is None
         if host is not None:
-            self.host = host
+            self.host, self.times = host, self.feed.times()
         self._render_host()
 
     # --- actions ----------------------------------------------------------------------------------------

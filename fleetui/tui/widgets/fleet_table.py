@@ -4,8 +4,9 @@ Why not Textual's DataTable: at 10,000 rows its first load costs ~1.4 s (row add
 STYLE.md §4) and every `remove_row` rebuilds its row map. Here the table keeps a dict of hosts by instance
 and a sorted, filtered list of their instances (the view); `render_line` turns one visible row into a Strip
 on demand, so painting costs the same for 10 hosts or 10,000. Applying a refresh's diff costs what changed,
-not the fleet: a row whose sort key and filter result stay the same (every row whose only change is timing,
-which the diff names) is replaced in the dict and nowhere else, since the view holds instances, not rows;
+not the fleet: a host whose only change is its last-seen time keeps its row (the times are the snapshot's,
+which the table is handed with the rows), and a row whose sort key and filter result stay the same is replaced
+in the dict and nowhere else, since the view holds instances, not rows;
 rows that move are found by bisect on the view's cached sort keys and merged back in, one pass of slices
 over the view whatever their number; only a new sort or filter sorts every row. The cursor follows its
 host (not its index) across refreshes, and the scroll offset is left where the operator put it.
@@ -33,7 +34,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from fleetui.domain.fleet import HostState, HostStatus
+from fleetui.domain.fleet import NO_TIMES, HostState, HostStatus, HostTimes
 from fleetui.tui.columns import Column, natural_key
 
 HostPredicate = Callable[[HostStatus], bool]
@@ -159,7 +160,9 @@ class FleetTable(ScrollView, can_focus=True):
 
     def __init__(self, columns: Sequence[Column], clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.columns = list(columns)
+        self._unbound = list(columns)
+        self._times: HostTimes = NO_TIMES  # the shown snapshot's times: the rows have none (see load, apply)
+        self.columns = [c.with_times(self._times) for c in self._unbound]
         self._clock = clock
         self._hosts: Mapping[str, HostStatus] = {}  # read only unless _owned (see load, apply)
         self._owned = True
@@ -223,8 +226,21 @@ class FleetTable(ScrollView, can_focus=True):
         hidden = sorted((i for i in self.marked if i in self._hosts and i not in seen), key=natural_key)
         return shown + [self._hosts[i] for i in hidden]
 
-    def load(self, hosts: Mapping[str, HostStatus] | Iterable[HostStatus]) -> None:
-        """Replace every row (the first snapshot, or the one after a first look): the cursor stays on its host.
+    def set_times(self, times: HostTimes) -> None:
+        """The times of the snapshot whose rows the table shows (last seen, in its cells and maybe its order).
+
+        Only what the cells show: a table sorted by last seen re-sorts through `apply` (its `retimed`) or
+        `load`, which take the times themselves."""
+        if times is self._times:
+            return
+        self._times = times
+        self.columns = [c.with_times(times) for c in self._unbound]
+        self._layout_width = -1  # the layout holds the columns
+        self.refresh()
+
+    def load(self, hosts: Mapping[str, HostStatus] | Iterable[HostStatus], times: HostTimes | None = None) -> None:
+        """Replace every row (the first snapshot, or the one after a first look), with their `times` (None: as
+        they were): the cursor stays on its host.
 
         `hosts` by instance (a snapshot's by_instance(), made off the UI's thread) are taken as they are, read
         only, not gathered row by row. Rows replacing rows on screen (the whole fleet after a first look) keep
@@ -232,6 +248,8 @@ class FleetTable(ScrollView, can_focus=True):
         and gathered before the frame, they made that load 131 ms of the UI's loop at 31,250 hosts (cProfile)."""
         keep = self._cursor_instance()
         shown = bool(self._hosts)
+        if times is not None:
+            self.set_times(times)
         if isinstance(hosts, Mapping):
             self._hosts, self._owned = hosts, False
         else:
@@ -246,40 +264,46 @@ class FleetTable(ScrollView, can_focus=True):
         self,
         changed: Sequence[HostStatus],
         removed: Iterable[str],
-        retimed: Sequence[HostStatus] = (),
+        retimed: Iterable[str] = (),
         hosts: Mapping[str, HostStatus] | None = None,
+        times: HostTimes | None = None,
     ) -> None:
-        """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances.
+        """Apply a refresh's diff: upsert `changed` (added or modified), drop `removed` instances, show `times`
+        (the new snapshot's; None: as they were).
 
-        `retimed`: rows already in the table whose only change is their last-seen time (FleetDiff.retimed):
-        unless the view sorts by last seen, they neither move nor change width, so they need no look at all.
-        Any other changed row whose sort key and filter result stay the same is replaced there too (a down
-        host whose last-seen time was just found, at 50,000 hosts thousands per refresh): only rows that really
-        move are taken out of the view and merged back in (see _move).
+        `retimed`: instances whose row is unchanged but whose last-seen time moved (FleetDiff.retimed): unless
+        the view sorts by last seen, they neither move nor change width, so they need no look at all (most
+        live hosts of every refresh). Any changed row whose sort key and filter result stay the same is
+        replaced there too (a down host whose last-seen time was just found, at 50,000 hosts thousands per
+        refresh): only rows that really move are taken out of the view and merged back in (see _move).
 
         `hosts`: every row once the diff is applied, by instance (the snapshot's by_instance(), made off the
-        UI's thread), taken as it is, read only: the diff then only moves rows in the view. Writing 10,000-13,000
-        retimed rows of a refresh into the table's own dict instead took 6-16 ms of the UI's loop (50,000 hosts,
-        half down). Without it, the diff is written into a dict of the table's own.
+        UI's thread), taken as it is, read only: the diff then only moves rows in the view. Without it, the
+        diff is written into a dict of the table's own.
         """
         keep = self._cursor_instance()
         before = self._hosts
+        leaving_key, old_sort_key = self._row_key(), self._sort_column().sort_key  # by the times shown so far
+        if times is not None:
+            self.set_times(times)
         column = self._sort_column()
-        if column.dynamic:  # their new times move them
-            changed = (*changed, *retimed)
-        if hosts is None:
-            after = before if self._owned and isinstance(before, dict) else dict(before)
-            if not column.dynamic:
-                after.update(zip(map(_INSTANCE, retimed), retimed, strict=True))
         sort_key = column.sort_key
         predicate = self._predicate
+        moving: list[HostStatus] = []  # unchanged rows whose new times move them (sorted by last seen)
+        if column.timed is not None:
+            for instance in retimed:
+                row = before.get(instance)
+                if row is not None and old_sort_key(row) != sort_key(row) and (predicate is None or predicate(row)):
+                    moving.append(row)
+        if hosts is None:
+            after = before if self._owned and isinstance(before, dict) else dict(before)
         reshaped: list[HostStatus] = []  # in place, but their cells may be wider
         leaving: list[HostStatus] = []  # rows (as the view has them) to take out of the view
         arriving: list[HostStatus] = []  # rows to put in
         for h in changed:
             old = before.get(h.instance)
             if old is not None and (
-                sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h))
+                old_sort_key(old) == sort_key(h) and (predicate is None or predicate(old) == predicate(h))
             ):
                 reshaped.append(h)
             else:
@@ -300,14 +324,18 @@ class FleetTable(ScrollView, can_focus=True):
         # half down)
         if reshaped or arriving:
             self._measure_later([*reshaped, *arriving])
-        if not leaving and not arriving:
+        if not leaving and not arriving and not moving:
             self.refresh()  # nothing moved: repaint what is on screen
             return
-        self._move(leaving, arriving if predicate is None else list(filter(predicate, arriving)))
+        shown = arriving if predicate is None else list(filter(predicate, arriving))
+        self._move([*leaving, *moving], [*shown, *moving], leaving_key)
         self._view_updated(keep)
 
-    def _move(self, leaving: Sequence[HostStatus], arriving: Sequence[HostStatus]) -> None:
-        """Take `leaving` rows out of the view and merge `arriving` ones in, in one pass over the view.
+    def _move(
+        self, leaving: Sequence[HostStatus], arriving: Sequence[HostStatus], leaving_key: Callable[[HostStatus], Any]
+    ) -> None:
+        """Take `leaving` rows out of the view (found by their key as the view has it: `leaving_key`) and merge
+        `arriving` ones in, in one pass over the view.
 
         Why not re-sort: at 50,000 hosts a re-sort touches every row (its sort key, its instance's natural
         key) and held the UI for 40-50 ms, whenever a refresh brought more than a few hundred hosts (tens of
@@ -318,7 +346,7 @@ class FleetTable(ScrollView, can_focus=True):
         view, keys = self._view, self._shown_keys
         drop: list[int] = []
         for row in leaving:
-            k = key(row)
+            k = leaving_key(row)
             index = bisect.bisect_left(keys, k)
             if index < len(keys) and view[index] == row.instance:
                 drop.append(index)
