@@ -276,7 +276,7 @@ def times_moved(old: HostTimes, new: HostTimes) -> list[str]:
     """The instances whose last-seen time is not the same in `new` as in `old` (come, gone or moved)."""
     before, after = old.last_seen, new.last_seen
     moved = [i for i, t in after.items() if before.get(i) != t]
-    if len(before) + len(moved) != len(after):  # some lost their time
+    if not before.keys() <= after.keys():  # some lost their time
         moved += [i for i in before if i not in after]
     return moved
 

@@ -25,7 +25,7 @@ import pytest
 from fleetui.adapters.lastseen_file import book_path, load_book
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, recording_rule_hint
 from fleetui.domain.classify import FleetInputs, Sample, Target, classify
-from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostState, HostTimes, Mode
+from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, HostState, Mode
 from fleetui.domain.lastseen import BATCH, WINDOW, Step
 from fleetui.lab.remote_write import push
 from fleetui.lab.scale import PUSH_INTERVAL, PrivatePrometheus, build
@@ -166,15 +166,6 @@ def _uname_late() -> _HeldBack:
     return _HeldBack(lambda r: b"timestamp%28node_uname_info%29" in r.content, 0.5)
 
 
-def _known(times: HostTimes) -> tuple[dict[str, float], dict[str, float]]:
-    """`times` as what they know: the last-seen times and scrape durations that are not None (absent or None
-    both mean not known)."""
-    return (
-        {i: t for i, t in times.last_seen.items() if t is not None},
-        {i: d for i, d in times.scrape_duration.items() if d is not None},
-    )
-
-
 async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, list[Target], list[Sample]]:
     """One refresh (its replies kept), checked against the one-shot `classify` of the same replies, rows and
     times; with its targets and current samples."""
@@ -185,7 +176,7 @@ async def _checked_refresh(reader: FleetReader, n: int) -> tuple[FleetSnapshot, 
                        pending=reader.book.pending())  # fmt: skip
     hosts, times = classify(full, reader.policy)
     assert snap.hosts == hosts, f"refresh {n}"
-    assert _known(snap.times) == _known(times), f"refresh {n}"
+    assert snap.times == times, f"refresh {n}"
     return snap, targets, current
 
 

@@ -31,9 +31,8 @@ _ALIAS = Problem(
 )
 
 
-# each fixture host's last-seen time and scrape duration (the snapshot's, not the row's)
+# each fixture host's last-seen time (the snapshot's, not the row's)
 _SEEN: dict[str, float] = {}
-_TOOK: dict[str, float | None] = {}
 
 
 def _host(
@@ -54,7 +53,6 @@ def _host(
         problems.append(_ALIAS)
     instance = instance or f"10.0.0.{i}:{9100 if mode is Mode.PULL else 12345}"
     _SEEN[instance] = NOW - age
-    _TOOK[instance] = 0.0123 if mode is Mode.PULL else None
     return HostStatus(
         instance=instance,
         state=state,
@@ -88,8 +86,9 @@ def fleet() -> FleetSnapshot:
         ),
     ]
     hosts += [_host(i, HostState.UP, age=10 + i, environment=("prod", "staging", "dev")[i % 3]) for i in range(10, 40)]
-    mine = [h.instance for h in hosts]
-    times = HostTimes({i: _SEEN[i] for i in mine}, {i: _TOOK[i] for i in mine})
+    seen = {h.instance: _SEEN[h.instance] for h in hosts}
+    took = {h.instance: 0.0123 if h.mode is Mode.PULL else None for h in hosts}  # a pull host's last scrape
+    times = HostTimes(seen, took)
     return FleetSnapshot(tuple(hosts), NOW - 95, times=times)
 
 

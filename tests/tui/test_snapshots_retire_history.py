@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def targets() -> Path:
 def _production_fleet() -> FleetSnapshot:
     hosts = list(fleet().hosts)
     hosts[1] = _host(3, HostState.UP, environment="production")
-    return FleetSnapshot(tuple(hosts), NOW - 95)
+    return replace(fleet(), hosts=tuple(hosts))  # the fleet's times kept
 
 
 async def _loaded(pilot: Pilot[Any]) -> None:
