@@ -8,7 +8,9 @@ per instance, the series and target labels the previous refresh had (its *signat
 state and last-seen worked out again; a host whose row is unchanged gets the previous refresh's HostStatus
 object itself back (so the snapshot diff skips it at once). Times are not in the rows (see HostTimes): a host
 whose only change is its last-seen time or scrape duration keeps its row, and is named in the diff's
-`retimed` (its age cell moves on).
+`retimed` (its age cell moves on). Most refreshes do not even look at such a host one by one: the hosts
+whose inputs changed are found first, and the others take their newest sample as last seen
+(Classifier._classify_changes).
 
 The rules are `fleetui.domain.classify`'s own (its helpers do the work); the fleet-wide ones (superseded
 instances, duplicate nodenames, macOS names, pending look-ups) are applied on every refresh. `classify()`
@@ -350,6 +352,7 @@ class Classifier:
         # the last classify's current series: their label dicts and queries, in reply order (None: not known)
         self._series: tuple[list[Mapping[str, str]], list[str]] | None = None
         self.visited = 0  # hosts the last refresh looked at one by one (for tests and benchmarks)
+        self._hosts: tuple[list[str] | None, tuple[HostStatus, ...]] = (None, ())  # the last rows, and their order
 
     def guess(self, inputs: FleetInputs) -> int:
         """Work out the live hosts' rows ahead of the next `classify`, from inputs that are partly a guess;
@@ -420,7 +423,9 @@ class Classifier:
         down or gone, replayed offline (best of six refreshes), 139-149 ms became 119-124 ms. With a guess
         (see `guess`), only the live hosts it got wrong go through the per-host loop. A live host whose
         targets, current samples and history are those of the last classify keeps its row (_rows_for): the
-        grouped inputs are kept until the next classify, and may be emptied meanwhile, never changed.
+        grouped inputs are kept until the next classify, and may be emptied meanwhile, never changed. When
+        they are at hand and no guess was taken, only the hosts whose inputs changed are looked at
+        (_classify_changes).
         """
         by_target = _by_target(inputs.targets)
         by_current = inputs.current_by_instance
@@ -626,17 +631,19 @@ class Classifier:
         # what a host's row may owe to time: a push host's staleness, and the series its signature keeps (those
         # within history_after of its newest: of two, both, now and before, as most often one push wrote both)
         stale_after, within = policy.stale_after, policy.history_after
-        push = by_current.keys() - by_target.keys()
+        # (in the grouping's order, not a set's: the hosts' objects are then met about in the order they were
+        # made, and at 50,000 hosts that took 3.9 ms against 5.5, best of 30, offline)
         visit.update(
             dict.fromkeys(
                 [
                     i
-                    for i in push
-                    if i not in visit
+                    for i, got in by_current.items()
+                    if i not in by_target
+                    and i not in visit
                     and (
                         (now - newest_current[i] > stale_after) is not (old_rows[i].state is _STALE)
                         or (
-                            len(got := by_current[i]) > 1
+                            len(got) > 1
                             and (
                                 len(got) > 2
                                 or abs(got[0].value - got[1].value) > within
@@ -750,7 +757,11 @@ class Classifier:
                 del last_seen[inst]
                 durations.pop(inst, None)
         self._last_seen, self._durations = last_seen, durations
-        return Classified(tuple(map(rows.__getitem__, order)), HostTimes(last_seen, durations))
+        # the rows in order: the last ones again when no row is new and the order is the same (most refreshes
+        # of a steady fleet: 50,000 look-ups saved)
+        if self._fresh or order is not self._hosts[0]:
+            self._hosts = (order, tuple(map(rows.__getitem__, order)))
+        return Classified(self._hosts[1], HostTimes(last_seen, durations))
 
     def _from_guess(
         self,
