@@ -205,6 +205,19 @@ def test_a_live_host_departs_with_the_newest_time_any_refresh_saw_and_is_saved_w
     assert again.entries["a"].last == NOW + 58 and not again.entries["a"].live
 
 
+def test_a_host_leaving_as_another_comes_is_noticed_though_as_many_are_live() -> None:
+    """observe compares the live instances with the last refresh's in one go when there are as many: one host
+    leaving as another comes keeps the count, and must still put the one that left away with its time and
+    the one that came in the book."""
+    book = LastSeenBook(DAY)
+    book.observe(NOW, live(("a", NOW - 5), ("b", NOW - 3)), down=())
+    book.observe(NOW + 15, live(("a", NOW + 10), ("c", NOW + 12)), down=(), last_rows=lambda i: (up(i, NOW - 3),))
+    assert [(s.instance, s.value) for s in book.history()] == [("b", NOW - 3)]
+    assert book.entries["c"].live and not book.entries["b"].live
+    step = book.next_step()
+    assert step is not None and step.kind == "exact" and step.instances == ("b",)
+
+
 def test_history_is_the_same_list_while_nothing_in_it_changes() -> None:
     """The classifier keeps gone hosts' rows while the book hands over the very same history list: so the
     list must be a new one as soon as anything it is built from changes, and the same one otherwise."""
