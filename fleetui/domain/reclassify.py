@@ -284,6 +284,17 @@ _UP, _DOWN, _STALE = HostState.UP, HostState.DOWN, HostState.STALE
 _Seen = tuple[Mapping[str, list[Target]], Mapping[str, list[Sample]], Mapping[str, list[Sample]], frozenset[str]]
 
 
+class _Grouped(NamedTuple):
+    """One classify's inputs grouped by instance: targets, current samples and each one's newest, history,
+    and the live instances (those with a target or a current sample, in classify's order)."""
+
+    by_target: dict[str, list[Target]]
+    by_current: Mapping[str, list[Sample]]
+    newest_current: Mapping[str, float]
+    by_history: Mapping[str, list[Sample]]
+    live: dict[str, None]
+
+
 class _Guess(NamedTuple):
     """The rows `Classifier.guess` worked out, and what it worked them out from."""
 
@@ -446,6 +457,7 @@ class Classifier:
             by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
         live = _live(by_target, by_current)
+        grouped = _Grouped(by_target, by_current, newest_current, by_history, live)
         complete, self._complete = self._complete, False  # until this one is done
         seen_current, seen_history = self._seen[1], self._seen[2]
         if (
@@ -454,24 +466,21 @@ class Classifier:
             and self._rows
             and self._seen_sizes == (len(seen_current), len(seen_history))  # not emptied since
         ):
-            got = self._classify_changes(inputs, by_target, by_current, newest_current, by_history, live)
+            got = self._classify_changes(inputs, grouped)
         else:
-            got = self._classify_all(inputs, by_target, by_current, newest_current, by_history, live, guess)
+            got = self._classify_all(inputs, grouped, guess)
         self._complete = True
         return got
 
     def _classify_all(
         self,
         inputs: FleetInputs,
-        by_target: dict[str, list[Target]],
-        by_current: Mapping[str, list[Sample]],
-        newest_current: Mapping[str, float],
-        by_history: Mapping[str, list[Sample]],
-        live: dict[str, None],
+        grouped: _Grouped,
         guess: _Guess | None,
     ) -> Classified:
         """classify() with every live host looked at (each keeps its row if its inputs are the last ones):
         the first refresh, one after a guess, and one whose previous inputs are no longer at hand."""
+        by_target, by_current, newest_current, by_history, live = grouped
         self._series = None
         macos = inputs.macos
         old_statics, old_rows = self._statics, self._rows
@@ -516,7 +525,7 @@ class Classifier:
         for n, inst in others:
             extra.setdefault(n, set()).add(inst)
         self._owner, self._extra = first_by_nodename, extra
-        return self._finish(inputs, by_target, by_current, newest_current, by_history, live, statics, rows, times)
+        return self._finish(inputs, grouped, statics, rows, times)
 
     def _gone_kept(
         self, by_history: Mapping[str, list[Sample]], live: Mapping[str, object], macos: frozenset[str]
@@ -539,11 +548,7 @@ class Classifier:
     def _classify_changes(
         self,
         inputs: FleetInputs,
-        by_target: dict[str, list[Target]],
-        by_current: Mapping[str, list[Sample]],
-        newest_current: Mapping[str, float],
-        by_history: Mapping[str, list[Sample]],
-        live: dict[str, None],
+        grouped: _Grouped,
     ) -> Classified:
         """classify() looking only at the hosts whose row may have changed since the last classify (which ran
         to its end, with no guess since); every other one keeps its row, its statics and its nodenames, and
@@ -561,6 +566,7 @@ class Classifier:
         (several targets; a push host with several series, whose signature keeps only its recent ones; a push
         host whose staleness flips; a live host with history, whose last seen is the larger of two), those
         whose pending look-up or macOS flag changed, and those whose row was amended for a shared nodename."""
+        by_target, by_current, newest_current, by_history, live = grouped
         policy = self.policy
         now, macos, pending = inputs.now, inputs.macos, inputs.pending
         seen_targets, seen_current, seen_history, _ = self._seen
@@ -699,7 +705,7 @@ class Classifier:
             has = statics[inst].current_nodenames if inst in by_current and inst in statics else no_names
             if had != has:
                 self._renamed(inst, had, has)
-        return self._finish(inputs, by_target, by_current, newest_current, by_history, live, statics, rows, times)
+        return self._finish(inputs, grouped, statics, rows, times)
 
     def _renamed(self, inst: str, had: frozenset[str], has: frozenset[str]) -> None:
         """`inst` now holds the current nodenames `has` instead of `had` (see _owner, _extra)."""
@@ -723,17 +729,14 @@ class Classifier:
     def _finish(
         self,
         inputs: FleetInputs,
-        by_target: dict[str, list[Target]],
-        by_current: Mapping[str, list[Sample]],
-        newest_current: Mapping[str, float],
-        by_history: Mapping[str, list[Sample]],
-        live: dict[str, None],
+        grouped: _Grouped,
         statics: dict[str, _Static],
         rows: dict[str, HostStatus],
         times: _Times,
     ) -> Classified:
         """The fleet-wide rules over the rows worked out (shared nodenames), then the rows sorted and their
         times, with what the next classify compares against kept."""
+        by_target, by_current, newest_current, by_history, live = grouped
         old_rows = self._rows
         unamended: dict[str, HostStatus] = {}
         if self._extra:
