@@ -670,9 +670,9 @@ class Classifier:
         for i in down:
             if i in was_seen:
                 last_seen[i] = was_seen[i]
-        for i in visit:  # as they were: _rows_for works them out again, or keeps them with the row
-            if i in was_seen:
-                last_seen[i], durations[i] = was_seen[i], self._durations[i]
+        for i in visit:  # as it was: _rows_for works it out again, or keeps it with the row (durations are
+            if i in was_seen:  # still the copy's: only the scraped hosts not looked at get theirs below)
+                last_seen[i] = was_seen[i]
         for t in scraped:
             if t.instance not in visit:
                 durations[t.instance] = t.scrape_duration
