@@ -26,9 +26,9 @@ host that came up and went away again while no console ran keeps its older time;
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -80,6 +80,76 @@ class Step:
 _Made = tuple[float, tuple[Sample, ...], tuple[Sample, ...], tuple[Sample, ...], list[Sample] | None]
 
 
+def _make(inst: str, e: Remembered) -> _Made:
+    """What history() makes of an entry with a time (see _Made): its up samples, the others (and one at its
+    time when no sample has it), and those with a positive value when they all name it."""
+    assert e.last is not None
+    ups = tuple(smp for smp in e.samples if smp.branch == "up")
+    others = tuple(smp for smp in e.samples if smp.branch != "up")
+    if not e.samples or max(smp.value for smp in e.samples) < e.last:
+        others += (Sample({"instance": inst}, e.last, "history"),)
+    mine = [smp for smp in (*ups, *others) if smp.value > 0]
+    own = all(smp.labels.get("instance") == inst for smp in mine)
+    return (e.last, e.samples, ups, others, mine if own else None)
+
+
+def _copies(
+    made: dict[str, _Made], grouped: dict[str, list[Sample]], foreign: set[str], copied: bool
+) -> tuple[dict[str, _Made], dict[str, list[Sample]], set[str], bool]:
+    """The book's made entries, grouping and foreign instances, copied once per history() that changes them:
+    the classifier keeps the last grouping it was handed and compares the next with it, and a History reads
+    its entries whenever it is first read, so neither may change once handed out."""
+    if copied:
+        return made, grouped, foreign, True
+    return dict(made), dict(grouped), set(foreign), True
+
+
+class History(Sequence[Sample]):
+    """The book's history as of one refresh (see LastSeenBook.history): every entry's up samples, then the
+    others, made into one list only when first read.
+
+    Why: the classifier reads the book's grouping instead (LastSeenBook.history_grouped), and flattening
+    25,000 entries again after any change (at 50,000 hosts half gone, entries leave the look-back window at
+    most refreshes) was work for no reader."""
+
+    __slots__ = ("_list", "_made")
+
+    def __init__(self, made: Mapping[str, _Made]) -> None:
+        self._made = made  # never changed afterwards: the book copies before it changes (see _copies)
+        self._list: list[Sample] | None = None
+
+    def samples(self) -> list[Sample]:
+        """The samples as one list (made once, the same list afterwards)."""
+        if self._list is None:
+            made = self._made.values()
+            out = [smp for got in made for smp in got[2]]
+            out += [smp for got in made for smp in got[3]]
+            self._list = out
+        return self._list
+
+    @overload
+    def __getitem__(self, i: int) -> Sample: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Sample]: ...
+
+    def __getitem__(self, i: int | slice) -> Sample | list[Sample]:
+        return self.samples()[i]
+
+    def __len__(self) -> int:
+        return len(self.samples())
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, History):
+            other = other.samples()
+        return self.samples() == other
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence compared by its samples, as a list is
+
+
 @dataclass
 class LastSeenBook:
     """Per-instance memory plus the queue of history look-ups still to do (see the module docstring)."""
@@ -96,11 +166,18 @@ class LastSeenBook:
     _started: bool = False
     _inflight: set[str] = field(default_factory=set)  # instances of steps sent and not answered yet
     changed: bool = False  # something worth saving happened since the last save
-    # history()'s last answer, and per instance what it was made from (last, samples) and made (ups, others)
-    _history: list[Sample] | None = field(default=None, repr=False, compare=False)
+    # history()'s last answer (None: to be made), and per instance what it was made from (last, samples) and
+    # made (ups, others, own positive samples)
+    _history: History | None = field(default=None, repr=False, compare=False)
     _made: dict[str, _Made] = field(default_factory=dict, repr=False, compare=False)
-    # the same per instance, as the classifier groups it (None: some sample names another instance)
-    _grouped: dict[str, list[Sample]] | None = field(default=None, repr=False, compare=False)
+    # the same per instance, as the classifier groups it, and the instances whose samples name another one
+    # (while there is any, the classifier gets no grouping: see history_grouped)
+    _grouped: dict[str, list[Sample]] = field(default_factory=dict, repr=False, compare=False)
+    _foreign: set[str] = field(default_factory=set, repr=False, compare=False)
+    # the instances whose entry, or whether it is away, changed since history() last looked (None: every one,
+    # as for a book just read from its file). Every change to an entry that is not live goes through this
+    # module, which records it here: history() looks at these only, not at every entry on every refresh
+    _touched: set[str] | None = field(default=None, repr=False, compare=False)
     # the last observed refresh's live instances and their newest sample times (None: none observed yet). A
     # live entry's `last` is brought up to date from it only when the instance stops being live (or is
     # saved): see observe
@@ -140,6 +217,7 @@ class LastSeenBook:
                 e.live = True
                 e.samples = ()
                 away.pop(inst, None)
+                self._touch(inst)
                 self.lookups.pop(inst, None)
             if e.last is None or newest > e.last:
                 e.last = newest
@@ -147,6 +225,7 @@ class LastSeenBook:
             if inst not in entries:
                 # a failing target the book never saw up: where was it last seen? (unknown until looked up)
                 entries[inst] = away[inst] = Remembered(None, False)
+                self._touch(inst)
                 self._schedule(inst, now, None)
                 self.changed = True
         # live at the last observation and not now (at the first: every live entry, some may come from the
@@ -162,6 +241,7 @@ class LastSeenBook:
             e.live = False
             e.samples = last_rows(inst)
             away[inst] = e
+            self._touch(inst)
             self.changed = True
             self._schedule(inst, now, e.last)
         self._live = dict(current)
@@ -207,8 +287,14 @@ class LastSeenBook:
         ]
         for i in stale:
             del self.entries[i], self._away[i]
+            self._touch(i)
         if stale:
             self.changed = True
+
+    def _touch(self, inst: str) -> None:
+        """`inst`'s entry, or whether it is away, changed: history() looks at it again."""
+        if self._touched is not None:
+            self._touched.add(inst)
 
     # --- what classify gets -------------------------------------------------------------------------------
 
@@ -220,34 +306,49 @@ class LastSeenBook:
         same object while no entry changed: the classifier then gives such gone hosts their previous rows
         without any work (fleetui.domain.reclassify), and in a fleet where many went away that is most hosts.
         """
-        made = self._made
-        now_made: dict[str, _Made] = {}
-        rebuilt = False
-        for inst, e in self._away.items():
-            if e.last is None:
-                continue
-            got = made.get(inst)
-            if got is None or got[0] != e.last or got[1] is not e.samples:
-                rebuilt = True
-                ups = tuple(smp for smp in e.samples if smp.branch == "up")
-                others = tuple(smp for smp in e.samples if smp.branch != "up")
-                if not e.samples or max(smp.value for smp in e.samples) < e.last:
-                    others += (Sample({"instance": inst}, e.last, "history"),)
-                mine = [smp for smp in (*ups, *others) if smp.value > 0]
-                own = all(smp.labels.get("instance") == inst for smp in mine)
-                got = (e.last, e.samples, ups, others, mine if own else None)
-            now_made[inst] = got
-        self._made = now_made
-        if not rebuilt and len(now_made) == len(made) and self._history is not None:
-            return self._history  # every entry found unchanged, and as many: the very same ones
-        out = [smp for got in now_made.values() for smp in got[2]]
-        out += [smp for got in now_made.values() for smp in got[3]]
-        self._history = out
-        groups = [got[4] for got in now_made.values()]
-        self._grouped = None if None in groups else {i: g for i, g in zip(now_made, groups, strict=True) if g}
-        return out
+        return self._made_now().samples()
 
-    def history_grouped(self) -> tuple[list[Sample], dict[str, list[Sample]] | None]:
+    def _made_now(self) -> History:
+        """history(), brought up to date with the entries touched since it last was (see _touched)."""
+        touched, away = self._touched, self._away
+        self._touched = set()
+        made, grouped, foreign = self._made, self._grouped, self._foreign
+        changed = touched is None or self._history is None
+        if touched is None:  # every entry: the first time, or a book just read from its file
+            touched, made, grouped, foreign = set(away), {}, {}, set()
+        elif not touched and self._history is not None:
+            return self._history  # no entry changed: the very same one
+        for inst in touched:
+            e = away.get(inst)
+            got = made.get(inst)
+            if e is None or e.last is None:
+                if got is None:
+                    continue
+                made, grouped, foreign, changed = _copies(made, grouped, foreign, changed)
+                del made[inst]
+                grouped.pop(inst, None)
+                foreign.discard(inst)
+                continue
+            if got is not None and got[0] == e.last and got[1] is e.samples:
+                continue  # touched, and back as it was made
+            made, grouped, foreign, changed = _copies(made, grouped, foreign, changed)
+            made[inst] = got = _make(inst, e)
+            mine = got[4]
+            if mine is None:
+                foreign.add(inst)
+            else:
+                foreign.discard(inst)
+            if mine:
+                grouped[inst] = mine
+            else:
+                grouped.pop(inst, None)
+        if not changed and self._history is not None:
+            return self._history  # every one touched is back as it was made: the very same one
+        self._made, self._grouped, self._foreign = made, grouped, foreign
+        self._history = History(made)
+        return self._history
+
+    def history_grouped(self) -> tuple[Sequence[Sample], dict[str, list[Sample]] | None]:
         """`history()`, and the same grouped by instance as fleetui.domain.reclassify.by_instance(history,
         positive=True) groups it, each instance's list the same object while its entry is unchanged; None
         instead of the groups when a remembered sample names another instance than its entry's (then only
@@ -257,8 +358,8 @@ class LastSeenBook:
         every refresh, so the list is new every time, and grouping all of it again cost the console 30-50 ms
         per refresh at 50,000 hosts, half gone (measured with cProfile on a live refresh).
         """
-        out = self.history()
-        return out, self._grouped
+        out = self._made_now()
+        return out, None if self._foreign else self._grouped
 
     def pending(self) -> frozenset[str]:
         """Known instances whose last-seen time is still being looked up."""
@@ -370,6 +471,7 @@ class LastSeenBook:
                 e = self.entries[inst] = self._away[inst] = Remembered(None, False)
             if e.live:
                 continue  # came back meanwhile: the refresh knows better
+            self._touch(inst)
             if got:
                 newest = max(s.value for s in got)
                 if e.last is None or newest >= e.last:

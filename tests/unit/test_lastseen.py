@@ -262,3 +262,81 @@ def test_history_grouped_is_the_history_grouped_and_keeps_unchanged_lists() -> N
     assert again == by_instance(history, positive=True)
     book.observe(2060.0, {}, [], last_rows=lambda i: (up("elsewhere", 2040.0),))  # a went away, named otherwise
     assert book.history_grouped()[1] is None
+
+
+def _history_from_scratch(book: LastSeenBook) -> dict[str, list[tuple[str, float, str]]]:
+    """What history() must hold, per instance, worked out from the entries as they are now (the book keeps
+    its answer from one refresh to the next and looks again only at the entries it recorded as changed)."""
+    out: dict[str, list[tuple[str, float, str]]] = {}
+    for inst, e in book.entries.items():
+        if e.live or e.last is None:
+            continue
+        mine = [(str(s.instance), s.value, s.branch) for s in e.samples if s.branch == "up"]
+        mine += [(str(s.instance), s.value, s.branch) for s in e.samples if s.branch != "up"]
+        if not e.samples or max(s.value for s in e.samples) < e.last:
+            mine.append((inst, e.last, "history"))
+        out[inst] = mine
+    return out
+
+
+def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> None:
+    """300 random refreshes and history answers (hosts going away, coming back, going down, found in history,
+    leaving the look-back window, a book saved and read back): after each, history() and its grouping hold
+    exactly what the entries say, and an instance's group is the same list while its entry is unchanged."""
+    import random
+
+    from fleetui.domain.reclassify import by_instance
+
+    rng = random.Random(17)
+    names = [f"h{i:02d}" for i in range(40)]
+    book = LastSeenBook(3600.0)
+    now = NOW
+    groups_before: dict[str, list[Sample]] = {}
+    entries_before: dict[str, tuple[float | None, object]] = {}
+    for step_no in range(300):
+        now += 15.0 if rng.random() < 0.9 else 900.0  # now and then a long gap: entries leave the window
+        current = {i: now - rng.uniform(0, 10) for i in names if rng.random() < 0.6}
+        down = [i for i in names if i not in current and rng.random() < 0.1]
+
+        def rows(inst: str, now: float = now) -> tuple[Sample, ...]:
+            kind = rng.random()
+            if kind < 0.1:
+                return ()
+            if kind < 0.15:
+                return (up("other", now - 20.0),)  # a sample that names another instance
+            return (up(inst, now - 20.0), Sample({"instance": inst, "nodename": inst}, now - 20.0, "uname"))
+
+        book.observe(now, current, down, rows)
+        while rng.random() < 0.5 and (step := book.next_step()) is not None:
+            if step.kind == "discover":
+                book.discovered(step, [rng.choice(names)])
+            elif step.kind == "coarse":
+                book.found_coarse(step, {i: now - 600.0 for i in step.instances if rng.random() < 0.5})
+            else:
+                found = {i: [up(i, now - rng.uniform(30, 500))] for i in step.instances if rng.random() < 0.7}
+                book.found_exact(step, found)
+        if step_no % 50 == 49:  # a restart: the book read back from what it saved
+            book = LastSeenBook.from_json(book.to_json(), book.lookback)
+            groups_before, entries_before = {}, {}
+        history, grouped = book.history_grouped()
+        expected = _history_from_scratch(book)
+        got: dict[str, list[tuple[str, float, str]]] = {}
+        for inst, e in book.entries.items():
+            if not e.live and e.last is not None:
+                got[inst] = []
+        owner = {id(s): inst for inst, e in book.entries.items() for s in e.samples}
+        for s in history:
+            inst = owner.get(id(s), str(s.instance))
+            got.setdefault(inst, []).append((str(s.instance), s.value, s.branch))
+        assert {i: sorted(v) for i, v in got.items()} == {i: sorted(v) for i, v in expected.items()}, step_no
+        assert book.history() == list(history)
+        if grouped is None:  # only while some remembered sample names another instance
+            assert any(name != inst for inst, v in expected.items() for name, _, _ in v), step_no
+            continue
+        assert grouped == by_instance(list(history), positive=True), step_no
+        for inst, group in grouped.items():
+            e = book.entries[inst]
+            if entries_before.get(inst) == (e.last, e.samples) and inst in groups_before:
+                assert group is groups_before[inst], (step_no, inst)
+        groups_before = dict(grouped)
+        entries_before = {i: (e.last, e.samples) for i, e in book.entries.items() if not e.live}
