@@ -169,3 +169,19 @@ def test_a_push_series_left_behind_leaves_the_signature_though_its_labels_stay()
         before = _check(c, reader.hand(FleetInputs(now, targets=[], current=current)), before, step)
         nodenames.append(before.hosts[0].nodename)
     assert nodenames == ["box"] * 4 + [None] * 4 + ["box"] * 4
+
+
+def test_a_target_that_moves_to_another_instance_is_seen_though_the_counts_stay() -> None:
+    """One pull host's target is replaced by another host's (a down one, with no sample yet) while a push host
+    keeps pushing: as many targets and as many hosts with samples as before, only the names differ. The
+    classifier must not take the last refresh's live hosts for this one's; each refresh is classify's."""
+    reader = Reader()
+    c = Classifier(POLICY)
+    ok = {"environment": "prod", "maintainers": "ops"}
+    before: FleetSnapshot | None = None
+    for step, pull in enumerate(["a:9100", "a:9100", "b:9100", "b:9100", "a:9100"]):
+        now = NOW + 15 * step
+        targets = [Target(pull, "node", {"instance": pull, "job": "node", **ok}, "down", "u", "refused", NOW, 0.01)]
+        current = [Sample({"instance": "p", "job": "alloy", **ok}, now, "up")]
+        before = _check(c, reader.hand(FleetInputs(now, targets=targets, current=current)), before, step)
+        assert [h.instance for h in before.hosts] == sorted([pull, "p"]), f"refresh {step}"
