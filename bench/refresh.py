@@ -12,8 +12,9 @@ pull targets and keeps the live push hosts pushing. `half-down`: half the hosts 
 spread over the day. Then, in turn in one run:
 
 - fleetui: `FleetReader.refresh()` on one long-lived client, as the console does (decode, classify, diff),
-  one every `refresh_interval` (15 s by default, so what it reuses from the previous refresh is what the
-  console reuses: pull targets scraped every minute, push hosts every 15 s);
+  with the cyclic collector paused during it and the heap settled after it as the console's source has them
+  (fleetui.gcpause.RefreshHeap), one every `refresh_interval` (15 s by default, so what it reuses from the
+  previous refresh is what the console reuses: pull targets scraped every minute, push hosts every 15 s);
 - raw: the same requests (recorded from fleetui's own client) replayed concurrently on a plain httpx
   client that only reads the bytes, half an interval after the refresh. Not right behind it: the first
   requests after a pause cost Prometheus up to twice the CPU of the same requests a second later (measured
@@ -67,6 +68,7 @@ import httpx
 from fleetui.adapters.prometheus import FleetReader, PrometheusClient, Timeout
 from fleetui.config import Settings, load
 from fleetui.doctor.evidence import metric_sum, parse_exposition
+from fleetui.gcpause import RefreshHeap
 from fleetui.lab.scale import DAY, PUSH_INTERVAL, ScaleFleet, ScaleServer
 
 
@@ -191,9 +193,11 @@ async def measure(
 
         client._client.event_hooks["request"].append(record)
         reader = FleetReader(client, s)
+        heap_of_refreshes = RefreshHeap()
         timeouts = 0
         t0 = time.perf_counter()
-        snap = await reader.refresh()
+        with heap_of_refreshes.around():
+            snap = await reader.refresh()
         first = time.perf_counter() - t0
         counts = snap.summary()
         print(
@@ -212,7 +216,8 @@ async def measure(
                 timeouts += 1
             steps.append(time.perf_counter() - t1)
         total = time.perf_counter() - t0
-        snap = await reader.refresh()  # the next refresh shows what the history steps found
+        with heap_of_refreshes.around():
+            snap = await reader.refresh()  # the next refresh shows what the history steps found
         if steps:
             print(
                 f"  history steps after it: {len(steps)} requests in {total:.1f} s, slowest {ms(max(steps))}, "
@@ -235,7 +240,8 @@ async def measure(
             cpu.start("fleetui")
             t0 = time.perf_counter()
             try:
-                snap = await reader.refresh()
+                with heap_of_refreshes.around():  # the collector as the console has it (fleetui.gcpause)
+                    snap = await reader.refresh()
             except Timeout:
                 timeouts += 1
                 continue

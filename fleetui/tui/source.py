@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from fleetui.config import Settings
 from fleetui.domain.fleet import RULES_HINT, FleetSnapshot, diff_snapshots, enriched_diff
 from fleetui.gate import step_aside
-from fleetui.gcpause import gc_paused, settle
+from fleetui.gcpause import RefreshHeap
 
 if TYPE_CHECKING:
     from fleetui.adapters.prometheus import FleetReader, PrometheusClient
@@ -139,6 +139,7 @@ class PrometheusSource:
         self._first_look: concurrent.futures.Future[FleetSnapshot | None] | None = None
         self.enriched = True
         self.suggests_rules = True  # its snapshots say whether the backend records the last-seen rule
+        self._heap = RefreshHeap()  # the collector around each refresh (fleetui.gcpause)
 
     @property
     def reader(self) -> FleetReader | None:
@@ -238,9 +239,12 @@ class PrometheusSource:
 
         reader = self._open()
         # the whole refresh without the cyclic collector (see gc_paused), enrichment too: before the heap is
-        # settled below, each of its passes over a 50,000-host first refresh walked every object just made
-        # (with_drift took 204 ms there against 70 ms on its own)
-        with gc_paused():
+        # settled at the end, each of its passes over a 50,000-host first refresh walked every object just made
+        # (with_drift took 204 ms there against 70 ms on its own). Settled before the collector is on again:
+        # switched on with the whole refresh's objects still young, its first automatic pass walked them all
+        # (16-35 ms at 50,000 hosts, half down) and settling's walked them again, each with the interpreter lock
+        # held while the UI's thread waited for it
+        with self._heap.around():
             # the extras (alerts, silent hosts, drift) are read while the refresh's requests are on their way
             reading = asyncio.ensure_future(read_extras(self.settings, client=self._client))
             try:
@@ -263,10 +267,6 @@ class PrometheusSource:
             step_aside()
             _warm_sort_keys(snap, before)
             step_aside()
-            # before the collector is on again: switched on with the whole refresh's objects still young, its
-            # first automatic pass walked them all (16-35 ms at 50,000 hosts, half down) and settling's
-            # walked them again, each with the interpreter lock held while the UI's thread waited for it
-            settle()  # its objects out of the collector's sight (fleetui.gcpause; the app runs the full pass)
         if reader.book.busy and (self._history is None or self._history.done()):
             self._history = asyncio.get_running_loop().create_task(self._background(reader))
         else:

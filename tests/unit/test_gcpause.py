@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from fleetui.gcpause import FullPasses, full_pass, settle
+from fleetui.gcpause import FullPasses, RefreshHeap, full_pass, settle
 
 
 class Ring:
@@ -47,3 +47,30 @@ def test_a_pass_runs_after_two_hours_whatever_the_input() -> None:
         assert not passes.due(t + 1.0)
     passes.input(7199.0)
     assert passes.due(7200.0)
+
+
+def test_the_first_refresh_collects_its_garbage_and_later_ones_freeze_theirs() -> None:
+    """RefreshHeap: the first refresh's cyclic garbage is collected when it is settled; a later refresh's is
+    frozen with what lives (until the full pass); a refresh that fails is not settled at all."""
+    heap = RefreshHeap()
+    try:
+        with heap.around():
+            first = weakref.ref(Ring())
+            assert not gc.isenabled()  # paused during the refresh
+        assert gc.isenabled() and first() is None  # collected when settled
+        with heap.around():
+            later = weakref.ref(Ring())
+        gc.collect()
+        assert later() is not None  # frozen, out of the collector's sight
+        full_pass()
+        assert later() is None
+        frozen = gc.get_freeze_count()
+        try:
+            with heap.around():
+                Ring()
+                raise TimeoutError
+        except TimeoutError:
+            pass
+        assert gc.get_freeze_count() == frozen and heap.refreshes == 2  # a failed refresh: nothing settled
+    finally:
+        gc.unfreeze()
