@@ -281,8 +281,9 @@ def _history_from_scratch(book: LastSeenBook) -> dict[str, list[tuple[str, float
 
 def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> None:
     """300 random refreshes and history answers (hosts going away, coming back, going down, found in history,
-    leaving the look-back window, a book saved and read back): after each, history() and its grouping hold
-    exactly what the entries say, and an instance's group is the same list while its entry is unchanged."""
+    leaving the look-back window, a book saved and read back): after each, what left the window is forgotten,
+    history() and its grouping hold exactly what the entries say, and an instance's group is the same list
+    while its entry is unchanged."""
     import random
 
     from fleetui.domain.reclassify import by_instance
@@ -297,6 +298,7 @@ def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> 
         now += 15.0 if rng.random() < 0.9 else 900.0  # now and then a long gap: entries leave the window
         current = {i: now - rng.uniform(0, 10) for i in names if rng.random() < 0.6}
         down = [i for i in names if i not in current and rng.random() < 0.1]
+        down += [f"never{k}" for k in range(5) if rng.random() < 0.3]  # failing targets never seen up
 
         def rows(inst: str, now: float = now) -> tuple[Sample, ...]:
             kind = rng.random()
@@ -307,6 +309,15 @@ def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> 
             return (up(inst, now - 20.0), Sample({"instance": inst, "nodename": inst}, now - 20.0, "uname"))
 
         book.observe(now, current, down, rows)
+        # forgotten: every entry not live whose time left the window (or that has none), unless it is still
+        # looked up or down
+        horizon = now - book.lookback
+        left_over = [
+            i
+            for i, e in book.entries.items()
+            if not e.live and (e.last is None or e.last < horizon) and i not in book.lookups and i not in down
+        ]
+        assert not left_over, step_no
         while rng.random() < 0.5 and (step := book.next_step()) is not None:
             if step.kind == "discover":
                 book.discovered(step, [rng.choice(names)])
@@ -315,6 +326,8 @@ def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> 
             else:
                 found = {i: [up(i, now - rng.uniform(30, 500))] for i in step.instances if rng.random() < 0.7}
                 book.found_exact(step, found)
+        if rng.random() < 0.1:
+            steps(book)  # every look-up left answered with nothing: never-seen hosts keep no time
         if step_no % 50 == 49:  # a restart: the book read back from what it saved
             book = LastSeenBook.from_json(book.to_json(), book.lookback)
             groups_before, entries_before = {}, {}
