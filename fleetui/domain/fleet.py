@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -294,11 +294,17 @@ def diff_snapshots(old: FleetSnapshot | None, new: FleetSnapshot) -> FleetDiff:
 
 
 def rows_diff(
-    old: Mapping[str, HostStatus], new: Mapping[str, HostStatus], touched: Iterable[str], retimed: Iterable[str] = ()
+    old: Mapping[str, HostStatus],
+    new: Mapping[str, HostStatus],
+    touched: Iterable[str],
+    retimed: Iterable[str] = (),
+    *,
+    removed: Sequence[str] | None = None,
 ) -> FleetDiff:
     """`diff_snapshots` of two snapshots given as their rows by instance, looking only at the instances in
     `touched`: every other instance of `new` has the very same row object in `old`. `retimed`: the instances
     whose last-seen time moved (those among them whose row was added, altered or removed are left out).
+    `removed`: the instances of `old` that `new` has not, when the caller knows them (else they are found).
 
     The incremental classifier knows which rows it made anew and whose times moved, so the Prometheus
     reader's diff costs no pass over the whole fleet.
@@ -306,10 +312,9 @@ def rows_diff(
     added: list[HostStatus] = []
     altered: list[HostStatus] = []
     _compare(old, new, touched, added, [], altered)
-    removed: list[str] = []
-    if len(old) != len(new) or old.keys() != new.keys():
-        removed = [k for k in old if k not in new]
-    return _sorted_diff(added, removed, retimed, altered)
+    if removed is None:
+        removed = [k for k in old if k not in new] if len(old) != len(new) or old.keys() != new.keys() else []
+    return _sorted_diff(added, list(removed), retimed, altered)
 
 
 def _compare(
