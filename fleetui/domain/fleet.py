@@ -314,7 +314,7 @@ def rows_diff(
     _compare(old, new, touched, added, [], altered)
     if removed is None:
         removed = [k for k in old if k not in new] if len(old) != len(new) or old.keys() != new.keys() else []
-    return _sorted_diff(added, list(removed), retimed, altered)
+    return _sorted_diff(added, removed, retimed, altered)
 
 
 def _compare(
@@ -338,7 +338,7 @@ def _compare(
 
 
 def _sorted_diff(
-    added: list[HostStatus], removed: list[str], retimed: Iterable[str], altered: list[HostStatus]
+    added: list[HostStatus], removed: Sequence[str], retimed: Iterable[str], altered: list[HostStatus]
 ) -> FleetDiff:
     """The parts, each sorted by instance, `retimed` without the instances of the other parts. They are mostly
     in that order already (classify's rows are, and enriched_diff's are the reader's with a few appended): then

@@ -94,17 +94,6 @@ def _make(inst: str, e: Remembered) -> _Made:
     return (e.last, e.samples, ups, others, mine if own else None)
 
 
-def _copies(
-    made: dict[str, _Made], grouped: dict[str, list[Sample]], foreign: set[str], copied: bool
-) -> tuple[dict[str, _Made], dict[str, list[Sample]], set[str], bool]:
-    """The book's made entries, grouping and foreign instances, copied once per history() that changes them:
-    the classifier keeps the last grouping it was handed and compares the next with it, and a History reads
-    its entries whenever it is first read, so neither may change once handed out."""
-    if copied:
-        return made, grouped, foreign, True
-    return dict(made), dict(grouped), set(foreign), True
-
-
 class History(Sequence[Sample]):
     """The book's history as of one refresh (see LastSeenBook.history): every entry's up samples, then the
     others, made into one list only when first read.
@@ -116,7 +105,7 @@ class History(Sequence[Sample]):
     __slots__ = ("_list", "_made")
 
     def __init__(self, made: Mapping[str, _Made]) -> None:
-        self._made = made  # never changed afterwards: the book copies before it changes (see _copies)
+        self._made = made  # never changed afterwards: the book copies before it changes (see _made_now)
         self._list: list[Sample] | None = None
 
     def samples(self) -> list[Sample]:
@@ -344,27 +333,29 @@ class LastSeenBook:
         """history(), brought up to date with the entries touched since it last was (see _touched)."""
         touched, away = self._touched, self._away
         self._touched = set()
-        made, grouped, foreign = self._made, self._grouped, self._foreign
         changed = touched is None or self._history is None
         if touched is None:  # every entry: the first time, or a book just read from its file
             touched, made, grouped, foreign = set(away), {}, {}, set()
         elif not touched and self._history is not None:
             return self._history  # no entry changed: the very same one
+        else:
+            # copies: the classifier keeps the last grouping it was handed and compares the next with it, and a
+            # History reads its entries when it is first read, so neither may change once handed out
+            made, grouped, foreign = dict(self._made), dict(self._grouped), set(self._foreign)
         for inst in touched:
             e = away.get(inst)
             got = made.get(inst)
             if e is None or e.last is None:
-                if got is None:
-                    continue
-                made, grouped, foreign, changed = _copies(made, grouped, foreign, changed)
-                del made[inst]
-                grouped.pop(inst, None)
-                foreign.discard(inst)
+                if got is not None:
+                    del made[inst]
+                    grouped.pop(inst, None)
+                    foreign.discard(inst)
+                    changed = True
                 continue
             if got is not None and got[0] == e.last and got[1] is e.samples:
                 continue  # touched, and back as it was made
-            made, grouped, foreign, changed = _copies(made, grouped, foreign, changed)
             made[inst] = got = _make(inst, e)
+            changed = True
             mine = got[4]
             if mine is None:
                 foreign.add(inst)

@@ -526,7 +526,7 @@ class Classifier:
         else:
             by_history = by_instance(inputs.history, positive=True)  # a `time() * up` rule writes 0 while down
             self._history, self._by_history = inputs.history, by_history
-        seen_targets, seen_current = self._seen[0], self._seen[1]
+        seen_targets, seen_current, seen_history, _ = self._seen
         if (
             self._live
             and len(by_target) == len(seen_targets)
@@ -542,7 +542,6 @@ class Classifier:
             live = _live(by_target, by_current)
         grouped = _Grouped(by_target, by_current, newest_current, by_history, live)
         complete, self._complete = self._complete, False  # until this one is done
-        seen_current, seen_history = self._seen[1], self._seen[2]
         if (
             guess is None
             and complete
@@ -565,7 +564,8 @@ class Classifier:
         the first refresh, one after a guess, and one whose previous inputs are no longer at hand."""
         by_target, by_current, newest_current, by_history, live = grouped
         self._series = None
-        self._down = self._push = self._removed = None  # not worked out here: the next classify makes them whole
+        self._down = self._push = None  # not worked out here: the next classify makes them whole
+        self._with_history = ((None, None), [])
         macos = inputs.macos
         old_statics, old_rows = self._statics, self._rows
         statics: dict[str, _Static] = {}
@@ -690,7 +690,10 @@ class Classifier:
                 visit[i] = None
             else:
                 scraped.append(t)
-        same_targets = len(by_target) == len(seen_targets) and by_target.keys() == seen_targets.keys()
+        # (the same live instances, taken over in classify, were found with the same targets' instances)
+        same_targets = live is old_live or (
+            len(by_target) == len(seen_targets) and by_target.keys() == seen_targets.keys()
+        )
         if not same_targets:
             visit.update(dict.fromkeys([i for i in seen_targets if i not in by_target and i in live]))
         # the current series' label dicts in reply order, and their queries: the same as last time (the same
@@ -822,7 +825,6 @@ class Classifier:
             has = statics[inst].current_nodenames if inst in by_current and inst in statics else no_names
             if had != has:
                 self._renamed(inst, had, has)
-        self._removed = removed
         return self._finish(inputs, grouped, statics, rows, times, removed)
 
     def _renamed(self, inst: str, had: frozenset[str], has: frozenset[str]) -> None:
@@ -858,6 +860,7 @@ class Classifier:
         taken out of the last ones (the others are those rows, some made anew), when the caller knows them."""
         by_target, by_current, newest_current, by_history, live = grouped
         old_rows = self._rows
+        self._removed = removed
         unamended: dict[str, HostStatus] = {}
         if self._extra:
             others = [(n, inst) for n, insts in self._extra.items() for inst in insts]

@@ -353,3 +353,20 @@ def test_history_follows_every_change_to_the_entries_over_random_refreshes() -> 
                 assert group is groups_before[inst], (step_no, inst)
         groups_before = dict(grouped)
         entries_before = {i: (e.last, e.samples) for i, e in book.entries.items() if not e.live}
+
+
+def test_a_grouping_and_history_handed_out_stay_as_they_were_when_the_book_changes() -> None:
+    """The classifier keeps the last grouping it was handed and tells a changed history by a new object, and a
+    History is flattened only when first read: the book must never change either once handed out."""
+    book = LastSeenBook(86_400.0)
+    book.observe(1000.0, {"a": 990.0, "b": 995.0, "c": 998.0}, [])
+    book.observe(1060.0, {"a": 1050.0, "b": 1055.0}, [])  # c went away
+    history, grouped = book.history_grouped()
+    assert grouped is not None
+    as_handed = dict(grouped)
+    book.observe(1120.0, {"a": 1110.0}, [])  # then b
+    later_history, later = book.history_grouped()
+    assert later is not grouped and later is not None and later.keys() == {"b", "c"}
+    assert grouped == as_handed  # the grouping handed out before is untouched
+    assert [s.instance for s in history] == ["c"]  # read only now: what it was when handed out
+    assert sorted(str(s.instance) for s in later_history) == ["b", "c"]
